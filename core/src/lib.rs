@@ -1,0 +1,35 @@
+//! Tessera's core: the signed ticket format, its verification, and the gate decision.
+//!
+//! Pure by design: no IO, no clock, no randomness. Time comes in as a parameter and keys
+//! come in as bytes, so the scanner (offline) and the server (judging uploads) run the same
+//! code on the same facts and reach the same verdict.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unwrap_used,
+        clippy::expect_used
+    )
+)]
+#![warn(missing_docs)]
+
+pub mod base45;
+mod decide;
+mod event;
+mod ids;
+mod keys;
+mod ticket;
+
+pub use chrono_tz::Tz;
+pub use decide::{
+    Admission, Basis, Decision, PriorEntry, PriorScan, Reason, ReplicaFacts, Revocation,
+    SupersedeCause, TicketRecord, TicketStatus, decide,
+};
+pub use event::{Direction, EntryPolicy, EventConfig, EventConfigError, Gate};
+pub use ids::{BoothId, DayMask, EventId, KeyId, Revision, TicketId, TicketTypeId, ZoneMask};
+pub use keys::{InvalidKey, KeyStatus, Keyring};
+pub use ticket::{
+    CLAIMS_LEN, Claims, FORMAT_VERSION, MalformedTicket, PREFIX, SIGNATURE_LEN, SIGNING_CONTEXT,
+    TEXT_LEN, TICKET_LEN, TicketSigner, VerifiedTicket, VerifyError, verify,
+};
