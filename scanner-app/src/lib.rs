@@ -1,0 +1,68 @@
+//! Tessera's gate device: the offline replica, the durable check-in queue, QR decoding, the
+//! camera, and the headless `tessera-scan` CLI over them.
+//!
+//! No GUI toolkit here (the Tauri shell in `gui/` stands on this crate) and no network on
+//! the scan path: every verdict comes from local state through `tessera_core::decide`.
+
+pub mod bundle;
+pub mod camera;
+mod codes;
+pub mod debounce;
+pub mod decode;
+pub mod device;
+pub mod replica;
+pub mod scanner;
+mod schema;
+
+use std::path::PathBuf;
+
+pub use scanner::{ScanReport, Scanner, StatusReport};
+
+/// What can go wrong on a device, worded for the person at the gate or the organizer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The local database failed.
+    #[error("local database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A database written by a newer version of this software.
+    #[error(
+        "the {what} is schema version {found}, this software knows up to {known}: update tessera-scan"
+    )]
+    TooNew {
+        /// Replica or device store.
+        what: &'static str,
+        /// Its version.
+        found: usize,
+        /// Ours.
+        known: usize,
+    },
+    /// No event loaded yet.
+    #[error("this device has no event yet: load one with `tessera-scan provision --bundle FILE`")]
+    NotProvisioned,
+    /// No device identity yet.
+    #[error("this device has no identity yet: provision it first")]
+    NoIdentity,
+    /// A bundle that cannot be loaded.
+    #[error("cannot load the bundle: {0}")]
+    BadBundle(String),
+    /// A gate the event does not have.
+    #[error("there is no gate {0:?} in this event (gates: {1})")]
+    UnknownGate(String, String),
+    /// File IO.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// An image that cannot be read.
+    #[error("cannot read image {path}: {reason}", path = .path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What the image decoder said.
+        reason: String,
+    },
+    /// The camera failed.
+    #[error("camera: {0}")]
+    Camera(String),
+    /// The OS random source failed.
+    #[error("no randomness available: {0}")]
+    Random(String),
+}

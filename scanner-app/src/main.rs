@@ -1,0 +1,267 @@
+//! `tessera-scan`: the gate device without a GUI, for kiosks, scripts and tests. Every
+//! command prints JSON on stdout (one object per scan for `check` and `run`); errors go to
+//! stderr with a non-zero exit status. A verdict, admit or reject, is not an error.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tessera_core::Direction;
+use tessera_scanner::bundle::Bundle;
+use tessera_scanner::camera::{self, FrameSource, ReplaySource};
+use tessera_scanner::debounce::Debouncer;
+use tessera_scanner::decode::{Decoder, Engine};
+use tessera_scanner::{ScanReport, Scanner};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera-scan",
+    version,
+    about = "Tessera gate scanner (headless)"
+)]
+struct Cli {
+    /// Where the device keeps its replica and check-in queue.
+    #[arg(long, global = true, env = "TESSERA_SCAN_DATA_DIR", default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load a replica bundle (event, keys, tickets) from a file; gives the device an identity.
+    Provision {
+        /// The bundle (JSON, see docs/replica-bundle.md).
+        #[arg(long)]
+        bundle: PathBuf,
+        /// This device's name as staff will see it ("Tablet-3").
+        #[arg(long)]
+        name: Option<String>,
+        /// The gate this device scans at.
+        #[arg(long)]
+        gate: Option<String>,
+    },
+    /// Choose the gate and direction.
+    Gate {
+        /// One of the event's gates.
+        #[arg(long)]
+        name: Option<String>,
+        /// Scan people in or out.
+        #[arg(long, value_enum)]
+        direction: Option<DirectionArg>,
+    },
+    /// Decide scans and print one JSON line each.
+    Check(CheckArgs),
+    /// Scan continuously from a camera (or replayed frames) until stopped.
+    Run {
+        /// Camera index (see `tessera-scan cameras`).
+        #[arg(long, conflicts_with = "frames")]
+        camera: Option<u32>,
+        /// Replay a folder of frames instead of a camera.
+        #[arg(long)]
+        frames: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = EngineArg::Quircs)]
+        decoder: EngineArg,
+    },
+    /// Print the device's state as JSON.
+    Status,
+    /// List cameras.
+    Cameras,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct CheckArgs {
+    /// Decode every QR code in an image file.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// A QR text as scanned.
+    #[arg(long)]
+    text: Option<String>,
+    /// One QR text per line, as a USB scanner types it.
+    #[arg(long)]
+    stdin: bool,
+    /// Replay a folder of camera frames (debounced like a live camera).
+    #[arg(long)]
+    frames: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DirectionArg {
+    Entry,
+    Exit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    Quircs,
+    Rqrr,
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tessera-scan")
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "tessera-scan: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    // The line is flushed only after the check-in is committed: a printed verdict is a
+    // recorded one.
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn open(dir: &Path) -> Result<Scanner> {
+    let scanner = Scanner::open(dir)
+        .with_context(|| format!("opening the device data in {}", dir.display()))?;
+    if let Ok(s) = scanner.status(Utc::now())
+        && let Some(aside) = s.replica_rebuilt_from
+    {
+        let _ = writeln!(
+            std::io::stderr(),
+            "tessera-scan: the replica was damaged and has been moved to {}; the check-in queue is intact; provision or sync again",
+            aside.display()
+        );
+    }
+    Ok(scanner)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Provision { bundle, name, gate } => {
+            let text = std::fs::read_to_string(&bundle)
+                .with_context(|| format!("reading {}", bundle.display()))?;
+            let parsed: Bundle = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid replica bundle", bundle.display()))?;
+            let mut scanner = open(&cli.data_dir)?;
+            scanner.provision(&parsed, name.as_deref(), Utc::now())?;
+            if gate.is_some() {
+                scanner.set_gate(gate.as_deref(), None)?;
+            }
+            print_json(&scanner.status(Utc::now())?)
+        }
+        Command::Gate { name, direction } => {
+            let mut scanner = open(&cli.data_dir)?;
+            let direction = direction.map(|d| match d {
+                DirectionArg::Entry => Direction::Entry,
+                DirectionArg::Exit => Direction::Exit,
+            });
+            scanner.set_gate(name.as_deref(), direction)?;
+            print_json(&scanner.status(Utc::now())?)
+        }
+        Command::Check(args) => check(&cli.data_dir, args),
+        Command::Run {
+            camera,
+            frames,
+            decoder,
+        } => {
+            let mut scanner = open(&cli.data_dir)?;
+            let engine = match decoder {
+                EngineArg::Quircs => Engine::Quircs,
+                EngineArg::Rqrr => Engine::Rqrr,
+            };
+            let mut source: Box<dyn FrameSource> = match (camera, frames) {
+                (_, Some(dir)) => Box::new(ReplaySource::open(&dir)?),
+                (index, None) => open_camera(index.unwrap_or(0))?,
+            };
+            let result = scan_frames(&mut scanner, source.as_mut(), engine);
+            scanner.device().flush()?;
+            result
+        }
+        Command::Status => print_json(&open(&cli.data_dir)?.status(Utc::now())?),
+        Command::Cameras => {
+            let cams = camera::list_cameras()?;
+            if cams.is_empty() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "tessera-scan: no camera found (no /dev/video* device). Plug one in, or scan with a USB scanner: `tessera-scan check --stdin`."
+                );
+            }
+            print_json(&cams)
+        }
+    }
+}
+
+#[cfg(feature = "camera")]
+fn open_camera(index: u32) -> Result<Box<dyn FrameSource>> {
+    if camera::list_cameras()?.is_empty() {
+        bail!(
+            "no camera found (no /dev/video* device); use --frames DIR to replay frames, or `check --stdin` with a USB scanner"
+        );
+    }
+    Ok(Box::new(camera::CameraSource::open(index)?))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_camera(_index: u32) -> Result<Box<dyn FrameSource>> {
+    bail!("this build has no camera support; use --frames DIR")
+}
+
+fn scan_one(scanner: &mut Scanner, text: &str) -> Result<ScanReport> {
+    let report = scanner.scan(text, Utc::now())?;
+    print_json(&report)?;
+    Ok(report)
+}
+
+fn check(dir: &Path, args: CheckArgs) -> Result<()> {
+    let mut scanner = open(dir)?;
+    if let Some(text) = args.text {
+        scan_one(&mut scanner, &text)?;
+    } else if args.stdin {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("reading standard input")?;
+            if !line.trim().is_empty() {
+                scan_one(&mut scanner, &line)?;
+            }
+        }
+    } else if let Some(path) = args.image {
+        let frame = camera::load_gray(&path)?;
+        let texts = Decoder::new(Engine::Quircs).decode(&frame);
+        if texts.is_empty() {
+            bail!("no QR code found in {}", path.display());
+        }
+        for text in texts {
+            scan_one(&mut scanner, &text)?;
+        }
+    } else if let Some(dir) = args.frames {
+        scan_frames(&mut scanner, &mut ReplaySource::open(&dir)?, Engine::Quircs)?;
+    }
+    scanner.device().flush()?;
+    Ok(())
+}
+
+fn scan_frames(scanner: &mut Scanner, source: &mut dyn FrameSource, engine: Engine) -> Result<()> {
+    let mut decoder = Decoder::new(engine);
+    let mut debounce = Debouncer::default();
+    // Replayed frames are taken as consecutive frames of a 30 fps camera, so the debounce
+    // behaves as it would live.
+    let frame_time = Duration::from_millis(33);
+    let start = Instant::now();
+    let mut n = 0u32;
+    while let Some(frame) = source.next_frame()? {
+        let now = start + frame_time * n;
+        n += 1;
+        for text in decoder.decode(&frame) {
+            if debounce.accept(&text, now) {
+                scan_one(scanner, &text)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! The replica (`replica.db`): what the server knows about the event, kept on the device so
+//! the gate decides offline. Everything in it can be rebuilt, so a corrupt file is moved
+//! aside and started afresh instead of stopping the gate.
+//!
+//! WAL, one connection (this process is the only writer); reads take `&self`, writes
+//! `&mut self` inside one transaction.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tessera_core::{
+    Direction, EventConfig, EventId, KeyId, Keyring, PriorScan, Revision, TicketId, TicketRecord,
+    Tz, ZoneMask,
+};
+
+use crate::Error;
+use crate::bundle::{self, Bundle};
+use crate::codes;
+use crate::schema;
+
+/// The event as loaded from the replica, with everything a scan needs in memory.
+#[derive(Debug, Clone)]
+pub struct EventInfo {
+    /// The decision's view of the event.
+    pub config: EventConfig,
+    /// Its name.
+    pub name: String,
+    /// Gates and their zones.
+    pub gates: Vec<(String, ZoneMask)>,
+    /// Ticket type names and kinds by id.
+    pub ticket_types: HashMap<u16, (String, String)>,
+}
+
+/// A ticket's row: the decision's record plus what the screen shows.
+#[derive(Debug, Clone)]
+pub struct TicketRow {
+    /// Revision and status.
+    pub record: TicketRecord,
+    /// Its ticket type id.
+    pub ticket_type: u16,
+    /// The holder's display name.
+    pub holder: Option<String>,
+    /// Extra words (vendor business and booth).
+    pub detail: Option<String>,
+}
+
+/// Row counts for `status`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ReplicaCounts {
+    /// Tickets known.
+    pub tickets: u64,
+    /// Of which revoked (not valid).
+    pub revoked: u64,
+    /// Public keys.
+    pub keys: u64,
+    /// Other devices' check-ins known.
+    pub other_check_ins: u64,
+}
+
+/// The local replica.
+pub struct Replica {
+    conn: Connection,
+}
+
+fn id_to_sql(id: TicketId) -> i64 {
+    // Bit for bit: SQLite integers are i64; the round trip through `as` is lossless.
+    id.0 as i64
+}
+
+impl Replica {
+    /// Opens (or creates) the replica at `path`. A file that is not a sound SQLite database
+    /// is moved aside to `<path>.corrupt-<unix seconds>` and replaced by an empty replica;
+    /// the moved path is returned so the caller can say so.
+    pub fn open(path: &Path) -> Result<(Self, Option<PathBuf>), Error> {
+        match Self::open_checked(path) {
+            Ok(conn) => Ok((Self { conn }, None)),
+            Err(Error::Sqlite(e)) if is_corruption(&e) => {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("db.corrupt-{stamp}"));
+                std::fs::rename(path, &aside)?;
+                for suffix in ["-wal", "-shm"] {
+                    let mut side = path.as_os_str().to_owned();
+                    side.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(side));
+                }
+                let conn = Self::open_checked(path)?;
+                Ok((Self { conn }, Some(aside)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_checked(path: &Path) -> Result<Connection, Error> {
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // The replica is rebuildable: a power cut may cost its last transaction, never its
+        // consistency, so it does not pay for an fsync per write.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let check: String = conn.pragma_query_value(None, "quick_check", |r| r.get(0))?;
+        if check != "ok" {
+            return Err(Error::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(check),
+            )));
+        }
+        schema::upgrade(&mut conn, "replica", schema::REPLICA)?;
+        Ok(conn)
+    }
+
+    /// Replaces the whole replica with a bundle's contents, in one transaction: a device
+    /// never decides on half a bundle.
+    pub fn load_bundle(&mut self, b: &Bundle) -> Result<(), Error> {
+        check_bundle(b)?;
+        let tx = self.conn.transaction()?;
+        for table in ["event", "gates", "ticket_types", "keys", "tickets"] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        let days = serde_json::to_string(&b.event.days).map_err(|e| bad(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO event (id, name, timezone, days, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                b.event.id,
+                b.event.name,
+                b.event.timezone,
+                days,
+                codes::policy_str(codes::policy(b.event.policy))
+            ],
+        )?;
+        {
+            let mut gate = tx.prepare("INSERT INTO gates (name, zones) VALUES (?1, ?2)")?;
+            for g in &b.event.gates {
+                gate.execute(params![g.name, g.zones])?;
+            }
+            let mut ty =
+                tx.prepare("INSERT INTO ticket_types (id, name, kind) VALUES (?1, ?2, ?3)")?;
+            for t in &b.event.ticket_types {
+                ty.execute(params![t.id, t.name, t.kind])?;
+            }
+            let mut key =
+                tx.prepare("INSERT INTO keys (key_id, public_key, status) VALUES (?1, ?2, ?3)")?;
+            for k in &b.keys {
+                let bytes = hex::decode(&k.public_key)
+                    .map_err(|_| bad(format!("key {}: public key is not hex", k.key_id)))?;
+                let status = match k.status {
+                    bundle::KeyState::Active => "active",
+                    bundle::KeyState::Retired => "retired",
+                };
+                key.execute(params![k.key_id, bytes, status])?;
+            }
+            let mut ticket = tx.prepare(
+                "INSERT INTO tickets (ticket_id, ticket_type, revision, status, superseded_by, holder, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for t in &b.tickets {
+                ticket.execute(params![
+                    id_to_sql(TicketId(t.ticket_id)),
+                    t.ticket_type,
+                    t.revision,
+                    t.status,
+                    t.superseded_by,
+                    t.holder,
+                    t.detail
+                ])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('generated_at', ?1), ('source', 'bundle')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![b.generated_at.to_rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The event, or `None` before the device was provisioned.
+    pub fn event(&self) -> Result<Option<EventInfo>, Error> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, name, timezone, days, policy FROM event",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, name, tz, days, policy)) = row else {
+            return Ok(None);
+        };
+        let tz: Tz = tz
+            .parse()
+            .map_err(|_| bad(format!("unknown timezone {tz:?}")))?;
+        let days: Vec<NaiveDate> = serde_json::from_str(&days).map_err(|e| bad(e.to_string()))?;
+        let policy = codes::parse_policy(&policy)
+            .ok_or_else(|| bad(format!("unknown policy {policy:?}")))?;
+        let config =
+            EventConfig::new(EventId(id), tz, days, policy).map_err(|e| bad(e.to_string()))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, zones FROM gates ORDER BY name")?;
+        let gates = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, ZoneMask(r.get(1)?))))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, kind FROM ticket_types")?;
+        let ticket_types = stmt
+            .query_map([], |r| Ok((r.get::<_, u16>(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        Ok(Some(EventInfo {
+            config,
+            name,
+            gates,
+            ticket_types,
+        }))
+    }
+
+    /// The public keys, as a keyring. A stored key that is not a valid point is skipped:
+    /// tickets signed by it are refused as signed by an unknown key.
+    pub fn keyring(&self) -> Result<Keyring, Error> {
+        let mut ring = Keyring::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, public_key, status FROM keys")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, u16>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, bytes, status) = row?;
+            let status = if status == "active" {
+                tessera_core::KeyStatus::Active
+            } else {
+                tessera_core::KeyStatus::Retired
+            };
+            if let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                let _ = ring.insert(KeyId(id), &bytes, status);
+            }
+        }
+        Ok(ring)
+    }
+
+    /// The ticket's row, if the replica knows it.
+    pub fn ticket(&self, id: TicketId) -> Result<Option<TicketRow>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ticket_type, revision, status, superseded_by, holder, detail
+             FROM tickets WHERE ticket_id = ?1",
+        )?;
+        let row = stmt
+            .query_row([id_to_sql(id)], |r| {
+                Ok((
+                    r.get::<_, u16>(0)?,
+                    r.get::<_, u16>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .optional()?;
+        Ok(row.map(
+            |(ticket_type, revision, status, superseded, holder, detail)| TicketRow {
+                record: TicketRecord {
+                    revision: Revision(revision),
+                    // An unknown status word (a newer server) revokes rather than admits.
+                    status: codes::parse_status(&status)
+                        .unwrap_or(tessera_core::TicketStatus::Blocked),
+                    superseded_by: superseded.as_deref().and_then(codes::parse_cause),
+                },
+                ticket_type,
+                holder,
+                detail,
+            },
+        ))
+    }
+
+    /// Appends other devices' check-ins of this ticket to `out`.
+    pub fn history(&self, id: TicketId, out: &mut Vec<PriorScan>) -> Result<(), Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_ms, gate, device_name, direction, admitted FROM check_ins WHERE ticket_id = ?1",
+        )?;
+        let rows = stmt.query_map([id_to_sql(id)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (at_ms, gate, device, direction, admitted) = row?;
+            out.push(PriorScan {
+                at: DateTime::from_timestamp_millis(at_ms).unwrap_or_default(),
+                gate,
+                device,
+                direction: codes::parse_direction(&direction).unwrap_or(Direction::Entry),
+                admitted,
+            });
+        }
+        Ok(())
+    }
+
+    /// When the replica's contents were produced by the issuer.
+    pub fn generated_at(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'generated_at'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|d| d.with_timezone(&Utc)))
+    }
+
+    /// The sync cursor, once the device has synced.
+    pub fn cursor(&self) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Row counts.
+    pub fn counts(&self) -> Result<ReplicaCounts, Error> {
+        let count = |sql: &str| -> Result<u64, Error> {
+            Ok(self
+                .conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))?
+                .unsigned_abs())
+        };
+        Ok(ReplicaCounts {
+            tickets: count("SELECT COUNT(*) FROM tickets")?,
+            revoked: count("SELECT COUNT(*) FROM tickets WHERE status <> 'valid'")?,
+            keys: count("SELECT COUNT(*) FROM keys")?,
+            other_check_ins: count("SELECT COUNT(*) FROM check_ins")?,
+        })
+    }
+
+    /// The connection, for the sync client's bulk writes and for tests.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+fn bad(reason: String) -> Error {
+    Error::BadBundle(reason)
+}
+
+/// Checks what serde cannot: format and version, and values core would refuse.
+fn check_bundle(b: &Bundle) -> Result<(), Error> {
+    if b.format != bundle::FORMAT {
+        return Err(bad(format!("not a replica bundle (format {:?})", b.format)));
+    }
+    if b.version != bundle::VERSION {
+        return Err(bad(format!(
+            "bundle version {} is not supported (this software reads version {})",
+            b.version,
+            bundle::VERSION
+        )));
+    }
+    b.event
+        .timezone
+        .parse::<Tz>()
+        .map_err(|_| bad(format!("unknown timezone {:?}", b.event.timezone)))?;
+    EventConfig::new(
+        EventId(b.event.id),
+        Tz::UTC,
+        b.event.days.clone(),
+        codes::policy(b.event.policy),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let mut ring = Keyring::new();
+    for k in &b.keys {
+        let bytes: [u8; 32] = hex::decode(&k.public_key)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "key {}: public key must be 32 bytes of hex",
+                    k.key_id
+                ))
+            })?;
+        ring.insert(KeyId(k.key_id), &bytes, codes::key_status(k.status))
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    for t in &b.tickets {
+        if codes::parse_status(&t.status).is_none() {
+            return Err(bad(format!(
+                "ticket {}: unknown status {:?}",
+                t.ticket_id, t.status
+            )));
+        }
+        if let Some(c) = &t.superseded_by
+            && codes::parse_cause(c).is_none()
+        {
+            return Err(bad(format!("ticket {}: unknown cause {c:?}", t.ticket_id)));
+        }
+    }
+    Ok(())
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}

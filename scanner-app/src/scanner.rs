@@ -1,0 +1,369 @@
+//! The gate: one scan from QR text to a durable check-in and a verdict. Verify with the
+//! replica's keyring, gather the facts, [`tessera_core::decide`], record, report.
+//!
+//! The network is never touched here: every scan is decided from local state.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+use tessera_core::{
+    Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, ZoneMask, decide, verify,
+};
+
+use crate::Error;
+use crate::bundle::Bundle;
+use crate::codes;
+use crate::device::{DeviceStore, NewCheckIn, QueueCounts};
+use crate::replica::{EventInfo, Replica, ReplicaCounts};
+
+/// The verdict of one scan, as printed by `tessera-scan check` and shown by the GUI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanReport {
+    /// `admit` or `reject`.
+    pub verdict: &'static str,
+    /// Reject reason code (`null` on admit).
+    pub reason: Option<&'static str>,
+    /// The verdict in plain words for the screen.
+    pub message: String,
+    /// The ticket, when the code verified.
+    pub ticket_id: Option<u64>,
+    /// Its revision.
+    pub revision: Option<u16>,
+    /// The ticket type's name.
+    pub ticket_type: Option<String>,
+    /// The dates the ticket is valid on.
+    pub days: Vec<NaiveDate>,
+    /// The holder's display name, when the replica knows it.
+    pub holder: Option<String>,
+    /// Extra words (vendor business and booth).
+    pub detail: Option<String>,
+    /// `replica`, or `signature_only` when the replica does not know the ticket.
+    pub basis: Option<&'static str>,
+    /// For `already_admitted`: the entry that blocks this one.
+    pub first_entry: Option<EntryReport>,
+    /// Gate name.
+    pub gate: String,
+    /// `entry` or `exit`.
+    pub direction: &'static str,
+    /// When the scan was decided.
+    pub at: DateTime<Utc>,
+    /// The check-in's sequence number in this device's queue.
+    pub seq: u64,
+    /// Verify + decide + durable record, in microseconds.
+    pub latency_us: u64,
+}
+
+/// An earlier entry, for the "already admitted" screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryReport {
+    /// When, UTC.
+    pub at: DateTime<Utc>,
+    /// When, on the event's wall clock.
+    pub local: NaiveDateTime,
+    /// Gate.
+    pub gate: String,
+    /// Device name.
+    pub device: String,
+}
+
+/// What `tessera-scan status` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// This device.
+    pub device: Option<crate::device::Identity>,
+    /// The event served, if provisioned.
+    pub event: Option<String>,
+    /// The gate scanned at.
+    pub gate: Option<String>,
+    /// `entry` or `exit`.
+    pub direction: &'static str,
+    /// The sync cursor (none until the device syncs).
+    pub cursor: Option<String>,
+    /// When the replica's data was produced by the server.
+    pub replica_generated_at: Option<DateTime<Utc>>,
+    /// Its age in seconds.
+    pub replica_age_seconds: Option<i64>,
+    /// Replica counts.
+    pub replica: ReplicaCounts,
+    /// Check-in counts; `unsent` is the queue length.
+    pub check_ins: QueueCounts,
+    /// Set when a corrupt replica was moved aside at open.
+    pub replica_rebuilt_from: Option<PathBuf>,
+}
+
+struct Loaded {
+    event: EventInfo,
+    keyring: Keyring,
+    gate: Gate,
+}
+
+/// A gate device: replica, device store, and what a scan needs in memory.
+pub struct Scanner {
+    replica: Replica,
+    device: DeviceStore,
+    loaded: Option<Loaded>,
+    rebuilt_from: Option<PathBuf>,
+    history: Vec<tessera_core::PriorScan>,
+}
+
+const GATE_KEY: &str = "gate";
+const DIRECTION_KEY: &str = "direction";
+
+impl Scanner {
+    /// Opens the device's data directory (created if missing): `replica.db` and `device.db`.
+    pub fn open(data_dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(data_dir)?;
+        let device = DeviceStore::open(&data_dir.join("device.db"))?;
+        let (replica, rebuilt_from) = Replica::open(&data_dir.join("replica.db"))?;
+        let mut s = Self {
+            replica,
+            device,
+            loaded: None,
+            rebuilt_from,
+            history: Vec::with_capacity(16),
+        };
+        s.reload()?;
+        Ok(s)
+    }
+
+    /// Re-reads event, keys and gate after the replica or the settings changed.
+    pub fn reload(&mut self) -> Result<(), Error> {
+        self.loaded = match self.replica.event()? {
+            None => None,
+            Some(event) => {
+                let keyring = self.replica.keyring()?;
+                let gate = self.pick_gate(&event)?;
+                Some(Loaded {
+                    event,
+                    keyring,
+                    gate,
+                })
+            }
+        };
+        Ok(())
+    }
+
+    fn pick_gate(&self, event: &EventInfo) -> Result<Gate, Error> {
+        let direction = match self.device.setting(DIRECTION_KEY)?.as_deref() {
+            Some("exit") => Direction::Exit,
+            _ => Direction::Entry,
+        };
+        let wanted = self.device.setting(GATE_KEY)?;
+        let found = match &wanted {
+            Some(name) => event.gates.iter().find(|(n, _)| n == name),
+            None => event.gates.first(),
+        };
+        Ok(match (found, wanted) {
+            (Some((name, zones)), _) => Gate {
+                name: name.clone(),
+                zones: *zones,
+                direction,
+            },
+            // A gate the event no longer lists: keep its name, admit general admission only,
+            // rather than refusing to scan.
+            (None, Some(name)) => Gate {
+                name,
+                zones: ZoneMask::GENERAL,
+                direction,
+            },
+            (None, None) => Gate {
+                name: "Gate".into(),
+                zones: ZoneMask::GENERAL,
+                direction,
+            },
+        })
+    }
+
+    /// Loads a replica bundle and gives the device an identity if it has none.
+    pub fn provision(
+        &mut self,
+        bundle: &Bundle,
+        device_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if let Some(gate) = self.device.setting(GATE_KEY)?
+            && !bundle.event.gates.iter().any(|g| g.name == gate)
+        {
+            // The stored gate is not in the new event: fall back to the first gate.
+            self.device.set_setting(
+                GATE_KEY,
+                &bundle
+                    .event
+                    .gates
+                    .first()
+                    .map_or("Gate".into(), |g| g.name.clone()),
+            )?;
+        }
+        self.replica.load_bundle(bundle)?;
+        self.device.ensure_identity(device_name, now)?;
+        self.reload()
+    }
+
+    /// Chooses the gate (by name, one of the event's) and the direction.
+    pub fn set_gate(
+        &mut self,
+        name: Option<&str>,
+        direction: Option<Direction>,
+    ) -> Result<(), Error> {
+        if let Some(name) = name {
+            if let Some(l) = &self.loaded
+                && !l.event.gates.iter().any(|(n, _)| n == name)
+            {
+                let known: Vec<_> = l.event.gates.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::UnknownGate(name.to_owned(), known.join(", ")));
+            }
+            self.device.set_setting(GATE_KEY, name)?;
+        }
+        if let Some(d) = direction {
+            self.device.set_setting(DIRECTION_KEY, d.as_str())?;
+        }
+        self.reload()
+    }
+
+    /// The gate scans are decided for.
+    pub fn gate(&self) -> Option<&Gate> {
+        self.loaded.as_ref().map(|l| &l.gate)
+    }
+
+    /// Decides one scanned text and records the check-in durably before returning.
+    ///
+    /// Leading and trailing white space is ignored (keyboard-wedge scanners add line
+    /// endings; a ticket never starts or ends with a space).
+    pub fn scan(&mut self, text: &str, now: DateTime<Utc>) -> Result<ScanReport, Error> {
+        let started = Instant::now();
+        // Check-ins are stored to the millisecond; report the instant as stored.
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let loaded = self.loaded.as_ref().ok_or(Error::NotProvisioned)?;
+        let gate = &loaded.gate;
+        let event = &loaded.event;
+
+        let mut report = ScanReport {
+            verdict: "reject",
+            reason: None,
+            message: String::new(),
+            ticket_id: None,
+            revision: None,
+            ticket_type: None,
+            days: Vec::new(),
+            holder: None,
+            detail: None,
+            basis: None,
+            first_entry: None,
+            gate: gate.name.clone(),
+            direction: gate.direction.as_str(),
+            at: now,
+            seq: 0,
+            latency_us: 0,
+        };
+
+        let decision = match verify(text.trim(), &loaded.keyring) {
+            Err(e) => Decision::Reject(Reason::from(e)),
+            Ok(ticket) => {
+                let claims = *ticket.claims();
+                let id = claims.ticket;
+                let row = self.replica.ticket(id)?;
+                self.history.clear();
+                self.replica.history(id, &mut self.history)?;
+                self.device.history(id, &mut self.history)?;
+                let facts = ReplicaFacts {
+                    event: &event.config,
+                    ticket: row.as_ref().map(|r| &r.record),
+                    history: &self.history,
+                };
+                let decision = decide(&ticket, &facts, gate, now);
+                report.ticket_id = Some(id.0);
+                report.revision = Some(claims.revision.0);
+                report.ticket_type = event
+                    .ticket_types
+                    .get(&claims.ticket_type.0)
+                    .map(|(name, _)| name.clone());
+                report.days = event.config.dates_of(claims.days);
+                if let Some(row) = row {
+                    report.holder = row.holder;
+                    report.detail = row.detail;
+                }
+                decision
+            }
+        };
+
+        match &decision {
+            Decision::Admit(a) => {
+                report.verdict = "admit";
+                report.basis = Some(codes::basis_str(a.basis));
+                report.message = admit_message(a, report.ticket_type.as_deref());
+            }
+            Decision::Reject(r) => {
+                report.reason = Some(r.code());
+                report.message = r.to_string();
+                if let Reason::AlreadyAdmitted { entry, .. } = r {
+                    report.first_entry = Some(EntryReport {
+                        at: entry.at,
+                        local: entry.local,
+                        gate: entry.gate.clone(),
+                        device: entry.device.clone(),
+                    });
+                }
+            }
+        }
+
+        report.seq = self.device.record(&NewCheckIn {
+            ticket: report
+                .ticket_id
+                .zip(report.revision)
+                .map(|(t, r)| (TicketId(t), r)),
+            at: now,
+            gate: &report.gate,
+            direction: gate.direction,
+            admitted: decision.is_admit(),
+            reason: report.reason,
+            basis: report.basis,
+        })?;
+        report.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Ok(report)
+    }
+
+    /// The device's state for `tessera-scan status`.
+    pub fn status(&self, now: DateTime<Utc>) -> Result<StatusReport, Error> {
+        let generated = self.replica.generated_at()?;
+        Ok(StatusReport {
+            device: self.device.identity().cloned(),
+            event: self.loaded.as_ref().map(|l| l.event.name.clone()),
+            gate: self.loaded.as_ref().map(|l| l.gate.name.clone()),
+            direction: self
+                .loaded
+                .as_ref()
+                .map_or("entry", |l| l.gate.direction.as_str()),
+            cursor: self.replica.cursor()?,
+            replica_generated_at: generated,
+            replica_age_seconds: generated.map(|g| (now - g).num_seconds()),
+            replica: self.replica.counts()?,
+            check_ins: self.device.counts()?,
+            replica_rebuilt_from: self.rebuilt_from.clone(),
+        })
+    }
+
+    /// The device store (queue, identity).
+    pub fn device(&mut self) -> &mut DeviceStore {
+        &mut self.device
+    }
+
+    /// The replica.
+    pub fn replica(&mut self) -> &mut Replica {
+        &mut self.replica
+    }
+}
+
+fn admit_message(a: &tessera_core::Admission, ticket_type: Option<&str>) -> String {
+    let what = ticket_type.unwrap_or("Ticket");
+    let mut m = match (a.direction, a.reentry) {
+        (Direction::Exit, _) => format!("Exit recorded — {what}"),
+        (Direction::Entry, true) => format!("Welcome back — {what}"),
+        (Direction::Entry, false) => format!("Admit — {what}"),
+    };
+    if a.basis == tessera_core::Basis::SignatureOnly {
+        m.push_str(" (signature only: this ticket is not in the replica yet)");
+    }
+    m
+}
