@@ -2,7 +2,8 @@
 //!
 //! Pure by design: no IO, no clock, no randomness. Time comes in as a parameter and keys
 //! come in as bytes, so the scanner (offline) and the server (judging uploads) run the same
-//! code on the same facts and reach the same verdict.
+//! code on the same facts and reach the same verdict. The sync protocol's wire types live
+//! here too ([`sync`]), so both ends share one definition.
 #![cfg_attr(
     not(test),
     deny(
@@ -19,6 +20,7 @@ mod decide;
 mod event;
 mod ids;
 mod keys;
+pub mod sync;
 mod ticket;
 
 pub use chrono_tz::Tz;

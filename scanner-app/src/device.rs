@@ -45,6 +45,9 @@ pub struct NewCheckIn<'a> {
     pub reason: Option<&'static str>,
     /// `replica` or `signature_only`, when decided.
     pub basis: Option<&'static str>,
+    /// The scanned text, when it looked like a Tessera ticket (never anything else: a
+    /// stranger's Wi-Fi code is not ours to keep).
+    pub text: Option<&'a str>,
 }
 
 /// A check-in as queued.
@@ -68,8 +71,27 @@ pub struct QueuedCheckIn {
     pub verdict: String,
     /// Reject reason code.
     pub reason: Option<String>,
+    /// The scanned text, for the server to judge.
+    pub text: Option<String>,
     /// Whether the server acknowledged it.
     pub acked: bool,
+    /// The server's reason, when it judged differently.
+    pub server_reason: Option<String>,
+    /// Flagged by the server as a second admission that day.
+    pub conflict: bool,
+}
+
+/// The server's answer for one uploaded check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// Which check-in.
+    pub seq: u64,
+    /// Whether the server admits it.
+    pub server_admitted: bool,
+    /// Its reason when it does not.
+    pub server_reason: Option<String>,
+    /// Flagged as a conflict.
+    pub conflict: bool,
 }
 
 /// Queue counts for `status`.
@@ -221,9 +243,9 @@ impl DeviceStore {
     fn insert(&mut self, c: &NewCheckIn<'_>) -> Result<u64, Error> {
         let id = self.identity.as_ref().ok_or(Error::NoIdentity)?;
         let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, basis)
+            "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, basis, text)
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM queue WHERE device_id = ?1),
-                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              RETURNING seq",
         )?;
         let seq: i64 = stmt.query_row(
@@ -237,6 +259,7 @@ impl DeviceStore {
                 if c.admitted { "admit" } else { "reject" },
                 c.reason,
                 c.basis,
+                c.text,
             ],
             |r| r.get(0),
         )?;
@@ -298,6 +321,41 @@ impl DeviceStore {
         self.select("WHERE acked_at_ms IS NULL ORDER BY seq LIMIT ?1", limit)
     }
 
+    /// Records the server's acknowledgements, in one transaction.
+    pub fn acknowledge(&mut self, acks: &[Ack], at: DateTime<Utc>) -> Result<(), Error> {
+        let device_id = self
+            .identity
+            .as_ref()
+            .ok_or(Error::NoIdentity)?
+            .device_id
+            .clone();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "UPDATE queue SET acked_at_ms = COALESCE(acked_at_ms, ?1), server_admitted = ?2,
+                        server_reason = ?3, conflict = ?4
+                 WHERE device_id = ?5 AND seq = ?6",
+            )?;
+            for a in acks {
+                stmt.execute(params![
+                    at.timestamp_millis(),
+                    a.server_admitted,
+                    a.server_reason,
+                    a.conflict,
+                    device_id,
+                    a.seq as i64
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// This device's check-ins the server flagged as conflicts.
+    pub fn conflicts(&self) -> Result<Vec<QueuedCheckIn>, Error> {
+        self.select("WHERE conflict = 1 ORDER BY seq LIMIT ?1", 1000)
+    }
+
     /// Every check-in, oldest first (for tests and exports).
     pub fn all(&self) -> Result<Vec<QueuedCheckIn>, Error> {
         self.select("ORDER BY seq LIMIT ?1", u32::MAX)
@@ -305,7 +363,8 @@ impl DeviceStore {
 
     fn select(&self, tail: &str, limit: u32) -> Result<Vec<QueuedCheckIn>, Error> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, acked_at_ms
+            "SELECT device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, acked_at_ms,
+                    text, server_reason, conflict
              FROM queue {tail}"
         ))?;
         let rows = stmt.query_map([limit], |r| {
@@ -320,6 +379,9 @@ impl DeviceStore {
                 verdict: r.get(7)?,
                 reason: r.get(8)?,
                 acked: r.get::<_, Option<i64>>(9)?.is_some(),
+                text: r.get(10)?,
+                server_reason: r.get(11)?,
+                conflict: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

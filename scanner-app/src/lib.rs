@@ -13,6 +13,7 @@ pub mod device;
 pub mod replica;
 pub mod scanner;
 mod schema;
+pub mod sync;
 
 use std::path::PathBuf;
 

@@ -2,8 +2,9 @@
 //! command prints JSON on stdout (one object per scan for `check` and `run`); errors go to
 //! stderr with a non-zero exit status. A verdict, admit or reject, is not an error.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -14,7 +15,7 @@ use tessera_scanner::bundle::Bundle;
 use tessera_scanner::camera::{self, FrameSource, ReplaySource};
 use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
-use tessera_scanner::{ScanReport, Scanner};
+use tessera_scanner::{ScanReport, Scanner, sync};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,18 @@ enum Command {
         #[arg(long)]
         gate: Option<String>,
     },
+    /// Enroll this device with a server, using a one-time code from the organizer
+    /// (`tessera-server device-code`), then sync once.
+    Enroll {
+        /// The server's URL, e.g. http://127.0.0.1:8080 (or the whole enrollment link).
+        #[arg(long)]
+        server: String,
+        /// The one-time code (optional when --server is the whole link).
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Run one sync round: upload queued check-ins, then download changes.
+    Sync,
     /// Choose the gate and direction.
     Gate {
         /// One of the event's gates.
@@ -128,7 +141,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 fn open(dir: &Path) -> Result<Scanner> {
-    let scanner = Scanner::open(dir)
+    let mut scanner = Scanner::open(dir)
         .with_context(|| format!("opening the device data in {}", dir.display()))?;
     if let Ok(s) = scanner.status(Utc::now())
         && let Some(aside) = s.replica_rebuilt_from
@@ -165,6 +178,28 @@ fn run(cli: Cli) -> Result<()> {
             scanner.set_gate(name.as_deref(), direction)?;
             print_json(&scanner.status(Utc::now())?)
         }
+        Command::Enroll { server, code } => {
+            let (server, code) = match (code, sync::parse_enrollment_link(&server)) {
+                (Some(code), _) => (server, code),
+                (None, Some((server, code))) => (server, code),
+                (None, None) => bail!("give --code, or the whole enrollment link as --server"),
+            };
+            let mut scanner = open(&cli.data_dir)?;
+            let enrolled = sync::enroll(&mut scanner, &server, &code, env!("CARGO_PKG_VERSION"))?;
+            let _ = writeln!(
+                std::io::stderr(),
+                "tessera-scan: enrolled as {:?} (device {}); syncing…",
+                enrolled.name,
+                enrolled.device_id
+            );
+            sync_round(&mut scanner)?;
+            print_json(&scanner.status(Utc::now())?)
+        }
+        Command::Sync => {
+            let mut scanner = open(&cli.data_dir)?;
+            let report = sync_round(&mut scanner)?;
+            print_json(&report)
+        }
         Command::Check(args) => check(&cli.data_dir, args),
         Command::Run {
             camera,
@@ -180,7 +215,8 @@ fn run(cli: Cli) -> Result<()> {
                 (_, Some(dir)) => Box::new(ReplaySource::open(&dir)?),
                 (index, None) => open_camera(index.unwrap_or(0))?,
             };
-            let result = scan_frames(&mut scanner, source.as_mut(), engine);
+            let updates = spawn_sync_loop(&cli.data_dir, &mut scanner)?;
+            let result = scan_frames_with(&mut scanner, source.as_mut(), engine, updates.as_ref());
             scanner.device().flush()?;
             result
         }
@@ -246,7 +282,73 @@ fn check(dir: &Path, args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
+/// One sync round with a progress line on a terminal.
+fn sync_round(scanner: &mut Scanner) -> Result<sync::SyncReport> {
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |cursor: u64, head: u64| {
+        if tty && head > 0 {
+            let _ = write!(
+                std::io::stderr(),
+                "\rsyncing: {cursor}/{head} changes ({}%)",
+                cursor * 100 / head
+            );
+        }
+    };
+    let report = sync::sync_once(scanner, &mut progress);
+    if tty {
+        let _ = writeln!(std::io::stderr());
+    }
+    Ok(report?)
+}
+
+/// When the device is enrolled, syncs in a background thread with its own connections:
+/// every 10 s while the server answers, backing off to a minute while it does not, forever.
+/// The receiver hears of every round that changed the replica.
+fn spawn_sync_loop(dir: &Path, scanner: &mut Scanner) -> Result<Option<mpsc::Receiver<()>>> {
+    if !sync::status(scanner)?.enrolled {
+        return Ok(None);
+    }
+    let (tx, rx) = mpsc::channel();
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let Ok(mut own) = Scanner::open(&dir) else {
+            return;
+        };
+        let mut failures = 0u32;
+        loop {
+            let wait = match sync::sync_once(&mut own, &mut |_, _| {}) {
+                Ok(report) => {
+                    failures = 0;
+                    if (report.tickets > 0 || report.check_ins > 0 || report.pages > 1)
+                        && tx.send(()).is_err()
+                    {
+                        return;
+                    }
+                    Duration::from_secs(10)
+                }
+                Err(e) if e.is_retryable() => {
+                    failures = failures.saturating_add(1);
+                    Duration::from_secs(2u64.saturating_pow(failures.min(6)).min(60))
+                }
+                // Revoked or refused: nothing a retry fixes; the status shows why.
+                Err(_) => return,
+            };
+            std::thread::sleep(wait);
+        }
+    });
+    Ok(Some(rx))
+}
+
 fn scan_frames(scanner: &mut Scanner, source: &mut dyn FrameSource, engine: Engine) -> Result<()> {
+    scan_frames_with(scanner, source, engine, None)
+}
+
+fn scan_frames_with(
+    scanner: &mut Scanner,
+    source: &mut dyn FrameSource,
+    engine: Engine,
+    updates: Option<&mpsc::Receiver<()>>,
+) -> Result<()> {
     let mut decoder = Decoder::new(engine);
     let mut debounce = Debouncer::default();
     // Replayed frames are taken as consecutive frames of a 30 fps camera, so the debounce
@@ -255,6 +357,9 @@ fn scan_frames(scanner: &mut Scanner, source: &mut dyn FrameSource, engine: Engi
     let start = Instant::now();
     let mut n = 0u32;
     while let Some(frame) = source.next_frame()? {
+        if updates.is_some_and(|rx| rx.try_iter().count() > 0) {
+            scanner.reload()?;
+        }
         let now = start + frame_time * n;
         n += 1;
         for text in decoder.decode(&frame) {

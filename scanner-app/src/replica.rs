@@ -16,6 +16,8 @@ use tessera_core::{
 };
 
 use crate::Error;
+use tessera_core::sync::ChangesPage;
+
 use crate::bundle::{self, Bundle};
 use crate::codes;
 use crate::schema;
@@ -44,6 +46,34 @@ pub struct TicketRow {
     pub holder: Option<String>,
     /// Extra words (vendor business and booth).
     pub detail: Option<String>,
+}
+
+/// What one applied page held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyCounts {
+    /// Tickets written.
+    pub tickets: u64,
+    /// Check-ins written.
+    pub check_ins: u64,
+}
+
+/// A second admission the server flagged, with the first one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    /// The ticket.
+    pub ticket_id: Option<u64>,
+    /// When the flagged admission happened.
+    pub at: DateTime<Utc>,
+    /// Where.
+    pub gate: String,
+    /// By which device.
+    pub device: String,
+    /// When the first admission happened.
+    pub first_at: Option<DateTime<Utc>>,
+    /// Where.
+    pub first_gate: Option<String>,
+    /// By which device.
+    pub first_device: Option<String>,
 }
 
 /// Row counts for `status`.
@@ -120,30 +150,11 @@ impl Replica {
     pub fn load_bundle(&mut self, b: &Bundle) -> Result<(), Error> {
         check_bundle(b)?;
         let tx = self.conn.transaction()?;
-        for table in ["event", "gates", "ticket_types", "keys", "tickets"] {
+        for table in ["keys", "tickets"] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
-        let days = serde_json::to_string(&b.event.days).map_err(|e| bad(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO event (id, name, timezone, days, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                b.event.id,
-                b.event.name,
-                b.event.timezone,
-                days,
-                codes::policy_str(codes::policy(b.event.policy))
-            ],
-        )?;
+        write_event(&tx, &b.event)?;
         {
-            let mut gate = tx.prepare("INSERT INTO gates (name, zones) VALUES (?1, ?2)")?;
-            for g in &b.event.gates {
-                gate.execute(params![g.name, g.zones])?;
-            }
-            let mut ty =
-                tx.prepare("INSERT INTO ticket_types (id, name, kind) VALUES (?1, ?2, ?3)")?;
-            for t in &b.event.ticket_types {
-                ty.execute(params![t.id, t.name, t.kind])?;
-            }
             let mut key =
                 tx.prepare("INSERT INTO keys (key_id, public_key, status) VALUES (?1, ?2, ?3)")?;
             for k in &b.keys {
@@ -291,12 +302,19 @@ impl Replica {
         ))
     }
 
-    /// Appends other devices' check-ins of this ticket to `out`.
-    pub fn history(&self, id: TicketId, out: &mut Vec<PriorScan>) -> Result<(), Error> {
+    /// Appends other devices' check-ins of this ticket to `out` (this device's own come from
+    /// its queue, which knows them first).
+    pub fn history(
+        &self,
+        id: TicketId,
+        own_device: &str,
+        out: &mut Vec<PriorScan>,
+    ) -> Result<(), Error> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at_ms, gate, device_name, direction, admitted FROM check_ins WHERE ticket_id = ?1",
+            "SELECT at_ms, gate, device_name, direction, admitted FROM check_ins
+             WHERE ticket_id = ?1 AND device_id <> ?2",
         )?;
-        let rows = stmt.query_map([id_to_sql(id)], |r| {
+        let rows = stmt.query_map(params![id_to_sql(id), own_device], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -358,10 +376,207 @@ impl Replica {
         })
     }
 
+    /// Applies one page of the change feed in one transaction, cursor included: a page is
+    /// applied whole or not at all, so an interrupted pull resumes where it stopped.
+    pub fn apply_page(&mut self, page: &ChangesPage) -> Result<ApplyCounts, Error> {
+        let mut counts = ApplyCounts::default();
+        let event = page.event.as_ref().map(|e| bundle::BundleEvent {
+            id: e.id,
+            name: e.name.clone(),
+            timezone: e.timezone.clone(),
+            days: e.days.clone(),
+            policy: match e.policy.as_str() {
+                "reentry_after_exit" => bundle::Policy::ReentryAfterExit,
+                _ => bundle::Policy::OncePerDay,
+            },
+            gates: e
+                .gates
+                .iter()
+                .map(|g| bundle::BundleGate {
+                    name: g.name.clone(),
+                    zones: g.zones,
+                })
+                .collect(),
+            ticket_types: e
+                .ticket_types
+                .iter()
+                .map(|t| bundle::BundleTicketType {
+                    id: t.id,
+                    name: t.name.clone(),
+                    kind: t.kind.clone(),
+                })
+                .collect(),
+        });
+        if let Some(e) = &event {
+            check_event(e)?;
+        }
+        let tx = self.conn.transaction()?;
+        if let Some(e) = &event {
+            write_event(&tx, e)?;
+        }
+        {
+            let mut key = tx.prepare_cached(
+                "INSERT INTO keys (key_id, public_key, status) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key, status = excluded.status",
+            )?;
+            for k in &page.keys {
+                let bytes = hex::decode(&k.public_key)
+                    .map_err(|_| bad(format!("key {}: not hex", k.key_id)))?;
+                key.execute(params![k.key_id, bytes, k.status])?;
+            }
+            let mut ticket = tx.prepare_cached(
+                "INSERT INTO tickets (ticket_id, ticket_type, revision, status, superseded_by, holder, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (ticket_id) DO UPDATE SET ticket_type = excluded.ticket_type,
+                    revision = excluded.revision, status = excluded.status,
+                    superseded_by = excluded.superseded_by, holder = excluded.holder,
+                    detail = excluded.detail",
+            )?;
+            for t in &page.tickets {
+                ticket.execute(params![
+                    id_to_sql(TicketId(t.id)),
+                    t.ticket_type,
+                    t.revision,
+                    t.status,
+                    t.superseded_by,
+                    t.holder,
+                    t.detail
+                ])?;
+                counts.tickets += 1;
+            }
+            let mut check_in = tx.prepare_cached(
+                "INSERT INTO check_ins (device_id, seq, ticket_id, at_ms, gate, device_name, direction,
+                                        admitted, reason, server_reason, conflict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (device_id, seq) DO UPDATE SET server_reason = excluded.server_reason,
+                    conflict = excluded.conflict",
+            )?;
+            for c in &page.check_ins {
+                check_in.execute(params![
+                    c.device_id,
+                    c.seq as i64,
+                    c.ticket_id.map(|t| id_to_sql(TicketId(t))),
+                    c.at.timestamp_millis(),
+                    c.gate,
+                    c.device_name,
+                    c.direction,
+                    c.admitted,
+                    c.reason,
+                    c.server_reason,
+                    c.conflict
+                ])?;
+                counts.check_ins += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value)
+             VALUES ('cursor', ?1), ('head', ?2), ('generated_at', ?3), ('source', 'sync')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![
+                page.cursor.to_string(),
+                page.head.to_string(),
+                page.server_time.to_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// Conflicts the replica knows: admissions the server flagged as second ones, each with
+    /// the first admission of that ticket before it.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.ticket_id, c.at_ms, c.gate, c.device_name, f.at_ms, f.gate, f.device_name
+             FROM check_ins c
+             LEFT JOIN check_ins f ON f.rowid = (
+                 SELECT x.rowid FROM check_ins x
+                 WHERE x.ticket_id = c.ticket_id AND x.admitted = 1 AND x.conflict = 0
+                   AND x.direction = 'entry' AND x.at_ms <= c.at_ms
+                 ORDER BY x.at_ms LIMIT 1)
+             WHERE c.conflict = 1
+             ORDER BY c.at_ms DESC LIMIT 200",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Conflict {
+                ticket_id: r.get::<_, Option<i64>>(0)?.map(|t| t as u64),
+                at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
+                gate: r.get(2)?,
+                device: r.get(3)?,
+                first_at: r
+                    .get::<_, Option<i64>>(4)?
+                    .and_then(DateTime::from_timestamp_millis),
+                first_gate: r.get(5)?,
+                first_device: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets every holder name and detail (a revoked device must not keep personal data);
+    /// ticket revisions and statuses stay, so the device still refuses revoked codes.
+    pub fn wipe_personal_data(&mut self) -> Result<(), Error> {
+        self.conn.execute_batch(
+            "UPDATE tickets SET holder = NULL, detail = NULL;
+             INSERT INTO meta (key, value) VALUES ('revoked', 'true')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value;",
+        )?;
+        Ok(())
+    }
+
+    /// A meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The connection, for the sync client's bulk writes and for tests.
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.conn
     }
+}
+
+/// Replaces the event, its gates and ticket types.
+fn write_event(tx: &rusqlite::Transaction<'_>, e: &bundle::BundleEvent) -> Result<(), Error> {
+    for table in ["event", "gates", "ticket_types"] {
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
+    }
+    let days = serde_json::to_string(&e.days).map_err(|err| bad(err.to_string()))?;
+    tx.execute(
+        "INSERT INTO event (id, name, timezone, days, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            e.id,
+            e.name,
+            e.timezone,
+            days,
+            codes::policy_str(codes::policy(e.policy))
+        ],
+    )?;
+    let mut gate = tx.prepare("INSERT INTO gates (name, zones) VALUES (?1, ?2)")?;
+    for g in &e.gates {
+        gate.execute(params![g.name, g.zones])?;
+    }
+    let mut ty = tx.prepare("INSERT INTO ticket_types (id, name, kind) VALUES (?1, ?2, ?3)")?;
+    for t in &e.ticket_types {
+        ty.execute(params![t.id, t.name, t.kind])?;
+    }
+    Ok(())
+}
+
+/// Checks an event the way core will use it.
+fn check_event(e: &bundle::BundleEvent) -> Result<(), Error> {
+    e.timezone
+        .parse::<Tz>()
+        .map_err(|_| bad(format!("unknown timezone {:?}", e.timezone)))?;
+    EventConfig::new(
+        EventId(e.id),
+        Tz::UTC,
+        e.days.clone(),
+        codes::policy(e.policy),
+    )
+    .map_err(|err| bad(err.to_string()))?;
+    Ok(())
 }
 
 fn bad(reason: String) -> Error {
@@ -380,17 +595,7 @@ fn check_bundle(b: &Bundle) -> Result<(), Error> {
             bundle::VERSION
         )));
     }
-    b.event
-        .timezone
-        .parse::<Tz>()
-        .map_err(|_| bad(format!("unknown timezone {:?}", b.event.timezone)))?;
-    EventConfig::new(
-        EventId(b.event.id),
-        Tz::UTC,
-        b.event.days.clone(),
-        codes::policy(b.event.policy),
-    )
-    .map_err(|e| bad(e.to_string()))?;
+    check_event(&b.event)?;
     let mut ring = Keyring::new();
     for k in &b.keys {
         let bytes: [u8; 32] = hex::decode(&k.public_key)

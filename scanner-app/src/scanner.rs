@@ -91,6 +91,10 @@ pub struct StatusReport {
     pub check_ins: QueueCounts,
     /// Set when a corrupt replica was moved aside at open.
     pub replica_rebuilt_from: Option<PathBuf>,
+    /// Enrollment and the last sync round.
+    pub sync: crate::sync::SyncStatus,
+    /// Second admissions the server flagged, as far as this device knows (newest first).
+    pub conflicts: Vec<crate::replica::Conflict>,
 }
 
 struct Loaded {
@@ -265,7 +269,8 @@ impl Scanner {
                 let id = claims.ticket;
                 let row = self.replica.ticket(id)?;
                 self.history.clear();
-                self.replica.history(id, &mut self.history)?;
+                let own = self.device.identity().map_or("", |i| i.device_id.as_str());
+                self.replica.history(id, own, &mut self.history)?;
                 self.device.history(id, &mut self.history)?;
                 let facts = ReplicaFacts {
                     event: &event.config,
@@ -319,13 +324,16 @@ impl Scanner {
             admitted: decision.is_admit(),
             reason: report.reason,
             basis: report.basis,
+            // Only texts that claim to be Tessera tickets travel to the server.
+            text: Some(text.trim()).filter(|t| t.starts_with("TS") && t.len() <= 256),
         })?;
         report.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Ok(report)
     }
 
     /// The device's state for `tessera-scan status`.
-    pub fn status(&self, now: DateTime<Utc>) -> Result<StatusReport, Error> {
+    pub fn status(&mut self, now: DateTime<Utc>) -> Result<StatusReport, Error> {
+        let sync = crate::sync::status(self)?;
         let generated = self.replica.generated_at()?;
         Ok(StatusReport {
             device: self.device.identity().cloned(),
@@ -341,6 +349,8 @@ impl Scanner {
             replica: self.replica.counts()?,
             check_ins: self.device.counts()?,
             replica_rebuilt_from: self.rebuilt_from.clone(),
+            sync,
+            conflicts: self.replica.conflicts()?,
         })
     }
 

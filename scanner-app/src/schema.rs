@@ -6,9 +6,15 @@ use rusqlite::Connection;
 use crate::Error;
 
 /// The replica's upgrade scripts, in order.
-pub const REPLICA: &[&str] = &[include_str!("../sql/replica/0001_init.sql")];
+pub const REPLICA: &[&str] = &[
+    include_str!("../sql/replica/0001_init.sql"),
+    include_str!("../sql/replica/0002_sync.sql"),
+];
 /// The device store's upgrade scripts, in order.
-pub const DEVICE: &[&str] = &[include_str!("../sql/device/0001_init.sql")];
+pub const DEVICE: &[&str] = &[
+    include_str!("../sql/device/0001_init.sql"),
+    include_str!("../sql/device/0002_sync.sql"),
+];
 
 /// Brings `conn` up to the last script; refuses a database newer than this software.
 pub fn upgrade(conn: &mut Connection, what: &'static str, scripts: &[&str]) -> Result<(), Error> {

@@ -1,0 +1,251 @@
+//! The sync protocol's wire types, shared by the server and the devices
+//! (docs/sync-protocol.md). Every message carries the protocol version; a shipped shape is
+//! never changed, only succeeded.
+//!
+//! The change feed is *state-based*: a page carries the current state of every entity that
+//! changed after the cursor, so applying pages is idempotent and order within a page does not
+//! matter. Field names are short on purpose: a first sync carries every ticket of the event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this software speaks.
+pub const PROTOCOL: u32 = 1;
+
+/// Device → server: exchange a one-time enrollment code for a device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The one-time code printed by `tessera-server device-code`.
+    pub code: String,
+    /// The device's own id (random, 32 hex digits): the first half of every check-in key.
+    pub device_id: String,
+    /// The app's version, shown to organizers.
+    pub app_version: String,
+    /// The device's clock when it sent the request.
+    pub device_time: DateTime<Utc>,
+}
+
+/// Server → device: the enrolled device's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The device id, as registered.
+    pub device_id: String,
+    /// The name the organizer gave the device.
+    pub name: String,
+    /// The gate the organizer assigned, if any.
+    pub gate: Option<String>,
+    /// The bearer token for every later request. Shown once; the server keeps a hash.
+    pub token: String,
+    /// The server's clock.
+    pub server_time: DateTime<Utc>,
+}
+
+/// Server → device: one page of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesPage {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The cursor to ask from next time (the last change this page covers).
+    pub cursor: u64,
+    /// The newest change the server has; `cursor == head` means the device is current.
+    pub head: u64,
+    /// Whether another page follows at once.
+    pub more: bool,
+    /// The server's clock when it built the page.
+    pub server_time: DateTime<Utc>,
+    /// The event, when its configuration changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventState>,
+    /// Keys that changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyState>,
+    /// Tickets that changed (new, transferred, refunded, voided...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<TicketState>,
+    /// Check-ins of every device, with the server's verdict and conflict flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_ins: Vec<CheckInState>,
+}
+
+/// The event as gates need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventState {
+    /// Event id (as in the tickets).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// IANA timezone.
+    pub timezone: String,
+    /// Days, ascending.
+    pub days: Vec<NaiveDate>,
+    /// `once_per_day` or `reentry_after_exit`.
+    pub policy: String,
+    /// Gates: name and zone mask.
+    pub gates: Vec<GateState>,
+    /// Ticket types: id, name, kind.
+    pub ticket_types: Vec<TicketTypeState>,
+}
+
+/// A gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateState {
+    /// Name.
+    pub name: String,
+    /// Zone mask.
+    pub zones: u16,
+}
+
+/// A ticket type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketTypeState {
+    /// Id.
+    pub id: u16,
+    /// Name.
+    pub name: String,
+    /// `pass` or `vendor_booth`.
+    pub kind: String,
+}
+
+/// A signing key's public half.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    /// Key id.
+    pub key_id: u16,
+    /// 32 bytes, hex.
+    pub public_key: String,
+    /// `active` or `retired`.
+    pub status: String,
+}
+
+/// A ticket's current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketState {
+    /// Ticket id.
+    #[serde(rename = "i")]
+    pub id: u64,
+    /// Ticket type id.
+    #[serde(rename = "t")]
+    pub ticket_type: u16,
+    /// Current revision.
+    #[serde(rename = "r")]
+    pub revision: u16,
+    /// `valid`, `refunded`, `cancelled`, `voided` or `blocked`; omitted when valid.
+    #[serde(rename = "s", default = "valid", skip_serializing_if = "is_valid")]
+    pub status: String,
+    /// `transfer`, `upgrade` or `reissue`, when a revision replaced the previous one.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    /// The holder's display name.
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// Extra words for the verdict screen (vendor business and booth).
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+fn valid() -> String {
+    "valid".into()
+}
+
+fn is_valid(s: &str) -> bool {
+    s == "valid"
+}
+
+/// A check-in as the server keeps it: the device's record and the server's judgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInState {
+    /// The device that recorded it.
+    pub device_id: String,
+    /// Its sequence number on that device.
+    pub seq: u64,
+    /// The device's name.
+    pub device_name: String,
+    /// The ticket, when the code verified.
+    pub ticket_id: Option<u64>,
+    /// When (device clock).
+    pub at: DateTime<Utc>,
+    /// Gate name.
+    pub gate: String,
+    /// `entry` or `exit`.
+    pub direction: String,
+    /// Whether the device admitted.
+    pub admitted: bool,
+    /// The device's reject reason.
+    pub reason: Option<String>,
+    /// The server's reason when it judged differently (e.g. `already_admitted`).
+    pub server_reason: Option<String>,
+    /// A second admission of the same ticket on the same day: kept, and flagged.
+    pub conflict: bool,
+}
+
+/// Device → server: a batch of queued check-ins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The device's clock when it sent the batch (for skew).
+    pub device_time: DateTime<Utc>,
+    /// The check-ins, in `seq` order.
+    pub check_ins: Vec<UploadCheckIn>,
+}
+
+/// One check-in as the device recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadCheckIn {
+    /// Per-device sequence number (with the device id: the idempotency key).
+    pub seq: u64,
+    /// The scanned text when it was a Tessera ticket, so the server can verify and judge it
+    /// with the same code the device ran.
+    pub text: Option<String>,
+    /// The ticket, when the code verified on the device.
+    pub ticket_id: Option<u64>,
+    /// When (device clock).
+    pub at: DateTime<Utc>,
+    /// Gate name.
+    pub gate: String,
+    /// `entry` or `exit`.
+    pub direction: String,
+    /// Whether the device admitted.
+    pub admitted: bool,
+    /// The device's reject reason.
+    pub reason: Option<String>,
+}
+
+/// Server → device: what became of each uploaded check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The server's clock.
+    pub server_time: DateTime<Utc>,
+    /// One result per uploaded check-in, in the same order.
+    pub results: Vec<UploadResult>,
+}
+
+/// The fate of one uploaded check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResult {
+    /// Its sequence number.
+    pub seq: u64,
+    /// `false` when the server already had it (a resent batch): nothing changed.
+    pub stored: bool,
+    /// Whether the server, judging with the same decision function, admits it.
+    pub server_admitted: bool,
+    /// The server's reason when it does not.
+    pub server_reason: Option<String>,
+    /// Flagged as a second admission of the same ticket that day.
+    pub conflict: bool,
+}
+
+/// The error body of every refused sync request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncError {
+    /// Stable code: `device_revoked`, `unauthorized`, `bad_code`, `code_expired`, ...
+    pub error: String,
+    /// For the person who must act.
+    pub message: String,
+}

@@ -1,0 +1,403 @@
+//! The sync client: enroll with a one-time code, push queued check-ins in batches, pull the
+//! change feed page by page (docs/sync-protocol.md). Blocking HTTP on its own connections,
+//! so it runs beside scanning (a background thread in `tessera-scan run`) and scanning never
+//! waits for it.
+//!
+//! Every round is push, then pull: the server judges this device's check-ins before it
+//! sends back everyone's, so conflicts it finds reach the device in the same round.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tessera_core::sync::{
+    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, SyncError as WireError, UploadCheckIn,
+    UploadRequest, UploadResponse,
+};
+
+use crate::Scanner;
+use crate::device::Ack;
+
+/// Check-ins per upload request.
+pub const BATCH: u32 = 500;
+/// Changes per page asked for.
+pub const PAGE: u32 = 5_000;
+/// Upper bound on requests of one kind in one round, so a round always ends.
+const MAX_REQUESTS: usize = 100_000;
+
+const SERVER_KEY: &str = "server_url";
+const TOKEN_KEY: &str = "device_token";
+const LAST_SYNC_KEY: &str = "last_sync_at";
+const LAST_ERROR_KEY: &str = "last_sync_error";
+const SKEW_KEY: &str = "clock_skew_ms";
+const REVOKED_KEY: &str = "revoked";
+
+/// Why a sync round did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server could not be reached: keep scanning, try again later.
+    #[error("offline: {0}")]
+    Offline(String),
+    /// The organizer revoked this device.
+    #[error(
+        "this device was revoked by the organizer: {0}. Its personal data was wiped; its check-ins are kept. Enroll it again with a new code."
+    )]
+    Revoked(String),
+    /// The server refused the request (bad code, expired code, bad request).
+    #[error("the server refused: {message} ({code})")]
+    Refused {
+        /// The stable error code.
+        code: String,
+        /// The server's words.
+        message: String,
+    },
+    /// Not enrolled yet.
+    #[error("this device is not enrolled: run `tessera-scan enroll --server URL --code CODE`")]
+    NotEnrolled,
+    /// The server answered something this software does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// The local databases failed.
+    #[error(transparent)]
+    Local(#[from] crate::Error),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed on its own.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Offline(_) | Self::Protocol(_))
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncReport {
+    /// Check-ins uploaded and acknowledged.
+    pub pushed: u64,
+    /// Of which the server flagged as conflicts.
+    pub conflicts: u64,
+    /// Tickets received.
+    pub tickets: u64,
+    /// Check-ins of all devices received.
+    pub check_ins: u64,
+    /// Pages applied.
+    pub pages: u64,
+    /// The cursor after the round.
+    pub cursor: u64,
+    /// The server's newest change.
+    pub head: u64,
+    /// This device's clock minus the server's, in milliseconds.
+    pub clock_skew_ms: i64,
+}
+
+/// Where an enrollment QR code points: `<server>/enroll?code=<CODE>`.
+pub fn parse_enrollment_link(text: &str) -> Option<(String, String)> {
+    let (server, query) = text.trim().split_once("/enroll?")?;
+    let code = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("code="))?
+        .trim();
+    let web = server.starts_with("http://") || server.starts_with("https://");
+    (web && !code.is_empty()).then(|| (server.to_owned(), code.to_owned()))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn offline(e: ureq::Error) -> SyncError {
+    SyncError::Offline(e.to_string())
+}
+
+/// Turns a non-2xx answer into the right error.
+fn refused(mut resp: ureq::http::Response<ureq::Body>) -> SyncError {
+    let status = resp.status().as_u16();
+    let body: Option<WireError> = resp.body_mut().read_json().ok();
+    let (code, message) = body.map_or_else(
+        || (format!("http_{status}"), format!("HTTP {status}")),
+        |b| (b.error, b.message),
+    );
+    match (status, code.as_str()) {
+        (401, "device_revoked") => SyncError::Revoked(message),
+        (500..=599, _) => SyncError::Offline(format!("server error {status}: {message}")),
+        _ => SyncError::Refused { code, message },
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// Exchanges a one-time code for this device's token and stores the credentials.
+pub fn enroll(
+    scanner: &mut Scanner,
+    server: &str,
+    code: &str,
+    app_version: &str,
+) -> Result<EnrollResponse, SyncError> {
+    let server = server.trim_end_matches('/');
+    let device_id = scanner
+        .device()
+        .ensure_identity(None, now())?
+        .device_id
+        .clone();
+    let req = EnrollRequest {
+        protocol: PROTOCOL,
+        code: code.trim().to_owned(),
+        device_id,
+        app_version: app_version.to_owned(),
+        device_time: now(),
+    };
+    let mut resp = agent()
+        .post(&format!("{server}/api/v1/sync/enroll"))
+        .send_json(&req)
+        .map_err(offline)?;
+    if !resp.status().is_success() {
+        return Err(refused(resp));
+    }
+    let enrolled: EnrollResponse = resp
+        .body_mut()
+        .read_json()
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    let device = scanner.device();
+    device.ensure_identity(Some(&enrolled.name), now())?;
+    device.set_setting(SERVER_KEY, server)?;
+    device.set_setting(TOKEN_KEY, &enrolled.token)?;
+    device.set_setting(REVOKED_KEY, "false")?;
+    if let Some(gate) = &enrolled.gate {
+        // The gate applies once the event arrives with the first pull.
+        device.set_setting("gate", gate)?;
+    }
+    Ok(enrolled)
+}
+
+/// The stored server URL and token.
+fn credentials(scanner: &mut Scanner) -> Result<(String, String), SyncError> {
+    let device = scanner.device();
+    match (device.setting(SERVER_KEY)?, device.setting(TOKEN_KEY)?) {
+        (Some(server), Some(token)) => Ok((server, token)),
+        _ => Err(SyncError::NotEnrolled),
+    }
+}
+
+/// One round: push every unsent check-in, then pull every page. `progress` is told
+/// `(cursor, head)` after each page.
+pub fn sync_once(
+    scanner: &mut Scanner,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SyncReport, SyncError> {
+    let result = round(scanner, progress);
+    let device = scanner.device();
+    match &result {
+        Ok(_) => {
+            device.set_setting(LAST_SYNC_KEY, &now().to_rfc3339())?;
+            device.set_setting(LAST_ERROR_KEY, "")?;
+        }
+        Err(SyncError::Revoked(_)) => {
+            device.set_setting(REVOKED_KEY, "true")?;
+            device.set_setting(LAST_ERROR_KEY, "device revoked")?;
+            scanner.replica().wipe_personal_data()?;
+        }
+        Err(e) => device.set_setting(LAST_ERROR_KEY, &e.to_string())?,
+    }
+    result
+}
+
+fn round(
+    scanner: &mut Scanner,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SyncReport, SyncError> {
+    let (server, token) = credentials(scanner)?;
+    let auth = format!("Bearer {token}");
+    let agent = agent();
+    let mut report = SyncReport::default();
+
+    for _ in 0..MAX_REQUESTS {
+        let unsent = scanner.device().unsent(BATCH)?;
+        if unsent.is_empty() {
+            break;
+        }
+        let req = UploadRequest {
+            protocol: PROTOCOL,
+            device_time: now(),
+            check_ins: unsent
+                .iter()
+                .map(|q| UploadCheckIn {
+                    seq: q.seq,
+                    text: q.text.clone(),
+                    ticket_id: q.ticket_id,
+                    at: q.at,
+                    gate: q.gate.clone(),
+                    direction: q.direction.clone(),
+                    admitted: q.verdict == "admit",
+                    reason: q.reason.clone(),
+                })
+                .collect(),
+        };
+        let t0 = now();
+        let mut resp = agent
+            .post(&format!("{server}/api/v1/sync/checkins"))
+            .header("Authorization", &auth)
+            .send_json(&req)
+            .map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp));
+        }
+        let answer: UploadResponse = resp
+            .body_mut()
+            .read_json()
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        report.clock_skew_ms = skew(t0, now(), answer.server_time);
+        let acks: Vec<Ack> = answer
+            .results
+            .iter()
+            .filter(|r| unsent.iter().any(|q| q.seq == r.seq))
+            .map(|r| Ack {
+                seq: r.seq,
+                server_admitted: r.server_admitted,
+                server_reason: r.server_reason.clone(),
+                conflict: r.conflict,
+            })
+            .collect();
+        if acks.is_empty() {
+            return Err(SyncError::Protocol(
+                "the server acknowledged none of the batch".into(),
+            ));
+        }
+        report.pushed += acks.len() as u64;
+        report.conflicts += acks.iter().filter(|a| a.conflict).count() as u64;
+        scanner.device().acknowledge(&acks, now())?;
+    }
+
+    let mut cursor: u64 = scanner
+        .replica()
+        .meta("cursor")?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..MAX_REQUESTS {
+        let t0 = now();
+        let mut resp = agent
+            .get(&format!(
+                "{server}/api/v1/sync/changes?after={cursor}&limit={PAGE}"
+            ))
+            .header("Authorization", &auth)
+            .header("X-Device-Time", &t0.to_rfc3339())
+            .call()
+            .map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp));
+        }
+        let page: ChangesPage = resp
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_json()
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        if page.protocol != PROTOCOL {
+            return Err(SyncError::Protocol(format!(
+                "protocol {} (this device speaks {PROTOCOL})",
+                page.protocol
+            )));
+        }
+        if page.cursor < cursor {
+            return Err(SyncError::Protocol(format!(
+                "the cursor went back from {cursor} to {}",
+                page.cursor
+            )));
+        }
+        report.clock_skew_ms = skew(t0, now(), page.server_time);
+        let counts = scanner.replica().apply_page(&page)?;
+        report.pages += 1;
+        report.tickets += counts.tickets;
+        report.check_ins += counts.check_ins;
+        cursor = page.cursor;
+        report.cursor = page.cursor;
+        report.head = page.head;
+        progress(page.cursor, page.head);
+        if !page.more {
+            break;
+        }
+    }
+    scanner
+        .device()
+        .set_setting(SKEW_KEY, &report.clock_skew_ms.to_string())?;
+    scanner.reload()?;
+    Ok(report)
+}
+
+/// Device clock minus server clock, taking the server's time as the middle of the request.
+fn skew(sent: DateTime<Utc>, received: DateTime<Utc>, server: DateTime<Utc>) -> i64 {
+    let middle = sent + (received - sent) / 2;
+    (middle - server).num_milliseconds()
+}
+
+/// The sync state for `status` and the GUI.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncStatus {
+    /// The server, once enrolled.
+    pub server: Option<String>,
+    /// Whether the device has a token.
+    pub enrolled: bool,
+    /// Whether the organizer revoked it.
+    pub revoked: bool,
+    /// The last successful round.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// The last round's error, if it failed.
+    pub last_error: Option<String>,
+    /// Device clock minus server clock at the last round, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    /// The server's newest change at the last round.
+    pub head: Option<u64>,
+}
+
+/// Reads the sync state.
+pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
+    let head = scanner.replica().meta("head")?.and_then(|h| h.parse().ok());
+    let device = scanner.device();
+    Ok(SyncStatus {
+        server: device.setting(SERVER_KEY)?,
+        enrolled: device.setting(TOKEN_KEY)?.is_some(),
+        revoked: device.setting(REVOKED_KEY)?.as_deref() == Some("true"),
+        last_sync_at: device
+            .setting(LAST_SYNC_KEY)?
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        last_error: device.setting(LAST_ERROR_KEY)?.filter(|e| !e.is_empty()),
+        clock_skew_ms: device.setting(SKEW_KEY)?.and_then(|s| s.parse().ok()),
+        head,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrollment_links_parse() {
+        assert_eq!(
+            parse_enrollment_link("http://127.0.0.1:8080/enroll?code=K7QF-2MZD"),
+            Some(("http://127.0.0.1:8080".into(), "K7QF-2MZD".into()))
+        );
+        assert_eq!(
+            parse_enrollment_link("https://tickets.example.org/enroll?x=1&code=ABC"),
+            Some(("https://tickets.example.org".into(), "ABC".into()))
+        );
+        assert_eq!(
+            parse_enrollment_link("https://example.org/enroll?code="),
+            None
+        );
+        assert_eq!(parse_enrollment_link("ftp://x/enroll?code=A"), None);
+        assert_eq!(parse_enrollment_link("TS1:ABC"), None);
+    }
+
+    #[test]
+    fn skew_takes_the_middle_of_the_request() {
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(skew(t(100), t(102), t(90)), 11_000);
+        assert_eq!(skew(t(100), t(100), t(100)), 0);
+    }
+}
