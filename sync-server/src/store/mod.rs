@@ -369,6 +369,21 @@ pub struct OutboxEmail {
     pub attempts: i64,
 }
 
+/// An outbox row as operators and tests inspect it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Row id.
+    pub id: i64,
+    /// The order it is about.
+    pub order_id: i64,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+}
+
 /// Counts of outbox rows by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -434,6 +449,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Outbox rows by state.
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+    /// Every outbox row, by id.
+    async fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError>;
     /// The earliest time a pending email is due, in Unix milliseconds.
     async fn next_email_due_ms(&self) -> Result<Option<i64>, StoreError>;
 }

@@ -10,8 +10,8 @@ use sqlx::migrate::Migrator;
 
 use super::{
     Event, GateRow, KeyRow, KeyState, NewEvent, NewOrder, NewTicketType, Order, OutboxCounts,
-    OutboxEmail, PgStore, SqliteStore, Store, StoreError, TicketType, TicketView, format_days,
-    is_unique_violation, mask, parse_days,
+    OutboxEmail, OutboxEntry, PgStore, SqliteStore, Store, StoreError, TicketType, TicketView,
+    format_days, is_unique_violation, mask, parse_days,
 };
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -547,6 +547,25 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(counts)
+            }
+
+            async fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+                sqlx::query(
+                    "SELECT id, order_id, status, attempts, last_error FROM outbox ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(OutboxEntry {
+                        id: row.try_get("id")?,
+                        order_id: row.try_get("order_id")?,
+                        status: row.try_get("status")?,
+                        attempts: row.try_get("attempts")?,
+                        last_error: row.try_get("last_error")?,
+                    })
+                })
+                .collect()
             }
 
             async fn next_email_due_ms(&self) -> Result<Option<i64>, StoreError> {
