@@ -260,9 +260,27 @@ impl Settings {
         self.data_dir.join("outbox")
     }
 
-    /// The settings as TOML, secrets redacted: what `print-config` shows.
+    /// The settings as TOML, secrets redacted: what `print-config` shows. Optional keys that
+    /// are unset are listed in a comment, so the output documents every key.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        let mut unset = Vec::new();
+        if self.database_url.is_none() {
+            unset.push("database_url (default: sqlite://<data_dir>/tessera.db)");
+        }
+        if self.public_url.is_none() {
+            unset.push("public_url (default: http://<bind>)");
+        }
+        if self.master_key.is_none() {
+            unset.push("master_key (default: the file <data_dir>/master.key)");
+        }
+        if self.email.smtp_url.is_none() {
+            unset.push("email.smtp_url (default: .eml files in <data_dir>/outbox/)");
+        }
+        let mut out: String = unset.iter().map(|k| format!("# unset: {k}\n")).collect();
+        out.push_str(
+            &toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n")),
+        );
+        out
     }
 }
 

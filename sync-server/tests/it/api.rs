@@ -13,6 +13,21 @@ fn decode_qr_png(png: &[u8]) -> String {
     grids[0].decode().expect("QR decodes").1
 }
 
+/// Rasterizes the PDF's first page as a printer would (150 dpi, with poppler's `pdftoppm`)
+/// and decodes the QR code from it: the printed ticket scans.
+fn decode_printed_qr(pdf: &[u8], dir: &std::path::Path) -> String {
+    let input = dir.join("ticket.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-png", "-singlefile"])
+        .arg(&input)
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils, installed by ./scripts/test) runs");
+    assert!(out.success());
+    decode_qr_png(&std::fs::read(dir.join("page.png")).unwrap())
+}
+
 #[tokio::test]
 async fn healthz_and_events_list_the_demo_festival() {
     let db = TestDb::sqlite();

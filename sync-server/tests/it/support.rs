@@ -126,18 +126,38 @@ impl TestDb {
         s
     }
 
-    /// Drops the PostgreSQL database (SQLite's temp dir goes with `self`).
-    pub async fn cleanup(self) {
-        if let Some((base, name)) = &self.pg
-            && let Ok(mut admin) = sqlx::PgConnection::connect(base).await
-        {
-            {
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await;
-            }
+    /// Drops the PostgreSQL database (SQLite's temp dir goes with `self`). A test that
+    /// panics before calling this still drops it, through `Drop`.
+    pub async fn cleanup(mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            drop_pg_database(&base, &name).await;
+        }
+    }
+}
+
+async fn drop_pg_database(base: &str, name: &str) {
+    if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Drop may run inside a runtime (no block_on there): use a thread of its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(drop_pg_database(&base, &name));
+                }
+            })
+            .join();
         }
     }
 }
