@@ -15,7 +15,10 @@ use tessera_server::store::{NewTicketType, TicketKind};
 use tokio::net::TcpListener;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn run(label: &str, database_url: String, dir: &std::path::Path) {
@@ -51,9 +54,13 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tessera_server::serve_state(state.clone(), listener, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(tessera_server::serve_state(
+        state.clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let http = reqwest::Client::new();
     let body = serde_json::json!({
         "email": "bench@example.com",
@@ -68,7 +75,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
         async move {
             let workers: Vec<_> = (0..concurrency)
                 .map(|_| {
-                    let (http, url, body, next) = (http.clone(), url.clone(), body.clone(), next.clone());
+                    let (http, url, body, next) =
+                        (http.clone(), url.clone(), body.clone(), next.clone());
                     tokio::spawn(async move {
                         while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
                             let res = http.post(&url).json(&body).send().await.unwrap();
@@ -88,7 +96,11 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
     buy(orders).await;
     let elapsed = start.elapsed();
     let pending = state.store.outbox_counts().await.unwrap().pending;
-    assert_eq!(pending as usize, orders + 200, "every order queued its email");
+    assert_eq!(
+        pending as usize,
+        orders + 200,
+        "every order queued its email"
+    );
     println!(
         "{label:<10} {orders} orders, concurrency {concurrency}: {:.2} s, {:.0} orders/s",
         elapsed.as_secs_f64(),

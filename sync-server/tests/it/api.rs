@@ -194,6 +194,20 @@ async fn buy_fetch_and_print(db: &TestDb) {
         assert_eq!(pdf.headers()["content-type"], "application/pdf");
         assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
     }
+    let pdf = app
+        .http
+        .get(app.url(&format!("/api/v1/orders/{id}/tickets/{tid}/ticket.pdf")))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        decode_printed_qr(&pdf, db.dir.path()),
+        ticket["qr_text"].as_str().unwrap()
+    );
     let page = app
         .http
         .get(app.url(&format!("/orders/{id}?token={token}")))
