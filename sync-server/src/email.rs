@@ -19,7 +19,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 
-use crate::config::Settings;
+use crate::config::{EmailSettings, Settings};
 use crate::keys::MasterKey;
 use crate::render::{self, money, order_number, valid_days};
 use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
@@ -51,6 +51,23 @@ pub enum EmailError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl EmailError {
+    /// A short, data-free name for logs: SMTP replies can quote addresses, which must not
+    /// reach a log line (the full text is kept in the outbox row for operators).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SmtpUrl(_) => "smtp_url",
+            Self::Address(_) => "address",
+            Self::Build(_) => "build",
+            Self::Smtp(_) => "smtp",
+            Self::File(_) => "file",
+            Self::MissingOrder(_) => "missing_order",
+            Self::Render(_) => "render",
+            Self::Store(_) => "store",
+        }
+    }
 }
 
 /// Where composed messages go.
@@ -284,18 +301,18 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-impl Outbox {
-    /// The delay before attempt `attempts + 1`: doubling from `retry_base_ms`, capped.
-    pub fn backoff_ms(&self, attempts: i64) -> i64 {
-        let e = &self.settings.email;
-        let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let delay = e
-            .retry_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(e.retry_max_ms);
-        i64::try_from(delay).unwrap_or(i64::MAX)
-    }
+/// The delay before attempt `attempts + 1`: doubling from `retry_base_ms`, capped at
+/// `retry_max_ms`.
+pub fn backoff_ms(e: &EmailSettings, attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let delay = e
+        .retry_base_ms
+        .saturating_mul(1u64 << exp)
+        .min(e.retry_max_ms);
+    i64::try_from(delay).unwrap_or(i64::MAX)
+}
 
+impl Outbox {
     /// Sends every due email once; returns how many were claimed.
     pub async fn drain_once(&self) -> Result<usize, StoreError> {
         let e = &self.settings.email;
@@ -318,13 +335,13 @@ impl Outbox {
                         EmailError::MissingOrder(_) | EmailError::Address(_) | EmailError::Build(_)
                     );
                     let give_up = permanent || row.attempts >= i64::from(e.max_attempts);
-                    let next = now_ms() + self.backoff_ms(row.attempts);
+                    let next = now_ms() + backoff_ms(e, row.attempts);
                     tracing::warn!(
                         outbox = row.id,
                         order = row.order_id,
                         attempts = row.attempts,
                         give_up,
-                        error = %err,
+                        error = err.kind(),
                         "email not sent"
                     );
                     self.store
@@ -377,5 +394,50 @@ impl Outbox {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let e = EmailSettings {
+            retry_base_ms: 100,
+            retry_max_ms: 1000,
+            ..EmailSettings::default()
+        };
+        let delays: Vec<i64> = (1..=6).map(|a| backoff_ms(&e, a)).collect();
+        assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff_ms(&e, i64::MAX), 1000);
+    }
+
+    #[tokio::test]
+    async fn eml_delivery_is_idempotent_per_outbox_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::Files(dir.path().to_owned());
+        let row = OutboxEmail {
+            id: 7,
+            kind: "order_confirmation".into(),
+            order_id: 42,
+            recipient: "a@example.com".into(),
+            attempts: 1,
+        };
+        let message = || {
+            Message::builder()
+                .from("t@example.com".parse().unwrap())
+                .to("a@example.com".parse().unwrap())
+                .subject("hi")
+                .message_id(Some(message_id(&row)))
+                .body(String::from("hello"))
+                .unwrap()
+        };
+        mailer.deliver(&row, message()).await.unwrap();
+        // A crash after writing but before marking sent: the retry rewrites the same file.
+        mailer.deliver(&row, message()).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+        assert!(dir.path().join("order-42-7.eml").exists());
     }
 }

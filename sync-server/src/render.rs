@@ -254,3 +254,51 @@ pub fn tickets_pdf(order: &Order, tickets: &[TicketView]) -> Result<Vec<u8>, Ren
         .with_pages(pages)
         .save(&PdfSaveOptions::default(), &mut Vec::new()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::{
+        BoothId, Claims, EventId, KeyId, Revision, TicketId, TicketSigner, TicketTypeId, ZoneMask,
+    };
+
+    fn longest_ticket() -> String {
+        TicketSigner::from_seed(KeyId(u16::MAX), &[3; 32]).sign(&Claims {
+            event: EventId(u32::MAX),
+            ticket: TicketId((1 << 53) - 1),
+            ticket_type: TicketTypeId(u16::MAX),
+            revision: Revision(u16::MAX),
+            days: DayMask(u16::MAX),
+            zones: ZoneMask(u16::MAX),
+            booth: std::num::NonZeroU16::new(u16::MAX).map(BoothId),
+            issued_at: u32::MAX,
+        })
+    }
+
+    #[test]
+    fn a_signed_ticket_fits_qr_version_8_at_ecc_q() {
+        let code = qr(&longest_ticket()).unwrap();
+        assert!(matches!(code.version(), qrcode::Version::Normal(v) if v <= 8));
+        assert_eq!(code.error_correction_level(), EcLevel::Q);
+    }
+
+    #[test]
+    fn png_has_a_quiet_zone_and_svg_is_svg() {
+        let png = qr_png(&longest_ticket()).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_luma8();
+        // Four white modules (8 px each) all around.
+        assert!((0..32).all(|i| img.get_pixel(i, i).0[0] == 255));
+        assert!(qr_svg(&longest_ticket()).unwrap().starts_with("<?xml"));
+    }
+
+    #[test]
+    fn money_and_days_read_like_people_write_them() {
+        assert_eq!(money(3500, "USD"), "$35.00");
+        assert_eq!(money(5, "EUR"), "0.05 EUR");
+        let days = [
+            NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        ];
+        assert_eq!(valid_days(0b10, &days), vec!["Sat 28 Nov 2026"]);
+    }
+}

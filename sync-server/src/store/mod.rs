@@ -1,7 +1,7 @@
 //! The store: every table the server keeps, behind one trait with a SQLite backend (the
 //! embedded default) and a PostgreSQL backend (for several server instances on one database).
 //!
-//! Both backends run the same SQL (written once in [`sql`]); only the migrations, the
+//! Both backends run the same SQL (written once in `store/sql.rs`); only the migrations, the
 //! connection setup and the write serialization differ. Owns transactions and capacity
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
