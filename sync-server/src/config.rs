@@ -67,6 +67,9 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Seeds the demo festival at start (set by `tessera-server demo`).
     pub demo: bool,
+    /// How often a running server reloads its signing keys, so a `keys rotate` run by
+    /// another process takes effect without a restart.
+    pub keys_reload_ms: u64,
     /// Confirmation email and its outbox worker.
     pub email: EmailSettings,
 }
@@ -108,6 +111,7 @@ impl Default for Settings {
             max_quantity: 20,
             database_max_connections: 8,
             demo: false,
+            keys_reload_ms: 30_000,
             email: EmailSettings::default(),
         }
     }
@@ -211,6 +215,9 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("TESSERA_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_KEYS_RELOAD_MS") {
+            self.keys_reload_ms = parse("TESSERA_KEYS_RELOAD_MS", &v)?;
         }
         if let Some(v) = env("TESSERA_EMAIL_FROM") {
             self.email.from = v;

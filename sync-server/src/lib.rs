@@ -64,10 +64,6 @@ pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
     })
 }
 
-/// How often a running server reloads its keys, so a `keys rotate` run by another process
-/// takes effect without a restart.
-const KEY_RELOAD: Duration = Duration::from_secs(30);
-
 /// Serves the API on `listener` and drains the email outbox until `shutdown` resolves.
 pub async fn serve(
     settings: Settings,
@@ -111,9 +107,10 @@ pub async fn serve_state(
 }
 
 async fn reload_keys(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.settings.keys_reload_ms.max(10));
     loop {
         tokio::select! {
-            () = tokio::time::sleep(KEY_RELOAD) => {}
+            () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
         match keys::Keys::load_or_create(state.store.as_ref(), &state.master).await {

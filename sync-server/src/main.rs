@@ -161,7 +161,7 @@ struct CompArgs {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Adds a new active signing key; older keys keep verifying until retired. Running
-    /// servers pick it up within 30 seconds.
+    /// servers pick it up within `keys_reload_ms` (30 seconds by default).
     Rotate,
     /// Lists the keys, one JSON object per line.
     List,

@@ -5,7 +5,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{MASTER_KEY, ServerProcess, TestDb, keyring};
+use std::time::Duration;
+
+use crate::support::{MASTER_KEY, ServerProcess, TestDb, buy, eventually, keyring};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
@@ -35,7 +37,10 @@ fn json_lines(out: &Output) -> Vec<Value> {
 async fn admin_subcommands_work_while_the_server_runs() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().display().to_string();
-    let server = ServerProcess::start(&["demo", "--data-dir", &dir], &[]);
+    let server = ServerProcess::start(
+        &["demo", "--data-dir", &dir],
+        &[("TESSERA_KEYS_RELOAD_MS", "100".to_owned())],
+    );
     let http = reqwest::Client::new();
 
     // --data-dir after the subcommand...
@@ -124,16 +129,57 @@ async fn admin_subcommands_work_while_the_server_runs() {
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|k| k["status"] == "active"));
 
-    // The running server still answers, and the comp emails are sent by it.
-    let health: Value = http
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["status"], "ok");
+    // The running server picks up the new key: it publishes both, signs new tickets with
+    // key 2, and the comps signed by key 1 still verify.
+    let ring = eventually(
+        "the server to publish key 2",
+        Duration::from_secs(30),
+        || {
+            let http = http.clone();
+            let base = server.base.clone();
+            async move {
+                let ring = keyring(&http, &base).await;
+                (ring.len() == 2).then_some(ring)
+            }
+        },
+    )
+    .await;
+    for c in &comps {
+        let v = tessera_core::verify(c["qr_text"].as_str().unwrap(), &ring).unwrap();
+        assert_eq!(v.key().0, 1);
+    }
+    let new_signer = eventually("orders signed by key 2", Duration::from_secs(30), || {
+        let http = http.clone();
+        let base = server.base.clone();
+        let ring = ring.clone();
+        async move {
+            let (status, order) = buy(&http, &base, 1, 1).await;
+            assert_eq!(status, 201);
+            let qr = order["tickets"][0]["qr_text"].as_str()?.to_owned();
+            let key = tessera_core::verify(&qr, &ring).ok()?.key().0;
+            (key == 2).then_some(key)
+        }
+    })
+    .await;
+    assert_eq!(new_signer, 2);
+
+    // The comp emails are sent by the running server's worker.
+    eventually("the comp email", Duration::from_secs(30), || {
+        let http = http.clone();
+        let base = server.base.clone();
+        async move {
+            let health: Value = http
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (health["outbox_sent"].as_i64()? >= 1).then_some(())
+        }
+    })
+    .await;
     server.kill();
 }
 

@@ -137,3 +137,53 @@ async fn without_smtp_the_confirmation_is_an_eml_file() {
     check_confirmation(&std::fs::read(&file).unwrap(), &order, &ring);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_send_each_email_exactly_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let sink = SmtpSink::start(db.dir.path(), free_port()).await;
+    let mut settings = db.settings();
+    settings.email.smtp_url = Some(tessera_server::config::Secret::new(sink.url()));
+    let one = TestApp::spawn(settings.clone()).await;
+    let two = TestApp::spawn(settings).await;
+    let pass = ticket_type_id(one.state.store.as_ref(), "3-Day Pass").await;
+    let mut orders = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let (status, order) = buy(&app.http, &app.base, pass, 1).await;
+        assert_eq!(status, 201);
+        orders.push(order["id"].as_i64().unwrap());
+    }
+    let store = one.state.store.clone();
+    eventually("all ten emails sent", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            store
+                .outbox_counts()
+                .await
+                .ok()
+                .filter(|c| c.sent == 10 && c.pending == 0)
+        }
+    })
+    .await;
+    let mut ids: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|raw| {
+            let msg = MessageParser::default().parse(raw).unwrap();
+            msg.message_id().unwrap().to_owned()
+        })
+        .collect();
+    ids.sort();
+    let received = ids.len();
+    ids.dedup();
+    assert_eq!((received, ids.len()), (10, 10), "each email exactly once");
+    for order in orders {
+        assert!(ids.iter().any(|m| m.contains(&format!("order-{order}."))));
+    }
+    one.stop().await;
+    two.stop().await;
+    db.cleanup().await;
+}
