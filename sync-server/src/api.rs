@@ -60,6 +60,9 @@ pub enum ApiError {
     /// 404: no such resource.
     #[error("{0} not found")]
     NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     /// 413: the body is larger than `max_body_bytes`.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -81,6 +84,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -94,7 +98,7 @@ impl ApiError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
-    /// `unauthorized`, `forbidden`, `not_found`, `payload_too_large`,
+    /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
@@ -746,6 +750,10 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("route".into())
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
 struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
@@ -807,6 +815,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}", get(order_page))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

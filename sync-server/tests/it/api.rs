@@ -322,6 +322,15 @@ async fn bad_input(db: &TestDb) {
         let json: Value = res.json().await.unwrap();
         assert_eq!(json["error"], "not_found");
     }
+    let res = app
+        .http
+        .delete(app.url("/api/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let json: Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "method_not_allowed");
     // Nothing changed.
     assert_eq!(store.ticket_types().await.unwrap(), before);
     assert_eq!(store.outbox_counts().await.unwrap().pending, 0);

@@ -88,3 +88,68 @@ async fn sigkill_with_emails_in_the_outbox_sends_each_exactly_once_after_restart
     }
     second.kill();
 }
+
+/// Without SMTP, emails are `.eml` files named after their outbox row: the server is killed
+/// while it drains a backlog, and after a restart every order has exactly one file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_while_writing_eml_files_loses_none_and_duplicates_none() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().display().to_string();
+    let args = ["demo", "--data-dir", &dir];
+    let http = reqwest::Client::new();
+    // Queue a backlog with the worker off, then let a worker loose on it and kill it while
+    // it is writing.
+    let env_off = [("TESSERA_EMAIL_WORKER", "false".to_owned())];
+    let first = ServerProcess::start(&args, &env_off);
+    let mut orders = Vec::new();
+    for _ in 0..40 {
+        let (status, order) = buy(&http, &first.base, 1, 1).await;
+        assert_eq!(status, 201);
+        orders.push(order["id"].as_i64().unwrap());
+    }
+    first.kill();
+    let store = db.store().await;
+    let second = ServerProcess::start(&args, &[]);
+    eventually(
+        "the worker to start writing",
+        Duration::from_secs(30),
+        || {
+            let store = store.clone();
+            async move {
+                store
+                    .outbox_counts()
+                    .await
+                    .ok()
+                    .filter(|c| c.sent >= 1)
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+    second.kill();
+    let third = ServerProcess::start(&args, &[]);
+    eventually("every email written", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            store
+                .outbox_counts()
+                .await
+                .ok()
+                .filter(|c| c.sent == 40 && c.pending == 0)
+        }
+    })
+    .await;
+    let outbox = db.dir.path().join("outbox");
+    let files: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    assert_eq!(files.len(), 40, "{files:?}");
+    for order in orders {
+        let prefix = format!("order-{order}-");
+        assert_eq!(files.iter().filter(|f| f.starts_with(&prefix)).count(), 1);
+    }
+    third.kill();
+}
