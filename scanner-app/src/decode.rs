@@ -1,5 +1,5 @@
 //! QR decoding on grayscale frames. quircs by default, rqrr as the alternative; both are
-//! pure Rust (docs/adr/0004-qr-decoder.md has the measurements behind the choice).
+//! pure Rust (docs/adr/0007-qr-decoder.md has the measurements behind the choice).
 //!
 //! A frame is tried cheapest first: a half-size copy of large frames (a ticket held up to a
 //! camera covers a good part of the frame, and a quarter of the pixels is four times less

@@ -6,7 +6,7 @@
 //! killed. Commits fsync the log unless another commit did within the last
 //! [`SYNC_INTERVAL`]: a gate scanning at human pace fsyncs every check-in, a burst shares one
 //! fsync per interval, and a hard power cut can cost at most that interval's check-ins
-//! (docs/adr/0003-check-in-durability.md).
+//! (docs/adr/0006-check-in-durability.md).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,0 +1,323 @@
+//! Settings: coded defaults, then a TOML file, then `TESSERA_*` environment variables, then
+//! command-line flags. Owns secret redaction (`Secret`) so no secret reaches a log line or
+//! `print-config`; deliberately knows nothing about what the settings are used for.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed: its `Debug`, `Display` and serialized forms are
+/// `<redacted>`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// Everything the server and the admin subcommands are configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Holds the SQLite database (by default), the master key file and the `.eml` outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; unset means `<data_dir>/tessera.db`. A secret
+    /// because PostgreSQL URLs carry passwords.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<Secret>,
+    /// Where `serve` listens.
+    pub bind: SocketAddr,
+    /// The address attendees reach the server at, used for links in emails; unset means
+    /// `http://<bind>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// 64 hex digits that encrypt the signing keys at rest; unset means the key file
+    /// `<data_dir>/master.key`, created on first start with mode 0600. Several server
+    /// instances on one PostgreSQL database must share it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<Secret>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most items and most tickets of one type in one order.
+    pub max_quantity: u32,
+    /// Database pool size.
+    pub database_max_connections: u32,
+    /// Seeds the demo festival at start (set by `tessera-server demo`).
+    pub demo: bool,
+    /// How often a running server reloads its signing keys, so a `keys rotate` run by
+    /// another process takes effect without a restart.
+    pub keys_reload_ms: u64,
+    /// Confirmation email and its outbox worker.
+    pub email: EmailSettings,
+}
+
+/// How confirmation emails leave the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    /// The sender address.
+    pub from: String,
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required`, `smtps://user:pass@host`;
+    /// unset means `.eml` files under `<data_dir>/outbox/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<Secret>,
+    /// Whether this process drains the outbox (admin subcommands never do).
+    pub worker: bool,
+    /// How often an idle worker looks for due emails, in milliseconds.
+    pub poll_ms: u64,
+    /// First retry delay; doubled after each failure up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_ms: u64,
+    /// Attempts before an email is parked as `dead` for an operator to look at.
+    pub max_attempts: u32,
+    /// How long a worker owns an email it is sending; after a crash another worker (or the
+    /// restarted one) takes it over once the lease runs out.
+    pub lease_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("tessera-data"),
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            master_key: None,
+            max_body_bytes: 64 * 1024,
+            max_quantity: 20,
+            database_max_connections: 8,
+            demo: false,
+            keys_reload_ms: 30_000,
+            email: EmailSettings::default(),
+        }
+    }
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            from: "Tessera Tickets <tickets@tessera.invalid>".to_owned(),
+            smtp_url: None,
+            worker: true,
+            poll_ms: 1000,
+            retry_base_ms: 2000,
+            retry_max_ms: 3_600_000,
+            max_attempts: 12,
+            lease_ms: 60_000,
+        }
+    }
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid settings.
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable has a value of the wrong kind.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Defaults, overlaid by the TOML file (if any), then by `TESSERA_*` variables read
+    /// through `env` (a function so tests need not touch the process environment).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Self::default(),
+        };
+        settings.apply_env(env)?;
+        Ok(settings)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+            })
+        }
+        if let Some(v) = env("TESSERA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("TESSERA_DATABASE_URL") {
+            self.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_BIND") {
+            self.bind = parse("TESSERA_BIND", &v)?;
+        }
+        if let Some(v) = env("TESSERA_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = env("TESSERA_MASTER_KEY") {
+            self.master_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("TESSERA_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("TESSERA_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = parse("TESSERA_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_KEYS_RELOAD_MS") {
+            self.keys_reload_ms = parse("TESSERA_KEYS_RELOAD_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_FROM") {
+            self.email.from = v;
+        }
+        if let Some(v) = env("TESSERA_SMTP_URL") {
+            self.email.smtp_url = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_EMAIL_WORKER") {
+            self.email.worker = parse("TESSERA_EMAIL_WORKER", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_POLL_MS") {
+            self.email.poll_ms = parse("TESSERA_EMAIL_POLL_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_RETRY_BASE_MS") {
+            self.email.retry_base_ms = parse("TESSERA_EMAIL_RETRY_BASE_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_RETRY_MAX_MS") {
+            self.email.retry_max_ms = parse("TESSERA_EMAIL_RETRY_MAX_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_MAX_ATTEMPTS") {
+            self.email.max_attempts = parse("TESSERA_EMAIL_MAX_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_EMAIL_LEASE_MS") {
+            self.email.lease_ms = parse("TESSERA_EMAIL_LEASE_MS", &v)?;
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("tessera.db").display()),
+        }
+    }
+
+    /// The base URL for links in emails, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// The settings as TOML, secrets redacted: what `print-config` shows. Optional keys that
+    /// are unset are listed in a comment, so the output documents every key.
+    pub fn to_toml(&self) -> String {
+        let mut unset = Vec::new();
+        if self.database_url.is_none() {
+            unset.push("database_url (default: sqlite://<data_dir>/tessera.db)");
+        }
+        if self.public_url.is_none() {
+            unset.push("public_url (default: http://<bind>)");
+        }
+        if self.master_key.is_none() {
+            unset.push("master_key (default: the file <data_dir>/master.key)");
+        }
+        if self.email.smtp_url.is_none() {
+            unset.push("email.smtp_url (default: .eml files in <data_dir>/outbox/)");
+        }
+        let mut out: String = unset.iter().map(|k| format!("# unset: {k}\n")).collect();
+        out.push_str(
+            &toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n")),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_secrets_are_redacted() {
+        let dir = std::env::temp_dir().join(format!("tessera-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tessera.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\n[email]\nfrom = \"a@b.test\"\nsmtp_url = \"smtp://u:hunter2@h\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "TESSERA_BIND").then(|| "127.0.0.1:9100".to_owned());
+        let s = Settings::load(Some(&file), env).unwrap();
+        assert_eq!(s.bind.port(), 9100);
+        assert_eq!(s.email.from, "a@b.test");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!s.to_toml().contains("hunter2"));
+        assert!(s.to_toml().contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_env_value_is_an_error_naming_the_variable() {
+        let env = |k: &str| (k == "TESSERA_EMAIL_POLL_MS").then(|| "soon".to_owned());
+        let err = Settings::load(None, env).unwrap_err();
+        assert!(err.to_string().contains("TESSERA_EMAIL_POLL_MS"));
+    }
+}

@@ -1,0 +1,443 @@
+//! Confirmation email and its durable outbox: composing the message (HTML and plain text,
+//! inline QR images by Content-ID, the order's PDF attached), the transports (SMTP through
+//! lettre, or `.eml` files), and the worker that drains the outbox with retries and backoff.
+//!
+//! Delivery semantics (see `docs/adr/0005-email-outbox.md`): an outbox row is inserted in
+//! the order's transaction, so a committed order always has its email. A worker leases a
+//! row, sends, then marks it sent. With files the write is idempotent (the file is named
+//! after the row and renamed into place), so a crash anywhere sends exactly once. With SMTP
+//! a crash between the server's `250 OK` and the `sent` mark is the one window in which a
+//! message can go out twice; every attempt carries the same `Message-ID` so receivers can
+//! drop the copy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::{Notify, watch};
+
+use crate::config::{EmailSettings, Settings};
+use crate::keys::MasterKey;
+use crate::render::{self, money, order_number, valid_days};
+use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
+
+/// Why an email could not be composed or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    /// The configured SMTP URL is unusable.
+    #[error("smtp_url is invalid: {0}")]
+    SmtpUrl(String),
+    /// An address does not parse.
+    #[error("invalid email address: {0}")]
+    Address(String),
+    /// The message could not be built.
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    /// The SMTP server refused or could not be reached (retried).
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(String),
+    /// Writing the `.eml` file failed (retried).
+    #[error("writing the .eml file failed: {0}")]
+    File(#[from] std::io::Error),
+    /// The order is gone (never retried).
+    #[error("order {0} not found")]
+    MissingOrder(i64),
+    /// Rendering the QR codes or the PDF failed.
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EmailError {
+    /// A short, data-free name for logs: SMTP replies can quote addresses, which must not
+    /// reach a log line (the full text is kept in the outbox row for operators).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SmtpUrl(_) => "smtp_url",
+            Self::Address(_) => "address",
+            Self::Build(_) => "build",
+            Self::Smtp(_) => "smtp",
+            Self::File(_) => "file",
+            Self::MissingOrder(_) => "missing_order",
+            Self::Render(_) => "render",
+            Self::Store(_) => "store",
+        }
+    }
+}
+
+/// Where composed messages go.
+#[derive(Clone)]
+pub enum Mailer {
+    /// An SMTP relay.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a folder.
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The transport holds credentials: never print it.
+            Self::Smtp(_) => f.write_str("Mailer::Smtp(<redacted>)"),
+            Self::Files(dir) => write!(f, "Mailer::Files({})", dir.display()),
+        }
+    }
+}
+
+impl Mailer {
+    /// SMTP if `email.smtp_url` is set, else files under `<data_dir>/outbox/`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, EmailError> {
+        match &settings.email.smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    // The error text may echo the URL, which may hold a password.
+                    .map_err(|_| EmailError::SmtpUrl("cannot parse smtp_url".into()))?
+                    .timeout(Some(Duration::from_secs(30)))
+                    .build();
+                Ok(Self::Smtp(transport))
+            }
+            None => Ok(Self::Files(settings.outbox_dir())),
+        }
+    }
+
+    /// Sends one outbox row's message.
+    pub async fn deliver(&self, row: &OutboxEmail, message: Message) -> Result<(), EmailError> {
+        match self {
+            Self::Smtp(transport) => {
+                transport
+                    .send(message)
+                    .await
+                    .map_err(|e| EmailError::Smtp(e.to_string()))?;
+                Ok(())
+            }
+            Self::Files(dir) => {
+                tokio::fs::create_dir_all(dir).await?;
+                let name = format!("order-{}-{}.eml", row.order_id, row.id);
+                let tmp = dir.join(format!(".{name}.tmp"));
+                let bytes = message.formatted();
+                let file = tmp.clone();
+                // Write, sync, rename: the .eml appears whole or not at all, and a retry
+                // after a crash overwrites rather than duplicates.
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    use std::io::Write;
+                    let mut f = std::fs::File::create(&file)?;
+                    f.write_all(&bytes)?;
+                    f.sync_all()
+                })
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??;
+                tokio::fs::rename(&tmp, dir.join(name)).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The `Message-ID` of an outbox row: stable across retries, so a duplicate is detectable.
+pub fn message_id(row: &OutboxEmail) -> String {
+    format!("<order-{}.outbox-{}@tessera>", row.order_id, row.id)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The link to the attendee's order page, carrying the order's access token.
+pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) -> String {
+    format!(
+        "{}/orders/{order_id}?token={}",
+        settings.public_url(),
+        master.order_token(order_id)
+    )
+}
+
+/// Composes the confirmation email of an order.
+pub fn compose_confirmation(
+    settings: &Settings,
+    master: &MasterKey,
+    row: &OutboxEmail,
+    order: &Order,
+    tickets: &[TicketView],
+) -> Result<Message, EmailError> {
+    let demo = order.payment == "demo";
+    let event_name = tickets
+        .first()
+        .map(|t| t.event.name.clone())
+        .unwrap_or_else(|| "your event".to_owned());
+    let number = order_number(order.id);
+    let link = order_page_url(settings, master, order.id);
+    let subject = format!(
+        "{}Your tickets for {event_name} - order {number}",
+        if demo { "[DEMO] " } else { "" }
+    );
+
+    let mut text = format!(
+        "Hello {},\n\nthank you for your order {number}.\n",
+        order.name
+    );
+    if demo {
+        text.push_str("This is a DEMO order: no payment was taken.\n");
+    }
+    text.push_str(&format!(
+        "\nTotal: {}\n\nYour tickets:\n",
+        money(order.total_cents, &order.currency)
+    ));
+    let mut rows_html = String::new();
+    for t in tickets {
+        let days = valid_days(t.days_mask, &t.event.days).join(", ");
+        text.push_str(&format!(
+            "- {} (ticket {}), valid {}, holder {}\n",
+            t.type_name, t.id, days, t.holder_name
+        ));
+        rows_html.push_str(&format!(
+            "<tr><td style=\"padding:8px\"><img src=\"cid:ticket-{id}@tessera\" width=\"220\" height=\"220\" alt=\"QR code of ticket {id}\"></td>\
+             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}</td></tr>",
+            id = t.id,
+            ty = html_escape(&t.type_name),
+            days = html_escape(&days),
+            holder = html_escape(&t.holder_name),
+        ));
+    }
+    text.push_str(&format!(
+        "\nYour tickets are attached as a PDF; show the QR code at the gate.\n\
+         Your order page: {link}\n"
+    ));
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">\
+         <h1>{event}</h1>{demo_note}<p>Hello {name}, thank you for your order <strong>{number}</strong>.</p>\
+         <p>Total: {total}</p><table>{rows_html}</table>\
+         <p>Your tickets are attached as a PDF. Show the QR code at the gate, on paper or on your phone.</p>\
+         <p><a href=\"{link}\">Your order page</a></p></body></html>",
+        event = html_escape(&event_name),
+        demo_note = if demo {
+            "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
+        } else {
+            ""
+        },
+        name = html_escape(&order.name),
+        total = money(order.total_cents, &order.currency),
+        link = html_escape(&link),
+    );
+
+    let mut related = MultiPart::related().multipart(MultiPart::alternative_plain_html(text, html));
+    for t in tickets {
+        related = related.singlepart(
+            Attachment::new_inline(format!("ticket-{}@tessera", t.id)).body(
+                render::qr_png(&t.qr_text)?,
+                ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?,
+            ),
+        );
+    }
+    let pdf = render::tickets_pdf(order, tickets)?;
+    let mixed = MultiPart::mixed().multipart(related).singlepart(
+        Attachment::new(format!("tickets-{number}.pdf")).body(
+            pdf,
+            ContentType::parse("application/pdf").map_err(|e| EmailError::Build(e.to_string()))?,
+        ),
+    );
+    let from: Mailbox = settings
+        .email
+        .from
+        .parse()
+        .map_err(|_| EmailError::Address("email.from".into()))?;
+    let to: Mailbox = Mailbox::new(
+        Some(order.name.clone()),
+        row.recipient
+            .parse()
+            .map_err(|_| EmailError::Address(format!("recipient of order {}", order.id)))?,
+    );
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(row)));
+    builder = builder.header(OutboxHeader(row.id.to_string()));
+    builder
+        .multipart(mixed)
+        .map_err(|e| EmailError::Build(e.to_string()))
+}
+
+/// `X-Tessera-Outbox: <row id>`: lets tests and operators match a message to its row.
+#[derive(Debug, Clone)]
+struct OutboxHeader(String);
+
+impl lettre::message::header::Header for OutboxHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Tessera-Outbox")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The outbox worker's collaborators.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// The store holding the outbox table.
+    pub store: Arc<dyn Store>,
+    /// Where messages go.
+    pub mailer: Mailer,
+    /// Settings (retry policy, sender, public URL).
+    pub settings: Arc<Settings>,
+    /// Seals keys and derives order tokens (for the order page link).
+    pub master: Arc<MasterKey>,
+    /// Woken when a new email is queued in this process.
+    pub wake: Arc<Notify>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The delay before attempt `attempts + 1`: doubling from `retry_base_ms`, capped at
+/// `retry_max_ms`.
+pub fn backoff_ms(e: &EmailSettings, attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let delay = e
+        .retry_base_ms
+        .saturating_mul(1u64 << exp)
+        .min(e.retry_max_ms);
+    i64::try_from(delay).unwrap_or(i64::MAX)
+}
+
+impl Outbox {
+    /// Sends every due email once; returns how many were claimed.
+    pub async fn drain_once(&self) -> Result<usize, StoreError> {
+        let e = &self.settings.email;
+        let now = now_ms();
+        let lease = now + i64::try_from(e.lease_ms).unwrap_or(60_000);
+        let claimed = self.store.claim_due_emails(now, lease, 16).await?;
+        for row in &claimed {
+            match self.send(row).await {
+                Ok(()) => {
+                    // Marked right after the send: the at-least-once window for SMTP is this
+                    // one statement.
+                    self.store
+                        .mark_email_sent(row.id, chrono::Utc::now().timestamp())
+                        .await?;
+                    tracing::info!(outbox = row.id, order = row.order_id, "email sent");
+                }
+                Err(err) => {
+                    let permanent = matches!(
+                        err,
+                        EmailError::MissingOrder(_) | EmailError::Address(_) | EmailError::Build(_)
+                    );
+                    let give_up = permanent || row.attempts >= i64::from(e.max_attempts);
+                    let next = now_ms() + backoff_ms(e, row.attempts);
+                    tracing::warn!(
+                        outbox = row.id,
+                        order = row.order_id,
+                        attempts = row.attempts,
+                        give_up,
+                        error = err.kind(),
+                        "email not sent"
+                    );
+                    self.store
+                        .mark_email_failed(row.id, next, &err.to_string(), give_up)
+                        .await?;
+                }
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    async fn send(&self, row: &OutboxEmail) -> Result<(), EmailError> {
+        let order = self
+            .store
+            .order(row.order_id)
+            .await?
+            .ok_or(EmailError::MissingOrder(row.order_id))?;
+        let tickets = self.store.order_tickets(row.order_id).await?;
+        let message = compose_confirmation(&self.settings, &self.master, row, &order, &tickets)?;
+        self.mailer.deliver(row, message).await
+    }
+
+    /// Drains the outbox until `shutdown` turns true: at once when woken, else when the
+    /// next email is due or every `poll_ms` (another process may have queued one).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.settings.email.poll_ms.max(10));
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let claimed = match self.drain_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox worker: store error");
+                    0
+                }
+            };
+            if claimed > 0 {
+                continue;
+            }
+            let wait = match self.store.next_email_due_ms().await {
+                Ok(Some(due)) => {
+                    Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(poll)
+                }
+                _ => poll,
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let e = EmailSettings {
+            retry_base_ms: 100,
+            retry_max_ms: 1000,
+            ..EmailSettings::default()
+        };
+        let delays: Vec<i64> = (1..=6).map(|a| backoff_ms(&e, a)).collect();
+        assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff_ms(&e, i64::MAX), 1000);
+    }
+
+    #[tokio::test]
+    async fn eml_delivery_is_idempotent_per_outbox_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::Files(dir.path().to_owned());
+        let row = OutboxEmail {
+            id: 7,
+            kind: "order_confirmation".into(),
+            order_id: 42,
+            recipient: "a@example.com".into(),
+            attempts: 1,
+        };
+        let message = || {
+            Message::builder()
+                .from("t@example.com".parse().unwrap())
+                .to("a@example.com".parse().unwrap())
+                .subject("hi")
+                .message_id(Some(message_id(&row)))
+                .body(String::from("hello"))
+                .unwrap()
+        };
+        mailer.deliver(&row, message()).await.unwrap();
+        // A crash after writing but before marking sent: the retry rewrites the same file.
+        mailer.deliver(&row, message()).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+        assert!(dir.path().join("order-42-7.eml").exists());
+    }
+}

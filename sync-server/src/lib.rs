@@ -1,0 +1,121 @@
+//! Tessera's sync server: sales, issuance (signing, QR, PDF, email outbox) and the HTTP API,
+//! on SQLite (the embedded default) or PostgreSQL.
+//!
+//! [`open`] prepares everything a process needs (store, migrations, keys, demo seed);
+//! [`serve`] runs the HTTP API and the outbox worker on a listener until `shutdown`
+//! resolves, so tests bind port 0 and stop cleanly. The binary in `main.rs` is a thin CLI
+//! over these.
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod email;
+pub mod keys;
+pub mod orders;
+pub mod render;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, RwLock, watch};
+
+pub use api::{AppState, router};
+pub use config::Settings;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// The demo catalog could not be seeded.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    /// The mail transport is misconfigured.
+    #[error(transparent)]
+    Email(#[from] email::EmailError),
+    /// Serving failed.
+    #[error("serving HTTP failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store, runs migrations, seeds the demo festival (in demo mode) and loads or
+/// creates the signing keys.
+pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
+    let store = store::open(&settings.database_url(), settings.database_max_connections).await?;
+    store.migrate().await?;
+    if settings.demo {
+        catalog::seed_demo(store.as_ref(), chrono::Utc::now()).await?;
+    }
+    let master = keys::MasterKey::load(&settings)?;
+    let keys = keys::Keys::load_or_create(store.as_ref(), &master).await?;
+    Ok(AppState {
+        store,
+        keys: Arc::new(RwLock::new(Arc::new(keys))),
+        master: Arc::new(master),
+        settings: Arc::new(settings),
+        wake: Arc::new(Notify::new()),
+    })
+}
+
+/// Serves the API on `listener` and drains the email outbox until `shutdown` resolves.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = open(settings).await?;
+    serve_state(state, listener, shutdown).await
+}
+
+/// [`serve`] for an already opened [`AppState`].
+pub async fn serve_state(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = if state.settings.email.worker {
+        let outbox = email::Outbox {
+            store: state.store.clone(),
+            mailer: email::Mailer::from_settings(&state.settings)?,
+            settings: state.settings.clone(),
+            master: state.master.clone(),
+            wake: state.wake.clone(),
+        };
+        Some(tokio::spawn(outbox.run(stop_rx.clone())))
+    } else {
+        None
+    };
+    let reloader = tokio::spawn(reload_keys(state.clone(), stop_rx));
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    if let Some(worker) = worker {
+        // The worker finishes the email it is sending; anything unsent stays in the outbox.
+        let _ = worker.await;
+    }
+    let _ = reloader.await;
+    Ok(served?)
+}
+
+async fn reload_keys(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.settings.keys_reload_ms.max(10));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match keys::Keys::load_or_create(state.store.as_ref(), &state.master).await {
+            Ok(keys) => *state.keys.write().await = Arc::new(keys),
+            Err(e) => tracing::warn!(error = %e, "reloading signing keys failed"),
+        }
+    }
+}

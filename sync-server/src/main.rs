@@ -1,0 +1,463 @@
+//! `tessera-server`: the command line over the library: `serve`, `demo`, `migrate`,
+//! `print-config`, catalog admin (`event`, `ticket-type`), `comp`, `void` and `keys`.
+//! Admin subcommands open the same database as a running server (SQLite in WAL mode with a
+//! busy timeout, or PostgreSQL) and never start the HTTP server or the outbox worker.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tessera_server::config::{Secret, Settings};
+use tessera_server::store::{NewEvent, NewTicketType, Payment, TicketKind};
+use tessera_server::{catalog, keys, orders};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera-server",
+    version,
+    about = "Tessera's sync server: sales, issuance and email."
+)]
+struct Cli {
+    /// Data directory: SQLite database, master key file, `.eml` outbox [env: TESSERA_DATA_DIR]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// `postgres://...` to use PostgreSQL instead of the SQLite file [env: TESSERA_DATABASE_URL]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// TOML settings file (see `print-config`) [env: TESSERA_CONFIG]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve {
+        /// Listen address [env: TESSERA_BIND]
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Runs the server with the demo festival seeded, demo payments and `.eml` emails.
+    Demo {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+    },
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Prints the settings in force as TOML, secrets redacted.
+    PrintConfig,
+    /// Events: create and list.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// Ticket types: create and list.
+    #[command(subcommand)]
+    TicketType(TicketTypeCommand),
+    /// Issues complimentary tickets (the guest list); prints one JSON object per ticket.
+    Comp(CompArgs),
+    /// Voids a ticket.
+    Void {
+        /// The ticket id.
+        ticket_id: i64,
+    },
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventCommand {
+    /// Creates an event; prints its id.
+    Create {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// Venue.
+        #[arg(long, default_value = "")]
+        venue: String,
+        /// IANA timezone, e.g. America/Los_Angeles.
+        #[arg(long)]
+        timezone: String,
+        /// First day, YYYY-MM-DD (event-local date).
+        #[arg(long)]
+        start: NaiveDate,
+        /// Number of consecutive days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// A gate as NAME=ZONES (zone mask, 1 = general admission); repeatable.
+        #[arg(long = "gate")]
+        gates: Vec<String>,
+    },
+    /// Lists events, one JSON object per line.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Pass,
+    VendorBooth,
+}
+
+#[derive(Debug, Subcommand)]
+enum TicketTypeCommand {
+    /// Creates a ticket type; prints its id.
+    Create {
+        /// Event id.
+        #[arg(long)]
+        event: i64,
+        /// Name, unique within the event.
+        #[arg(long)]
+        name: String,
+        /// Pass or vendor booth.
+        #[arg(long, value_enum, default_value = "pass")]
+        kind: KindArg,
+        /// Price in cents.
+        #[arg(long)]
+        price_cents: i64,
+        /// ISO 4217 currency.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// How many can be sold.
+        #[arg(long)]
+        capacity: i64,
+        /// Valid days as 1-based day numbers, e.g. 1,2 (default: every day).
+        #[arg(long, value_delimiter = ',')]
+        days: Vec<u8>,
+        /// Zone mask (1 = general admission).
+        #[arg(long, default_value_t = 1)]
+        zones: u16,
+        /// Forbid transfers (vendor booths are never transferable).
+        #[arg(long)]
+        not_transferable: bool,
+    },
+    /// Lists ticket types, one JSON object per line.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct CompArgs {
+    /// Ticket type name, e.g. "3-Day Pass".
+    #[arg(long = "type")]
+    ticket_type: String,
+    /// Guest email (receives the tickets).
+    #[arg(long)]
+    email: String,
+    /// Guest name (default: the email).
+    #[arg(long)]
+    name: Option<String>,
+    /// How many tickets.
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// Event id, when several events have a ticket type of that name.
+    #[arg(long)]
+    event: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Adds a new active signing key; older keys keep verifying until retired. Running
+    /// servers pick it up within `keys_reload_ms` (30 seconds by default).
+    Rotate,
+    /// Lists the keys, one JSON object per line.
+    List,
+}
+
+fn settings(cli: &Cli) -> Result<Settings> {
+    let config = cli
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
+    let mut settings = Settings::load(config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(dir) = &cli.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    if let Some(url) = &cli.database_url {
+        settings.database_url = Some(Secret::new(url.clone()));
+    }
+    Ok(settings)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+async fn run_server(settings: Settings, demo: bool) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let mut settings = settings;
+    if settings.public_url.is_none() {
+        settings.public_url = Some(format!("http://{addr}"));
+    }
+    let outbox = settings.outbox_dir();
+    let smtp = settings.email.smtp_url.is_some();
+    let state = tessera_server::open(settings)
+        .await
+        .context("cannot start the server")?;
+    println!("listening on http://{addr}");
+    if demo {
+        println!(
+            "\nTessera demo festival is open (demo payments: no money moves).\n\
+             \n  events:    curl http://{addr}/api/v1/events\
+             \n  buy:       curl -X POST http://{addr}/api/v1/orders -H 'Content-Type: application/json' \\\
+             \n               -d '{{\"email\":\"you@example.com\",\"name\":\"Your Name\",\"items\":[{{\"ticket_type\":1,\"quantity\":2}}]}}'\
+             \n  order:     curl http://{addr}/api/v1/orders/ORDER_ID -H 'Authorization: Bearer ACCESS_TOKEN'\
+             \n  PDF:       curl -o tickets.pdf http://{addr}/api/v1/orders/ORDER_ID/tickets.pdf -H 'Authorization: Bearer ACCESS_TOKEN'\
+             \n  emails:    {}\
+             \n  keys:      curl http://{addr}/api/v1/keys\
+             \n  API:       http://{addr}/api/openapi.json\
+             \n  guests:    tessera-server comp --type '3-Day Pass' --email guest@example.com\
+             \n  scanners:  device enrollment codes (`device-code`) come with the sync API; not in this version.\n",
+            if smtp {
+                "sent through the configured SMTP server".to_owned()
+            } else {
+                format!("{}/*.eml", outbox.display())
+            }
+        );
+    }
+    tessera_server::serve_state(state, listener, shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(())
+}
+
+fn parse_gate(spec: &str) -> Result<(String, u16)> {
+    let (name, zones) = spec
+        .rsplit_once('=')
+        .with_context(|| format!("gate {spec:?}: expected NAME=ZONES, e.g. \"Main Gate=1\""))?;
+    Ok((
+        name.trim().to_owned(),
+        zones.trim().parse().context("gate zones")?,
+    ))
+}
+
+async fn admin_store(
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn tessera_server::store::Store>> {
+    let store = tessera_server::store::open(&settings.database_url(), 2)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await.context("migrations failed")?;
+    Ok(store)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut settings = settings(&cli)?;
+    match cli.command {
+        Command::PrintConfig => {
+            print!("{}", settings.to_toml());
+        }
+        Command::Serve { bind } => {
+            init_logging();
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            run_server(settings, false).await?;
+        }
+        Command::Demo { bind } => {
+            init_logging();
+            settings.bind = bind;
+            settings.demo = true;
+            run_server(settings, true).await?;
+        }
+        Command::Migrate => {
+            admin_store(&settings).await?;
+            println!(
+                "migrations applied to the {} database",
+                settings.database_url().split(':').next().unwrap_or("?")
+            );
+        }
+        Command::Event(EventCommand::Create {
+            name,
+            venue,
+            timezone,
+            start,
+            days,
+            gates,
+        }) => {
+            let store = admin_store(&settings).await?;
+            let event = NewEvent {
+                name,
+                venue,
+                timezone,
+                days: catalog::consecutive_days(start, days),
+                gates: gates.iter().map(|g| parse_gate(g)).collect::<Result<_>>()?,
+            };
+            let id = catalog::create_event(store.as_ref(), &event).await?;
+            println!("{}", json!({ "id": id }));
+        }
+        Command::Event(EventCommand::List) => {
+            let store = admin_store(&settings).await?;
+            for e in store.events().await? {
+                let days: Vec<String> = e.days.iter().map(|d| d.to_string()).collect();
+                println!(
+                    "{}",
+                    json!({"id": e.id, "name": e.name, "venue": e.venue, "timezone": e.timezone, "days": days})
+                );
+            }
+        }
+        Command::TicketType(TicketTypeCommand::Create {
+            event,
+            name,
+            kind,
+            price_cents,
+            currency,
+            capacity,
+            days,
+            zones,
+            not_transferable,
+        }) => {
+            let store = admin_store(&settings).await?;
+            let days_mask = if days.is_empty() {
+                let count = store
+                    .events()
+                    .await?
+                    .into_iter()
+                    .find(|e| e.id == event)
+                    .with_context(|| format!("no event with id {event}"))?
+                    .days
+                    .len();
+                tessera_core::DayMask::from_days(0..count).0
+            } else {
+                if days.contains(&0) {
+                    bail!("--days are 1-based day numbers");
+                }
+                tessera_core::DayMask::from_days(days.iter().map(|d| usize::from(*d) - 1)).0
+            };
+            let kind = match kind {
+                KindArg::Pass => TicketKind::Pass,
+                KindArg::VendorBooth => TicketKind::VendorBooth,
+            };
+            let tt = NewTicketType {
+                event_id: event,
+                name,
+                kind,
+                price_cents,
+                currency,
+                capacity,
+                days_mask,
+                zones,
+                transferable: !not_transferable && kind == TicketKind::Pass,
+            };
+            let id = catalog::create_ticket_type(store.as_ref(), &tt).await?;
+            println!("{}", json!({ "id": id }));
+        }
+        Command::TicketType(TicketTypeCommand::List) => {
+            let store = admin_store(&settings).await?;
+            for t in store.ticket_types().await? {
+                println!(
+                    "{}",
+                    json!({"id": t.id, "event_id": t.event_id, "name": t.name, "kind": t.kind,
+                           "price_cents": t.price_cents, "currency": t.currency,
+                           "capacity": t.capacity, "sold": t.sold, "remaining": t.remaining(),
+                           "days_mask": t.days_mask, "zones": t.zones, "transferable": t.transferable})
+                );
+            }
+        }
+        Command::Comp(args) => {
+            let state = tessera_server::open(settings).await?;
+            let types = state.store.ticket_types().await?;
+            let matching: Vec<_> = types
+                .iter()
+                .filter(|t| {
+                    t.name == args.ticket_type && args.event.is_none_or(|e| e == t.event_id)
+                })
+                .collect();
+            let tt = match matching.as_slice() {
+                [one] => *one,
+                [] => bail!(
+                    "no ticket type named {:?} (see `tessera-server ticket-type list`)",
+                    args.ticket_type
+                ),
+                _ => bail!(
+                    "several events have a ticket type named {:?}: pass --event ID",
+                    args.ticket_type
+                ),
+            };
+            if args.count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let request = orders::OrderRequest {
+                name: args.name.clone().unwrap_or_else(|| args.email.clone()),
+                email: args.email.clone(),
+                items: vec![(tt.id, i64::from(args.count))],
+            };
+            let keys = state.keys.read().await.clone();
+            let placed = orders::place(
+                state.store.as_ref(),
+                keys.signer(),
+                &state.master,
+                &request,
+                Payment::Comp,
+                chrono::Utc::now(),
+                args.count.max(state.settings.max_quantity),
+            )
+            .await?;
+            for t in state.store.order_tickets(placed.id).await? {
+                println!(
+                    "{}",
+                    json!({"ticket_id": t.id, "qr_text": t.qr_text, "order_id": placed.id,
+                           "ticket_type": t.type_name, "holder_name": t.holder_name})
+                );
+            }
+        }
+        Command::Void { ticket_id } => {
+            let store = admin_store(&settings).await?;
+            if !store.void_ticket(ticket_id).await? {
+                bail!("no ticket with id {ticket_id}");
+            }
+            println!("{}", json!({"ticket_id": ticket_id, "status": "void"}));
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let store = admin_store(&settings).await?;
+            let master = keys::MasterKey::load(&settings)?;
+            keys::Keys::load_or_create(store.as_ref(), &master).await?;
+            let id = keys::Keys::rotate(store.as_ref(), &master).await?;
+            println!("{}", json!({"key_id": id, "status": "active"}));
+        }
+        Command::Keys(KeysCommand::List) => {
+            let store = admin_store(&settings).await?;
+            for k in store.signing_keys().await? {
+                println!(
+                    "{}",
+                    json!({"key_id": k.id, "public_key": hex::encode(&k.public_key), "status": k.state.as_str()})
+                );
+            }
+        }
+    }
+    Ok(())
+}

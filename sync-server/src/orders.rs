@@ -1,0 +1,366 @@
+//! Orders: validating what a buyer asks for, pricing it, signing its tickets and handing the
+//! whole paid order to the store in one transaction. Owns the order and ticket id scheme
+//! and the access token; capacity is enforced by the store inside that transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tessera_core::{
+    Claims, DayMask, EventId, Revision, TicketId, TicketSigner, TicketTypeId, ZoneMask,
+};
+
+use crate::keys::{KeyError, MasterKey, random_bytes};
+use crate::store::{NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType};
+
+/// Ids are random and below 2^53, so they are exact as JSON numbers in every client and
+/// reveal nothing about sales volume.
+pub const MAX_ID: u64 = 1 << 53;
+
+/// What a buyer asks for.
+#[derive(Debug, Clone)]
+pub struct OrderRequest {
+    /// Buyer email.
+    pub email: String,
+    /// Buyer name (printed on the tickets).
+    pub name: String,
+    /// `(ticket type id, quantity)` lines.
+    pub items: Vec<(i64, i64)>,
+}
+
+/// Why an order was refused. Nothing is stored when an order is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// The request is invalid; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// A ticket type id that does not exist.
+    #[error("no ticket type with id {0}")]
+    UnknownTicketType(i64),
+    /// Not enough left.
+    #[error("only {remaining} tickets of type {ticket_type} are left")]
+    SoldOut {
+        /// The ticket type.
+        ticket_type: i64,
+        /// How many are left.
+        remaining: i64,
+    },
+    /// Randomness or keys failed.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for OrderError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::SoldOut {
+                ticket_type,
+                remaining,
+            } => Self::SoldOut {
+                ticket_type,
+                remaining,
+            },
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// A placed order: its id and the access token the buyer gets once (only its hash is kept).
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// Order id.
+    pub id: i64,
+    /// Bearer token for the order's endpoints.
+    pub access_token: String,
+}
+
+/// A random id in `[1, 2^53)`.
+pub fn random_id() -> Result<i64, KeyError> {
+    loop {
+        let mut bytes = [0u8; 8];
+        random_bytes(&mut bytes)?;
+        let id = u64::from_le_bytes(bytes) % MAX_ID;
+        if id != 0 {
+            return i64::try_from(id).map_err(|_| KeyError::Random("id out of range".into()));
+        }
+    }
+}
+
+/// SHA-256 of an access token, as stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Whether `token` is the one whose hash is stored. Comparing hashes leaks nothing useful
+/// through timing: an attacker cannot steer the hash of their guess.
+pub fn token_matches(token: &str, stored_hash: &[u8]) -> bool {
+    token_hash(token) == stored_hash
+}
+
+fn validate_email(email: &str) -> Result<(), OrderError> {
+    let ok = (3..=254).contains(&email.len())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.contains('@')
+               && !domain.starts_with('.') && !domain.ends_with('.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(OrderError::Invalid(
+            "email must be an address like name@example.com".into(),
+        ))
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), OrderError> {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(OrderError::Invalid(
+            "name must be 1 to 100 characters without control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates and prices a request and signs its tickets: everything but the storing. The
+/// order's tickets are those of a paid order; this version has no unpaid state because
+/// payment is demo or comp, both settled at once.
+pub fn plan(
+    request: &OrderRequest,
+    types: &[TicketType],
+    signer: &TicketSigner,
+    master: &MasterKey,
+    payment: Payment,
+    now: DateTime<Utc>,
+    max_quantity: u32,
+) -> Result<(NewOrder, Placed), OrderError> {
+    let email = request.email.trim().to_owned();
+    let name = request.name.trim().to_owned();
+    validate_email(&email)?;
+    validate_name(&name)?;
+    let max = i64::from(max_quantity);
+    if request.items.is_empty() {
+        return Err(OrderError::Invalid("items must not be empty".into()));
+    }
+    if request.items.len() > max_quantity as usize {
+        return Err(OrderError::Invalid(format!(
+            "at most {max_quantity} items per order"
+        )));
+    }
+    let mut lines: BTreeMap<i64, i64> = BTreeMap::new();
+    for &(ticket_type, quantity) in &request.items {
+        if quantity < 1 || quantity > max {
+            return Err(OrderError::Invalid(format!(
+                "quantity must be between 1 and {max}, got {quantity}"
+            )));
+        }
+        *lines.entry(ticket_type).or_default() += quantity;
+    }
+    let total_tickets: i64 = lines.values().sum();
+    if total_tickets > max {
+        return Err(OrderError::Invalid(format!(
+            "at most {max} tickets per order, got {total_tickets}"
+        )));
+    }
+    let issued_at = u32::try_from(now.timestamp())
+        .map_err(|_| OrderError::Invalid("clock out of range".into()))?;
+    let mut currency: Option<&str> = None;
+    let mut total_cents = 0i64;
+    let mut items = Vec::new();
+    let mut tickets = Vec::new();
+    for (&type_id, &quantity) in &lines {
+        let tt = types
+            .iter()
+            .find(|t| t.id == type_id)
+            .ok_or(OrderError::UnknownTicketType(type_id))?;
+        match currency {
+            None => currency = Some(&tt.currency),
+            Some(c) if c != tt.currency => {
+                return Err(OrderError::Invalid(
+                    "all items of an order must have the same currency".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+        total_cents += tt.price_cents * quantity;
+        items.push(NewItem {
+            ticket_type_id: tt.id,
+            quantity,
+            unit_price_cents: tt.price_cents,
+        });
+        let event = u32::try_from(tt.event_id)
+            .map_err(|_| StoreError::Corrupt(format!("event id {}", tt.event_id)))?;
+        let type_u16 = u16::try_from(tt.id)
+            .map_err(|_| StoreError::Corrupt(format!("ticket type id {}", tt.id)))?;
+        for _ in 0..quantity {
+            let id = random_id()?;
+            let claims = Claims {
+                event: EventId(event),
+                ticket: TicketId(id.unsigned_abs()),
+                ticket_type: TicketTypeId(type_u16),
+                revision: Revision(0),
+                days: DayMask(tt.days_mask),
+                zones: ZoneMask(tt.zones),
+                booth: None,
+                issued_at,
+            };
+            tickets.push(NewTicket {
+                id,
+                event_id: tt.event_id,
+                ticket_type_id: tt.id,
+                revision: 0,
+                holder_name: name.clone(),
+                days_mask: tt.days_mask,
+                zones: tt.zones,
+                booth: None,
+                key_id: i64::from(signer.id().0),
+                issued_at: i64::from(issued_at),
+                qr_text: signer.sign(&claims),
+            });
+        }
+    }
+    let id = random_id()?;
+    let access_token = master.order_token(id);
+    let order = NewOrder {
+        id,
+        email,
+        name,
+        payment,
+        total_cents: if payment == Payment::Comp {
+            0
+        } else {
+            total_cents
+        },
+        currency: currency.unwrap_or("USD").to_owned(),
+        token_hash: token_hash(&access_token),
+        created_at: now.timestamp(),
+        items,
+        tickets,
+        email_due_ms: now.timestamp_millis(),
+    };
+    Ok((order, Placed { id, access_token }))
+}
+
+/// Plans and stores an order. The store takes capacity, inserts the order, its tickets and
+/// its confirmation email atomically, so tickets are issued exactly once per order.
+pub async fn place(
+    store: &dyn Store,
+    signer: &TicketSigner,
+    master: &MasterKey,
+    request: &OrderRequest,
+    payment: Payment,
+    now: DateTime<Utc>,
+    max_quantity: u32,
+) -> Result<Placed, OrderError> {
+    let types = store.ticket_types().await?;
+    let (order, placed) = plan(request, &types, signer, master, payment, now, max_quantity)?;
+    store.place_order(&order).await?;
+    Ok(placed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TicketKind;
+    use tessera_core::{KeyId, KeyStatus, Keyring};
+
+    fn types() -> Vec<TicketType> {
+        vec![TicketType {
+            id: 1,
+            event_id: 1,
+            name: "3-Day Pass".into(),
+            kind: TicketKind::Pass,
+            price_cents: 3500,
+            currency: "USD".into(),
+            capacity: 10,
+            sold: 0,
+            days_mask: 0b111,
+            zones: 1,
+            transferable: true,
+        }]
+    }
+
+    fn master() -> MasterKey {
+        MasterKey::load(&crate::config::Settings {
+            master_key: Some(crate::config::Secret::new("42".repeat(32))),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn request(items: Vec<(i64, i64)>) -> OrderRequest {
+        OrderRequest {
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            items,
+        }
+    }
+
+    #[test]
+    fn plan_prices_and_signs_verifiable_tickets() {
+        let signer = TicketSigner::from_seed(KeyId(1), &[9; 32]);
+        let (order, placed) = plan(
+            &request(vec![(1, 2), (1, 1)]),
+            &types(),
+            &signer,
+            &master(),
+            Payment::Demo,
+            Utc::now(),
+            20,
+        )
+        .unwrap();
+        assert_eq!(order.total_cents, 3 * 3500);
+        assert_eq!(order.tickets.len(), 3);
+        assert_eq!(order.items.len(), 1);
+        assert!(token_matches(&placed.access_token, &order.token_hash));
+        let mut ring = Keyring::new();
+        ring.insert(KeyId(1), &signer.public_key(), KeyStatus::Active)
+            .unwrap();
+        for t in &order.tickets {
+            assert!((1..MAX_ID as i64).contains(&t.id));
+            let v = tessera_core::verify(&t.qr_text, &ring).unwrap();
+            assert_eq!(v.claims().ticket.0, t.id as u64);
+        }
+    }
+
+    #[test]
+    fn plan_refuses_bad_requests() {
+        let signer = TicketSigner::from_seed(KeyId(1), &[9; 32]);
+        for (req, what) in [
+            (request(vec![]), "items"),
+            (request(vec![(1, 0)]), "quantity"),
+            (request(vec![(1, -3)]), "quantity"),
+            (request(vec![(1, 21)]), "quantity"),
+            (request(vec![(1, 15), (1, 15)]), "tickets per order"),
+            (request(vec![(7, 1)]), "no ticket type"),
+            (
+                OrderRequest {
+                    email: "not-an-email".into(),
+                    ..request(vec![(1, 1)])
+                },
+                "email",
+            ),
+            (
+                OrderRequest {
+                    name: " ".into(),
+                    ..request(vec![(1, 1)])
+                },
+                "name",
+            ),
+        ] {
+            let err = plan(
+                &req,
+                &types(),
+                &signer,
+                &master(),
+                Payment::Demo,
+                Utc::now(),
+                20,
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The store: every table the server keeps, behind one trait with a SQLite backend (the
+//! embedded default) and a PostgreSQL backend (for several server instances on one database).
+//!
+//! Both backends run the same SQL (written once in `store/sql.rs`); only the migrations, the
+//! connection setup and the write serialization differ. Owns transactions and capacity
+//! accounting; knows nothing about HTTP, signing or email rendering.
+
+mod sql;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Not enough tickets of a type are left for the order.
+    #[error("ticket type {ticket_type} has only {remaining} tickets left")]
+    SoldOut {
+        /// The ticket type.
+        ticket_type: i64,
+        /// How many are left.
+        remaining: i64,
+    },
+    /// A unique name or id is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A stored value the code cannot interpret (a bug or a hand-edited database).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Whether a ticket type is an attendee pass or a vendor booth.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketKind {
+    /// An attendee pass (3-Day, 2-Day, 1-Day).
+    Pass,
+    /// A vendor booth (bazaar, food truck, food booth).
+    VendorBooth,
+}
+
+impl TicketKind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::VendorBooth => "vendor_booth",
+        }
+    }
+}
+
+impl FromStr for TicketKind {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pass" => Ok(Self::Pass),
+            "vendor_booth" | "vendor-booth" => Ok(Self::VendorBooth),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown ticket kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// How an order was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// Demo mode: marked paid at once, no money moved.
+    Demo,
+    /// Complimentary (guest list), issued by an organizer.
+    Comp,
+}
+
+impl Payment {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Comp => "comp",
+        }
+    }
+}
+
+/// An event to create.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Unique name.
+    pub name: String,
+    /// Where it takes place.
+    pub venue: String,
+    /// IANA timezone its days are counted in.
+    pub timezone: String,
+    /// Its days, ascending.
+    pub days: Vec<NaiveDate>,
+    /// Its gates: name and zone mask.
+    pub gates: Vec<(String, u16)>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Id (fits a `u32`).
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Venue.
+    pub venue: String,
+    /// IANA timezone.
+    pub timezone: String,
+    /// Days, ascending.
+    pub days: Vec<NaiveDate>,
+}
+
+/// A stored gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateRow {
+    /// The event it belongs to.
+    pub event_id: i64,
+    /// Its name.
+    pub name: String,
+    /// The zones behind it.
+    pub zones: u16,
+}
+
+/// A ticket type to create.
+#[derive(Debug, Clone)]
+pub struct NewTicketType {
+    /// Its event.
+    pub event_id: i64,
+    /// Unique within the event.
+    pub name: String,
+    /// Pass or vendor booth.
+    pub kind: TicketKind,
+    /// Price in the currency's minor unit.
+    pub price_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// How many can be sold, ever.
+    pub capacity: i64,
+    /// The event days it is valid on.
+    pub days_mask: u16,
+    /// The zones it admits to.
+    pub zones: u16,
+    /// Whether holders may transfer it.
+    pub transferable: bool,
+}
+
+/// A stored ticket type with its sales so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketType {
+    /// Id (fits a `u16`: it goes into the ticket).
+    pub id: i64,
+    /// Its event.
+    pub event_id: i64,
+    /// Name.
+    pub name: String,
+    /// Pass or vendor booth.
+    pub kind: TicketKind,
+    /// Price in minor units.
+    pub price_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Most that can be sold.
+    pub capacity: i64,
+    /// Sold (and comped) so far.
+    pub sold: i64,
+    /// Valid days.
+    pub days_mask: u16,
+    /// Zones.
+    pub zones: u16,
+    /// Transferable.
+    pub transferable: bool,
+}
+
+impl TicketType {
+    /// Tickets still for sale.
+    pub fn remaining(&self) -> i64 {
+        (self.capacity - self.sold).max(0)
+    }
+}
+
+/// Whether a signing key still verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Verifies; the newest active key signs.
+    Active,
+    /// No longer verifies.
+    Retired,
+}
+
+impl KeyState {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// A stored signing key: public half in clear, seed sealed.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    /// Key id (fits a `u16`).
+    pub id: i64,
+    /// The Ed25519 public key.
+    pub public_key: Vec<u8>,
+    /// The encrypted seed (see `keys`).
+    pub sealed_seed: Vec<u8>,
+    /// Active or retired.
+    pub state: KeyState,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// One line of an order to insert.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    /// The ticket type.
+    pub ticket_type_id: i64,
+    /// How many.
+    pub quantity: i64,
+    /// Price of one, as charged.
+    pub unit_price_cents: i64,
+}
+
+/// One issued ticket to insert.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    /// Random id below 2^53.
+    pub id: i64,
+    /// Its event.
+    pub event_id: i64,
+    /// Its ticket type.
+    pub ticket_type_id: i64,
+    /// Starts at 0.
+    pub revision: i64,
+    /// Name printed on the ticket.
+    pub holder_name: String,
+    /// Valid days.
+    pub days_mask: u16,
+    /// Zones.
+    pub zones: u16,
+    /// Booth id, once assigned.
+    pub booth: Option<i64>,
+    /// The key that signed it.
+    pub key_id: i64,
+    /// Unix seconds, as in the claims.
+    pub issued_at: i64,
+    /// The signed QR text.
+    pub qr_text: String,
+}
+
+/// A paid order with its tickets and its confirmation email, inserted in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// Random id below 2^53.
+    pub id: i64,
+    /// Buyer email (also the confirmation's recipient).
+    pub email: String,
+    /// Buyer name.
+    pub name: String,
+    /// Demo or comp.
+    pub payment: Payment,
+    /// Sum of the items.
+    pub total_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// SHA-256 of the access token; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The lines.
+    pub items: Vec<NewItem>,
+    /// The tickets, already signed.
+    pub tickets: Vec<NewTicket>,
+    /// When the confirmation email becomes due, in Unix milliseconds.
+    pub email_due_ms: i64,
+}
+
+/// A stored order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Id.
+    pub id: i64,
+    /// Buyer email.
+    pub email: String,
+    /// Buyer name.
+    pub name: String,
+    /// `pending`, `paid` or `cancelled`.
+    pub status: String,
+    /// `demo` or `comp`.
+    pub payment: String,
+    /// Total.
+    pub total_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// SHA-256 of the access token.
+    pub token_hash: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A ticket with what a printout or an email needs about its type and event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketView {
+    /// Ticket id.
+    pub id: i64,
+    /// Its order.
+    pub order_id: i64,
+    /// `valid` or `void`.
+    pub status: String,
+    /// Revision.
+    pub revision: i64,
+    /// Holder.
+    pub holder_name: String,
+    /// Valid days.
+    pub days_mask: u16,
+    /// Zones.
+    pub zones: u16,
+    /// Booth.
+    pub booth: Option<i64>,
+    /// Signing key.
+    pub key_id: i64,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// The QR text.
+    pub qr_text: String,
+    /// Ticket type id.
+    pub ticket_type_id: i64,
+    /// Ticket type name.
+    pub type_name: String,
+    /// Ticket type kind.
+    pub kind: TicketKind,
+    /// The event.
+    pub event: Event,
+}
+
+/// An email claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEmail {
+    /// Outbox row id.
+    pub id: i64,
+    /// `order_confirmation`.
+    pub kind: String,
+    /// The order it is about.
+    pub order_id: i64,
+    /// Recipient address.
+    pub recipient: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// An outbox row as operators and tests inspect it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Row id.
+    pub id: i64,
+    /// The order it is about.
+    pub order_id: i64,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+}
+
+/// Counts of outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting to be sent (or retried).
+    pub pending: i64,
+    /// Sent.
+    pub sent: i64,
+    /// Given up on after `max_attempts`.
+    pub dead: i64,
+}
+
+/// Everything the server stores. One implementation per backend, same SQL.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Creates an event and its gates; `Conflict` if the name is taken.
+    async fn create_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
+    /// Replaces an event's days.
+    async fn set_event_days(&self, event_id: i64, days: &[NaiveDate]) -> Result<(), StoreError>;
+    /// All events, by id.
+    async fn events(&self) -> Result<Vec<Event>, StoreError>;
+    /// All gates, by event and name.
+    async fn gates(&self) -> Result<Vec<GateRow>, StoreError>;
+    /// Creates a ticket type; `Conflict` if its name is taken in the event.
+    async fn create_ticket_type(&self, ticket_type: &NewTicketType) -> Result<i64, StoreError>;
+    /// All ticket types, by id.
+    async fn ticket_types(&self) -> Result<Vec<TicketType>, StoreError>;
+    /// All signing keys, by id.
+    async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
+    /// Inserts a key unless its id is taken; returns whether it was inserted.
+    async fn insert_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError>;
+    /// Sets a key's state.
+    async fn set_key_state(&self, id: i64, state: KeyState) -> Result<(), StoreError>;
+    /// Takes capacity, inserts the paid order, its tickets and its confirmation email in
+    /// one transaction: all of it or nothing. `SoldOut` leaves everything unchanged.
+    async fn place_order(&self, order: &NewOrder) -> Result<(), StoreError>;
+    /// An order by id.
+    async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
+    /// An order's tickets, by id.
+    async fn order_tickets(&self, order_id: i64) -> Result<Vec<TicketView>, StoreError>;
+    /// Voids a ticket; returns whether it existed.
+    async fn void_ticket(&self, ticket_id: i64) -> Result<bool, StoreError>;
+    /// Leases up to `limit` due emails to the caller until `lease_until_ms`; a crashed
+    /// worker's lease runs out and the email is due again.
+    async fn claim_due_emails(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxEmail>, StoreError>;
+    /// Marks an email sent; it is never claimed again.
+    async fn mark_email_sent(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// Records a failed attempt: due again at `next_attempt_ms`, or `dead` if `give_up`.
+    async fn mark_email_failed(
+        &self,
+        id: i64,
+        next_attempt_ms: i64,
+        error: &str,
+        give_up: bool,
+    ) -> Result<(), StoreError>;
+    /// Outbox rows by state.
+    async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+    /// Every outbox row, by id.
+    async fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// The earliest time a pending email is due, in Unix milliseconds.
+    async fn next_email_due_ms(&self) -> Result<Option<i64>, StoreError>;
+}
+
+/// The SQLite backend. Writers are serialized in-process by a mutex (SQLite has one writer
+/// anyway, and waiting on a mutex is cheaper than spinning in `busy_timeout`); other
+/// processes on the same file (admin subcommands) wait through `busy_timeout`.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+    writer: Option<tokio::sync::Mutex<()>>,
+}
+
+/// The PostgreSQL backend. Capacity is taken with a conditional `UPDATE`, which locks the
+/// ticket type's row until commit and re-checks the condition after waiting on it, so
+/// several server instances never oversell (see `docs/adr/0004-capacity-locking.md`).
+#[derive(Debug)]
+pub struct PgStore {
+    pool: sqlx::PgPool,
+    writer: Option<tokio::sync::Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file in WAL mode.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        if let Some(dir) = Path::new(options.get_filename()).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            writer: Some(tokio::sync::Mutex::new(())),
+        })
+    }
+}
+
+impl PgStore {
+    /// Connects to PostgreSQL.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(Self { pool, writer: None })
+    }
+}
+
+/// Opens the store a database URL names: `postgres://` or `postgresql://` for PostgreSQL,
+/// anything else for SQLite.
+pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    }
+}
+
+pub(crate) fn parse_days(text: &str) -> Result<Vec<NaiveDate>, StoreError> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|e| StoreError::Corrupt(format!("event day {s:?}: {e}")))
+        })
+        .collect()
+}
+
+pub(crate) fn format_days(days: &[NaiveDate]) -> String {
+    days.iter()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn mask(value: i64, what: &str) -> Result<u16, StoreError> {
+    u16::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} out of range")))
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

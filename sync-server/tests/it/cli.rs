@@ -1,0 +1,210 @@
+//! The command line: admin subcommands against the data dir of a running server, global
+//! options before or after the subcommand, and redaction in `print-config`.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use std::time::Duration;
+
+use crate::support::{MASTER_KEY, ServerProcess, TestDb, buy, eventually, keyring};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
+    cmd.args(args)
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .env("TESSERA_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run tessera-server");
+    assert!(
+        out.status.success(),
+        "tessera-server {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_subcommands_work_while_the_server_runs() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().display().to_string();
+    let server = ServerProcess::start(
+        &["demo", "--data-dir", &dir],
+        &[("TESSERA_KEYS_RELOAD_MS", "100".to_owned())],
+    );
+    let http = reqwest::Client::new();
+
+    // --data-dir after the subcommand...
+    let comps = json_lines(&run(
+        &[
+            "comp",
+            "--type",
+            "3-Day Pass",
+            "--email",
+            "guest@example.com",
+            "--name",
+            "Guest",
+            "--count",
+            "3",
+            "--data-dir",
+            &dir,
+        ],
+        &[],
+    ));
+    assert_eq!(comps.len(), 3);
+    let ring = keyring(&http, &server.base).await;
+    for c in &comps {
+        let qr = c["qr_text"].as_str().unwrap();
+        let v = tessera_core::verify(qr, &ring).expect("comp ticket verifies");
+        assert_eq!(v.claims().ticket.0, c["ticket_id"].as_u64().unwrap());
+    }
+
+    // ...and before it.
+    let id = comps[0]["ticket_id"].as_u64().unwrap().to_string();
+    let voided = json_lines(&run(&["--data-dir", &dir, "void", &id], &[]));
+    assert_eq!(voided[0]["status"], "void");
+
+    let event = json_lines(&run(
+        &[
+            "--data-dir",
+            &dir,
+            "event",
+            "create",
+            "--name",
+            "Winter Nights",
+            "--timezone",
+            "Europe/Paris",
+            "--start",
+            "2026-12-18",
+            "--days",
+            "2",
+            "--gate",
+            "Door=1",
+        ],
+        &[],
+    ));
+    let event_id = event[0]["id"].as_i64().unwrap().to_string();
+    run(
+        &[
+            "ticket-type",
+            "create",
+            "--event",
+            &event_id,
+            "--name",
+            "Friday",
+            "--price-cents",
+            "2000",
+            "--capacity",
+            "100",
+            "--days",
+            "1",
+            "--data-dir",
+            &dir,
+        ],
+        &[],
+    );
+    let types = json_lines(&run(&["ticket-type", "list", "--data-dir", &dir], &[]));
+    assert!(
+        types
+            .iter()
+            .any(|t| t["name"] == "Friday" && t["days_mask"] == 1)
+    );
+    let three_day = types.iter().find(|t| t["name"] == "3-Day Pass").unwrap();
+    assert_eq!(three_day["sold"], 3, "comps count against capacity");
+    let events = json_lines(&run(&["event", "list", "--data-dir", &dir], &[]));
+    assert_eq!(events.len(), 2);
+
+    let rotated = json_lines(&run(&["keys", "rotate", "--data-dir", &dir], &[]));
+    assert_eq!(rotated[0]["key_id"], 2);
+    let keys = json_lines(&run(&["keys", "list", "--data-dir", &dir], &[]));
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k["status"] == "active"));
+
+    // The running server picks up the new key: it publishes both, signs new tickets with
+    // key 2, and the comps signed by key 1 still verify.
+    let ring = eventually(
+        "the server to publish key 2",
+        Duration::from_secs(30),
+        || {
+            let http = http.clone();
+            let base = server.base.clone();
+            async move {
+                let ring = keyring(&http, &base).await;
+                (ring.len() == 2).then_some(ring)
+            }
+        },
+    )
+    .await;
+    for c in &comps {
+        let v = tessera_core::verify(c["qr_text"].as_str().unwrap(), &ring).unwrap();
+        assert_eq!(v.key().0, 1);
+    }
+    let new_signer = eventually("orders signed by key 2", Duration::from_secs(30), || {
+        let http = http.clone();
+        let base = server.base.clone();
+        let ring = ring.clone();
+        async move {
+            let (status, order) = buy(&http, &base, 1, 1).await;
+            assert_eq!(status, 201);
+            let qr = order["tickets"][0]["qr_text"].as_str()?.to_owned();
+            let key = tessera_core::verify(&qr, &ring).ok()?.key().0;
+            (key == 2).then_some(key)
+        }
+    })
+    .await;
+    assert_eq!(new_signer, 2);
+
+    // The comp emails are sent by the running server's worker.
+    eventually("the comp email", Duration::from_secs(30), || {
+        let http = http.clone();
+        let base = server.base.clone();
+        async move {
+            let health: Value = http
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (health["outbox_sent"].as_i64()? >= 1).then_some(())
+        }
+    })
+    .await;
+    server.kill();
+}
+
+#[test]
+fn print_config_redacts_secrets() {
+    let out = run(
+        &["print-config", "--data-dir", "/srv/tessera"],
+        &[
+            ("TESSERA_SMTP_URL", "smtp://user:hunter2@mail.example.com"),
+            ("TESSERA_DATABASE_URL", "postgres://app:s3cret@db/tessera"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("data_dir = \"/srv/tessera\""), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("s3cret") && !text.contains(MASTER_KEY),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"));
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().display().to_string();
+    run(&["migrate", "--data-dir", &dir], &[]);
+    assert!(db.dir.path().join("tessera.db").exists());
+}

@@ -1,0 +1,15 @@
+//! Integration tests of tessera-server, built into one binary: the store conformance story
+//! on SQLite and PostgreSQL, the HTTP API in-process on port 0, the capacity race, email
+//! through a real SMTP server process, crash safety with SIGKILL, and the CLI.
+// Skipped PostgreSQL tests say so loudly on stderr; that is the point of the message.
+#![allow(clippy::print_stderr)]
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod support;
+
+mod api;
+mod cli;
+mod crash;
+mod email;
+mod race;
+mod store;
