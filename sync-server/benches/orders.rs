@@ -1,6 +1,7 @@
 //! Orders per second in demo mode, through the HTTP API: each order buys one ticket, which
 //! is signed and stored with its order, and queues its confirmation email in the same
-//! transaction. The outbox worker is off, so the figure is the sales path alone.
+//! transaction. The outbox worker is off, so the figure is the sales path alone; a second
+//! figure is how fast one worker then renders and writes confirmation emails.
 //!
 //! `cargo bench -p tessera-server --bench orders` (SQLite always; PostgreSQL too when
 //! `TESSERA_TEST_POSTGRES_URL` is set). `BENCH_ORDERS` and `BENCH_CONCURRENCY` tune it.
@@ -108,6 +109,28 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
     );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+
+    // Then the worker's side: render (QR PNGs, PDF, MIME) and write 500 confirmation
+    // emails as .eml files, one worker, as the outbox drains them.
+    let outbox = tessera_server::email::Outbox {
+        store: state.store.clone(),
+        mailer: tessera_server::email::Mailer::Files(dir.join("outbox")),
+        settings: state.settings.clone(),
+        master: state.master.clone(),
+        wake: state.wake.clone(),
+    };
+    let emails = 500;
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < emails {
+        sent += outbox.drain_once().await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "{label:<10} {sent} emails to .eml by one worker: {:.2} s, {:.0} emails/s",
+        elapsed.as_secs_f64(),
+        sent as f64 / elapsed.as_secs_f64()
+    );
 }
 
 #[tokio::main]

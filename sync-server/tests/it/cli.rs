@@ -208,3 +208,42 @@ fn migrate_creates_the_database() {
     run(&["migrate", "--data-dir", &dir], &[]);
     assert!(db.dir.path().join("tessera.db").exists());
 }
+
+#[test]
+fn config_file_then_env_then_flags() {
+    let db = TestDb::sqlite();
+    let file = db.dir.path().join("tessera.toml");
+    std::fs::write(
+        &file,
+        "data_dir = \"/from/file\"\nbind = \"127.0.0.1:9001\"\n[email]\nfrom = \"Box Office <box@example.org>\"\n",
+    )
+    .unwrap();
+    let config = file.display().to_string();
+    let out = run(
+        &["--config", &config, "print-config"],
+        &[("TESSERA_BIND", "127.0.0.1:9002")],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("data_dir = \"/from/file\""), "{text}");
+    assert!(text.contains("bind = \"127.0.0.1:9002\""), "{text}");
+    assert!(text.contains("Box Office"), "{text}");
+    let flagged = run(
+        &[
+            "print-config",
+            "--config",
+            &config,
+            "--data-dir",
+            "/from/flag",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&flagged.stdout).contains("data_dir = \"/from/flag\""));
+
+    std::fs::write(&file, "bnid = \"typo\"\n").unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["--config", &config, "print-config"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bnid"));
+}
