@@ -20,6 +20,7 @@ mod decide;
 mod event;
 mod ids;
 mod keys;
+mod reconcile;
 pub mod sync;
 mod ticket;
 
@@ -31,6 +32,7 @@ pub use decide::{
 pub use event::{Direction, EntryPolicy, EventConfig, EventConfigError, Gate};
 pub use ids::{BoothId, DayMask, EventId, KeyId, Revision, TicketId, TicketTypeId, ZoneMask};
 pub use keys::{InvalidKey, KeyStatus, Keyring};
+pub use reconcile::{Judgement, Recorded, reconcile};
 pub use ticket::{
     CLAIMS_LEN, Claims, FORMAT_VERSION, MalformedTicket, PREFIX, SIGNATURE_LEN, SIGNING_CONTEXT,
     TEXT_LEN, TICKET_LEN, TicketSigner, VerifiedTicket, VerifyError, verify,

@@ -814,6 +814,7 @@ pub fn router(state: AppState) -> Router {
             get(ticket_pdf),
         )
         .route("/orders/{id}", get(order_page))
+        .merge(crate::sync::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

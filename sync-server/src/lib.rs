@@ -14,6 +14,7 @@ pub mod keys;
 pub mod orders;
 pub mod render;
 pub mod store;
+pub mod sync;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,4 +6,5 @@
 mod decide;
 mod fixtures;
 mod format;
+mod reconcile;
 mod vectors;

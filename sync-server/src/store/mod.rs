@@ -6,6 +6,12 @@
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
 mod sql;
+mod sync_sql;
+
+pub use sync_sql::{
+    DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
+    Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
+};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -397,7 +403,7 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: SyncStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

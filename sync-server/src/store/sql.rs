@@ -111,7 +111,7 @@ macro_rules! sql_store {
     ($store:ty, $backend:literal, $migrator:expr) => {
         impl $store {
             /// Holds the in-process write lock where the backend needs one (SQLite).
-            async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+            pub(super) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
                 match &self.writer {
                     Some(m) => Some(m.lock().await),
                     None => None,

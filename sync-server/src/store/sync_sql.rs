@@ -1,0 +1,769 @@
+//! The sync tables: devices, enrollment codes, every device's check-ins, and the change feed
+//! (filled by triggers, see `migrations/*/0002_sync.sql` and ADR 0008). Like [`super::sql`],
+//! one SQL body serves both backends; the only difference is the feed lock PostgreSQL takes
+//! before judging uploads.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{
+    Event, GateRow, KeyState, PgStore, SqliteStore, StoreError, is_unique_violation, mask,
+    parse_days,
+};
+
+/// A registered scanning device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The id the device chose (32 hex digits).
+    pub id: String,
+    /// The event it scans for.
+    pub event_id: i64,
+    /// Its name, as staff know it.
+    pub name: String,
+    /// The gate the organizer assigned.
+    pub gate: Option<String>,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// The app version it reported.
+    pub app_version: String,
+    /// Unix seconds.
+    pub enrolled_at: i64,
+    /// Its last request, Unix milliseconds.
+    pub last_seen_ms: Option<i64>,
+    /// The feed cursor it last asked from.
+    pub cursor: i64,
+    /// Its clock minus ours at its last request, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    /// Check-ins it uploaded.
+    pub check_ins: i64,
+}
+
+/// A one-time enrollment code to store (hashed).
+#[derive(Debug, Clone)]
+pub struct NewEnrollmentCode {
+    /// SHA-256 of the normalized code.
+    pub code_hash: Vec<u8>,
+    /// The event the device will scan for.
+    pub event_id: i64,
+    /// The device's name.
+    pub name: String,
+    /// Its gate.
+    pub gate: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// What redeeming a code gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The device is enrolled.
+    Device(DeviceRow),
+    /// No such code.
+    Unknown,
+    /// The code expired.
+    Expired,
+    /// The code was used already.
+    Used,
+}
+
+/// An uploaded check-in, its ticket already verified by the server.
+#[derive(Debug, Clone)]
+pub struct IncomingCheckIn {
+    /// Per-device sequence number.
+    pub seq: i64,
+    /// The ticket, when the server verified the text.
+    pub ticket_id: Option<i64>,
+    /// The scanned text (Tessera tickets only).
+    pub text: Option<String>,
+    /// Unix milliseconds, device clock.
+    pub at_ms: i64,
+    /// Gate name.
+    pub gate: String,
+    /// `entry` or `exit`.
+    pub direction: String,
+    /// What the device did.
+    pub admitted: bool,
+    /// The device's reason.
+    pub reason: Option<String>,
+    /// The server's reason for codes it could not verify.
+    pub unverified_reason: Option<String>,
+}
+
+/// A stored check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckIn {
+    /// Device id.
+    pub device_id: String,
+    /// Sequence number.
+    pub seq: i64,
+    /// Device name.
+    pub device_name: String,
+    /// Ticket id (server-verified).
+    pub ticket_id: Option<i64>,
+    /// Scanned text.
+    pub text: Option<String>,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// Gate name.
+    pub gate: String,
+    /// `entry` or `exit`.
+    pub direction: String,
+    /// What the device did.
+    pub admitted: bool,
+    /// The device's reason.
+    pub reason: Option<String>,
+    /// The server's judgement.
+    pub server_admitted: bool,
+    /// Its reason.
+    pub server_reason: Option<String>,
+    /// A second admission that day.
+    pub conflict: bool,
+}
+
+/// The server's judgement of one stored check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Admit.
+    pub admitted: bool,
+    /// Reason when not.
+    pub reason: Option<String>,
+    /// Conflict flag.
+    pub conflict: bool,
+}
+
+/// A ticket's state as the feed and the judge need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketState {
+    /// Id.
+    pub id: i64,
+    /// Type id.
+    pub ticket_type_id: i64,
+    /// Revision.
+    pub revision: i64,
+    /// `valid` or `void`.
+    pub status: String,
+    /// Holder name.
+    pub holder_name: String,
+    /// Booth.
+    pub booth: Option<i64>,
+}
+
+/// Judges every stored check-in of one ticket (in the order given) against its state.
+pub type Judge<'a> = dyn Fn(Option<&TicketState>, &[StoredCheckIn]) -> Vec<Verdict> + Send + Sync + 'a;
+
+/// The fate of one uploaded check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Sequence number.
+    pub seq: i64,
+    /// `false`: already stored, nothing changed.
+    pub stored: bool,
+    /// The server's judgement.
+    pub verdict: Verdict,
+}
+
+/// The event as devices need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSync {
+    /// The event.
+    pub event: Event,
+    /// `once_per_day` or `reentry_after_exit`.
+    pub policy: String,
+    /// Its gates.
+    pub gates: Vec<GateRow>,
+    /// Its ticket types: id, name, kind.
+    pub ticket_types: Vec<(i64, String, String)>,
+}
+
+/// One page of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// The last change covered.
+    pub cursor: i64,
+    /// The newest change in scope.
+    pub head: i64,
+    /// Whether more follow.
+    pub more: bool,
+    /// The event, when it changed.
+    pub event: Option<EventSync>,
+    /// Keys that changed: id, public key, state.
+    pub keys: Vec<(i64, Vec<u8>, KeyState)>,
+    /// Tickets that changed.
+    pub tickets: Vec<TicketState>,
+    /// Check-ins that changed.
+    pub check_ins: Vec<StoredCheckIn>,
+}
+
+/// The sync part of the store.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// Stores a one-time enrollment code.
+    async fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StoreError>;
+    /// Redeems a code once, registering (or re-registering) the device with a new token.
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &[u8],
+        device_id: &str,
+        token_hash: &[u8],
+        app_version: &str,
+        now: i64,
+    ) -> Result<Redeemed, StoreError>;
+    /// The device a token belongs to, revoked or not.
+    async fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<DeviceRow>, StoreError>;
+    /// Every device, by enrollment time.
+    async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Revokes a device; returns whether it existed.
+    async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a device's request: when, its clock skew, and the cursor it asked from.
+    async fn touch_device(
+        &self,
+        id: &str,
+        now_ms: i64,
+        skew_ms: Option<i64>,
+        cursor: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// The event with its policy, gates and ticket types.
+    async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError>;
+    /// Stores a batch idempotently by `(device, seq)` and re-judges every check-in of the
+    /// tickets it touches, all in one transaction.
+    async fn ingest_check_ins(
+        &self,
+        device: &DeviceRow,
+        items: &[IncomingCheckIn],
+        now: i64,
+        judge: &Judge<'_>,
+    ) -> Result<Vec<IngestOutcome>, StoreError>;
+    /// The changes in an event's scope after `after`, at most `limit` of them.
+    async fn feed_page(&self, event_id: i64, after: i64, limit: i64) -> Result<FeedPage, StoreError>;
+    /// Every stored check-in of an event, by time (exports, tests).
+    async fn event_check_ins(&self, event_id: i64) -> Result<Vec<StoredCheckIn>, StoreError>;
+    /// Sets an event's entry policy.
+    async fn set_event_policy(&self, event_id: i64, policy: &str) -> Result<(), StoreError>;
+}
+
+/// `SELECT` of a [`DeviceRow`]; a macro so `concat!` can append a filter (sqlx takes only
+/// static SQL).
+macro_rules! device_select {
+    () => {
+        "SELECT id, event_id, name, gate, status, app_version, enrolled_at, \
+         last_seen_ms, cursor, clock_skew_ms, check_ins FROM devices"
+    };
+}
+
+/// `SELECT` of a [`StoredCheckIn`].
+macro_rules! check_in_select {
+    () => {
+        "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
+         c.text, c.at_ms, c.gate, c.direction, c.admitted, c.reason, c.server_admitted, \
+         c.server_reason, c.conflict FROM check_ins c JOIN devices d ON d.id = c.device_id"
+    };
+}
+
+fn device_from<R: Row>(row: &R) -> Result<DeviceRow, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(DeviceRow {
+        id: row.try_get("id")?,
+        event_id: row.try_get("event_id")?,
+        name: row.try_get("name")?,
+        gate: row.try_get("gate")?,
+        status: row.try_get("status")?,
+        app_version: row.try_get("app_version")?,
+        enrolled_at: row.try_get("enrolled_at")?,
+        last_seen_ms: row.try_get("last_seen_ms")?,
+        cursor: row.try_get("cursor")?,
+        clock_skew_ms: row.try_get("clock_skew_ms")?,
+        check_ins: row.try_get("check_ins")?,
+    })
+}
+
+fn check_in_from<R: Row>(row: &R) -> Result<StoredCheckIn, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredCheckIn {
+        device_id: row.try_get("device_id")?,
+        seq: row.try_get("seq")?,
+        device_name: row.try_get("device_name")?,
+        ticket_id: row.try_get("ticket_id")?,
+        text: row.try_get("text")?,
+        at_ms: row.try_get("at_ms")?,
+        gate: row.try_get("gate")?,
+        direction: row.try_get("direction")?,
+        admitted: row.try_get::<i64, _>("admitted")? != 0,
+        reason: row.try_get("reason")?,
+        server_admitted: row.try_get::<i64, _>("server_admitted")? != 0,
+        server_reason: row.try_get("server_reason")?,
+        conflict: row.try_get::<i64, _>("conflict")? != 0,
+    })
+}
+
+fn ticket_state_from<R: Row>(row: &R) -> Result<TicketState, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(TicketState {
+        id: row.try_get("id")?,
+        ticket_type_id: row.try_get("ticket_type_id")?,
+        revision: row.try_get("revision")?,
+        status: row.try_get("status")?,
+        holder_name: row.try_get("holder_name")?,
+        booth: row.try_get("booth")?,
+    })
+}
+
+macro_rules! sync_store {
+    ($store:ty, $feed_lock:literal) => {
+        #[async_trait]
+        impl SyncStore for $store {
+            async fn create_enrollment_code(
+                &self,
+                code: &NewEnrollmentCode,
+            ) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query(
+                    "INSERT INTO enrollment_codes (code_hash, event_id, name, gate, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&code.code_hash)
+                .bind(code.event_id)
+                .bind(&code.name)
+                .bind(&code.gate)
+                .bind(code.created_at)
+                .bind(code.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("enrollment code".into())
+                    } else {
+                        e.into()
+                    }
+                })?;
+                Ok(())
+            }
+
+            async fn redeem_enrollment_code(
+                &self,
+                code_hash: &[u8],
+                device_id: &str,
+                token_hash: &[u8],
+                app_version: &str,
+                now: i64,
+            ) -> Result<Redeemed, StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                // Marking the code used first, conditionally, makes redemption single-use
+                // also with two instances racing on one code.
+                let code = sqlx::query(
+                    "UPDATE enrollment_codes SET used_by = $1, used_at = $2 \
+                     WHERE code_hash = $3 AND used_by IS NULL AND expires_at > $2 \
+                     RETURNING event_id, name, gate",
+                )
+                .bind(device_id)
+                .bind(now)
+                .bind(code_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(code) = code else {
+                    let row = sqlx::query(
+                        "SELECT used_by, expires_at FROM enrollment_codes WHERE code_hash = $1",
+                    )
+                    .bind(code_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    return Ok(match row {
+                        None => Redeemed::Unknown,
+                        Some(r) if r.try_get::<Option<String>, _>("used_by")?.is_some() => {
+                            Redeemed::Used
+                        }
+                        Some(_) => Redeemed::Expired,
+                    });
+                };
+                let event_id: i64 = code.try_get("event_id")?;
+                let name: String = code.try_get("name")?;
+                let gate: Option<String> = code.try_get("gate")?;
+                // A device enrolling again (a new code after a revocation) keeps its id and
+                // its check-ins, and gets a fresh token.
+                sqlx::query(
+                    "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET event_id = excluded.event_id, name = excluded.name, \
+                     gate = excluded.gate, token_hash = excluded.token_hash, status = 'active', \
+                     app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL",
+                )
+                .bind(device_id)
+                .bind(event_id)
+                .bind(&name)
+                .bind(&gate)
+                .bind(token_hash)
+                .bind(app_version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let device = sqlx::query(concat!(device_select!(), " WHERE id = $1"))
+                    .bind(device_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let device = device_from(&device)?;
+                tx.commit().await?;
+                Ok(Redeemed::Device(device))
+            }
+
+            async fn device_by_token(
+                &self,
+                token_hash: &[u8],
+            ) -> Result<Option<DeviceRow>, StoreError> {
+                sqlx::query(concat!(device_select!(), " WHERE token_hash = $1"))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| device_from(&r))
+                    .transpose()
+            }
+
+            async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+                sqlx::query(concat!(device_select!(), " ORDER BY enrolled_at, id"))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(device_from)
+                    .collect()
+            }
+
+            async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+                let _w = self.write_guard().await;
+                let done = sqlx::query(
+                    "UPDATE devices SET status = 'revoked', revoked_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn touch_device(
+                &self,
+                id: &str,
+                now_ms: i64,
+                skew_ms: Option<i64>,
+                cursor: Option<i64>,
+            ) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query(
+                    "UPDATE devices SET last_seen_ms = $1, clock_skew_ms = COALESCE($2, clock_skew_ms), \
+                     cursor = COALESCE($3, cursor) WHERE id = $4",
+                )
+                .bind(now_ms)
+                .bind(skew_ms)
+                .bind(cursor)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError> {
+                let Some(row) = sqlx::query(
+                    "SELECT id, name, venue, timezone, days, policy FROM events WHERE id = $1",
+                )
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let event = Event {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    venue: row.try_get("venue")?,
+                    timezone: row.try_get("timezone")?,
+                    days: parse_days(&row.try_get::<String, _>("days")?)?,
+                };
+                let policy: String = row.try_get("policy")?;
+                let gates = sqlx::query(
+                    "SELECT event_id, name, zones FROM gates WHERE event_id = $1 ORDER BY name",
+                )
+                .bind(event_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(GateRow {
+                        event_id: r.try_get("event_id")?,
+                        name: r.try_get("name")?,
+                        zones: mask(r.try_get("zones")?, "zones")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                let ticket_types = sqlx::query(
+                    "SELECT id, name, kind FROM ticket_types WHERE event_id = $1 ORDER BY id",
+                )
+                .bind(event_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("kind")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok(Some(EventSync {
+                    event,
+                    policy,
+                    gates,
+                    ticket_types,
+                }))
+            }
+
+            async fn ingest_check_ins(
+                &self,
+                device: &DeviceRow,
+                items: &[IncomingCheckIn],
+                now: i64,
+                judge: &Judge<'_>,
+            ) -> Result<Vec<IngestOutcome>, StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                // Judging reads every check-in of a ticket: serialize ingests (and every
+                // other feed writer) so two instances never judge on half of each other.
+                sqlx::query($feed_lock).execute(&mut *tx).await?;
+                let mut stored = Vec::with_capacity(items.len());
+                let mut tickets: Vec<i64> = Vec::new();
+                for item in items {
+                    let unverified = item.ticket_id.is_none();
+                    let done = sqlx::query(
+                        "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
+                         direction, admitted, reason, server_admitted, server_reason, conflict, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 0, $12) \
+                         ON CONFLICT (device_id, seq) DO NOTHING",
+                    )
+                    .bind(&device.id)
+                    .bind(item.seq)
+                    .bind(device.event_id)
+                    .bind(item.ticket_id)
+                    .bind(&item.text)
+                    .bind(item.at_ms)
+                    .bind(&item.gate)
+                    .bind(&item.direction)
+                    .bind(i64::from(item.admitted))
+                    .bind(&item.reason)
+                    .bind(if unverified { item.unverified_reason.clone() } else { None })
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let is_new = done.rows_affected() == 1;
+                    stored.push(is_new);
+                    if let (true, Some(t)) = (is_new, item.ticket_id)
+                        && !tickets.contains(&t)
+                    {
+                        tickets.push(t);
+                    }
+                }
+                let new_rows = stored.iter().filter(|s| **s).count() as i64;
+                sqlx::query("UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3")
+                    .bind(new_rows)
+                    .bind(now * 1000)
+                    .bind(&device.id)
+                    .execute(&mut *tx)
+                    .await?;
+                for ticket_id in tickets {
+                    let state = sqlx::query(
+                        "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id = $1",
+                    )
+                    .bind(ticket_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| ticket_state_from(&r))
+                    .transpose()?;
+                    let history = sqlx::query(concat!(
+                        check_in_select!(),
+                        " WHERE c.ticket_id = $1 ORDER BY c.at_ms, c.device_id, c.seq"
+                    ))
+                    .bind(ticket_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(check_in_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                    let verdicts = judge(state.as_ref(), &history);
+                    for (row, v) in history.iter().zip(verdicts) {
+                        if row.server_admitted == v.admitted
+                            && row.server_reason == v.reason
+                            && row.conflict == v.conflict
+                        {
+                            continue;
+                        }
+                        sqlx::query(
+                            "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
+                             WHERE device_id = $4 AND seq = $5",
+                        )
+                        .bind(i64::from(v.admitted))
+                        .bind(&v.reason)
+                        .bind(i64::from(v.conflict))
+                        .bind(&row.device_id)
+                        .bind(row.seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (item, is_new) in items.iter().zip(stored) {
+                    let row = sqlx::query(
+                        "SELECT server_admitted, server_reason, conflict FROM check_ins \
+                         WHERE device_id = $1 AND seq = $2",
+                    )
+                    .bind(&device.id)
+                    .bind(item.seq)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    out.push(IngestOutcome {
+                        seq: item.seq,
+                        stored: is_new,
+                        verdict: Verdict {
+                            admitted: row.try_get::<i64, _>("server_admitted")? != 0,
+                            reason: row.try_get("server_reason")?,
+                            conflict: row.try_get::<i64, _>("conflict")? != 0,
+                        },
+                    });
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn feed_page(
+                &self,
+                event_id: i64,
+                after: i64,
+                limit: i64,
+            ) -> Result<FeedPage, StoreError> {
+                let head: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE event_id = $1 OR event_id IS NULL",
+                )
+                .bind(event_id)
+                .fetch_one(&self.pool)
+                .await?;
+                // The page ends at the limit-th change after the cursor, or at the head.
+                let upper: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM changes WHERE seq > $1 AND (event_id = $2 OR event_id IS NULL) \
+                     ORDER BY seq LIMIT 1 OFFSET $3",
+                )
+                .bind(after)
+                .bind(event_id)
+                .bind(limit.max(1) - 1)
+                .fetch_optional(&self.pool)
+                .await?;
+                let upper = upper.unwrap_or(head).max(after);
+                let event_changed: bool = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM changes WHERE kind = 'event' AND event_id = $1 \
+                     AND seq > $2 AND seq <= $3",
+                )
+                .bind(event_id)
+                .bind(after)
+                .bind(upper)
+                .fetch_one(&self.pool)
+                .await?
+                    > 0;
+                let event = if event_changed || after == 0 {
+                    self.event_sync(event_id).await?
+                } else {
+                    None
+                };
+                let keys = sqlx::query(
+                    "SELECT id, public_key, status FROM signing_keys WHERE id IN \
+                     (SELECT entity FROM changes WHERE kind = 'key' AND seq > $1 AND seq <= $2) ORDER BY id",
+                )
+                .bind(after)
+                .bind(upper)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let state = match r.try_get::<String, _>("status")?.as_str() {
+                        "active" => KeyState::Active,
+                        _ => KeyState::Retired,
+                    };
+                    Ok((r.try_get("id")?, r.try_get("public_key")?, state))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                let tickets = sqlx::query(
+                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN \
+                     (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
+                     ORDER BY id",
+                )
+                .bind(event_id)
+                .bind(after)
+                .bind(upper)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(ticket_state_from)
+                .collect::<Result<Vec<_>, _>>()?;
+                let check_ins = sqlx::query(concat!(
+                    check_in_select!(),
+                    " WHERE (c.device_id, c.seq) IN \
+                     (SELECT device_id, entity FROM changes WHERE kind = 'check_in' AND event_id = $1 \
+                      AND seq > $2 AND seq <= $3) ORDER BY c.at_ms, c.device_id, c.seq"
+                ))
+                .bind(event_id)
+                .bind(after)
+                .bind(upper)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(check_in_from)
+                .collect::<Result<Vec<_>, _>>()?;
+                Ok(FeedPage {
+                    cursor: upper,
+                    head,
+                    more: upper < head,
+                    event,
+                    keys,
+                    tickets,
+                    check_ins,
+                })
+            }
+
+            async fn event_check_ins(&self, event_id: i64) -> Result<Vec<StoredCheckIn>, StoreError> {
+                sqlx::query(concat!(
+                    check_in_select!(),
+                    " WHERE c.event_id = $1 ORDER BY c.at_ms, c.device_id, c.seq"
+                ))
+                .bind(event_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(check_in_from)
+                .collect()
+            }
+
+            async fn set_event_policy(&self, event_id: i64, policy: &str) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                let done = sqlx::query("UPDATE events SET policy = $1 WHERE id = $2")
+                    .bind(policy)
+                    .bind(event_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("event {event_id}")));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+sync_store!(SqliteStore, "SELECT 1");
+sync_store!(PgStore, "SELECT pg_advisory_xact_lock(7283001)");
