@@ -488,8 +488,8 @@ impl Replica {
         let mut stmt = self.conn.prepare(
             "SELECT c.ticket_id, c.at_ms, c.gate, c.device_name, f.at_ms, f.gate, f.device_name
              FROM check_ins c
-             LEFT JOIN check_ins f ON f.rowid = (
-                 SELECT x.rowid FROM check_ins x
+             LEFT JOIN check_ins f ON (f.device_id, f.seq) = (
+                 SELECT x.device_id, x.seq FROM check_ins x
                  WHERE x.ticket_id = c.ticket_id AND x.admitted = 1 AND x.conflict = 0
                    AND x.direction = 'entry' AND x.at_ms <= c.at_ms
                  ORDER BY x.at_ms LIMIT 1)

@@ -454,7 +454,9 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::sync::SyncApiDoc::openapi());
+    Json(doc)
 }
 
 /// Events with their ticket types, prices and remaining capacity.
@@ -771,13 +773,22 @@ impl utoipa::Modify for SecurityAddon {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "device_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A gate device's token from POST /api/v1/sync/enroll"))
+                    .build(),
+            ),
+        );
     }
 }
 
 /// The OpenAPI document of every endpoint.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tessera sync server", description = "Sales and issuance API of tessera-server."),
+    info(title = "Tessera sync server", description = "Sales, issuance and device sync API of tessera-server."),
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
         ticket_qr_svg, ticket_pdf, order_pdf, order_page

@@ -131,6 +131,7 @@ pub async fn seed_demo(store: &dyn Store, now: DateTime<Utc>) -> Result<i64, Cat
         days,
         gates: vec![
             ("Main Gate".to_owned(), ZONE_GENERAL),
+            ("North Gate".to_owned(), ZONE_GENERAL),
             ("Vendor Gate".to_owned(), ZONE_VENDOR),
         ],
     };

@@ -1,5 +1,6 @@
 //! `tessera-server`: the command line over the library: `serve`, `demo`, `migrate`,
-//! `print-config`, catalog admin (`event`, `ticket-type`), `comp`, `void` and `keys`.
+//! `print-config`, catalog admin (`event`, `ticket-type`), `comp`, `void`, `keys`, and the
+//! gate devices (`device-code`, `devices`).
 //! Admin subcommands open the same database as a running server (SQLite in WAL mode with a
 //! busy timeout, or PostgreSQL) and never start the HTTP server or the outbox worker.
 
@@ -68,6 +69,36 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Creates a one-time enrollment code for a gate device; prints a QR code of the
+    /// enrollment link, then the code alone on the last line.
+    DeviceCode {
+        /// The device's name, as staff will see it ("Tablet-3").
+        #[arg(long)]
+        name: String,
+        /// The gate it scans at.
+        #[arg(long)]
+        gate: Option<String>,
+        /// The event it scans for (default: the only event).
+        #[arg(long)]
+        event: Option<i64>,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u32,
+    },
+    /// Gate devices: list and revoke.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Lists devices, one JSON object per line (gate, last seen, cursor, clock skew).
+    List,
+    /// Revokes a device: its token stops working at once; it keeps its check-ins.
+    Revoke {
+        /// The device id (see `devices list`).
+        device_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +126,21 @@ enum EventCommand {
     },
     /// Lists events, one JSON object per line.
     List,
+    /// Sets an event's entry policy.
+    Policy {
+        /// Event id.
+        #[arg(long)]
+        event: i64,
+        /// `once-per-day` (default) or `reentry-after-exit`.
+        #[arg(value_enum)]
+        policy: PolicyArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    OncePerDay,
+    ReentryAfterExit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -239,7 +285,7 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
              \n  keys:      curl http://{addr}/api/v1/keys\
              \n  API:       http://{addr}/api/openapi.json\
              \n  guests:    tessera-server comp --type '3-Day Pass' --email guest@example.com\
-             \n  scanners:  device enrollment codes (`device-code`) come with the sync API; not in this version.\n",
+             \n  scanners:  tessera-server device-code --name Tablet-1   (then: tessera-scan enroll --server http://{addr} --code CODE)\n",
             if smtp {
                 "sent through the configured SMTP server".to_owned()
             } else {
@@ -319,6 +365,102 @@ async fn main() -> Result<()> {
             };
             let id = catalog::create_event(store.as_ref(), &event).await?;
             println!("{}", json!({ "id": id }));
+        }
+        Command::Event(EventCommand::Policy { event, policy }) => {
+            let store = admin_store(&settings).await?;
+            let policy = match policy {
+                PolicyArg::OncePerDay => "once_per_day",
+                PolicyArg::ReentryAfterExit => "reentry_after_exit",
+            };
+            store.set_event_policy(event, policy).await?;
+            println!("{}", json!({ "id": event, "policy": policy }));
+        }
+        Command::DeviceCode {
+            name,
+            gate,
+            event,
+            ttl_hours,
+        } => {
+            let public_url = settings.public_url();
+            let state = tessera_server::open(settings).await?;
+            let events = state.store.events().await?;
+            let event_id = match (event, events.as_slice()) {
+                (Some(id), _) if events.iter().any(|e| e.id == id) => id,
+                (Some(id), _) => bail!("no event with id {id} (see `tessera-server event list`)"),
+                (None, [one]) => one.id,
+                (None, []) => bail!("there is no event yet: create one, or run `demo` once"),
+                (None, _) => {
+                    bail!("several events: pass --event ID (see `tessera-server event list`)")
+                }
+            };
+            if let Some(g) = &gate {
+                let gates = state.store.gates().await?;
+                if !gates.iter().any(|r| r.event_id == event_id && &r.name == g) {
+                    let known: Vec<_> = gates
+                        .iter()
+                        .filter(|r| r.event_id == event_id)
+                        .map(|r| r.name.as_str())
+                        .collect();
+                    bail!(
+                        "event {event_id} has no gate {g:?} (gates: {})",
+                        known.join(", ")
+                    );
+                }
+            }
+            let now = chrono::Utc::now();
+            let code = tessera_server::sync::create_device_code(
+                &state,
+                event_id,
+                &name,
+                gate.as_deref(),
+                chrono::Duration::hours(i64::from(ttl_hours.max(1))),
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let link = format!("{}/enroll?code={code}", public_url.trim_end_matches('/'));
+            let qr = qrcode::QrCode::new(link.as_bytes()).context("enrollment QR")?;
+            let art = qr
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                .quiet_zone(true)
+                .build();
+            println!("{art}");
+            println!(
+                "Enrollment for {name:?}{} — one use, expires in {ttl_hours} h.",
+                gate.as_ref()
+                    .map(|g| format!(" at {g}"))
+                    .unwrap_or_default()
+            );
+            println!("Show the QR code to the scanner app, or run on the device:");
+            println!(
+                "  tessera-scan enroll --server {} --code {code}",
+                public_url.trim_end_matches('/')
+            );
+            println!("{code}");
+        }
+        Command::Devices(DevicesCommand::List) => {
+            let store = admin_store(&settings).await?;
+            for d in store.devices().await? {
+                println!(
+                    "{}",
+                    json!({"id": d.id, "name": d.name, "event_id": d.event_id, "gate": d.gate,
+                           "status": d.status, "app_version": d.app_version, "enrolled_at": d.enrolled_at,
+                           "last_seen_ms": d.last_seen_ms, "cursor": d.cursor,
+                           "clock_skew_ms": d.clock_skew_ms, "check_ins": d.check_ins})
+                );
+            }
+        }
+        Command::Devices(DevicesCommand::Revoke { device_id }) => {
+            let store = admin_store(&settings).await?;
+            if !store
+                .revoke_device(&device_id, chrono::Utc::now().timestamp())
+                .await?
+            {
+                bail!("no device with id {device_id} (see `tessera-server devices list`)");
+            }
+            println!("{}", json!({ "id": device_id, "status": "revoked" }));
         }
         Command::Event(EventCommand::List) => {
             let store = admin_store(&settings).await?;

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tessera_core::sync::{
     ChangesPage, CheckInState, EnrollRequest, EnrollResponse, EventState, GateState, KeyState,
-    PROTOCOL, SyncError, TicketState as WireTicket, TicketTypeState, UploadRequest,
-    UploadResponse, UploadResult,
+    PROTOCOL, SyncError, TicketState as WireTicket, TicketTypeState, UploadRequest, UploadResponse,
+    UploadResult,
 };
 use tessera_core::{
     Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Recorded, Revision, TicketRecord,
@@ -40,6 +40,12 @@ pub const MAX_PAGE: i64 = 10_000;
 const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Crockford's base32 without I, L, O, U: nothing to misread when typing a code.
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The OpenAPI part of the sync API. The bodies are the wire types of
+/// `tessera_core::sync`, described field by field in docs/sync-protocol.md.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(enroll, changes, upload, enroll_page))]
+pub struct SyncApiDoc;
 
 /// The sync routes.
 pub fn routes() -> Router<AppState> {
@@ -152,7 +158,20 @@ pub async fn create_device_code(
     Ok(code)
 }
 
-async fn enroll(
+/// Exchanges a one-time enrollment code for a device token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/enroll",
+    request_body(content_type = "application/json", description = "EnrollRequest: protocol, code, device_id (32 hex digits), app_version, device_time"),
+    responses(
+        (status = 200, description = "EnrollResponse: protocol, device_id, name, gate, token (shown once), server_time"),
+        (status = 400, description = "malformed request"),
+        (status = 404, description = "bad_code"),
+        (status = 409, description = "code_used"),
+        (status = 410, description = "code_expired"),
+    )
+)]
+pub async fn enroll(
     State(state): State<AppState>,
     body: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<EnrollResponse>, SyncApiError> {
@@ -226,13 +245,28 @@ async fn device(state: &AppState, headers: &HeaderMap) -> Result<DeviceRow, Sync
 
 /// `?after=&limit=`.
 #[derive(Debug, Deserialize)]
-struct ChangesQuery {
+pub struct ChangesQuery {
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
 }
 
-async fn changes(
+/// One page of the change feed after a cursor (gzip when asked for).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/changes",
+    params(
+        ("after" = Option<i64>, Query, description = "the cursor: the last change the device applied (0 at first)"),
+        ("limit" = Option<i64>, Query, description = "changes per page, 1 to 10000 (default 5000)"),
+        ("X-Device-Time" = Option<String>, Header, description = "the device's clock (RFC 3339), for skew"),
+    ),
+    responses(
+        (status = 200, description = "ChangesPage: protocol, cursor, head, more, server_time, event, keys, tickets, check_ins"),
+        (status = 401, description = "unauthorized, or device_revoked"),
+    ),
+    security(("device_token" = []))
+)]
+pub async fn changes(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
@@ -253,7 +287,10 @@ async fn changes(
         .touch_device(&device.id, now.timestamp_millis(), skew, Some(q.after))
         .await?;
     let limit = q.limit.unwrap_or(5_000).clamp(1, MAX_PAGE);
-    let page = state.store.feed_page(device.event_id, q.after, limit).await?;
+    let page = state
+        .store
+        .feed_page(device.event_id, q.after, limit)
+        .await?;
     let body = ChangesPage {
         protocol: PROTOCOL,
         cursor: u64::try_from(page.cursor).unwrap_or(0),
@@ -464,7 +501,19 @@ fn judge(
     out
 }
 
-async fn upload(
+/// A batch of check-ins, idempotent by (device, seq); each judged with core's decision.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/checkins",
+    request_body(content_type = "application/json", description = "UploadRequest: protocol, device_time, check_ins (at most 1000)"),
+    responses(
+        (status = 200, description = "UploadResponse: one result per check-in (stored, server_admitted, server_reason, conflict)"),
+        (status = 400, description = "malformed request"),
+        (status = 401, description = "unauthorized, or device_revoked"),
+    ),
+    security(("device_token" = []))
+)]
+pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<UploadRequest>, axum::extract::rejection::JsonRejection>,
@@ -499,9 +548,12 @@ async fn upload(
         .store
         .event_sync(device.event_id)
         .await?
-        .ok_or_else(|| SyncApiError::Internal(format!("device's event {} missing", device.event_id)))?;
-    let (config, gates) = event_config(&event)
-        .ok_or_else(|| SyncApiError::Internal(format!("event {} is misconfigured", device.event_id)))?;
+        .ok_or_else(|| {
+            SyncApiError::Internal(format!("device's event {} missing", device.event_id))
+        })?;
+    let (config, gates) = event_config(&event).ok_or_else(|| {
+        SyncApiError::Internal(format!("event {} is misconfigured", device.event_id))
+    })?;
     let keyring = state.keys.read().await.keyring().clone();
     let items: Vec<IncomingCheckIn> = req
         .check_ins
@@ -512,7 +564,10 @@ async fn upload(
                 // A genuine ticket of another event is kept, judged `wrong_event`.
                 Some(Ok(t)) => (i64::try_from(t.claims().ticket.0).ok(), None),
                 Some(Err(e)) => (None, Some(tessera_core::Reason::from(*e).code().to_owned())),
-                None => (None, c.reason.clone().or_else(|| Some("not_a_ticket".into()))),
+                None => (
+                    None,
+                    c.reason.clone().or_else(|| Some("not_a_ticket".into())),
+                ),
             };
             IncomingCheckIn {
                 seq: i64::try_from(c.seq).unwrap_or(0),
@@ -527,7 +582,8 @@ async fn upload(
             }
         })
         .collect();
-    let judge_fn = |s: Option<&TicketState>, rows: &[StoredCheckIn]| judge(&keyring, &config, &gates, s, rows);
+    let judge_fn =
+        |s: Option<&TicketState>, rows: &[StoredCheckIn]| judge(&keyring, &config, &gates, s, rows);
     let outcomes = state
         .store
         .ingest_check_ins(&device, &items, now.timestamp(), &judge_fn)
@@ -557,12 +613,18 @@ async fn upload(
 
 /// `?code=`.
 #[derive(Debug, Deserialize)]
-struct CodeQuery {
+pub struct CodeQuery {
     code: Option<String>,
 }
 
 /// What a phone shows when it scans an enrollment QR code: how to use it.
-async fn enroll_page(Query(q): Query<CodeQuery>) -> Html<String> {
+#[utoipa::path(
+    get,
+    path = "/enroll",
+    params(("code" = Option<String>, Query, description = "the enrollment code")),
+    responses((status = 200, description = "an HTML page", content_type = "text/html"))
+)]
+pub async fn enroll_page(Query(q): Query<CodeQuery>) -> Html<String> {
     let code: String = q
         .code
         .unwrap_or_default()

@@ -151,7 +151,8 @@ pub struct TicketState {
 }
 
 /// Judges every stored check-in of one ticket (in the order given) against its state.
-pub type Judge<'a> = dyn Fn(Option<&TicketState>, &[StoredCheckIn]) -> Vec<Verdict> + Send + Sync + 'a;
+pub type Judge<'a> =
+    dyn Fn(Option<&TicketState>, &[StoredCheckIn]) -> Vec<Verdict> + Send + Sync + 'a;
 
 /// The fate of one uploaded check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +237,12 @@ pub trait SyncStore: Send + Sync {
         judge: &Judge<'_>,
     ) -> Result<Vec<IngestOutcome>, StoreError>;
     /// The changes in an event's scope after `after`, at most `limit` of them.
-    async fn feed_page(&self, event_id: i64, after: i64, limit: i64) -> Result<FeedPage, StoreError>;
+    async fn feed_page(
+        &self,
+        event_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<FeedPage, StoreError>;
     /// Every stored check-in of an event, by time (exports, tests).
     async fn event_check_ins(&self, event_id: i64) -> Result<Vec<StoredCheckIn>, StoreError>;
     /// Sets an event's entry policy.

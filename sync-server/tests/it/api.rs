@@ -79,7 +79,11 @@ async fn healthz_and_events_list_the_demo_festival() {
         .collect();
     assert_eq!(
         gates,
-        vec![("Main Gate".to_owned(), 1), ("Vendor Gate".to_owned(), 2)]
+        vec![
+            ("Main Gate".to_owned(), 1),
+            ("North Gate".to_owned(), 1),
+            ("Vendor Gate".to_owned(), 2)
+        ]
     );
     app.stop().await;
 }
@@ -110,6 +114,10 @@ async fn openapi_describes_every_route() {
         "/api/v1/orders/{id}/tickets/{ticket_id}/qr.svg",
         "/api/v1/orders/{id}/tickets/{ticket_id}/ticket.pdf",
         "/orders/{id}",
+        "/api/v1/sync/enroll",
+        "/api/v1/sync/changes",
+        "/api/v1/sync/checkins",
+        "/enroll",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }

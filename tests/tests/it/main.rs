@@ -1,0 +1,5 @@
+//! End-to-end stories: the server and gate devices together, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod agreement;
+mod festival;
