@@ -1,0 +1,5 @@
+//! Tauri's build step: reads `tauri.conf.json` and `capabilities/`, embeds `ui/`.
+
+fn main() {
+    tauri_build::build();
+}
