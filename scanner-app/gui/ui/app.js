@@ -29,11 +29,13 @@ function ago(seconds) {
   if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
   return `${Math.round(seconds / 86400)} days`;
 }
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 function day(dateStr) {
-  // "2026-06-12" → "Fri 12 Jun" (dates are event days, no time zone shift).
+  // "2026-06-12" → "Fri 12 Jun" (event days are calendar dates: no time zone shift).
   const [y, m, d] = dateStr.split("-").map(Number);
   const dt = new Date(Date.UTC(y, m - 1, d));
-  return dt.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+  return `${WEEKDAYS[dt.getUTCDay()]} ${d} ${MONTHS[m - 1]}`;
 }
 function localTime(naive) {
   // The event's wall clock, as recorded: "2026-06-12T14:02:11.123" → "14:02".
@@ -148,7 +150,17 @@ function route() {
   state.screen = want;
   $("setup").hidden = want !== "setup";
   $("gate").hidden = want !== "gate";
-  if (want === "gate") startFeed(); else startSetupCamera();
+  // One camera box: in the gate screen, or under the enrollment form to read its QR code.
+  if (want === "gate") {
+    $("gate").prepend($("camera-box"));
+    startFeed(false);
+  } else if (!ready) {
+    $("setup-camera").append($("camera-box"));
+    startFeed(true);
+  } else {
+    $("gate").prepend($("camera-box"));
+    stopFeed();
+  }
   focusWedge();
 }
 
@@ -208,9 +220,11 @@ function showVerdict(r) {
   $("verdict-word").textContent = admit ? (r.direction === "exit" ? "EXIT" : "ADMIT") : "REJECT";
   $("verdict-reason").textContent = r.message;
   const e = r.first_entry;
-  $("verdict-entry").textContent = e ? `First admitted ${localTime(e.local)} at ${e.gate} by ${e.device}` : "";
+  // The reason usually names the first entry already; say it only when it does not.
+  const entry = e ? `First admitted ${localTime(e.local)} at ${e.gate} by ${e.device}` : "";
+  $("verdict-entry").textContent = e && !(r.message.includes(e.gate) && r.message.includes(localTime(e.local))) ? entry : "";
   $("verdict-type").textContent = r.ticket_type || "—";
-  $("verdict-days").textContent = r.days && r.days.length ? r.days.map(day).join(", ") : "—";
+  $("verdict-days").textContent = r.days && r.days.length ? r.days.map(day).join(" · ") : "—";
   $("verdict-holder").textContent = r.holder || "—";
   $("verdict-facts").hidden = !r.ticket_id;
   v.hidden = false;
@@ -356,16 +370,15 @@ async function openCamera() {
   return navigator.mediaDevices.getUserMedia({ video, audio: false });
 }
 
-function startSetupCamera() {
-  // On the setup screen the camera looks for the enrollment QR code; problems are quiet here.
-  if (state.status && state.status.camera.feed === "webview" && !(state.status.sync || {}).enrolled) {
-    startWebviewCamera(true);
-  }
-}
-
-function startFeed() {
+// `quiet`: on the setup screen the camera only looks for an enrollment QR code, and a
+// missing camera is no news there (the form works without one).
+function startFeed(quiet) {
   if (state.status && state.status.camera.feed === "replay") startReplayPreview();
-  else startWebviewCamera(false);
+  else startWebviewCamera(quiet);
+}
+function stopFeed() {
+  loopToken++;
+  stopCamera();
 }
 
 let loopToken = 0;
@@ -421,7 +434,8 @@ async function decodeLoop(video, token) {
       try {
         const res = await invoke("decode_frame", gray, { headers: { "x-frame-width": String(w), "x-frame-height": String(h) } });
         const t2 = performance.now();
-        note(t1 - t0, t2 - t1, res.decode_us / 1000);
+        // ipc: the round trip less the decoder's own time.
+        note(t1 - t0, t2 - t1 - res.decode_us / 1000, res.decode_us / 1000);
       } catch (e) {
         showCameraProblem("The decoder failed", e.message || String(e));
         return;
@@ -487,7 +501,10 @@ setInterval(() => {
   s.decodeFps = s.decodes / secs;
   s.previewFrames = 0; s.decodes = 0; s.since = now;
   const el = $("camera-stats");
-  el.textContent = `preview ${s.fps.toFixed(0)} fps · decoding ${s.decodeFps.toFixed(0)}/s · grab ${s.grabMs.toFixed(1)} ms · ipc ${s.ipcMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms`;
+  const replay = state.status && state.status.camera.feed === "replay";
+  el.textContent = replay
+    ? `replayed frames · preview ${s.fps.toFixed(0)} fps · frame fetch + draw ${s.ipcMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms`
+    : `preview ${s.fps.toFixed(0)} fps · decoding ${s.decodeFps.toFixed(0)}/s · grab ${s.grabMs.toFixed(1)} ms · ipc ${s.ipcMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms`;
   el.dataset.fps = s.fps.toFixed(1);
   el.dataset.decodeFps = s.decodeFps.toFixed(1);
   el.dataset.grabMs = s.grabMs.toFixed(2);

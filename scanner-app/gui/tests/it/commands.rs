@@ -275,8 +275,8 @@ fn a_lost_server_shows_offline_and_scanning_goes_on() {
     let db = Db::sqlite();
     let server = Server::start(&db);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let screen = enrolled(&server, dir.path(), "Main Gate");
     let text = server.buy(1).remove(0).1;
+    let screen = enrolled(&server, dir.path(), "Main Gate");
     server.stop();
     screen.ok("sync_now", json!({}));
     let status = wait_for("the offline state", Duration::from_secs(20), || {
@@ -284,10 +284,34 @@ fn a_lost_server_shows_offline_and_scanning_goes_on() {
         (s["link"]["online"] == false).then_some(s)
     });
     assert!(status["sync"]["last_error"].as_str().is_some());
-    // Not in the replica (bought after the last sync), so judged on its signature alone.
+    // Decided from the replica, with no server.
     let seen = screen.ok("scan_text", json!({"text": text}));
     assert_eq!(seen["report"]["verdict"], "admit");
-    assert_eq!(seen["report"]["basis"], "signature_only");
+    assert_eq!(seen["report"]["basis"], "replica");
     let status = screen.ok("status", json!({}));
     assert_eq!(status["check_ins"]["unsent"], 1);
+}
+
+#[test]
+fn a_double_admission_at_another_gate_comes_back_as_a_conflict() {
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let text = server.buy(1).remove(0).1;
+    // Two gates, neither hearing of the other in time: both admit the same ticket.
+    let mut north = tessera_tests::Device::enroll(&server, "Tablet-North", "North Gate");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let screen = enrolled(&server, dir.path(), "Main Gate");
+    assert_eq!(north.scan(&text).verdict, "admit");
+    let seen = screen.ok("scan_text", json!({"text": text}));
+    assert_eq!(seen["report"]["verdict"], "admit");
+    north.sync().unwrap_or_else(|e| panic!("north sync: {e}"));
+
+    screen.ok("sync_now", json!({}));
+    let status = wait_for("the conflict to come back", Duration::from_secs(20), || {
+        let s = screen.ok("status", json!({}));
+        (s["conflicts"].as_array().map(Vec::len) > Some(0)).then_some(s)
+    });
+    let conflict = &status["conflicts"][0];
+    assert_eq!(conflict["gate"], "Main Gate", "{conflict}");
+    assert_eq!(conflict["first_gate"], "North Gate", "{conflict}");
 }

@@ -16,6 +16,10 @@ use tessera_tests::{Db, Server};
 
 use crate::support::{empty_frame, frame_of, wait_for};
 
+/// The camera figures the screen shows under its preview (means over the last 2 s).
+const CAMERA_FIGURES: &str = "const d = document.getElementById('camera-stats').dataset; \
+    return d.fps ? {fps: +d.fps, decodeFps: +d.decodeFps, grabMs: +d.grabMs, ipcMs: +d.ipcMs, decodeMs: +d.decodeMs} : null;";
+
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A child process stopped (SIGTERM, then SIGKILL) when dropped.
@@ -46,12 +50,15 @@ fn free_port() -> u16 {
 }
 
 fn tool(name: &str) -> PathBuf {
-    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin").join(name));
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join(name))
-        .chain(home_bin)
+        .chain(cargo_bin)
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
             panic!("{name} is not installed: run ./scripts/test, which installs the GUI test tools")
@@ -124,7 +131,7 @@ impl Window {
             .into();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
-            "tauri:options": {"application": env!("CARGO_BIN_EXE_tessera-scanner"), "args": args},
+            "tauri:options": {"application": app_binary(), "args": args},
         }}});
         let v = send(&agent, "POST", &format!("{driver}/session"), Some(&caps));
         let id = v["sessionId"]
@@ -302,6 +309,13 @@ fn show(dir: &Path, frame: &image::GrayImage) {
     std::fs::rename(&tmp, dir.join("frame.png")).unwrap_or_else(|e| panic!("frame: {e}"));
 }
 
+/// The app under test: this build's, or another (a release build, to measure the camera
+/// paths as shipped) named by `TESSERA_SCANNER_BIN`.
+fn app_binary() -> String {
+    std::env::var("TESSERA_SCANNER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera-scanner").to_owned())
+}
+
 fn out_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gui-e2e");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -391,9 +405,10 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
             reason.to_lowercase().contains("already"),
             "reason {reason:?}"
         );
+        let said = format!("{reason} {entry}");
         assert!(
-            entry.contains("Main Gate") && entry.contains("Tablet-GUI"),
-            "{entry:?}"
+            said.contains("Main Gate") && said.contains("Tablet-GUI"),
+            "when and where: {said:?}"
         );
         w.screenshot(&out.join("04-reject.png"));
         show(&frames, &empty_frame());
@@ -414,6 +429,12 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         assert_eq!(status["today"]["rejected"], 1, "{status}");
         let recent = w.js("return document.querySelectorAll('#recent li').length;");
         assert_eq!(recent, json!(3));
+
+        // The replayed (native) path's figures, for docs/adr/0009-gui-camera-path.md.
+        let figures = w.js(CAMERA_FIGURES);
+        std::fs::write(out.join("replay-camera.json"), figures.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(figures["fps"].as_f64() > Some(0.0), "no preview: {figures}");
     }
 
     // The webview's own camera: WebKit's mock capture device, frames to the Rust decoder.
@@ -425,12 +446,9 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         wait_for("the gate screen", Duration::from_secs(30), || {
             w.shown("#gate").then_some(())
         });
-        let stats = wait_for("live camera figures", Duration::from_secs(60), || {
-            let s = w.js(
-                "const d = document.getElementById('camera-stats').dataset; \
-                 return d.fps ? {fps: +d.fps, decodeFps: +d.decodeFps, grabMs: +d.grabMs, ipcMs: +d.ipcMs, decodeMs: +d.decodeMs} : null;",
-            );
-            (s["decodeFps"].as_f64() > Some(0.0) && s["fps"].as_f64() > Some(0.0)).then_some(s)
+        wait_for("live camera figures", Duration::from_secs(60), || {
+            let s = w.js(CAMERA_FIGURES);
+            (s["decodeFps"].as_f64() > Some(0.0) && s["fps"].as_f64() > Some(0.0)).then_some(())
         });
         assert!(!w.shown("#camera-problem"), "camera problem shown");
         // Let the figures settle over a few reporting periods, then keep the last.
@@ -440,11 +458,7 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         wait_for("60 decoded frames", Duration::from_secs(60), || {
             (w.invoke("status")["camera"]["frames"].as_u64()? >= start + 60).then_some(())
         });
-        let settled = w.js(
-            "const d = document.getElementById('camera-stats').dataset; \
-             return {fps: +d.fps, decodeFps: +d.decodeFps, grabMs: +d.grabMs, ipcMs: +d.ipcMs, decodeMs: +d.decodeMs};",
-        );
-        let _ = stats;
+        let settled = w.js(CAMERA_FIGURES);
         std::fs::write(out.join("webview-camera.json"), settled.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
         w.screenshot(&out.join("06-mock-camera.png"));
