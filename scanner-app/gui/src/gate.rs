@@ -105,6 +105,9 @@ pub struct GateStatus {
     pub device: StatusReport,
     /// The event's gates, to choose from.
     pub gates: Vec<String>,
+    /// The event's time zone (IANA name): times on the screen are the event's wall clock,
+    /// as in the reasons the library words, whatever zone the device is set to.
+    pub timezone: Option<String>,
     /// Sync as seen by this app.
     pub link: SyncView,
     /// Today's counts.
@@ -322,20 +325,21 @@ impl Gate {
     pub fn status(&self) -> Result<GateStatus, GuiError> {
         let now = Utc::now();
         let today = self.today(now)?;
-        let (device, gates) = {
+        let (device, event) = {
             let mut scanner = lock(&self.scanner);
-            let device = scanner.status(now)?;
-            let gates = scanner
-                .replica()
-                .event()?
-                .map(|e| e.gates.into_iter().map(|(name, _)| name).collect())
-                .unwrap_or_default();
-            (device, gates)
+            (scanner.status(now)?, scanner.replica().event()?)
         };
+        let timezone = event
+            .as_ref()
+            .map(|e| e.config.timezone().name().to_owned());
+        let gates = event
+            .map(|e| e.gates.into_iter().map(|(name, _)| name).collect())
+            .unwrap_or_default();
         let view = lock(&self.view);
         Ok(GateStatus {
             device,
             gates,
+            timezone,
             link: view.link.clone(),
             today,
             recent: view.recent.iter().cloned().collect(),

@@ -50,6 +50,11 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, dir: PathBuf) -> std::io::Result<()>
                     any = true;
                     gate.set_camera_error(None);
                     n += 1;
+                    // The preview gets the frame before the decoder works on it.
+                    gate.set_preview(Preview {
+                        n,
+                        frame: frame.clone(),
+                    });
                     match gate.decode_frame(&frame) {
                         Ok(result) => {
                             if let Some(seen) = result.seen {
@@ -61,7 +66,6 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, dir: PathBuf) -> std::io::Result<()>
                         }
                         Err(e) => gate.set_camera_error(Some(e.to_string())),
                     }
-                    gate.set_preview(Preview { n, frame });
                     pace(&mut next, period);
                 }
                 if !any {

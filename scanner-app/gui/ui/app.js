@@ -18,8 +18,15 @@ const state = {
 
 // ---------- formatting ----------
 const pad = (n) => String(n).padStart(2, "0");
+// Times are shown on the event's wall clock (the reasons from the library use it too).
 function clock(iso) {
   const d = new Date(iso);
+  const tz = state.status && state.status.timezone;
+  if (tz) {
+    try {
+      return d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: tz });
+    } catch (_) { /* unknown zone name: fall back to the device's clock */ }
+  }
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 function ago(seconds) {
@@ -464,24 +471,31 @@ async function startReplayPreview() {
   canvas.hidden = false;
   const ctx = canvas.getContext("2d");
   let after = 0;
+  let img = null, rgba = null;
   while (token === loopToken) {
     const t0 = performance.now();
     try {
       const buf = await invoke("preview_frame", { after });
+      const t1 = performance.now();
       if (buf && buf.byteLength > 16) {
         const head = new DataView(buf, 0, 16);
         after = Number(head.getBigUint64(0, true));
         const w = head.getUint32(8, true), h = head.getUint32(12, true);
         const px = new Uint8Array(buf, 16);
         if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-        const img = ctx.createImageData(w, h);
-        for (let i = 0, j = 0; i < px.length; i++, j += 4) {
-          img.data[j] = img.data[j + 1] = img.data[j + 2] = px[i];
-          img.data[j + 3] = 255;
+        if (!img || img.width !== w || img.height !== h) {
+          img = ctx.createImageData(w, h);
+          rgba = new Uint32Array(img.data.buffer);
+        }
+        // One 32-bit store per pixel (little-endian RGBA: alpha in the top byte).
+        for (let i = 0; i < px.length; i++) {
+          const v = px[i];
+          rgba[i] = 0xff000000 | (v << 16) | (v << 8) | v;
         }
         ctx.putImageData(img, 0, 0);
         state.stats.previewFrames++;
-        note(0, performance.now() - t0, state.status ? state.status.camera.decode_ms : 0);
+        // grab: gray → RGBA and draw; ipc: fetching the frame from Rust.
+        note(performance.now() - t1, t1 - t0, state.status ? state.status.camera.decode_ms : 0);
         if (!(state.status && state.status.camera.error)) $("camera-problem").hidden = true;
       }
     } catch (e) {
@@ -503,7 +517,7 @@ setInterval(() => {
   const el = $("camera-stats");
   const replay = state.status && state.status.camera.feed === "replay";
   el.textContent = replay
-    ? `replayed frames · preview ${s.fps.toFixed(0)} fps · frame fetch + draw ${s.ipcMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms`
+    ? `replayed frames · preview ${s.fps.toFixed(0)} fps · fetch ${s.ipcMs.toFixed(1)} ms · draw ${s.grabMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms (Rust)`
     : `preview ${s.fps.toFixed(0)} fps · decoding ${s.decodeFps.toFixed(0)}/s · grab ${s.grabMs.toFixed(1)} ms · ipc ${s.ipcMs.toFixed(1)} ms · decode ${s.decodeMs.toFixed(1)} ms`;
   el.dataset.fps = s.fps.toFixed(1);
   el.dataset.decodeFps = s.decodeFps.toFixed(1);

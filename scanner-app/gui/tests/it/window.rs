@@ -72,7 +72,7 @@ fn xvfb() -> (Proc, String) {
         .unwrap_or_else(|| panic!("no free X display"));
     let display = format!(":{n}");
     let child = Command::new(tool("Xvfb"))
-        .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .args([&display, "-screen", "0", "1280x1280x24", "-nolisten", "tcp"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -435,6 +435,26 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         std::fs::write(out.join("replay-camera.json"), figures.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(figures["fps"].as_f64() > Some(0.0), "no preview: {figures}");
+
+        // A tablet held upright: the same screen in portrait.
+        w.call(
+            "POST",
+            "/window/rect",
+            Some(&json!({"x": 0, "y": 0, "width": 800, "height": 1280})),
+        );
+        wait_for("portrait", Duration::from_secs(10), || {
+            (w.js("return innerHeight > innerWidth;") == json!(true)).then_some(())
+        });
+        wait_for("the return to scanning", Duration::from_secs(20), || {
+            w.verdict().is_none().then_some(())
+        });
+        w.screenshot(&out.join("06-portrait.png"));
+        w.keyboard(&format!("{text}\n"));
+        let (class, _, _, _) = wait_for("the portrait verdict", Duration::from_secs(30), || {
+            w.verdict()
+        });
+        assert_eq!(class, "reject");
+        w.screenshot(&out.join("07-portrait-reject.png"));
     }
 
     // The webview's own camera: WebKit's mock capture device, frames to the Rust decoder.
@@ -461,7 +481,7 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         let settled = w.js(CAMERA_FIGURES);
         std::fs::write(out.join("webview-camera.json"), settled.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
-        w.screenshot(&out.join("06-mock-camera.png"));
+        w.screenshot(&out.join("08-mock-camera.png"));
         assert!(
             settled["fps"].as_f64() >= Some(10.0),
             "preview below 10 fps: {settled}"
