@@ -171,6 +171,11 @@ function route() {
   focusWedge();
 }
 
+// Tapping the online/offline pill syncs now instead of at the next round.
+$("st-online").addEventListener("click", () => {
+  invoke("sync_now").then(() => toast("Syncing with the server…"), (e) => toast(e.message || String(e)));
+});
+
 $("btn-settings").addEventListener("click", () => {
   state.started = false;
   listCameras();

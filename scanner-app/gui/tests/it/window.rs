@@ -486,5 +486,28 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
             settled["fps"].as_f64() >= Some(10.0),
             "preview below 10 fps: {settled}"
         );
+
+        // The server goes away: the screen says so plainly, and scanning goes on.
+        server.stop();
+        w.click("#st-online");
+        wait_for("the offline banner", Duration::from_secs(30), || {
+            w.shown("#offline").then_some(())
+        });
+        let banner = w.js("return document.getElementById('offline').textContent;");
+        assert!(
+            banner.as_str().is_some_and(|b| b.starts_with("Offline")),
+            "{banner}"
+        );
+        w.keyboard(&format!("{}\n", tickets[1].1));
+        let (class, _, _, _) = wait_for("an offline verdict", Duration::from_secs(30), || {
+            w.verdict()
+        });
+        assert_eq!(class, "reject");
+        w.screenshot(&out.join("09-offline-reject.png"));
+        w.click("#verdict");
+        wait_for("the verdict to close", Duration::from_secs(10), || {
+            w.verdict().is_none().then_some(())
+        });
+        w.screenshot(&out.join("10-offline.png"));
     }
 }
