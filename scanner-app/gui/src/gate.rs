@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -100,6 +101,9 @@ pub struct CameraView {
 /// Everything the status bar, the counters and the lists show.
 #[derive(Debug, Clone, Serialize)]
 pub struct GateStatus {
+    /// Increases with every status taken: events and command answers can arrive out of
+    /// order, and the page keeps the newest.
+    pub generation: u64,
     /// The library's status (device, event, gate, replica age, queue, sync, conflicts).
     #[serde(flatten)]
     pub device: StatusReport,
@@ -116,6 +120,8 @@ pub struct GateStatus {
     pub recent: Vec<ScanReport>,
     /// The camera.
     pub camera: CameraView,
+    /// An enrollment link seen and not used yet.
+    pub enrollment_link: Option<EnrollmentLink>,
     /// This app's version.
     pub app_version: &'static str,
 }
@@ -125,9 +131,21 @@ struct CameraPipe {
     debounce: Debouncer,
 }
 
+/// An enrollment link read by the camera or a scanner.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollmentLink {
+    /// The server.
+    pub server: String,
+    /// The one-time code.
+    pub code: String,
+}
+
 #[derive(Default)]
 struct View {
     recent: VecDeque<ScanReport>,
+    // The last enrollment link seen until enrollment succeeds: the camera may read it
+    // before the page listens for events (and then debounces it while it stays in view).
+    enrollment: Option<EnrollmentLink>,
     today: Option<Today>,
     link: SyncView,
     camera: CameraView,
@@ -153,6 +171,7 @@ pub struct Gate {
     kick: Mutex<Option<Sender<()>>>,
     // Held for a whole sync round (or enrollment), so two rounds never overlap.
     round: Mutex<()>,
+    generation: AtomicU64,
 }
 
 /// Locks a mutex; a thread that panicked while holding it left data that is still whole
@@ -187,6 +206,7 @@ impl Gate {
             preview: Mutex::new(None),
             kick: Mutex::new(None),
             round: Mutex::new(()),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -204,6 +224,10 @@ impl Gate {
     /// it returns, or an enrollment link.
     pub fn scan_text(&self, text: &str) -> Result<Seen, GuiError> {
         if let Some((server, code)) = sync::parse_enrollment_link(text) {
+            lock(&self.view).enrollment = Some(EnrollmentLink {
+                server: server.clone(),
+                code: code.clone(),
+            });
             return Ok(Seen::Enrollment { server, code });
         }
         let text = text.trim();
@@ -323,6 +347,7 @@ impl Gate {
 
     /// Everything the screen shows.
     pub fn status(&self) -> Result<GateStatus, GuiError> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Utc::now();
         let today = self.today(now)?;
         let (device, event) = {
@@ -337,6 +362,7 @@ impl Gate {
             .unwrap_or_default();
         let view = lock(&self.view);
         Ok(GateStatus {
+            generation,
             device,
             gates,
             timezone,
@@ -344,6 +370,7 @@ impl Gate {
             today,
             recent: view.recent.iter().cloned().collect(),
             camera: view.camera.clone(),
+            enrollment_link: view.enrollment.clone(),
             app_version: env!("CARGO_PKG_VERSION"),
         })
     }
@@ -383,7 +410,11 @@ impl Gate {
         sync::enroll(&mut own, server, code, env!("CARGO_PKG_VERSION"))?;
         let first = self.run_round(&mut own, progress);
         *lock(&self.scanner) = Scanner::open(&self.dir)?;
-        lock(&self.view).today = None;
+        {
+            let mut view = lock(&self.view);
+            view.today = None;
+            view.enrollment = None;
+        }
         match first {
             // Enrolled; the server went away right after: the sync loop keeps trying.
             Err(e) if e.is_retryable() => Ok(()),

@@ -62,6 +62,8 @@ function toast(text) {
 
 // ---------- status ----------
 function render(status) {
+  // A status computed before the one on screen (a late event, a slow answer) is stale.
+  if (state.status && status.generation < state.status.generation) return;
   state.status = status;
   const sync = status.sync || {};
   const link = status.link || {};
@@ -94,6 +96,8 @@ function render(status) {
   for (const b of document.querySelectorAll("[data-direction]")) {
     b.setAttribute("aria-pressed", String(b.dataset.direction === status.direction));
   }
+  // An enrollment QR code the camera read before this page was listening.
+  if (status.enrollment_link && !sync.enrolled) enrollFromQr(status.enrollment_link);
   renderRecent(status.recent || []);
   renderConflicts(status.conflicts || []);
   if (status.camera && status.camera.feed === "replay" && status.camera.error) {
@@ -287,11 +291,18 @@ function onSeen(seen) {
     if (s && s.sync && s.sync.enrolled && s.event) {
       toast("This device is already enrolled.");
     } else {
-      $("enroll-server").value = seen.server;
-      $("enroll-code").value = seen.code;
-      enroll(seen.server, seen.code);
+      enrollFromQr(seen);
     }
   }
+}
+
+// Each code is tried once: a refused code stays refused, and the message says why.
+function enrollFromQr(link) {
+  if (state.triedCode === link.code) return;
+  state.triedCode = link.code;
+  $("enroll-server").value = link.server;
+  $("enroll-code").value = link.code;
+  enroll(link.server, link.code);
 }
 
 // ---------- keyboard wedge and manual entry ----------

@@ -2,7 +2,8 @@
 //! WebDriver over HTTP on 127.0.0.1): enroll against a demo server, show a ticket to the
 //! (replayed) camera → ADMIT, show it again → REJECT "already admitted", type another with
 //! a keyboard wedge → verdict; then the webview's own camera path on WebKit's mock capture
-//! device, measured. Screenshots and the camera figures go to `CARGO_TARGET_TMPDIR/gui-e2e/`.
+//! device, measured; and a new device enrolling from the QR code shown to its camera.
+//! Screenshots and the camera figures go to `CARGO_TARGET_TMPDIR/gui-e2e/`.
 //!
 //! It needs `Xvfb`, `WebKitWebDriver` (Debian `webkit2gtk-driver`) and `tauri-driver`;
 //! `scripts/test` installs all three.
@@ -65,25 +66,36 @@ fn tool(name: &str) -> PathBuf {
         })
 }
 
-/// An X server of our own, on the first free display from :90.
+/// An X server of our own, on a display it picks itself (`-displayfd`), so tests running
+/// side by side never collide.
 fn xvfb() -> (Proc, String) {
-    let n = (90..140)
-        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-        .unwrap_or_else(|| panic!("no free X display"));
-    let display = format!(":{n}");
-    let child = Command::new(tool("Xvfb"))
-        .args([&display, "-screen", "0", "1280x1280x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
+    use std::io::BufRead;
+    let mut child = Command::new(tool("Xvfb"))
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x1280x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("Xvfb: {e}"));
+    let stdout = child.stdout.take();
     let proc = Proc(child);
-    wait_for("Xvfb", Duration::from_secs(20), || {
-        Path::new(&format!("/tmp/.X11-unix/X{n}"))
-            .exists()
-            .then_some(())
-    });
-    (proc, display)
+    // Xvfb writes the display number once it accepts connections.
+    let mut line = String::new();
+    if let Some(out) = stdout {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let n: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb did not report its display: {line:?}"));
+    (proc, format!(":{n}"))
 }
 
 /// tauri-driver (and through it WebKitWebDriver) on free ports of 127.0.0.1.
@@ -510,4 +522,49 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
         });
         w.screenshot(&out.join("10-offline.png"));
     }
+}
+
+#[test]
+fn a_new_device_enrolls_from_the_qr_code_shown_to_its_camera() {
+    let out = out_dir();
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let text = server.buy(1).remove(0).1;
+    let code = server.device_code("Tablet-QR", "North Gate");
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap_or_else(|e| panic!("{e}"));
+    // The organizer's enrollment QR code, held up to the camera.
+    show(
+        &frames,
+        &frame_of(&format!("{}/enroll?code={code}", server.url)),
+    );
+
+    let (_x, display) = xvfb();
+    let (_driver, url) = driver(&display, &out.join("driver-qr.log"));
+    let data = tmp.path().join("device").display().to_string();
+    let frames_arg = frames.display().to_string();
+    let w = Window::open(
+        &url,
+        &["--data-dir".into(), data, "--frames".into(), frames_arg],
+    );
+    wait_for(
+        "enrollment from the QR code",
+        Duration::from_secs(60),
+        || w.shown("#choose-part").then_some(()),
+    );
+    let status = w.invoke("status");
+    assert_eq!(status["sync"]["enrolled"], true, "{status}");
+    assert_eq!(status["device"]["name"], "Tablet-QR", "{status}");
+    assert_eq!(status["gate"], "North Gate", "{status}");
+    w.screenshot(&out.join("qr-enrolled.png"));
+
+    show(&frames, &empty_frame());
+    w.click("#start");
+    wait_for("the gate screen", Duration::from_secs(20), || {
+        w.shown("#gate").then_some(())
+    });
+    show(&frames, &frame_of(&text));
+    let (class, word, _, _) = wait_for("ADMIT", Duration::from_secs(30), || w.verdict());
+    assert_eq!((class.as_str(), word.as_str()), ("admit", "ADMIT"));
 }
