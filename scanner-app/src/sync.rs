@@ -184,13 +184,40 @@ fn credentials(scanner: &mut Scanner) -> Result<(String, String), SyncError> {
     }
 }
 
+/// Batch and page sizes of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Check-ins per upload request (the server takes at most 1000).
+    pub batch: u32,
+    /// Changes per page asked for (the server serves at most 10000).
+    pub page: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            batch: BATCH,
+            page: PAGE,
+        }
+    }
+}
+
 /// One round: push every unsent check-in, then pull every page. `progress` is told
 /// `(cursor, head)` after each page.
 pub fn sync_once(
     scanner: &mut Scanner,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SyncReport, SyncError> {
-    let result = round(scanner, progress);
+    sync_with(scanner, SyncOptions::default(), progress)
+}
+
+/// [`sync_once`] with other batch and page sizes.
+pub fn sync_with(
+    scanner: &mut Scanner,
+    options: SyncOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SyncReport, SyncError> {
+    let result = round(scanner, options, progress);
     let device = scanner.device();
     match &result {
         Ok(_) => {
@@ -209,6 +236,7 @@ pub fn sync_once(
 
 fn round(
     scanner: &mut Scanner,
+    options: SyncOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SyncReport, SyncError> {
     let (server, token) = credentials(scanner)?;
@@ -217,7 +245,7 @@ fn round(
     let mut report = SyncReport::default();
 
     for _ in 0..MAX_REQUESTS {
-        let unsent = scanner.device().unsent(BATCH)?;
+        let unsent = scanner.device().unsent(options.batch.max(1))?;
         if unsent.is_empty() {
             break;
         }
@@ -282,7 +310,8 @@ fn round(
         let t0 = now();
         let mut resp = agent
             .get(&format!(
-                "{server}/api/v1/sync/changes?after={cursor}&limit={PAGE}"
+                "{server}/api/v1/sync/changes?after={cursor}&limit={}",
+                options.page.max(1)
             ))
             .header("Authorization", &auth)
             .header("X-Device-Time", &t0.to_rfc3339())

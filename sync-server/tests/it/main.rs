@@ -13,3 +13,4 @@ mod crash;
 mod email;
 mod race;
 mod store;
+mod sync;
