@@ -546,15 +546,123 @@ macro_rules! sync_store {
                 // Judging reads every check-in of a ticket: serialize ingests (and every
                 // other feed writer) so two instances never judge on half of each other.
                 sqlx::query($feed_lock).execute(&mut *tx).await?;
-                let mut stored = Vec::with_capacity(items.len());
-                let mut tickets: Vec<i64> = Vec::new();
+                // Which of the batch the server has already: those are answered, not judged.
+                let mut outcomes: Vec<Option<IngestOutcome>> = Vec::with_capacity(items.len());
+                let mut new_items: Vec<&IncomingCheckIn> = Vec::new();
                 for item in items {
-                    let unverified = item.ticket_id.is_none();
-                    let done = sqlx::query(
+                    let known = sqlx::query(
+                        "SELECT server_admitted, server_reason, conflict FROM check_ins \
+                         WHERE device_id = $1 AND seq = $2",
+                    )
+                    .bind(&device.id)
+                    .bind(item.seq)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let duplicate_in_batch = new_items.iter().any(|n| n.seq == item.seq);
+                    match known {
+                        Some(row) => outcomes.push(Some(IngestOutcome {
+                            seq: item.seq,
+                            stored: false,
+                            verdict: Verdict {
+                                admitted: row.try_get::<i64, _>("server_admitted")? != 0,
+                                reason: row.try_get("server_reason")?,
+                                conflict: row.try_get::<i64, _>("conflict")? != 0,
+                            },
+                        })),
+                        None if duplicate_in_batch => outcomes.push(None),
+                        None => {
+                            new_items.push(item);
+                            outcomes.push(None);
+                        }
+                    }
+                }
+                let as_stored = |item: &IncomingCheckIn| StoredCheckIn {
+                    device_id: device.id.clone(),
+                    seq: item.seq,
+                    device_name: device.name.clone(),
+                    ticket_id: item.ticket_id,
+                    text: item.text.clone(),
+                    at_ms: item.at_ms,
+                    gate: item.gate.clone(),
+                    direction: item.direction.clone(),
+                    admitted: item.admitted,
+                    reason: item.reason.clone(),
+                    server_admitted: false,
+                    server_reason: item.unverified_reason.clone(),
+                    conflict: false,
+                };
+                // Judge each ticket's whole history with the new check-ins in it, then write
+                // the new rows with their verdicts and only the old rows whose verdict moved.
+                let mut verdicts: Vec<(i64, Verdict)> = Vec::with_capacity(new_items.len());
+                let mut tickets: Vec<i64> = new_items.iter().filter_map(|i| i.ticket_id).collect();
+                tickets.sort_unstable();
+                tickets.dedup();
+                for ticket_id in tickets {
+                    let state = sqlx::query(
+                        "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id = $1",
+                    )
+                    .bind(ticket_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| ticket_state_from(&r))
+                    .transpose()?;
+                    let mut history = sqlx::query(concat!(
+                        check_in_select!(),
+                        " WHERE c.ticket_id = $1"
+                    ))
+                    .bind(ticket_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(check_in_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                    history.extend(
+                        new_items
+                            .iter()
+                            .filter(|i| i.ticket_id == Some(ticket_id))
+                            .map(|i| as_stored(i)),
+                    );
+                    history.sort_by(|a, b| {
+                        (a.at_ms, &a.device_id, a.seq).cmp(&(b.at_ms, &b.device_id, b.seq))
+                    });
+                    let judged = judge(state.as_ref(), &history);
+                    for (row, v) in history.iter().zip(judged) {
+                        let is_new = row.device_id == device.id
+                            && new_items.iter().any(|i| i.seq == row.seq);
+                        if is_new {
+                            verdicts.push((row.seq, v));
+                        } else if row.server_admitted != v.admitted
+                            || row.server_reason != v.reason
+                            || row.conflict != v.conflict
+                        {
+                            sqlx::query(
+                                "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
+                                 WHERE device_id = $4 AND seq = $5",
+                            )
+                            .bind(i64::from(v.admitted))
+                            .bind(&v.reason)
+                            .bind(i64::from(v.conflict))
+                            .bind(&row.device_id)
+                            .bind(row.seq)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                for item in &new_items {
+                    let verdict = match verdicts.iter().find(|(seq, _)| *seq == item.seq) {
+                        Some((_, v)) => v.clone(),
+                        // Not a verified ticket: kept with the reason it failed.
+                        None => Verdict {
+                            admitted: false,
+                            reason: item.unverified_reason.clone(),
+                            conflict: false,
+                        },
+                    };
+                    sqlx::query(
                         "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
                          direction, admitted, reason, server_admitted, server_reason, conflict, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 0, $12) \
-                         ON CONFLICT (device_id, seq) DO NOTHING",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(&device.id)
                     .bind(item.seq)
@@ -566,89 +674,46 @@ macro_rules! sync_store {
                     .bind(&item.direction)
                     .bind(i64::from(item.admitted))
                     .bind(&item.reason)
-                    .bind(if unverified { item.unverified_reason.clone() } else { None })
+                    .bind(i64::from(verdict.admitted))
+                    .bind(&verdict.reason)
+                    .bind(i64::from(verdict.conflict))
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    let is_new = done.rows_affected() == 1;
-                    stored.push(is_new);
-                    if let (true, Some(t)) = (is_new, item.ticket_id)
-                        && !tickets.contains(&t)
+                    if let Some(slot) = items
+                        .iter()
+                        .position(|i| std::ptr::eq(i, *item))
+                        .and_then(|p| outcomes.get_mut(p))
                     {
-                        tickets.push(t);
+                        *slot = Some(IngestOutcome {
+                            seq: item.seq,
+                            stored: true,
+                            verdict,
+                        });
                     }
                 }
-                let new_rows = stored.iter().filter(|s| **s).count() as i64;
                 sqlx::query("UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3")
-                    .bind(new_rows)
+                    .bind(new_items.len() as i64)
                     .bind(now * 1000)
                     .bind(&device.id)
                     .execute(&mut *tx)
                     .await?;
-                for ticket_id in tickets {
-                    let state = sqlx::query(
-                        "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id = $1",
-                    )
-                    .bind(ticket_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| ticket_state_from(&r))
-                    .transpose()?;
-                    let history = sqlx::query(concat!(
-                        check_in_select!(),
-                        " WHERE c.ticket_id = $1 ORDER BY c.at_ms, c.device_id, c.seq"
-                    ))
-                    .bind(ticket_id)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(check_in_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                    let verdicts = judge(state.as_ref(), &history);
-                    for (row, v) in history.iter().zip(verdicts) {
-                        if row.server_admitted == v.admitted
-                            && row.server_reason == v.reason
-                            && row.conflict == v.conflict
-                        {
-                            continue;
-                        }
-                        sqlx::query(
-                            "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
-                             WHERE device_id = $4 AND seq = $5",
-                        )
-                        .bind(i64::from(v.admitted))
-                        .bind(&v.reason)
-                        .bind(i64::from(v.conflict))
-                        .bind(&row.device_id)
-                        .bind(row.seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                let mut out = Vec::with_capacity(items.len());
-                for (item, is_new) in items.iter().zip(stored) {
-                    let row = sqlx::query(
-                        "SELECT server_admitted, server_reason, conflict FROM check_ins \
-                         WHERE device_id = $1 AND seq = $2",
-                    )
-                    .bind(&device.id)
-                    .bind(item.seq)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    out.push(IngestOutcome {
-                        seq: item.seq,
-                        stored: is_new,
-                        verdict: Verdict {
-                            admitted: row.try_get::<i64, _>("server_admitted")? != 0,
-                            reason: row.try_get("server_reason")?,
-                            conflict: row.try_get::<i64, _>("conflict")? != 0,
-                        },
-                    });
-                }
                 tx.commit().await?;
+                // A seq repeated inside one batch gets the answer of its first occurrence.
+                let mut out = Vec::with_capacity(items.len());
+                for (item, o) in items.iter().zip(outcomes) {
+                    let o = match o {
+                        Some(o) => o,
+                        None => out
+                            .iter()
+                            .find(|p: &&IngestOutcome| p.seq == item.seq)
+                            .map(|p| IngestOutcome { stored: false, ..p.clone() })
+                            .ok_or_else(|| StoreError::Corrupt(format!("no outcome for seq {}", item.seq)))?,
+                    };
+                    out.push(o);
+                }
                 Ok(out)
             }
-
             async fn feed_page(
                 &self,
                 event_id: i64,

@@ -160,10 +160,20 @@ async fn codes_uploads_and_revocation(db: &TestDb) {
     );
 
     // Bad input: refused, nothing stored.
+    // A code signed by someone else under the server's key id.
     let forged = {
-        let mut b = batch(&texts[..1], 50);
-        b.check_ins[0].text = Some(texts[0].replace('A', "B"));
-        b
+        let forger = tessera_core::TicketSigner::from_seed(tessera_core::KeyId(1), &[9; 32]);
+        let claims = tessera_core::Claims {
+            event: tessera_core::EventId(u32::try_from(event).unwrap()),
+            ticket: tessera_core::TicketId(77),
+            ticket_type: tessera_core::TicketTypeId(1),
+            revision: tessera_core::Revision(0),
+            days: tessera_core::DayMask(0b111),
+            zones: tessera_core::ZoneMask::GENERAL,
+            booth: None,
+            issued_at: 1_790_000_000,
+        };
+        batch(&[forger.sign(&claims)], 50)
     };
     let (status, body) = post_batch(&app, &token, &serde_json::to_value(forged).unwrap()).await;
     assert_eq!(
