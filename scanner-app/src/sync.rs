@@ -172,6 +172,12 @@ pub fn enroll(
         // The gate applies once the event arrives with the first pull.
         device.set_setting("gate", gate)?;
     }
+    // A replica wiped at revocation lacks the names the feed sent long ago: pull it all again.
+    let replica = scanner.replica();
+    if replica.meta("revoked")?.as_deref() == Some("true") {
+        replica.set_meta("cursor", "0")?;
+        replica.set_meta("revoked", "false")?;
+    }
     Ok(enrolled)
 }
 

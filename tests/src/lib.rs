@@ -278,7 +278,10 @@ impl Server {
             })
             .collect();
         let id = order["id"].as_u64().unwrap_or_default();
-        let token = order["access_token"].as_str().unwrap_or_default().to_owned();
+        let token = order["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         ((id, token), tickets)
     }
 

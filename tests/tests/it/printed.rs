@@ -31,12 +31,22 @@ fn a_photo_of_the_printed_pdf_ticket_is_admitted() {
     std::fs::write(dir.path().join("ticket.pdf"), &pdf).unwrap();
     // A 150 dpi grayscale print of the page.
     let status = Command::new("pdftoppm")
-        .args(["-r", "150", "-gray", "-png", "-singlefile", "ticket.pdf", "page"])
+        .args([
+            "-r",
+            "150",
+            "-gray",
+            "-png",
+            "-singlefile",
+            "ticket.pdf",
+            "page",
+        ])
         .current_dir(dir.path())
         .status()
         .expect("pdftoppm (Debian poppler-utils; ./scripts/test installs it)");
     assert!(status.success());
-    let page = image::open(dir.path().join("page.png")).unwrap().into_luma8();
+    let page = image::open(dir.path().join("page.png"))
+        .unwrap()
+        .into_luma8();
 
     // A phone photo of the page: 1920×1080, the page filling most of the height.
     let spec = frames::Spec {
