@@ -7,8 +7,10 @@
 //! over these.
 
 pub mod api;
+pub mod backup;
 pub mod catalog;
 pub mod config;
+pub mod copydb;
 pub mod email;
 pub mod keys;
 pub mod orders;

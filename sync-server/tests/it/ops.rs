@@ -1,0 +1,275 @@
+//! Operations: a festival moved from SQLite to PostgreSQL with copy-db (devices keep
+//! syncing without a resync), and an online backup taken while orders stream in.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use serde_json::Value;
+use tessera_server::keys::{Keys, MasterKey};
+
+use crate::support::{TestApp, TestDb, buy, ticket_type_id};
+
+fn enroll_device(dir: std::path::PathBuf, base: String, code: String) -> tessera_scanner::Scanner {
+    let mut s = tessera_scanner::Scanner::open(&dir).unwrap();
+    tessera_scanner::sync::enroll(&mut s, &base, &code, "t").unwrap();
+    tessera_scanner::sync::sync_once(&mut s, &mut |_, _| {}).unwrap();
+    s
+}
+
+async fn code(app: &TestApp, name: &str, gate: &str) -> String {
+    let event = app.state.store.events().await.unwrap()[0].id;
+    tessera_server::sync::create_device_code(
+        &app.state,
+        event,
+        name,
+        Some(gate),
+        chrono::Duration::hours(1),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn texts_of(app: &TestApp, quantity: i64) -> Vec<String> {
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = buy(&app.http, &app.base, pass, quantity).await;
+    assert_eq!(status, 201, "{order}");
+    order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copy_db_moves_a_festival_to_postgres_and_devices_keep_syncing() {
+    let Some(pg) = TestDb::postgres().await else {
+        return;
+    };
+    let lite = TestDb::sqlite();
+    // A rotated key: tickets signed by key 1 and key 2 must both verify after the move.
+    let app = TestApp::spawn(lite.settings()).await;
+    let old_texts = texts_of(&app, 3).await;
+    let master = MasterKey::load(&lite.settings()).unwrap();
+    Keys::rotate(app.state.store.as_ref(), &master)
+        .await
+        .unwrap();
+    app.stop().await;
+    let app = TestApp::spawn(lite.settings()).await;
+    let new_texts = texts_of(&app, 3).await;
+
+    // Two gates admit tickets and upload.
+    let dirs = [
+        lite.dir.path().join("gate-a"),
+        lite.dir.path().join("gate-b"),
+    ];
+    let codes = [
+        code(&app, "Gate-A", "Main Gate").await,
+        code(&app, "Gate-B", "North Gate").await,
+    ];
+    let mut gates = Vec::new();
+    for (dir, code) in dirs.iter().zip(codes) {
+        let (dir, base) = (dir.clone(), app.base.clone());
+        gates.push(
+            tokio::task::spawn_blocking(move || enroll_device(dir, base, code))
+                .await
+                .unwrap(),
+        );
+    }
+    let scans = [
+        (0usize, &old_texts[0]),
+        (0, &new_texts[0]),
+        (1, &old_texts[1]),
+        (1, &old_texts[0]),
+    ];
+    let mut gates = tokio::task::spawn_blocking({
+        let scans: Vec<(usize, String)> = scans.iter().map(|(g, t)| (*g, (*t).clone())).collect();
+        move || {
+            for (g, t) in scans {
+                gates[g].scan(&t, Utc::now()).unwrap();
+            }
+            for g in &mut gates {
+                tessera_scanner::sync::sync_once(g, &mut |_, _| {}).unwrap();
+            }
+            gates
+        }
+    })
+    .await
+    .unwrap();
+    let events_before: Value = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let head_before = app.state.store.feed_page(1, 0, 1).await.unwrap().head;
+
+    // The move, while the SQLite server still runs.
+    let copied = tessera_server::copydb::copy(&lite.url, &pg.url)
+        .await
+        .unwrap();
+    let rows = |t: &str| copied.iter().find(|c| c.table == t).map_or(0, |c| c.rows);
+    assert_eq!(rows("signing_keys"), 2);
+    assert_eq!(rows("tickets"), 6);
+    assert_eq!(rows("devices"), 2);
+    assert_eq!(rows("check_ins"), 4);
+    app.stop().await;
+    // A second copy into the now non-empty target is refused.
+    let again = tessera_server::copydb::copy(&lite.url, &pg.url)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("not empty"), "{again}");
+
+    let mut settings = pg.settings();
+    settings.data_dir = lite.dir.path().join("pg-server");
+    let moved = TestApp::spawn(settings).await;
+    let events_after: Value = moved
+        .http
+        .get(moved.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events_before, events_after, "the copy answers the same");
+    let event = moved.state.store.events().await.unwrap()[0].id;
+    assert_eq!(
+        moved.state.store.feed_page(event, 0, 1).await.unwrap().head,
+        head_before
+    );
+
+    // The devices follow the server: no resync, no duplicates; new sales flow.
+    let newer = texts_of(&moved, 2).await;
+    let base = moved.base.clone();
+    let reports = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for g in &mut gates {
+            g.device().set_setting("server_url", &base).unwrap();
+            out.push(tessera_scanner::sync::sync_once(g, &mut |_, _| {}).unwrap());
+        }
+        let admitted = gates[1].scan(&newer[0], Utc::now()).unwrap();
+        assert_eq!(admitted.verdict, "admit", "{}", admitted.message);
+        assert_eq!(
+            admitted.basis,
+            Some("replica"),
+            "the new ticket came through the feed"
+        );
+        tessera_scanner::sync::sync_once(&mut gates[1], &mut |_, _| {}).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    for r in &reports {
+        assert_eq!(
+            r.tickets, 2,
+            "only the two new tickets, not a resync: {r:?}"
+        );
+        assert_eq!(r.pushed, 0);
+    }
+    let stored = moved.state.store.event_check_ins(event).await.unwrap();
+    assert_eq!(stored.len(), 5);
+    let keys: BTreeSet<_> = stored
+        .iter()
+        .map(|c| (c.device_id.clone(), c.seq))
+        .collect();
+    assert_eq!(keys.len(), 5);
+    assert_eq!(
+        stored.iter().filter(|c| c.conflict).count(),
+        1,
+        "B's second admission of ticket 1"
+    );
+    moved.stop().await;
+    pg.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_online_backup_holds_every_order_committed_before_it() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "1-Day Pass").await;
+    let committed = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut buyers = Vec::new();
+    for _ in 0..4 {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        let (committed, stop) = (committed.clone(), stop.clone());
+        buyers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let (status, order) = buy(&http, &base, pass, 1).await;
+                if status == 201 {
+                    committed
+                        .lock()
+                        .unwrap()
+                        .push(order["id"].as_i64().unwrap());
+                }
+            }
+        }));
+    }
+    // Let some orders land, note which are committed, back up, keep selling.
+    crate::support::eventually("orders", std::time::Duration::from_secs(30), || {
+        let n = committed.lock().unwrap().len();
+        async move { (n >= 20).then_some(()) }
+    })
+    .await;
+    let before: Vec<i64> = committed.lock().unwrap().clone();
+    let file = db.dir.path().join("backup.db");
+    let bytes = tessera_server::backup::backup(&db.url, &file)
+        .await
+        .unwrap();
+    assert!(bytes > 0);
+    crate::support::eventually(
+        "more orders after the backup",
+        std::time::Duration::from_secs(30),
+        || {
+            let n = committed.lock().unwrap().len();
+            let want = before.len() + 10;
+            async move { (n >= want).then_some(()) }
+        },
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for b in buyers {
+        b.await.unwrap();
+    }
+    app.stop().await;
+    assert!(
+        tessera_server::backup::backup(&db.url, &file)
+            .await
+            .is_err(),
+        "never overwrites"
+    );
+
+    // Restore into a fresh data dir; a server there has every order committed before.
+    let target = TestDb::sqlite();
+    tessera_server::backup::restore(&target.url, &file)
+        .await
+        .unwrap();
+    let restored = target.store().await;
+    for id in &before {
+        assert!(
+            restored.order(*id).await.unwrap().is_some(),
+            "order {id} lost"
+        );
+    }
+    let app = TestApp::spawn(target.settings()).await;
+    let events: Value = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(events["events"][0]["ticket_types"].as_array().is_some());
+    app.stop().await;
+    let postgres = tessera_server::backup::backup("postgres://x@127.0.0.1/y", &file)
+        .await
+        .unwrap_err();
+    assert!(postgres.to_string().contains("pg_dump"));
+}
