@@ -112,6 +112,9 @@ impl Value {
     }
 }
 
+/// What the source held of one table: rows, checksum, the columns copied.
+type Expected = (u64, String, Vec<(String, Kind)>);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Int,
@@ -223,7 +226,7 @@ pub async fn copy(from: &str, to: &str) -> Result<Vec<Copied>, CopyError> {
         .await
         .map_err(|e| CopyError::Privilege(e.to_string()))?;
     let mut report = Vec::new();
-    let mut expected: BTreeMap<String, (u64, String, Vec<(String, Kind)>)> = BTreeMap::new();
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
     for table in &tables {
         let nonempty: bool = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM {})",
