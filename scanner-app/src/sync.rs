@@ -387,11 +387,19 @@ pub struct SyncStatus {
     pub clock_skew_ms: Option<i64>,
     /// The server's newest change at the last round.
     pub head: Option<u64>,
+    /// The change this device's replica has reached.
+    pub cursor: Option<u64>,
+    /// How many changes the device was behind the server at the last round (0: current).
+    pub changes_behind: Option<u64>,
 }
 
 /// Reads the sync state.
 pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
-    let head = scanner.replica().meta("head")?.and_then(|h| h.parse().ok());
+    let head: Option<u64> = scanner.replica().meta("head")?.and_then(|h| h.parse().ok());
+    let cursor: Option<u64> = scanner
+        .replica()
+        .meta("cursor")?
+        .and_then(|c| c.parse().ok());
     let device = scanner.device();
     Ok(SyncStatus {
         server: device.setting(SERVER_KEY)?,
@@ -404,6 +412,8 @@ pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
         last_error: device.setting(LAST_ERROR_KEY)?.filter(|e| !e.is_empty()),
         clock_skew_ms: device.setting(SKEW_KEY)?.and_then(|s| s.parse().ok()),
         head,
+        cursor,
+        changes_behind: head.map(|h| h.saturating_sub(cursor.unwrap_or(0))),
     })
 }
 

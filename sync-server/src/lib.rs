@@ -13,6 +13,7 @@ pub mod config;
 pub mod copydb;
 pub mod email;
 pub mod keys;
+pub mod metrics;
 pub mod orders;
 pub mod render;
 pub mod store;

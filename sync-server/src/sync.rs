@@ -282,14 +282,15 @@ pub async fn changes(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .map(|t| (t.with_timezone(&Utc) - now).num_milliseconds());
-    state
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), skew, Some(q.after))
-        .await?;
     let limit = q.limit.unwrap_or(5_000).clamp(1, MAX_PAGE);
     let page = state
         .store
         .feed_page(device.event_id, q.after, limit)
+        .await?;
+    // The cursor the device will be at once it applies this page: organizers see its lag.
+    state
+        .store
+        .touch_device(&device.id, now.timestamp_millis(), skew, Some(page.cursor))
         .await?;
     let body = ChangesPage {
         protocol: PROTOCOL,

@@ -273,3 +273,138 @@ async fn an_online_backup_holds_every_order_committed_before_it() {
         .unwrap_err();
     assert!(postgres.to_string().contains("pg_dump"));
 }
+
+fn scrape(text: &str) -> prometheus_parse::Scrape {
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+}
+
+fn value(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    s.samples
+        .iter()
+        .filter(|m| m.metric == name && labels.iter().all(|(k, v)| m.labels.get(k) == Some(*v)))
+        .map(|m| match m.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// `/metrics` parses as Prometheus text and moves with orders and check-ins; every response
+/// carries a request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_move_with_orders_and_check_ins() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let get_metrics = || async {
+        let res = app.http.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        scrape(&res.text().await.unwrap())
+    };
+    let before = get_metrics().await;
+    let texts = texts_of(&app, 2).await;
+    let gate_code = code(&app, "Gate-M", "Main Gate").await;
+    let (dir, base) = (db.dir.path().join("gate"), app.base.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut s = enroll_device(dir, base, gate_code);
+        s.scan(&texts[0], Utc::now()).unwrap();
+        tessera_scanner::sync::sync_once(&mut s, &mut |_, _| {}).unwrap();
+    })
+    .await
+    .unwrap();
+    let after = get_metrics().await;
+    assert_eq!(
+        value(&after, "tessera_tickets_issued_total", &[])
+            - value(&before, "tessera_tickets_issued_total", &[]),
+        2.0
+    );
+    assert_eq!(value(&after, "tessera_check_ins_total", &[]), 1.0);
+    assert_eq!(
+        value(
+            &after,
+            "tessera_http_requests_total",
+            &[
+                ("route", "/api/v1/orders"),
+                ("method", "POST"),
+                ("status", "201")
+            ]
+        ),
+        1.0
+    );
+    assert!(
+        value(
+            &after,
+            "tessera_http_requests_total",
+            &[("route", "/api/v1/sync/checkins")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(&after, "tessera_devices", &[("status", "active")]),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "tessera_device_changes_behind",
+            &[("name", "Gate-M")]
+        ),
+        0.0,
+        "the device is current"
+    );
+    assert!(value(&after, "tessera_emails", &[]) >= 1.0);
+    assert!(value(&after, "tessera_feed_head", &[]) > value(&before, "tessera_feed_head", &[]));
+
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16);
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "proxy-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "proxy-abc-123");
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["migrations"], "ok");
+    app.stop().await;
+}
+
+/// `/readyz` says 503 when the database goes away; `/healthz` (liveness) still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readyz_fails_when_the_database_is_unreachable() {
+    let Some(pg) = TestDb::postgres().await else {
+        return;
+    };
+    let app = TestApp::spawn(pg.settings()).await;
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The database disappears under the running server.
+    let name = pg.url.rsplit('/').next().unwrap().to_owned();
+    let base = std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["checks"]["database"], "unreachable");
+    app.stop().await;
+}
