@@ -408,3 +408,279 @@ async fn readyz_fails_when_the_database_is_unreachable() {
     assert_eq!(body["checks"]["database"], "unreachable");
     app.stop().await;
 }
+
+/// A round-robin TCP proxy on 127.0.0.1: each new connection goes to the next upstream.
+async fn proxy(upstreams: Vec<String>) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let targets: Vec<String> = upstreams
+        .iter()
+        .map(|u| u.trim_start_matches("http://").to_owned())
+        .collect();
+    let task = tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = targets[next % targets.len()].clone();
+            next += 1;
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), task)
+}
+
+/// Two server processes on one PostgreSQL behind a proxy: buyers spread over both never
+/// oversell, and two devices syncing through it lose no check-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store().await;
+    tessera_server::catalog::seed_demo(store.as_ref(), Utc::now())
+        .await
+        .unwrap();
+    let event = store.events().await.unwrap()[0].id;
+    let scarce = tessera_server::catalog::create_ticket_type(
+        store.as_ref(),
+        &tessera_server::store::NewTicketType {
+            event_id: event,
+            name: "Last Thirty".into(),
+            kind: tessera_server::store::TicketKind::Pass,
+            price_cents: 3500,
+            currency: "USD".into(),
+            capacity: 30,
+            days_mask: 0b111,
+            zones: 1,
+            transferable: true,
+        },
+    )
+    .await
+    .unwrap();
+    let env = [("TESSERA_DATABASE_URL", db.url.clone())];
+    let dir = db.dir.path().display().to_string();
+    let one = crate::support::ServerProcess::start(&["serve", "--data-dir", &dir], &env);
+    let two = crate::support::ServerProcess::start(&["serve", "--data-dir", &dir], &env);
+    let (front, proxy_task) = proxy(vec![one.base.clone(), two.base.clone()]).await;
+
+    // 80 buyers, each on a connection of its own, for 30 tickets.
+    let buyers: Vec<_> = (0..80)
+        .map(|_| {
+            let front = front.clone();
+            tokio::spawn(async move { buy(&reqwest::Client::new(), &front, scarce, 1).await })
+        })
+        .collect();
+    let mut texts = Vec::new();
+    let mut created = 0;
+    for b in buyers {
+        let (status, order) = b.await.unwrap();
+        match status {
+            201 => {
+                created += 1;
+                texts.push(order["tickets"][0]["qr_text"].as_str().unwrap().to_owned());
+            }
+            409 => {}
+            other => panic!("unexpected status {other}: {order}"),
+        }
+    }
+    assert_eq!(created, 30);
+    let tt = store
+        .ticket_types()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == scarce)
+        .unwrap();
+    assert_eq!((tt.sold, tt.remaining()), (30, 0), "never oversold");
+
+    // Two gates enroll and sync through the proxy; every acknowledged check-in is stored.
+    let state = tessera_server::open(db.settings()).await.unwrap();
+    let mut codes = Vec::new();
+    for name in ["Gate-1", "Gate-2"] {
+        codes.push(
+            tessera_server::sync::create_device_code(
+                &state,
+                event,
+                name,
+                Some("Main Gate"),
+                chrono::Duration::hours(1),
+                Utc::now(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let root = db.dir.path().to_owned();
+    let acked = tokio::task::spawn_blocking(move || {
+        let mut acked = 0;
+        for (i, code) in codes.into_iter().enumerate() {
+            let mut s = enroll_device(root.join(format!("gate-{i}")), front.clone(), code);
+            for t in texts.iter().skip(i * 15).take(15) {
+                s.scan(t, Utc::now()).unwrap();
+            }
+            // Several rounds, so both instances serve this device.
+            for _ in 0..3 {
+                tessera_scanner::sync::sync_with(
+                    &mut s,
+                    tessera_scanner::sync::SyncOptions { batch: 4, page: 7 },
+                    &mut |_, _| {},
+                )
+                .unwrap();
+            }
+            acked += s.device().all().unwrap().iter().filter(|q| q.acked).count();
+            let status = s.status(Utc::now()).unwrap();
+            assert_eq!(
+                status.replica.tickets, 30,
+                "the whole feed arrived through both instances"
+            );
+        }
+        acked
+    })
+    .await
+    .unwrap();
+    assert_eq!(acked, 30);
+    let stored = store.event_check_ins(event).await.unwrap();
+    assert_eq!(stored.len(), 30);
+    assert!(stored.iter().all(|c| c.server_admitted && !c.conflict));
+    proxy_task.abort();
+    one.kill();
+    two.kill();
+    db.cleanup().await;
+}
+
+/// SIGTERM in the middle of a burst of orders and uploads: the server finishes what it
+/// accepted, then exits cleanly; every acknowledged request is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_a_burst_loses_no_acknowledged_request() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().display().to_string();
+    let mut server = crate::support::ServerProcess::start(&["demo", "--data-dir", &dir], &[]);
+    let store = db.store().await;
+    let pass = ticket_type_id(store.as_ref(), "1-Day Pass").await;
+    let event = store.events().await.unwrap()[0].id;
+    let state = tessera_server::open(db.settings()).await.unwrap();
+    let code = tessera_server::sync::create_device_code(
+        &state,
+        event,
+        "Gate",
+        Some("Main Gate"),
+        chrono::Duration::hours(1),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let (_, order) = buy(&reqwest::Client::new(), &server.base, pass, 20).await;
+    let texts: Vec<String> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect();
+    let device_dir = db.dir.path().join("gate");
+    let base = server.base.clone();
+    tokio::task::spawn_blocking({
+        let device_dir = device_dir.clone();
+        move || {
+            let mut s = enroll_device(device_dir, base, code);
+            for t in &texts {
+                s.scan(t, Utc::now()).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+
+    // The burst: buyers in a loop, and the device uploading one check-in per request.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let mut buyers = Vec::new();
+    for _ in 0..6 {
+        let (base, acknowledged) = (server.base.clone(), acknowledged.clone());
+        buyers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for _ in 0..200 {
+                match http
+                    .post(format!("{base}/api/v1/orders"))
+                    .json(&serde_json::json!({"email": "a@example.com", "name": "A",
+                                              "items": [{"ticket_type": pass, "quantity": 1}]}))
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 201 => {
+                        let v: Value = r.json().await.unwrap();
+                        acknowledged.lock().unwrap().push(v["id"].as_i64().unwrap());
+                    }
+                    Ok(_) => {}
+                    Err(_) => return, // the server is gone
+                }
+            }
+        }));
+    }
+    let uploader = tokio::task::spawn_blocking({
+        let device_dir = device_dir.clone();
+        move || {
+            let mut s = tessera_scanner::Scanner::open(&device_dir).unwrap();
+            let _ = tessera_scanner::sync::sync_with(
+                &mut s,
+                tessera_scanner::sync::SyncOptions {
+                    batch: 1,
+                    page: 5000,
+                },
+                &mut |_, _| {},
+            );
+            s.device()
+                .all()
+                .unwrap()
+                .iter()
+                .filter(|q| q.acked)
+                .map(|q| q.seq)
+                .collect::<Vec<_>>()
+        }
+    });
+    crate::support::eventually(
+        "orders in flight",
+        std::time::Duration::from_secs(30),
+        || {
+            let n = acknowledged.lock().unwrap().len();
+            async move { (n >= 30).then_some(()) }
+        },
+    )
+    .await;
+    let pid = server.child.id().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exit = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
+    for b in buyers {
+        b.await.unwrap();
+    }
+    let acked_seqs = uploader.await.unwrap();
+
+    let acknowledged: Vec<i64> = acknowledged.lock().unwrap().clone();
+    for id in &acknowledged {
+        assert!(
+            store.order(*id).await.unwrap().is_some(),
+            "acknowledged order {id} lost"
+        );
+    }
+    let stored: BTreeSet<i64> = store
+        .event_check_ins(event)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    for seq in acked_seqs {
+        assert!(
+            stored.contains(&(seq as i64)),
+            "acknowledged check-in {seq} lost"
+        );
+    }
+}
