@@ -531,6 +531,16 @@ impl Replica {
             .optional()?)
     }
 
+    /// Sets a meta value.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
     /// The connection, for the sync client's bulk writes and for tests.
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.conn

@@ -172,6 +172,12 @@ pub fn enroll(
         // The gate applies once the event arrives with the first pull.
         device.set_setting("gate", gate)?;
     }
+    // A replica wiped at revocation lacks the names the feed sent long ago: pull it all again.
+    let replica = scanner.replica();
+    if replica.meta("revoked")?.as_deref() == Some("true") {
+        replica.set_meta("cursor", "0")?;
+        replica.set_meta("revoked", "false")?;
+    }
     Ok(enrolled)
 }
 
@@ -184,13 +190,40 @@ fn credentials(scanner: &mut Scanner) -> Result<(String, String), SyncError> {
     }
 }
 
+/// Batch and page sizes of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Check-ins per upload request (the server takes at most 1000).
+    pub batch: u32,
+    /// Changes per page asked for (the server serves at most 10000).
+    pub page: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            batch: BATCH,
+            page: PAGE,
+        }
+    }
+}
+
 /// One round: push every unsent check-in, then pull every page. `progress` is told
 /// `(cursor, head)` after each page.
 pub fn sync_once(
     scanner: &mut Scanner,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SyncReport, SyncError> {
-    let result = round(scanner, progress);
+    sync_with(scanner, SyncOptions::default(), progress)
+}
+
+/// [`sync_once`] with other batch and page sizes.
+pub fn sync_with(
+    scanner: &mut Scanner,
+    options: SyncOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SyncReport, SyncError> {
+    let result = round(scanner, options, progress);
     let device = scanner.device();
     match &result {
         Ok(_) => {
@@ -209,6 +242,7 @@ pub fn sync_once(
 
 fn round(
     scanner: &mut Scanner,
+    options: SyncOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SyncReport, SyncError> {
     let (server, token) = credentials(scanner)?;
@@ -217,7 +251,7 @@ fn round(
     let mut report = SyncReport::default();
 
     for _ in 0..MAX_REQUESTS {
-        let unsent = scanner.device().unsent(BATCH)?;
+        let unsent = scanner.device().unsent(options.batch.max(1))?;
         if unsent.is_empty() {
             break;
         }
@@ -282,7 +316,8 @@ fn round(
         let t0 = now();
         let mut resp = agent
             .get(&format!(
-                "{server}/api/v1/sync/changes?after={cursor}&limit={PAGE}"
+                "{server}/api/v1/sync/changes?after={cursor}&limit={}",
+                options.page.max(1)
             ))
             .header("Authorization", &auth)
             .header("X-Device-Time", &t0.to_rfc3339())
@@ -352,11 +387,19 @@ pub struct SyncStatus {
     pub clock_skew_ms: Option<i64>,
     /// The server's newest change at the last round.
     pub head: Option<u64>,
+    /// The change this device's replica has reached.
+    pub cursor: Option<u64>,
+    /// How many changes the device was behind the server at the last round (0: current).
+    pub changes_behind: Option<u64>,
 }
 
 /// Reads the sync state.
 pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
-    let head = scanner.replica().meta("head")?.and_then(|h| h.parse().ok());
+    let head: Option<u64> = scanner.replica().meta("head")?.and_then(|h| h.parse().ok());
+    let cursor: Option<u64> = scanner
+        .replica()
+        .meta("cursor")?
+        .and_then(|c| c.parse().ok());
     let device = scanner.device();
     Ok(SyncStatus {
         server: device.setting(SERVER_KEY)?,
@@ -369,6 +412,8 @@ pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
         last_error: device.setting(LAST_ERROR_KEY)?.filter(|e| !e.is_empty()),
         clock_skew_ms: device.setting(SKEW_KEY)?.and_then(|s| s.parse().ok()),
         head,
+        cursor,
+        changes_behind: head.map(|h| h.saturating_sub(cursor.unwrap_or(0))),
     })
 }
 

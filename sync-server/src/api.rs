@@ -456,6 +456,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::sync::SyncApiDoc::openapi());
+    doc.merge(crate::metrics::OpsApiDoc::openapi());
     Json(doc)
 }
 
@@ -804,8 +805,10 @@ pub struct ApiDoc;
 /// Every route, with the body limit.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::metrics::readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/events", get(list_events))
         .route("/api/v1/keys", get(list_keys))
@@ -829,5 +832,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    crate::metrics::layers(routes)
 }

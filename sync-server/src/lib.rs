@@ -7,10 +7,13 @@
 //! over these.
 
 pub mod api;
+pub mod backup;
 pub mod catalog;
 pub mod config;
+pub mod copydb;
 pub mod email;
 pub mod keys;
+pub mod metrics;
 pub mod orders;
 pub mod render;
 pub mod store;

@@ -88,6 +88,28 @@ enum Command {
     /// Gate devices: list and revoke.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Copies everything from a SQLite database to an empty PostgreSQL database in one
+    /// consistent pass, verifies row counts and checksums, and prints one JSON line a table.
+    CopyDb {
+        /// The SQLite database, e.g. sqlite://tessera-data/tessera.db
+        #[arg(long)]
+        from: String,
+        /// The empty PostgreSQL database, e.g. postgres://tessera@db/tessera
+        #[arg(long)]
+        to: String,
+    },
+    /// Writes a consistent copy of the SQLite database to FILE, also while a server runs.
+    Backup {
+        /// The backup file to create.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replaces the SQLite database with a backup (stop the server first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,10 +253,21 @@ fn settings(cli: &Cli) -> Result<Settings> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
+    // TESSERA_LOG_FORMAT=json: one JSON object per line, with the request span (id, method,
+    // route) on every line logged while serving a request.
+    let json = std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
 }
 
 async fn shutdown_signal() {
@@ -439,6 +472,29 @@ async fn main() -> Result<()> {
                 public_url.trim_end_matches('/')
             );
             println!("{code}");
+        }
+        Command::CopyDb { from, to } => {
+            let copied = tessera_server::copydb::copy(&from, &to).await?;
+            for c in copied {
+                println!(
+                    "{}",
+                    json!({"table": c.table, "rows": c.rows, "checksum": c.checksum, "verified": true})
+                );
+            }
+        }
+        Command::Backup { to } => {
+            let bytes = tessera_server::backup::backup(&settings.database_url(), &to).await?;
+            println!(
+                "{}",
+                json!({"backup": to.display().to_string(), "bytes": bytes})
+            );
+        }
+        Command::Restore { from } => {
+            let aside = tessera_server::backup::restore(&settings.database_url(), &from).await?;
+            println!(
+                "{}",
+                json!({"restored": from.display().to_string(), "previous": aside.display().to_string()})
+            );
         }
         Command::Devices(DevicesCommand::List) => {
             let store = admin_store(&settings).await?;

@@ -23,7 +23,7 @@ use tessera_core::sync::{
 };
 use tessera_core::{
     Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Recorded, Revision, TicketRecord,
-    TicketStatus, Tz, ZoneMask, reconcile, verify,
+    TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
 };
 
 use crate::api::AppState;
@@ -282,14 +282,15 @@ pub async fn changes(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .map(|t| (t.with_timezone(&Utc) - now).num_milliseconds());
-    state
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), skew, Some(q.after))
-        .await?;
     let limit = q.limit.unwrap_or(5_000).clamp(1, MAX_PAGE);
     let page = state
         .store
         .feed_page(device.event_id, q.after, limit)
+        .await?;
+    // The cursor the device will be at once it applies this page: organizers see its lag.
+    state
+        .store
+        .touch_device(&device.id, now.timestamp_millis(), skew, Some(page.cursor))
         .await?;
     let body = ChangesPage {
         protocol: PROTOCOL,
@@ -432,6 +433,7 @@ fn event_config(e: &EventSync) -> Option<(EventConfig, HashMap<String, ZoneMask>
 /// have with the whole log in hand.
 fn judge(
     keyring: &Keyring,
+    verified_in_batch: &HashMap<String, VerifiedTicket>,
     event: &EventConfig,
     gates: &HashMap<String, ZoneMask>,
     state: Option<&TicketState>,
@@ -448,9 +450,16 @@ fn judge(
         },
         superseded_by: None,
     });
+    // The batch's own codes were verified on arrival; older rows are verified again, since
+    // keys may have been retired since.
     let verified: Vec<_> = rows
         .iter()
-        .map(|r| r.text.as_deref().map(|t| verify(t, keyring)))
+        .map(|r| {
+            r.text.as_deref().map(|t| match verified_in_batch.get(t) {
+                Some(v) => Ok(v.clone()),
+                None => verify(t, keyring),
+            })
+        })
         .collect();
     let gate_of = |r: &StoredCheckIn| Gate {
         name: r.gate.clone(),
@@ -555,11 +564,15 @@ pub async fn upload(
         SyncApiError::Internal(format!("event {} is misconfigured", device.event_id))
     })?;
     let keyring = state.keys.read().await.keyring().clone();
+    let mut verified_in_batch = HashMap::new();
     let items: Vec<IncomingCheckIn> = req
         .check_ins
         .iter()
         .map(|c| {
             let verified = c.text.as_deref().map(|t| verify(t, &keyring));
+            if let (Some(text), Some(Ok(v))) = (&c.text, &verified) {
+                verified_in_batch.insert(text.clone(), v.clone());
+            }
             let (ticket_id, unverified_reason) = match &verified {
                 // A genuine ticket of another event is kept, judged `wrong_event`.
                 Some(Ok(t)) => (i64::try_from(t.claims().ticket.0).ok(), None),
@@ -582,8 +595,9 @@ pub async fn upload(
             }
         })
         .collect();
-    let judge_fn =
-        |s: Option<&TicketState>, rows: &[StoredCheckIn]| judge(&keyring, &config, &gates, s, rows);
+    let judge_fn = |s: Option<&TicketState>, rows: &[StoredCheckIn]| {
+        judge(&keyring, &verified_in_batch, &config, &gates, s, rows)
+    };
     let outcomes = state
         .store
         .ingest_check_ins(&device, &items, now.timestamp(), &judge_fn)

@@ -241,6 +241,11 @@ impl Server {
 
     /// Buys `quantity` 3-Day Passes through the API; returns each ticket's id and QR text.
     pub fn buy(&self, quantity: u32) -> Vec<(u64, String)> {
+        self.buy_order(quantity).1
+    }
+
+    /// Buys `quantity` 3-Day Passes; returns the order (id, access token) and the tickets.
+    pub fn buy_order(&self, quantity: u32) -> ((u64, String), Vec<(u64, String)>) {
         let types = self
             .rt
             .block_on(self.state.store.ticket_types())
@@ -261,7 +266,7 @@ impl Server {
             .body_mut()
             .read_json()
             .unwrap_or_else(|e| panic!("order body: {e}"));
-        order["tickets"]
+        let tickets = order["tickets"]
             .as_array()
             .unwrap_or_else(|| panic!("no tickets in {order}"))
             .iter()
@@ -271,7 +276,13 @@ impl Server {
                     t["qr_text"].as_str().unwrap_or_default().to_owned(),
                 )
             })
-            .collect()
+            .collect();
+        let id = order["id"].as_u64().unwrap_or_default();
+        let token = order["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ((id, token), tickets)
     }
 
     /// Runs a store call.

@@ -92,39 +92,59 @@ fn homography(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> [f64; 9] {
 /// Renders `text` as a camera would see it.
 pub fn render(text: &str, s: &Spec) -> GrayImage {
     let (mods, size) = modules(text);
-    let side = size as f64 * s.module;
+    warp(size as f64, size as f64, s.module, s, |mx, my| {
+        let inside = mx >= 0.0 && my >= 0.0 && (mx as usize) < size && (my as usize) < size;
+        if inside && mods[my as usize * size + mx as usize] {
+            1.0
+        } else {
+            0.0
+        }
+    })
+}
+
+#[allow(dead_code)] // Used by the end-to-end tests, which photograph printed PDF tickets.
+/// Photographs a picture (a printed page, say) as a camera would: `scale` frame pixels per
+/// picture pixel, then the same rotation, tilt, light, blur and noise as [`render`].
+pub fn photograph(picture: &GrayImage, scale: f64, s: &Spec) -> GrayImage {
+    let (w, h) = (picture.width(), picture.height());
+    warp(f64::from(w), f64::from(h), scale, s, |x, y| {
+        if x < 0.0 || y < 0.0 || x >= f64::from(w) || y >= f64::from(h) {
+            return 0.0;
+        }
+        1.0 - f64::from(picture.get_pixel(x as u32, y as u32).0[0]) / 255.0
+    })
+}
+
+/// Places a `sw`×`sh` source (darkness 0..1 from `dark_at`) into a frame: scaled, rotated,
+/// tilted, unevenly lit, blurred and noisy.
+fn warp(sw: f64, sh: f64, scale: f64, s: &Spec, dark_at: impl Fn(f64, f64) -> f64) -> GrayImage {
     let (cx, cy) = (
         s.centre.0 * f64::from(s.width),
         s.centre.1 * f64::from(s.height),
     );
     let (sin, cos) = s.angle.to_radians().sin_cos();
-    let half = side / 2.0;
-    // Corners of the code in the frame: rotate a square, then pull the far edge in.
+    let (half_w, half_h) = (sw * scale / 2.0, sh * scale / 2.0);
+    // Corners of the source in the frame: rotate a rectangle, then pull the far edge in.
     let corner = |dx: f64, dy: f64, pull: f64| {
         let (dx, dy) = (dx * (1.0 - pull), dy);
         (cx + dx * cos - dy * sin, cy + dx * sin + dy * cos)
     };
     let t = s.tilt;
     let dst = [
-        corner(-half, -half, t),
-        corner(half, -half, t),
-        corner(half, half, 0.0),
-        corner(-half, half, 0.0),
+        corner(-half_w, -half_h, t),
+        corner(half_w, -half_h, t),
+        corner(half_w, half_h, 0.0),
+        corner(-half_w, half_h, 0.0),
     ];
-    let src = [
-        (0.0, 0.0),
-        (size as f64, 0.0),
-        (size as f64, size as f64),
-        (0.0, size as f64),
-    ];
-    // Map frame pixels back to module coordinates.
+    let src = [(0.0, 0.0), (sw, 0.0), (sw, sh), (0.0, sh)];
+    // Map frame pixels back to source coordinates.
     let h = homography(dst, src);
     let mut rng = Rng(s.seed.max(1));
     let mut img = GrayImage::new(s.width, s.height);
     let (ink, paper) = (f64::from(s.ink), f64::from(s.paper));
     for y in 0..s.height {
         for x in 0..s.width {
-            // 2×2 supersampling for anti-aliased module edges.
+            // 2×2 supersampling for anti-aliased edges.
             let mut dark = 0.0;
             for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                 let (fx, fy) = (f64::from(x) + ox, f64::from(y) + oy);
@@ -133,14 +153,7 @@ pub fn render(text: &str, s: &Spec) -> GrayImage {
                     (h[0] * fx + h[1] * fy + h[2]) / w,
                     (h[3] * fx + h[4] * fy + h[5]) / w,
                 );
-                if mx >= 0.0
-                    && my >= 0.0
-                    && (mx as usize) < size
-                    && (my as usize) < size
-                    && mods[my as usize * size + mx as usize]
-                {
-                    dark += 0.25;
-                }
+                dark += 0.25 * dark_at(mx, my);
             }
             let light = 1.0 - s.shade * (f64::from(x) / f64::from(s.width));
             let v = (paper + (ink - paper) * dark) * light;

@@ -5,8 +5,11 @@
 //! connection setup and the write serialization differ. Owns transactions and capacity
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
+mod ops_sql;
 mod sql;
 mod sync_sql;
+
+pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 
 pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
@@ -403,7 +406,7 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: SyncStore + Send + Sync + std::fmt::Debug {
+pub trait Store: SyncStore + OpsStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

@@ -1,7 +1,9 @@
 //! The sync tables: devices, enrollment codes, every device's check-ins, and the change feed
 //! (filled by triggers, see `migrations/*/0002_sync.sql` and ADR 0008). Like [`super::sql`],
-//! one SQL body serves both backends; the only difference is the feed lock PostgreSQL takes
-//! before judging uploads.
+//! one SQL body serves both backends; the differences are the feed lock PostgreSQL takes
+//! before judging uploads and how each reads a JSON array of ids.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -333,7 +335,7 @@ where
 }
 
 macro_rules! sync_store {
-    ($store:ty, $feed_lock:literal) => {
+    ($store:ty, $db:ty, $feed_lock:literal, $ids_from_json:literal) => {
         #[async_trait]
         impl SyncStore for $store {
             async fn create_enrollment_code(
@@ -546,109 +548,188 @@ macro_rules! sync_store {
                 // Judging reads every check-in of a ticket: serialize ingests (and every
                 // other feed writer) so two instances never judge on half of each other.
                 sqlx::query($feed_lock).execute(&mut *tx).await?;
-                let mut stored = Vec::with_capacity(items.len());
-                let mut tickets: Vec<i64> = Vec::new();
-                for item in items {
-                    let unverified = item.ticket_id.is_none();
-                    let done = sqlx::query(
-                        "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
-                         direction, admitted, reason, server_admitted, server_reason, conflict, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 0, $12) \
-                         ON CONFLICT (device_id, seq) DO NOTHING",
-                    )
-                    .bind(&device.id)
-                    .bind(item.seq)
-                    .bind(device.event_id)
-                    .bind(item.ticket_id)
-                    .bind(&item.text)
-                    .bind(item.at_ms)
-                    .bind(&item.gate)
-                    .bind(&item.direction)
-                    .bind(i64::from(item.admitted))
-                    .bind(&item.reason)
-                    .bind(if unverified { item.unverified_reason.clone() } else { None })
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    let is_new = done.rows_affected() == 1;
-                    stored.push(is_new);
-                    if let (true, Some(t)) = (is_new, item.ticket_id)
-                        && !tickets.contains(&t)
-                    {
-                        tickets.push(t);
-                    }
-                }
-                let new_rows = stored.iter().filter(|s| **s).count() as i64;
-                sqlx::query("UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3")
-                    .bind(new_rows)
-                    .bind(now * 1000)
-                    .bind(&device.id)
-                    .execute(&mut *tx)
-                    .await?;
-                for ticket_id in tickets {
-                    let state = sqlx::query(
-                        "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id = $1",
-                    )
-                    .bind(ticket_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| ticket_state_from(&r))
-                    .transpose()?;
-                    let history = sqlx::query(concat!(
-                        check_in_select!(),
-                        " WHERE c.ticket_id = $1 ORDER BY c.at_ms, c.device_id, c.seq"
-                    ))
-                    .bind(ticket_id)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(check_in_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                    let verdicts = judge(state.as_ref(), &history);
-                    for (row, v) in history.iter().zip(verdicts) {
-                        if row.server_admitted == v.admitted
-                            && row.server_reason == v.reason
-                            && row.conflict == v.conflict
-                        {
-                            continue;
-                        }
-                        sqlx::query(
-                            "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
-                             WHERE device_id = $4 AND seq = $5",
-                        )
-                        .bind(i64::from(v.admitted))
-                        .bind(&v.reason)
-                        .bind(i64::from(v.conflict))
-                        .bind(&row.device_id)
-                        .bind(row.seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                let mut out = Vec::with_capacity(items.len());
-                for (item, is_new) in items.iter().zip(stored) {
-                    let row = sqlx::query(
-                        "SELECT server_admitted, server_reason, conflict FROM check_ins \
-                         WHERE device_id = $1 AND seq = $2",
-                    )
-                    .bind(&device.id)
-                    .bind(item.seq)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    out.push(IngestOutcome {
-                        seq: item.seq,
-                        stored: is_new,
-                        verdict: Verdict {
+
+                // What the server already has of this batch: answered, not judged again.
+                let (lo, hi) = items.iter().fold((i64::MAX, i64::MIN), |(lo, hi), i| {
+                    (lo.min(i.seq), hi.max(i.seq))
+                });
+                let mut known: HashMap<i64, Verdict> = HashMap::new();
+                for row in sqlx::query(
+                    "SELECT seq, server_admitted, server_reason, conflict FROM check_ins \
+                     WHERE device_id = $1 AND seq >= $2 AND seq <= $3",
+                )
+                .bind(&device.id)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&mut *tx)
+                .await?
+                {
+                    known.insert(
+                        row.try_get("seq")?,
+                        Verdict {
                             admitted: row.try_get::<i64, _>("server_admitted")? != 0,
                             reason: row.try_get("server_reason")?,
                             conflict: row.try_get::<i64, _>("conflict")? != 0,
                         },
+                    );
+                }
+                let mut new_items: Vec<&IncomingCheckIn> = Vec::new();
+                for item in items {
+                    if !known.contains_key(&item.seq) && !new_items.iter().any(|n| n.seq == item.seq) {
+                        new_items.push(item);
+                    }
+                }
+
+                // Every touched ticket's state and history, in two queries.
+                let mut ticket_ids: Vec<i64> = new_items.iter().filter_map(|i| i.ticket_id).collect();
+                ticket_ids.sort_unstable();
+                ticket_ids.dedup();
+                let ids_json = serde_json::to_string(&ticket_ids)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut states: HashMap<i64, TicketState> = HashMap::new();
+                for row in sqlx::query(concat!(
+                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN (",
+                    $ids_from_json,
+                    ")"
+                ))
+                .bind(&ids_json)
+                .fetch_all(&mut *tx)
+                .await?
+                {
+                    let t = ticket_state_from(&row)?;
+                    states.insert(t.id, t);
+                }
+                let mut histories: HashMap<i64, Vec<StoredCheckIn>> = HashMap::new();
+                for row in sqlx::query(concat!(
+                    check_in_select!(),
+                    " WHERE c.ticket_id IN (",
+                    $ids_from_json,
+                    ")"
+                ))
+                .bind(&ids_json)
+                .fetch_all(&mut *tx)
+                .await?
+                {
+                    let c = check_in_from(&row)?;
+                    if let Some(t) = c.ticket_id {
+                        histories.entry(t).or_default().push(c);
+                    }
+                }
+                let as_stored = |item: &IncomingCheckIn| StoredCheckIn {
+                    device_id: device.id.clone(),
+                    seq: item.seq,
+                    device_name: device.name.clone(),
+                    ticket_id: item.ticket_id,
+                    text: item.text.clone(),
+                    at_ms: item.at_ms,
+                    gate: item.gate.clone(),
+                    direction: item.direction.clone(),
+                    admitted: item.admitted,
+                    reason: item.reason.clone(),
+                    server_admitted: false,
+                    server_reason: item.unverified_reason.clone(),
+                    conflict: false,
+                };
+
+                // Judge each ticket's whole history with the new check-ins in it; new rows are
+                // written once with their verdict, older rows only when their verdict moved.
+                let mut verdicts: HashMap<i64, Verdict> = HashMap::new();
+                for ticket_id in &ticket_ids {
+                    let mut history = histories.remove(ticket_id).unwrap_or_default();
+                    history.extend(
+                        new_items
+                            .iter()
+                            .filter(|i| i.ticket_id == Some(*ticket_id))
+                            .map(|i| as_stored(i)),
+                    );
+                    history.sort_by(|a, b| {
+                        (a.at_ms, &a.device_id, a.seq).cmp(&(b.at_ms, &b.device_id, b.seq))
+                    });
+                    let judged = judge(states.get(ticket_id), &history);
+                    for (row, v) in history.iter().zip(judged) {
+                        let is_new = row.device_id == device.id
+                            && new_items.iter().any(|i| i.seq == row.seq);
+                        if is_new {
+                            verdicts.insert(row.seq, v);
+                        } else if row.server_admitted != v.admitted
+                            || row.server_reason != v.reason
+                            || row.conflict != v.conflict
+                        {
+                            sqlx::query(
+                                "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
+                                 WHERE device_id = $4 AND seq = $5",
+                            )
+                            .bind(i64::from(v.admitted))
+                            .bind(&v.reason)
+                            .bind(i64::from(v.conflict))
+                            .bind(&row.device_id)
+                            .bind(row.seq)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                for item in &new_items {
+                    // Not a verified ticket: kept with the reason it failed.
+                    verdicts.entry(item.seq).or_insert_with(|| Verdict {
+                        admitted: false,
+                        reason: item.unverified_reason.clone(),
+                        conflict: false,
                     });
                 }
+                // 14 parameters a row: 100 rows stay far below both backends' limits.
+                for chunk in new_items.chunks(100) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
+                         direction, admitted, reason, server_admitted, server_reason, conflict, received_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, item| {
+                        let v = verdicts.get(&item.seq);
+                        row.push_bind(device.id.clone())
+                            .push_bind(item.seq)
+                            .push_bind(device.event_id)
+                            .push_bind(item.ticket_id)
+                            .push_bind(item.text.clone())
+                            .push_bind(item.at_ms)
+                            .push_bind(item.gate.clone())
+                            .push_bind(item.direction.clone())
+                            .push_bind(i64::from(item.admitted))
+                            .push_bind(item.reason.clone())
+                            .push_bind(i64::from(v.is_some_and(|v| v.admitted)))
+                            .push_bind(v.and_then(|v| v.reason.clone()))
+                            .push_bind(i64::from(v.is_some_and(|v| v.conflict)))
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3")
+                    .bind(new_items.len() as i64)
+                    .bind(now * 1000)
+                    .bind(&device.id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                Ok(out)
-            }
 
+                // A seq repeated inside one batch is answered like its first occurrence.
+                let mut first_seen: Vec<i64> = Vec::new();
+                items
+                    .iter()
+                    .map(|item| {
+                        let stored = !known.contains_key(&item.seq) && !first_seen.contains(&item.seq);
+                        first_seen.push(item.seq);
+                        let verdict = known
+                            .get(&item.seq)
+                            .or_else(|| verdicts.get(&item.seq))
+                            .cloned()
+                            .ok_or_else(|| StoreError::Corrupt(format!("no verdict for seq {}", item.seq)))?;
+                        Ok(IngestOutcome {
+                            seq: item.seq,
+                            stored,
+                            verdict,
+                        })
+                    })
+                    .collect()
+            }
             async fn feed_page(
                 &self,
                 event_id: i64,
@@ -771,5 +852,15 @@ macro_rules! sync_store {
     };
 }
 
-sync_store!(SqliteStore, "SELECT 1");
-sync_store!(PgStore, "SELECT pg_advisory_xact_lock(7283001)");
+sync_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "SELECT 1",
+    "SELECT value FROM json_each($1)"
+);
+sync_store!(
+    PgStore,
+    sqlx::Postgres,
+    "SELECT pg_advisory_xact_lock(7283001)",
+    "SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)"
+);

@@ -11,5 +11,7 @@ mod api;
 mod cli;
 mod crash;
 mod email;
+mod ops;
 mod race;
 mod store;
+mod sync;

@@ -130,3 +130,54 @@ fn festival_on_postgres() {
         festival(&db);
     }
 }
+
+/// The organizer revokes a lost tablet: its next sync is refused, it forgets every holder
+/// name, keeps (and still uses) its check-ins, and a new code brings it back.
+#[test]
+fn a_revoked_device_wipes_names_and_keeps_its_check_ins() {
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(2);
+    let mut gate = Device::enroll(&server, "Lost-Tablet", "Main Gate");
+    let first = gate.scan(&tickets[0].1);
+    assert_eq!(first.holder.as_deref(), Some("Guest"));
+
+    let device_id = gate.scanner.device().identity().unwrap().device_id.clone();
+    assert!(
+        server
+            .block_on(server.state.store.revoke_device(&device_id, 0))
+            .unwrap()
+    );
+    let err = gate.sync().unwrap_err();
+    assert!(
+        matches!(err, tessera_scanner::sync::SyncError::Revoked(_)),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+
+    let status = gate.scanner.status(chrono::Utc::now()).unwrap();
+    assert!(status.sync.revoked);
+    assert_eq!(status.check_ins.total, 1, "the queue is kept");
+    assert_eq!(status.check_ins.unsent, 1);
+    let second = gate.scan(&tickets[1].1);
+    assert_eq!(second.verdict, "admit");
+    assert_eq!(second.holder, None, "names are wiped");
+    assert_eq!(gate.scan(&tickets[0].1).reason, Some("already_admitted"));
+
+    // Enrolled again with a new code, it keeps its id and uploads what it queued.
+    let code = server.device_code("Found-Tablet", "Main Gate");
+    tessera_scanner::sync::enroll(&mut gate.scanner, &server.url, &code, "test").unwrap();
+    let report = gate.sync().unwrap();
+    assert_eq!(report.pushed, 3);
+    assert_eq!(
+        gate.scanner.device().identity().unwrap().device_id,
+        device_id
+    );
+    let back = gate.scan(&tickets[1].1);
+    assert_eq!(
+        back.holder.as_deref(),
+        Some("Guest"),
+        "a full pull restored the names"
+    );
+    server.stop();
+}
