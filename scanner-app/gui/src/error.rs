@@ -67,9 +67,3 @@ impl From<GuiError> for UiError {
         Self { code, message }
     }
 }
-
-impl From<tessera_scanner::Error> for UiError {
-    fn from(e: tessera_scanner::Error) -> Self {
-        GuiError::from(e).into()
-    }
-}
