@@ -28,8 +28,10 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
+        // The shell's own `kill` (no procps needed): SIGTERM lets tauri-driver stop
+        // WebKitWebDriver and the app with it.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.0.id())])
             .status();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
