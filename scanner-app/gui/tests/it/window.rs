@@ -2,7 +2,8 @@
 //! WebDriver over HTTP on 127.0.0.1): enroll against a demo server, show a ticket to the
 //! (replayed) camera → ADMIT, show it again → REJECT "already admitted", type another with
 //! a keyboard wedge → verdict; then the webview's own camera path on WebKit's mock capture
-//! device, measured; and a new device enrolling from the QR code shown to its camera.
+//! device, measured; the offline banner; the words shown when there is no camera at all;
+//! and a new device enrolling from the QR code shown to its camera.
 //! Screenshots and the camera figures go to `CARGO_TARGET_TMPDIR/gui-e2e/`.
 //!
 //! It needs `Xvfb`, `WebKitWebDriver` (Debian `webkit2gtk-driver`) and `tauri-driver`;
@@ -523,6 +524,29 @@ fn the_gate_screen_admits_rejects_and_takes_a_keyboard_wedge() {
             w.verdict().is_none().then_some(())
         });
         w.screenshot(&out.join("10-offline.png"));
+
+        // The camera list offers the test cameras, after "Default camera".
+        wait_for("the camera list", Duration::from_secs(20), || {
+            let n = w.js("return document.querySelectorAll('#choose-camera option').length;");
+            (n.as_u64() >= Some(2)).then_some(())
+        });
+        let first = w.js("return document.querySelector('#choose-camera option').textContent;");
+        assert_eq!(first, json!("Default camera"));
+    }
+
+    // No camera at all: the screen says so and how to scan anyway; never a blank box.
+    {
+        let w = Window::open(&url, &["--data-dir".into(), arg(&data)]);
+        wait_for("the no-camera explanation", Duration::from_secs(30), || {
+            w.shown("#camera-problem").then_some(())
+        });
+        let said = w.js("return document.getElementById('camera-problem').textContent;");
+        let said = said.as_str().unwrap_or_default();
+        assert!(
+            said.contains("No camera found") && said.contains("USB scanner"),
+            "{said:?}"
+        );
+        w.screenshot(&out.join("11-no-camera.png"));
     }
 }
 
