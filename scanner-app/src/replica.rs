@@ -85,8 +85,8 @@ pub struct ReplicaCounts {
     pub revoked: u64,
     /// Public keys.
     pub keys: u64,
-    /// Other devices' check-ins known.
-    pub other_check_ins: u64,
+    /// Check-ins of every device (this one's included) as the server relayed them.
+    pub relayed_check_ins: u64,
 }
 
 /// The local replica.
@@ -372,7 +372,7 @@ impl Replica {
             tickets: count("SELECT COUNT(*) FROM tickets")?,
             revoked: count("SELECT COUNT(*) FROM tickets WHERE status <> 'valid'")?,
             keys: count("SELECT COUNT(*) FROM keys")?,
-            other_check_ins: count("SELECT COUNT(*) FROM check_ins")?,
+            relayed_check_ins: count("SELECT COUNT(*) FROM check_ins")?,
         })
     }
 

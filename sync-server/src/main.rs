@@ -300,6 +300,12 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
     if settings.public_url.is_none() {
         settings.public_url = Some(format!("http://{addr}"));
     }
+    // Admin commands on this data dir (device-code) link to where this server really is.
+    let _ = std::fs::create_dir_all(&settings.data_dir);
+    let _ = std::fs::write(
+        settings.data_dir.join(SERVED_AT_FILE),
+        settings.public_url(),
+    );
     let outbox = settings.outbox_dir();
     let smtp = settings.email.smtp_url.is_some();
     let state = tessera_server::open(settings)
@@ -331,6 +337,9 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
         .context("server failed")?;
     Ok(())
 }
+
+/// Where `serve`/`demo` write the URL they serve at, in the data dir.
+const SERVED_AT_FILE: &str = "served-at";
 
 fn parse_gate(spec: &str) -> Result<(String, u16)> {
     let (name, zones) = spec
@@ -414,7 +423,15 @@ async fn main() -> Result<()> {
             event,
             ttl_hours,
         } => {
-            let public_url = settings.public_url();
+            // Unless configured, the address the server on this data dir last announced.
+            let public_url = match &settings.public_url {
+                Some(_) => settings.public_url(),
+                None => std::fs::read_to_string(settings.data_dir.join(SERVED_AT_FILE))
+                    .map(|u| u.trim().to_owned())
+                    .ok()
+                    .filter(|u| u.starts_with("http"))
+                    .unwrap_or_else(|| settings.public_url()),
+            };
             let state = tessera_server::open(settings).await?;
             let events = state.store.events().await?;
             let event_id = match (event, events.as_slice()) {
