@@ -141,24 +141,30 @@ fn kind_of(table: &str, column: &str, pg_type: &str) -> Result<Kind, CopyError> 
     })
 }
 
-fn read_sqlite(row: &sqlx::sqlite::SqliteRow, i: usize, kind: Kind) -> Result<Value, sqlx::Error> {
-    Ok(match kind {
-        Kind::Int => Value::Int(row.try_get(i)?),
-        Kind::Bool => Value::Bool(row.try_get::<Option<i64>, _>(i)?.map(|v| v != 0)),
-        Kind::Bytes => Value::Bytes(row.try_get(i)?),
-        Kind::Text => Value::Text(row.try_get(i)?),
-        Kind::Float => Value::Float(row.try_get(i)?),
-    })
-}
-
-fn read_pg(row: &sqlx::postgres::PgRow, i: usize, kind: Kind) -> Result<Value, sqlx::Error> {
-    Ok(match kind {
-        Kind::Int => Value::Int(row.try_get(i)?),
-        Kind::Bool => Value::Bool(row.try_get(i)?),
-        Kind::Bytes => Value::Bytes(row.try_get(i)?),
-        Kind::Text => Value::Text(row.try_get(i)?),
-        Kind::Float => Value::Float(row.try_get(i)?),
-    })
+/// Reads the copied columns of a row, each as its target type says (SQLite's integer
+/// booleans decode as booleans too).
+fn read_row<R: Row>(row: &R, columns: &[(String, Kind)]) -> Result<Vec<Value>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<bool>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<Vec<u8>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<f64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| {
+            Ok(match kind {
+                Kind::Int => Value::Int(row.try_get(i)?),
+                Kind::Bool => Value::Bool(row.try_get(i)?),
+                Kind::Bytes => Value::Bytes(row.try_get(i)?),
+                Kind::Text => Value::Text(row.try_get(i)?),
+                Kind::Float => Value::Float(row.try_get(i)?),
+            })
+        })
+        .collect()
 }
 
 /// Sums per-row SHA-256 prefixes: equal for equal row sets in any order.
@@ -272,13 +278,7 @@ pub async fn copy(from: &str, to: &str) -> Result<Vec<Copied>, CopyError> {
         .fetch_all(&mut *src)
         .await?
         .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, (_, k))| read_sqlite(row, i, *k))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .map(|row| read_row(row, &columns))
         .collect::<Result<_, _>>()?;
         for chunk in rows.chunks(CHUNK) {
             let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
@@ -341,13 +341,7 @@ pub async fn copy(from: &str, to: &str) -> Result<Vec<Copied>, CopyError> {
         .fetch_all(&mut *dst)
         .await?
         .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, (_, k))| read_pg(row, i, *k))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .map(|row| read_row(row, columns))
         .collect::<Result<_, _>>()?;
         if copied.len() as u64 != *rows {
             return Err(CopyError::Mismatch {
