@@ -33,6 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes the outbox worker when an order queues an email.
     pub wake: Arc<Notify>,
+    /// Demo mode or Stripe.
+    pub payments: crate::payments::Payments,
 }
 
 /// Every API error, as `{"error": code, "message": text}` with the status each variant
@@ -69,6 +71,9 @@ pub enum ApiError {
     /// 415: the body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 502: the payment provider failed; the order was not placed.
+    #[error("the payment provider is unavailable, please try again")]
+    PaymentUnavailable,
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),
@@ -89,6 +94,7 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -99,7 +105,7 @@ impl ApiError {
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
-    /// `unsupported_media_type`, `internal`.
+    /// `unsupported_media_type`, `payment_unavailable`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -342,9 +348,10 @@ pub struct OrderOut {
     pub id: i64,
     /// The order number as printed: `T-<id>`.
     pub number: String,
-    /// `paid` (demo and comp orders are paid at once).
+    /// `paid` (demo and comp orders are paid at once), `pending` (a Stripe order waiting
+    /// for its payment), `expired` (unpaid in time), `refunded`.
     pub status: String,
-    /// `demo` (no money moved) or `comp`.
+    /// `demo` (no money moved), `comp` or `stripe`.
     pub payment: String,
     /// True for demo orders: the tickets are not paid for.
     pub demo: bool,
@@ -363,6 +370,9 @@ pub struct OrderOut {
     pub tickets: Vec<TicketOut>,
     /// All tickets as one PDF.
     pub tickets_pdf: String,
+    /// While the order is `pending`: Stripe's hosted payment page to send the buyer to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 /// `?token=` alternative to the `Authorization` header (for links in emails).
@@ -409,6 +419,7 @@ fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> Or
         access_token: token,
         tickets: tickets.iter().map(|t| ticket_out(order.id, t)).collect(),
         tickets_pdf: format!("/api/v1/orders/{}/tickets.pdf", order.id),
+        checkout_url: None,
     }
 }
 
@@ -555,6 +566,29 @@ pub async fn create_order(
             .map(|i| (i.ticket_type, i.quantity))
             .collect(),
     };
+    if let Some(provider) = state.payments.provider().cloned() {
+        let started = crate::payments::start_checkout(
+            &state,
+            provider.as_ref(),
+            &request,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::payments::CheckoutError::Order(e) => ApiError::from(e),
+            crate::payments::CheckoutError::Provider(e) => {
+                tracing::warn!(error = %e, "creating a checkout session failed");
+                ApiError::PaymentUnavailable
+            }
+        })?;
+        let order =
+            state.store.order(started.placed.id).await?.ok_or_else(|| {
+                ApiError::Internal(format!("order {} vanished", started.placed.id))
+            })?;
+        let mut out = order_out(&order, &[], Some(started.placed.access_token));
+        out.checkout_url = Some(started.checkout_url);
+        return Ok((StatusCode::CREATED, Json(out)));
+    }
     let keys = state.keys.read().await.clone();
     let placed = orders::place(
         state.store.as_ref(),
@@ -598,7 +632,11 @@ pub async fn get_order(
 ) -> Result<Json<OrderOut>, ApiError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
     let tickets = state.store.order_tickets(id).await?;
-    Ok(Json(order_out(&order, &tickets, None)))
+    let mut out = order_out(&order, &tickets, None);
+    if order.status == "pending" {
+        out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
+    }
+    Ok(Json(out))
 }
 
 async fn order_ticket(
@@ -791,11 +829,13 @@ impl utoipa::Modify for SecurityAddon {
     info(title = "Tessera sync server", description = "Sales, issuance and device sync API of tessera-server."),
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
-        ticket_qr_svg, ticket_pdf, order_pdf, order_page
+        ticket_qr_svg, ticket_pdf, order_pdf, order_page,
+        crate::payments::webhook::stripe_webhook
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
-        OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody
+        OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
+        crate::payments::webhook::WebhookOut
     )),
     modifiers(&SecurityAddon)
 )]
@@ -826,6 +866,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}", get(order_page))
         .merge(crate::sync::routes())
+        .merge(crate::payments::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

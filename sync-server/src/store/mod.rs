@@ -5,9 +5,14 @@
 //! connection setup and the write serialization differ. Owns transactions and capacity
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
+mod payments_sql;
 mod sql;
 mod sync_sql;
 
+pub use payments_sql::{
+    EventRecord, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
+    StripeEventRow,
+};
 pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
@@ -93,6 +98,8 @@ pub enum Payment {
     Demo,
     /// Complimentary (guest list), issued by an organizer.
     Comp,
+    /// Paid through Stripe Checkout (pending until Stripe confirms).
+    Stripe,
 }
 
 impl Payment {
@@ -101,6 +108,7 @@ impl Payment {
         match self {
             Self::Demo => "demo",
             Self::Comp => "comp",
+            Self::Stripe => "stripe",
         }
     }
 }
@@ -403,7 +411,7 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: SyncStore + Send + Sync + std::fmt::Debug {
+pub trait Store: SyncStore + PaymentStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.
