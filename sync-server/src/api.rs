@@ -71,7 +71,10 @@ pub enum ApiError {
     /// 415: the body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
-    /// 502: the payment provider failed; the order was not placed.
+    /// 409: the order or ticket cannot be refunded in its state.
+    #[error("{0}")]
+    NotRefundable(String),
+    /// 502: the payment provider failed; nothing changed.
     #[error("the payment provider is unavailable, please try again")]
     PaymentUnavailable,
     /// 500: something broke on our side; the cause is in the server log.
@@ -94,6 +97,7 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::NotRefundable(_) => (StatusCode::CONFLICT, "not_refundable"),
             Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -105,7 +109,7 @@ impl ApiError {
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
-    /// `unsupported_media_type`, `payment_unavailable`, `internal`.
+    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -812,6 +816,17 @@ impl utoipa::Modify for SecurityAddon {
             ),
         );
         components.add_security_scheme(
+            "refund_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The organizer's refund_api_token (TESSERA_REFUND_API_TOKEN)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "device_token",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -830,12 +845,13 @@ impl utoipa::Modify for SecurityAddon {
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
         ticket_qr_svg, ticket_pdf, order_pdf, order_page,
-        crate::payments::webhook::stripe_webhook
+        crate::payments::webhook::stripe_webhook, crate::payments::refund_order
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
         OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
-        crate::payments::webhook::WebhookOut
+        crate::payments::webhook::WebhookOut, crate::payments::RefundIn,
+        crate::payments::RefundOut
     )),
     modifiers(&SecurityAddon)
 )]

@@ -98,6 +98,10 @@ pub struct PaymentSettings {
     pub expiry_sweep_ms: u64,
     /// Largest accepted age of a webhook signature's timestamp, in seconds.
     pub webhook_tolerance_secs: u64,
+    /// Bearer token an organizer's tools send to `POST /api/v1/orders/{id}/refund`; unset
+    /// means the refund endpoint is off (the `refund` subcommand always works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_api_token: Option<Secret>,
 }
 
 impl Default for PaymentSettings {
@@ -109,6 +113,7 @@ impl Default for PaymentSettings {
             order_ttl_secs: 30 * 60,
             expiry_sweep_ms: 30_000,
             webhook_tolerance_secs: 300,
+            refund_api_token: None,
         }
     }
 }
@@ -291,6 +296,9 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_STRIPE_API_BASE") {
             self.payments.stripe_api_base = Some(v);
+        }
+        if let Some(v) = env("TESSERA_REFUND_API_TOKEN") {
+            self.payments.refund_api_token = Some(Secret::new(v));
         }
         if let Some(v) = env("TESSERA_ORDER_TTL_SECS") {
             self.payments.order_ttl_secs = parse("TESSERA_ORDER_TTL_SECS", &v)?;

@@ -635,8 +635,78 @@ pub fn compose_refund_notice(
 
 /// The payment routes, merged into [`crate::api::router`].
 pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/api/v1/payments/stripe/webhook",
-        axum::routing::post(webhook::stripe_webhook),
+    axum::Router::new()
+        .route(
+            "/api/v1/payments/stripe/webhook",
+            axum::routing::post(webhook::stripe_webhook),
+        )
+        .route(
+            "/api/v1/orders/{id}/refund",
+            axum::routing::post(refund_order),
+        )
+}
+
+/// `POST /api/v1/orders/{id}/refund` body.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundIn {
+    /// Refund only this ticket of the order; absent means every valid ticket.
+    #[serde(default)]
+    pub ticket_id: Option<i64>,
+}
+
+/// Refunds an order or one ticket (organizers: `Authorization: Bearer <refund_api_token>`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/refund",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = RefundIn,
+    security(("refund_token" = [])),
+    responses(
+        (status = 200, body = RefundOut, description = "Refunded; the tickets are revoked"),
+        (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+        (status = 404, body = crate::api::ErrorBody, description = "No such order or ticket, or the endpoint is off"),
+        (status = 409, body = crate::api::ErrorBody, description = "not_refundable: not paid, or the ticket is void already"),
+        (status = 502, body = crate::api::ErrorBody, description = "payment_unavailable: Stripe refused or is unreachable; nothing changed"),
     )
+)]
+pub async fn refund_order(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<RefundOut>, crate::api::ApiError> {
+    use crate::api::ApiError;
+    let expected = state
+        .settings
+        .payments
+        .refund_api_token
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("route".into()))?;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    // Hashes compared, so timing says nothing about the token.
+    if orders::token_hash(token.trim()) != orders::token_hash(expected.expose()) {
+        return Err(ApiError::Forbidden);
+    }
+    let request: RefundIn = if body.is_empty() {
+        RefundIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
+    refund(&state, id, request.ticket_id, Utc::now())
+        .await
+        .map(axum::Json)
+        .map_err(|e| match e {
+            RefundError::NotFound(what) => ApiError::NotFound(what),
+            RefundError::NotRefundable(m) => ApiError::NotRefundable(m),
+            RefundError::Provider(e) => {
+                tracing::warn!(error = %e, "refund through the provider failed");
+                ApiError::PaymentUnavailable
+            }
+            RefundError::Store(e) => ApiError::Internal(e.to_string()),
+        })
 }

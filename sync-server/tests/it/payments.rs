@@ -25,6 +25,7 @@ use crate::support::{TestApp, TestDb, eventually, ticket_type_id};
 
 const SECRET_KEY: &str = "sk_test_tessera_double";
 const WEBHOOK_SECRET: &str = "whsec_tessera_double";
+const ORGANIZER_TOKEN: &str = "organizer-refund-token";
 
 /// What the double was asked.
 #[derive(Debug, Default)]
@@ -194,6 +195,7 @@ fn stripe_settings(db: &TestDb, api_base: &str, ttl_secs: u64) -> Settings {
     s.payments.stripe_api_base = Some(api_base.to_owned());
     s.payments.order_ttl_secs = ttl_secs;
     s.payments.expiry_sweep_ms = 50;
+    s.payments.refund_api_token = Some(Secret::new(ORGANIZER_TOKEN));
     s
 }
 
