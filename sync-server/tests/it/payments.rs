@@ -824,3 +824,71 @@ async fn demo_mode_without_a_key() {
     );
     app.stop().await;
 }
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"));
+    cmd.args(args)
+        .env("TESSERA_MASTER_KEY", crate::support::MASTER_KEY)
+        .env("TESSERA_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tessera-server")
+}
+
+/// `tessera-server refund ORDER_ID [--ticket ID]` on a running server's database: a demo
+/// order moves no money, its tickets are revoked; Stripe secrets never reach print-config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_command_and_redacted_config() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "2-Day Pass").await;
+    let order = buy(&app, pass, 2).await;
+    let id = order["id"].as_i64().unwrap();
+    let ticket = order["tickets"][0]["id"].as_i64().unwrap();
+    let data_dir = db.dir.path().display().to_string();
+    let env = [("TESSERA_DATABASE_URL", db.url.as_str())];
+
+    let out = cli(
+        &[
+            "refund",
+            &id.to_string(),
+            "--ticket",
+            &ticket.to_string(),
+            "--data-dir",
+            &data_dir,
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["revoked_tickets"], json!([ticket]));
+    assert_eq!(done["amount_cents"], 2500);
+    assert_eq!(done["stripe_refund_id"], Value::Null);
+    let tickets = app.state.store.order_tickets(id).await.unwrap();
+    assert_eq!(
+        tickets.iter().find(|t| t.id == ticket).unwrap().status,
+        "void"
+    );
+
+    let out = cli(&["refund", "12345", "--data-dir", &data_dir], &env);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("order 12345 not found"));
+
+    let out = cli(
+        &["print-config"],
+        &[
+            ("TESSERA_STRIPE_SECRET_KEY", "sk_test_hunter2"),
+            ("TESSERA_STRIPE_WEBHOOK_SECRET", "whsec_hunter3"),
+            ("TESSERA_REFUND_API_TOKEN", "hunter4"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[payments]"), "{text}");
+    assert!(!text.contains("hunter"), "{text}");
+    app.stop().await;
+}
