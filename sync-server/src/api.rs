@@ -780,10 +780,16 @@ pub async fn order_page(
          <p>{name} - {total}</p><p><a href=\"/api/v1/orders/{id}/tickets.pdf?token={token}\">All tickets (PDF)</a></p>\
          <ul style=\"list-style:none\">{rows}</ul></body></html>",
         number = order_number(order.id),
-        demo = if order.payment == "demo" {
-            "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
-        } else {
-            ""
+        demo = match (order.payment.as_str(), order.status.as_str()) {
+            ("demo", _) => {
+                "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
+            }
+            (_, "pending") => {
+                "<p><strong>Waiting for Stripe to confirm your payment: reload this page in a moment.</strong></p>"
+            }
+            (_, "expired") => "<p><strong>This order expired before it was paid.</strong></p>",
+            (_, "refunded") => "<p><strong>This order was refunded.</strong></p>",
+            _ => "",
         },
         name = escape(&order.name),
         total = render::money(order.total_cents, &order.currency),

@@ -306,7 +306,25 @@ async fn pay_then_tickets_once(db: &TestDb) {
         assert_eq!(s["line_items[0][price_data][currency]"], "usd");
         assert_eq!(s["line_items[0][quantity]"], "2");
         assert_eq!(s["customer_email"], "ada@example.com");
+        assert!(
+            d.session_keys
+                .contains_key(&format!("tessera-checkout-{id}"))
+        );
     }
+    let token = order["access_token"].as_str().unwrap();
+    let page = app
+        .http
+        .get(app.url(&format!("/orders/{id}?token={token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Waiting for Stripe to confirm your payment"),
+        "{page}"
+    );
 
     let completed = event(
         "evt_paid_1",
@@ -351,7 +369,6 @@ async fn pay_then_tickets_once(db: &TestDb) {
     let confirmations = app.state.store.outbox_entries().await.unwrap();
     assert_eq!(confirmations.iter().filter(|e| e.order_id == id).count(), 1);
     assert_eq!(remaining(&app, pass).await, before - 2);
-    let token = order["access_token"].as_str().unwrap();
     let fetched: Value = app
         .http
         .get(app.url(&format!("/api/v1/orders/{id}")))
@@ -798,6 +815,25 @@ async fn refund_revokes_at_the_gate(db: &TestDb) {
     app.stop().await;
 }
 on_both_backends!(refund_revokes_at_the_gate_on, refund_revokes_at_the_gate);
+
+/// Stripe unreachable when the order is placed: 502, and the held tickets are released at
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_down_releases_the_order() {
+    let db = TestDb::sqlite();
+    let closed = format!("http://127.0.0.1:{}/", crate::support::free_port());
+    let app = TestApp::spawn(stripe_settings(&db, &closed, 1800)).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let before = remaining(&app, pass).await;
+    let (status, body) = crate::support::buy(&app.http, &app.base, pass, 2).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("payment_unavailable")),
+        "{body}"
+    );
+    assert_eq!(remaining(&app, pass).await, before, "capacity released");
+    app.stop().await;
+}
 
 /// Without a key the server stays in demo mode: orders are paid at once, labelled demo,
 /// and the webhook refuses events.
