@@ -8,11 +8,15 @@
 -- deduplicated by its id, with what was done about it. refunds: every refund asked for,
 -- written before Stripe is called, so a crash between the two is visible and retried with
 -- the same idempotency key.
+-- A second run succeeds (the sqlx migrator records a no-transaction migration only after it
+-- ran, so a crash in between runs it again); it loses only the expiry times of orders then
+-- pending, which stay pending until Stripe reports on them.
 
 PRAGMA foreign_keys = OFF;
 
 BEGIN;
 
+DROP TABLE IF EXISTS orders_v3;
 CREATE TABLE orders_v3 (
     id          INTEGER PRIMARY KEY,
     email       TEXT    NOT NULL,
@@ -36,7 +40,7 @@ DROP TABLE orders;
 ALTER TABLE orders_v3 RENAME TO orders;
 CREATE INDEX orders_pending_expiry ON orders (status, expires_at);
 
-CREATE TABLE payments (
+CREATE TABLE IF NOT EXISTS payments (
     order_id       INTEGER PRIMARY KEY REFERENCES orders (id),
     provider       TEXT    NOT NULL CHECK (provider IN ('stripe')),
     session_id     TEXT    UNIQUE,
@@ -48,7 +52,7 @@ CREATE TABLE payments (
     paid_at        INTEGER
 );
 
-CREATE TABLE stripe_events (
+CREATE TABLE IF NOT EXISTS stripe_events (
     id          TEXT    PRIMARY KEY,
     type        TEXT    NOT NULL,
     order_id    INTEGER,
@@ -59,7 +63,7 @@ CREATE TABLE stripe_events (
     handled_at  INTEGER
 );
 
-CREATE TABLE refunds (
+CREATE TABLE IF NOT EXISTS refunds (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     order_id         INTEGER NOT NULL REFERENCES orders (id),
     -- NULL: the whole order.
@@ -73,7 +77,7 @@ CREATE TABLE refunds (
     created_at       INTEGER NOT NULL,
     completed_at     INTEGER
 );
-CREATE INDEX refunds_by_order ON refunds (order_id);
+CREATE INDEX IF NOT EXISTS refunds_by_order ON refunds (order_id);
 
 PRAGMA foreign_key_check;
 
