@@ -261,7 +261,7 @@ pub async fn handle_event(
 ) -> Result<String, WebhookError> {
     let store = state.store.as_ref();
     let now = Utc::now();
-    let session = &event.data.object;
+    let session = event.session();
     let order_id = session.order_id();
     let record = store
         .record_stripe_event(&event.id, &event.kind, order_id, payload, now.timestamp())
@@ -287,7 +287,7 @@ pub async fn handle_event(
 }
 
 async fn act(state: &AppState, event: &Event, now: DateTime<Utc>) -> Result<String, WebhookError> {
-    let session = &event.data.object;
+    let session = event.session();
     match event.kind.as_str() {
         "checkout.session.completed" => match session.payment_status.as_deref() {
             Some("paid" | "no_payment_required") => settle(state, event, now).await,
@@ -309,7 +309,7 @@ async fn act(state: &AppState, event: &Event, now: DateTime<Utc>) -> Result<Stri
 
 /// The order an event is about, if the session is the one created for it.
 async fn check_order(state: &AppState, event: &Event) -> Result<crate::store::Order, WebhookError> {
-    let session = &event.data.object;
+    let session = event.session();
     let order_id = session.order_id().ok_or(WebhookError::UnknownOrder)?;
     let order = state
         .store
@@ -334,7 +334,7 @@ async fn settle(
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<String, WebhookError> {
-    let session = &event.data.object;
+    let session = event.session();
     let order = check_order(state, event).await?;
     let paid = session.amount_total.unwrap_or(-1);
     let currency = session.currency.clone().unwrap_or_default();

@@ -120,30 +120,47 @@ pub struct Event {
 /// `data` of an event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventData {
-    /// For `checkout.session.*` events, the Checkout Session.
-    pub object: SessionObject,
+    /// The object the event is about: a Checkout Session for `checkout.session.*`, anything
+    /// else for the types Tessera ignores, so it is read leniently (see [`Event::session`]).
+    pub object: serde_json::Value,
 }
 
-/// The Checkout Session fields Tessera reads; other objects leave them empty.
-#[derive(Debug, Clone, Default, Deserialize)]
+impl Event {
+    /// The Checkout Session fields of `data.object`; a field that is absent or of another
+    /// shape (another object type, an expanded sub-object) reads as `None`, so an event
+    /// Tessera does not act on is never refused for its shape.
+    pub fn session(&self) -> SessionObject {
+        let o = &self.data.object;
+        let text = |k: &str| {
+            o.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        SessionObject {
+            id: text("id"),
+            client_reference_id: text("client_reference_id"),
+            amount_total: o.get("amount_total").and_then(serde_json::Value::as_i64),
+            currency: text("currency"),
+            payment_status: text("payment_status"),
+            payment_intent: text("payment_intent"),
+        }
+    }
+}
+
+/// The Checkout Session fields Tessera reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionObject {
     /// `cs_...`.
-    #[serde(default)]
     pub id: Option<String>,
     /// The order id Tessera put in.
-    #[serde(default)]
     pub client_reference_id: Option<String>,
     /// What the buyer paid, minor units.
-    #[serde(default)]
     pub amount_total: Option<i64>,
     /// Lowercase ISO 4217 code.
-    #[serde(default)]
     pub currency: Option<String>,
     /// `paid`, `unpaid` (async methods still settling), `no_payment_required`.
-    #[serde(default)]
     pub payment_status: Option<String>,
     /// `pi_...`, needed for refunds.
-    #[serde(default)]
     pub payment_intent: Option<String>,
 }
 
@@ -340,5 +357,18 @@ mod tests {
         for bad in ["", "v1=00", "t=abc,v1=00", "t=1000"] {
             assert!(verify(Some(bad), body, SECRET, 1000, 300).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn events_of_other_shapes_parse_and_read_as_no_session() {
+        let charge = r#"{"id":"evt_c","type":"charge.refunded","data":{"object":
+            {"id":"ch_1","object":"charge","payment_intent":{"id":"pi_1"},"amount":5}}}"#;
+        let event: Event = serde_json::from_str(charge).unwrap();
+        let s = event.session();
+        assert_eq!(s.id.as_deref(), Some("ch_1"));
+        assert_eq!(
+            (s.order_id(), s.amount_total, s.payment_intent),
+            (None, None, None)
+        );
     }
 }

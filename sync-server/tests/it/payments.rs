@@ -430,6 +430,18 @@ async fn out_of_order_deliveries(db: &TestDb) {
     );
     assert_eq!(order_status(&app, id).await, "paid");
     assert_eq!(app.state.store.order_tickets(id).await.unwrap().len(), 1);
+    // Types Tessera does not act on are acknowledged, whatever their object looks like.
+    let other = event(
+        "evt_charge",
+        "charge.refunded",
+        json!({"id": "ch_1", "object": "charge", "amount": 1500, "payment_intent": {"id": "pi_1"}}),
+    );
+    let (status, body) = deliver_signed(&app, &other).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("ignored")),
+        "{body}"
+    );
 
     // And in the natural order on a second order: unpaid completion, then success.
     let second = buy(&app, pass, 1).await;
