@@ -33,6 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes the outbox worker when an order queues an email.
     pub wake: Arc<Notify>,
+    /// Demo mode or Stripe.
+    pub payments: crate::payments::Payments,
 }
 
 /// Every API error, as `{"error": code, "message": text}` with the status each variant
@@ -69,6 +71,12 @@ pub enum ApiError {
     /// 415: the body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 409: the order or ticket cannot be refunded in its state.
+    #[error("{0}")]
+    NotRefundable(String),
+    /// 502: the payment provider failed; nothing changed.
+    #[error("the payment provider is unavailable, please try again")]
+    PaymentUnavailable,
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),
@@ -89,6 +97,8 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::NotRefundable(_) => (StatusCode::CONFLICT, "not_refundable"),
+            Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -99,7 +109,7 @@ impl ApiError {
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
-    /// `unsupported_media_type`, `internal`.
+    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -342,9 +352,10 @@ pub struct OrderOut {
     pub id: i64,
     /// The order number as printed: `T-<id>`.
     pub number: String,
-    /// `paid` (demo and comp orders are paid at once).
+    /// `paid` (demo and comp orders are paid at once), `pending` (a Stripe order waiting
+    /// for its payment), `expired` (unpaid in time), `refunded`.
     pub status: String,
-    /// `demo` (no money moved) or `comp`.
+    /// `demo` (no money moved), `comp` or `stripe`.
     pub payment: String,
     /// True for demo orders: the tickets are not paid for.
     pub demo: bool,
@@ -363,6 +374,9 @@ pub struct OrderOut {
     pub tickets: Vec<TicketOut>,
     /// All tickets as one PDF.
     pub tickets_pdf: String,
+    /// While the order is `pending`: Stripe's hosted payment page to send the buyer to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 /// `?token=` alternative to the `Authorization` header (for links in emails).
@@ -409,6 +423,7 @@ fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> Or
         access_token: token,
         tickets: tickets.iter().map(|t| ticket_out(order.id, t)).collect(),
         tickets_pdf: format!("/api/v1/orders/{}/tickets.pdf", order.id),
+        checkout_url: None,
     }
 }
 
@@ -556,6 +571,29 @@ pub async fn create_order(
             .map(|i| (i.ticket_type, i.quantity))
             .collect(),
     };
+    if let Some(provider) = state.payments.provider().cloned() {
+        let started = crate::payments::start_checkout(
+            &state,
+            provider.as_ref(),
+            &request,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::payments::CheckoutError::Order(e) => ApiError::from(e),
+            crate::payments::CheckoutError::Provider(e) => {
+                tracing::warn!(error = %e, "creating a checkout session failed");
+                ApiError::PaymentUnavailable
+            }
+        })?;
+        let order =
+            state.store.order(started.placed.id).await?.ok_or_else(|| {
+                ApiError::Internal(format!("order {} vanished", started.placed.id))
+            })?;
+        let mut out = order_out(&order, &[], Some(started.placed.access_token));
+        out.checkout_url = Some(started.checkout_url);
+        return Ok((StatusCode::CREATED, Json(out)));
+    }
     let keys = state.keys.read().await.clone();
     let placed = orders::place(
         state.store.as_ref(),
@@ -599,7 +637,11 @@ pub async fn get_order(
 ) -> Result<Json<OrderOut>, ApiError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
     let tickets = state.store.order_tickets(id).await?;
-    Ok(Json(order_out(&order, &tickets, None)))
+    let mut out = order_out(&order, &tickets, None);
+    if order.status == "pending" {
+        out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
+    }
+    Ok(Json(out))
 }
 
 async fn order_ticket(
@@ -739,10 +781,16 @@ pub async fn order_page(
          <p>{name} - {total}</p><p><a href=\"/api/v1/orders/{id}/tickets.pdf?token={token}\">All tickets (PDF)</a></p>\
          <ul style=\"list-style:none\">{rows}</ul></body></html>",
         number = order_number(order.id),
-        demo = if order.payment == "demo" {
-            "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
-        } else {
-            ""
+        demo = match (order.payment.as_str(), order.status.as_str()) {
+            ("demo", _) => {
+                "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
+            }
+            (_, "pending") => {
+                "<p><strong>Waiting for Stripe to confirm your payment: reload this page in a moment.</strong></p>"
+            }
+            (_, "expired") => "<p><strong>This order expired before it was paid.</strong></p>",
+            (_, "refunded") => "<p><strong>This order was refunded.</strong></p>",
+            _ => "",
         },
         name = escape(&order.name),
         total = render::money(order.total_cents, &order.currency),
@@ -775,6 +823,17 @@ impl utoipa::Modify for SecurityAddon {
             ),
         );
         components.add_security_scheme(
+            "refund_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The organizer's refund_api_token (TESSERA_REFUND_API_TOKEN)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "device_token",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -792,11 +851,14 @@ impl utoipa::Modify for SecurityAddon {
     info(title = "Tessera sync server", description = "Sales, issuance and device sync API of tessera-server."),
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
-        ticket_qr_svg, ticket_pdf, order_pdf, order_page
+        ticket_qr_svg, ticket_pdf, order_pdf, order_page,
+        crate::payments::webhook::stripe_webhook, crate::payments::refund_order
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
-        OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody
+        OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
+        crate::payments::webhook::WebhookOut, crate::payments::RefundIn,
+        crate::payments::RefundOut
     )),
     modifiers(&SecurityAddon)
 )]
@@ -829,6 +891,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}", get(order_page))
         .merge(crate::sync::routes())
+        .merge(crate::payments::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

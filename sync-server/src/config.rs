@@ -72,6 +72,50 @@ pub struct Settings {
     pub keys_reload_ms: u64,
     /// Confirmation email and its outbox worker.
     pub email: EmailSettings,
+    /// Stripe; without a secret key the server is in demo mode.
+    pub payments: PaymentSettings,
+}
+
+/// Stripe Checkout, its webhook and unpaid-order expiry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Stripe secret key (`sk_live_...`, `sk_test_...` or a restricted `rk_...`); unset
+    /// means demo mode: orders are paid at once and labelled demo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_secret_key: Option<Secret>,
+    /// The webhook endpoint's signing secret (`whsec_...`); without it the webhook
+    /// refuses every event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Stripe's API base URL; unset means `https://api.stripe.com/`. Tests point it at a
+    /// local double.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_api_base: Option<String>,
+    /// Seconds an unpaid order holds its tickets before it expires and releases them.
+    pub order_ttl_secs: u64,
+    /// How often a running server looks for expired unpaid orders, in milliseconds.
+    pub expiry_sweep_ms: u64,
+    /// Largest accepted age of a webhook signature's timestamp, in seconds.
+    pub webhook_tolerance_secs: u64,
+    /// Bearer token an organizer's tools send to `POST /api/v1/orders/{id}/refund`; unset
+    /// means the refund endpoint is off (the `refund` subcommand always works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_api_token: Option<Secret>,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
+            order_ttl_secs: 30 * 60,
+            expiry_sweep_ms: 30_000,
+            webhook_tolerance_secs: 300,
+            refund_api_token: None,
+        }
+    }
 }
 
 /// How confirmation emails leave the outbox.
@@ -113,6 +157,7 @@ impl Default for Settings {
             demo: false,
             keys_reload_ms: 30_000,
             email: EmailSettings::default(),
+            payments: PaymentSettings::default(),
         }
     }
 }
@@ -243,6 +288,24 @@ impl Settings {
         if let Some(v) = env("TESSERA_EMAIL_LEASE_MS") {
             self.email.lease_ms = parse("TESSERA_EMAIL_LEASE_MS", &v)?;
         }
+        if let Some(v) = env("TESSERA_STRIPE_SECRET_KEY") {
+            self.payments.stripe_secret_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_STRIPE_WEBHOOK_SECRET") {
+            self.payments.stripe_webhook_secret = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_STRIPE_API_BASE") {
+            self.payments.stripe_api_base = Some(v);
+        }
+        if let Some(v) = env("TESSERA_REFUND_API_TOKEN") {
+            self.payments.refund_api_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_ORDER_TTL_SECS") {
+            self.payments.order_ttl_secs = parse("TESSERA_ORDER_TTL_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_PAYMENT_EXPIRY_SWEEP_MS") {
+            self.payments.expiry_sweep_ms = parse("TESSERA_PAYMENT_EXPIRY_SWEEP_MS", &v)?;
+        }
         Ok(())
     }
 
@@ -283,6 +346,15 @@ impl Settings {
         if self.email.smtp_url.is_none() {
             unset.push("email.smtp_url (default: .eml files in <data_dir>/outbox/)");
         }
+        if self.payments.stripe_secret_key.is_none() {
+            unset.push("payments.stripe_secret_key (default: demo mode, no money moves)");
+        }
+        if self.payments.stripe_webhook_secret.is_none() {
+            unset.push("payments.stripe_webhook_secret (default: webhook refuses events)");
+        }
+        if self.payments.stripe_api_base.is_none() {
+            unset.push("payments.stripe_api_base (default: https://api.stripe.com/)");
+        }
         let mut out: String = unset.iter().map(|k| format!("# unset: {k}\n")).collect();
         out.push_str(
             &toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n")),
@@ -312,6 +384,28 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!s.to_toml().contains("hunter2"));
         assert!(s.to_toml().contains("<redacted>"));
+    }
+
+    #[test]
+    fn stripe_keys_come_from_env_and_are_redacted() {
+        let env = |k: &str| match k {
+            "TESSERA_STRIPE_SECRET_KEY" => Some("sk_test_hunter2".to_owned()),
+            "TESSERA_STRIPE_WEBHOOK_SECRET" => Some("whsec_hunter3".to_owned()),
+            "TESSERA_ORDER_TTL_SECS" => Some("90".to_owned()),
+            _ => None,
+        };
+        let s = Settings::load(None, env).unwrap();
+        assert_eq!(s.payments.order_ttl_secs, 90);
+        for shown in [format!("{s:?}"), s.to_toml()] {
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("hunter3"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            s.payments.stripe_secret_key.as_ref().map(Secret::expose),
+            Some("sk_test_hunter2")
+        );
     }
 
     #[test]

@@ -266,6 +266,36 @@ pub fn compose_confirmation(
         .map_err(|e| EmailError::Build(e.to_string()))
 }
 
+/// A plain-text email about an order (refund notices).
+pub fn compose_plain(
+    settings: &Settings,
+    row: &OutboxEmail,
+    order: &Order,
+    subject: String,
+    text: String,
+) -> Result<Message, EmailError> {
+    let from: Mailbox = settings
+        .email
+        .from
+        .parse()
+        .map_err(|_| EmailError::Address("email.from".into()))?;
+    let to = Mailbox::new(
+        Some(order.name.clone()),
+        row.recipient
+            .parse()
+            .map_err(|_| EmailError::Address(format!("recipient of order {}", order.id)))?,
+    );
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(row)))
+        .header(OutboxHeader(row.id.to_string()))
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)
+        .map_err(|e| EmailError::Build(e.to_string()))
+}
+
 /// `X-Tessera-Outbox: <row id>`: lets tests and operators match a message to its row.
 #[derive(Debug, Clone)]
 struct OutboxHeader(String);
@@ -359,6 +389,12 @@ impl Outbox {
             .order(row.order_id)
             .await?
             .ok_or(EmailError::MissingOrder(row.order_id))?;
+        if row.kind == "payment_refunded" {
+            let refunds = self.store.refunds(row.order_id).await?;
+            let (subject, text) = crate::payments::compose_refund_notice(&order, &refunds);
+            let message = compose_plain(&self.settings, row, &order, subject, text)?;
+            return self.mailer.deliver(row, message).await;
+        }
         let tickets = self.store.order_tickets(row.order_id).await?;
         let message = compose_confirmation(&self.settings, &self.master, row, &order, &tickets)?;
         self.mailer.deliver(row, message).await

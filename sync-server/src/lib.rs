@@ -15,6 +15,7 @@ pub mod email;
 pub mod keys;
 pub mod metrics;
 pub mod orders;
+pub mod payments;
 pub mod render;
 pub mod store;
 pub mod sync;
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The mail transport is misconfigured.
     #[error(transparent)]
     Email(#[from] email::EmailError),
+    /// The payment provider is misconfigured.
+    #[error(transparent)]
+    Payments(#[from] payments::ProviderError),
     /// Serving failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
@@ -59,7 +63,9 @@ pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
     }
     let master = keys::MasterKey::load(&settings)?;
     let keys = keys::Keys::load_or_create(store.as_ref(), &master).await?;
+    let payments = payments::Payments::from_settings(&settings)?;
     Ok(AppState {
+        payments,
         store,
         keys: Arc::new(RwLock::new(Arc::new(keys))),
         master: Arc::new(master),
@@ -97,6 +103,12 @@ pub async fn serve_state(
     } else {
         None
     };
+    tracing::info!("payments: {}", state.payments.describe(&state.settings));
+    let expiry = state
+        .payments
+        .provider()
+        .is_some()
+        .then(|| tokio::spawn(payments::run_expiry(state.clone(), stop_rx.clone())));
     let reloader = tokio::spawn(reload_keys(state.clone(), stop_rx));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
@@ -107,6 +119,9 @@ pub async fn serve_state(
         let _ = worker.await;
     }
     let _ = reloader.await;
+    if let Some(expiry) = expiry {
+        let _ = expiry.await;
+    }
     Ok(served?)
 }
 

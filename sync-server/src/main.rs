@@ -66,6 +66,15 @@ enum Command {
         /// The ticket id.
         ticket_id: i64,
     },
+    /// Refunds a paid order, or one of its tickets, through Stripe (nothing to move for demo
+    /// and comp orders) and revokes the tickets; prints one JSON object.
+    Refund {
+        /// The order id.
+        order_id: i64,
+        /// Refund only this ticket of the order.
+        #[arg(long)]
+        ticket: Option<i64>,
+    },
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -312,6 +321,7 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
         .await
         .context("cannot start the server")?;
     println!("listening on http://{addr}");
+    println!("payments: {}", state.payments.describe(&state.settings));
     if demo {
         println!(
             "\nTessera demo festival is open (demo payments: no money moves).\n\
@@ -656,6 +666,17 @@ async fn main() -> Result<()> {
                 bail!("no ticket with id {ticket_id}");
             }
             println!("{}", json!({"ticket_id": ticket_id, "status": "void"}));
+        }
+        Command::Refund { order_id, ticket } => {
+            settings.email.worker = false;
+            let state = tessera_server::open(settings)
+                .await
+                .context("cannot open the server's state")?;
+            let done =
+                tessera_server::payments::refund(&state, order_id, ticket, chrono::Utc::now())
+                    .await
+                    .context("refund failed")?;
+            println!("{}", serde_json::to_string(&done)?);
         }
         Command::Keys(KeysCommand::Rotate) => {
             let store = admin_store(&settings).await?;

@@ -124,6 +124,55 @@ fn validate_name(name: &str) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// Signs the tickets of an order's lines for `holder_name`: one per unit, random ids,
+/// revision 0. Used when an order is placed paid, and when a pending order is paid.
+pub fn issue_tickets(
+    items: &[NewItem],
+    types: &[TicketType],
+    holder_name: &str,
+    signer: &TicketSigner,
+    issued_at: u32,
+) -> Result<Vec<NewTicket>, OrderError> {
+    let mut tickets = Vec::new();
+    for item in items {
+        let tt = types
+            .iter()
+            .find(|t| t.id == item.ticket_type_id)
+            .ok_or(OrderError::UnknownTicketType(item.ticket_type_id))?;
+        let event = u32::try_from(tt.event_id)
+            .map_err(|_| StoreError::Corrupt(format!("event id {}", tt.event_id)))?;
+        let type_u16 = u16::try_from(tt.id)
+            .map_err(|_| StoreError::Corrupt(format!("ticket type id {}", tt.id)))?;
+        for _ in 0..item.quantity {
+            let id = random_id()?;
+            let claims = Claims {
+                event: EventId(event),
+                ticket: TicketId(id.unsigned_abs()),
+                ticket_type: TicketTypeId(type_u16),
+                revision: Revision(0),
+                days: DayMask(tt.days_mask),
+                zones: ZoneMask(tt.zones),
+                booth: None,
+                issued_at,
+            };
+            tickets.push(NewTicket {
+                id,
+                event_id: tt.event_id,
+                ticket_type_id: tt.id,
+                revision: 0,
+                holder_name: holder_name.to_owned(),
+                days_mask: tt.days_mask,
+                zones: tt.zones,
+                booth: None,
+                key_id: i64::from(signer.id().0),
+                issued_at: i64::from(issued_at),
+                qr_text: signer.sign(&claims),
+            });
+        }
+    }
+    Ok(tickets)
+}
+
 /// Validates and prices a request and signs its tickets: everything but the storing. The
 /// order's tickets are those of a paid order; this version has no unpaid state because
 /// payment is demo or comp, both settled at once.
@@ -169,7 +218,6 @@ pub fn plan(
     let mut currency: Option<&str> = None;
     let mut total_cents = 0i64;
     let mut items = Vec::new();
-    let mut tickets = Vec::new();
     for (&type_id, &quantity) in &lines {
         let tt = types
             .iter()
@@ -190,37 +238,8 @@ pub fn plan(
             quantity,
             unit_price_cents: tt.price_cents,
         });
-        let event = u32::try_from(tt.event_id)
-            .map_err(|_| StoreError::Corrupt(format!("event id {}", tt.event_id)))?;
-        let type_u16 = u16::try_from(tt.id)
-            .map_err(|_| StoreError::Corrupt(format!("ticket type id {}", tt.id)))?;
-        for _ in 0..quantity {
-            let id = random_id()?;
-            let claims = Claims {
-                event: EventId(event),
-                ticket: TicketId(id.unsigned_abs()),
-                ticket_type: TicketTypeId(type_u16),
-                revision: Revision(0),
-                days: DayMask(tt.days_mask),
-                zones: ZoneMask(tt.zones),
-                booth: None,
-                issued_at,
-            };
-            tickets.push(NewTicket {
-                id,
-                event_id: tt.event_id,
-                ticket_type_id: tt.id,
-                revision: 0,
-                holder_name: name.clone(),
-                days_mask: tt.days_mask,
-                zones: tt.zones,
-                booth: None,
-                key_id: i64::from(signer.id().0),
-                issued_at: i64::from(issued_at),
-                qr_text: signer.sign(&claims),
-            });
-        }
     }
+    let tickets = issue_tickets(&items, types, &name, signer, issued_at)?;
     let id = random_id()?;
     let access_token = master.order_token(id);
     let order = NewOrder {

@@ -6,11 +6,15 @@
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
 mod ops_sql;
+mod payments_sql;
 mod sql;
 mod sync_sql;
 
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
-
+pub use payments_sql::{
+    EventRecord, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
+    StripeEventRow,
+};
 pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
@@ -96,6 +100,8 @@ pub enum Payment {
     Demo,
     /// Complimentary (guest list), issued by an organizer.
     Comp,
+    /// Paid through Stripe Checkout (pending until Stripe confirms).
+    Stripe,
 }
 
 impl Payment {
@@ -104,6 +110,7 @@ impl Payment {
         match self {
             Self::Demo => "demo",
             Self::Comp => "comp",
+            Self::Stripe => "stripe",
         }
     }
 }
@@ -406,7 +413,7 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: SyncStore + OpsStore + Send + Sync + std::fmt::Debug {
+pub trait Store: SyncStore + OpsStore + PaymentStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

@@ -3,7 +3,10 @@
 //! through a real SMTP server process, crash safety with SIGKILL, and the CLI.
 // Skipped PostgreSQL tests say so loudly on stderr; that is the point of the message.
 #![allow(clippy::print_stderr)]
-#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+// Test code: a failed unwrap is a failed test.
+// The Stripe double writes whole Checkout Session objects with `json!`.
+#![recursion_limit = "256"]
 
 mod support;
 
@@ -12,6 +15,7 @@ mod cli;
 mod crash;
 mod email;
 mod ops;
+mod payments;
 mod race;
 mod store;
 mod sync;
