@@ -348,6 +348,10 @@ impl Gate {
     /// Everything the screen shows.
     pub fn status(&self) -> Result<GateStatus, GuiError> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        // The link state first: a sync round records its outcome in the database before it
+        // updates the link, so a link that says offline always comes with the error read
+        // below, never with the state from before the round.
+        let link = lock(&self.view).link.clone();
         let now = Utc::now();
         let today = self.today(now)?;
         let (device, event) = {
@@ -366,7 +370,7 @@ impl Gate {
             device,
             gates,
             timezone,
-            link: view.link.clone(),
+            link,
             today,
             recent: view.recent.iter().cloned().collect(),
             camera: view.camera.clone(),
