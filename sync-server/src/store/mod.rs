@@ -5,6 +5,41 @@
 //! connection setup and the write serialization differ. Owns transactions and capacity
 //! accounting; knows nothing about HTTP, signing or email rendering.
 
+/// Takes capacity for an order's items inside its transaction `$tx` (items sorted by ticket
+/// type id, so two orders lock the same rows in the same order and cannot deadlock), or
+/// rolls back and returns `SoldOut` / `NotFound`. The conditional UPDATE is the capacity
+/// check: it takes the row's write lock (PostgreSQL) or the database's (SQLite) and re-reads
+/// `sold` under it, so concurrent orders serialize here and never oversell. A macro because
+/// both backends' store bodies are macro-instantiated.
+macro_rules! take_capacity {
+    ($tx:ident, $items:expr) => {
+        for item in &$items {
+            let taken = sqlx::query(
+                "UPDATE ticket_types SET sold = sold + $1 WHERE id = $2 AND sold + $1 <= capacity",
+            )
+            .bind(item.quantity)
+            .bind(item.ticket_type_id)
+            .execute(&mut *$tx)
+            .await?;
+            if taken.rows_affected() == 0 {
+                let remaining: Option<i64> =
+                    sqlx::query_scalar("SELECT capacity - sold FROM ticket_types WHERE id = $1")
+                        .bind(item.ticket_type_id)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                $tx.rollback().await?;
+                return Err(match remaining {
+                    Some(remaining) => StoreError::SoldOut {
+                        ticket_type: item.ticket_type_id,
+                        remaining,
+                    },
+                    None => StoreError::NotFound(format!("ticket type {}", item.ticket_type_id)),
+                });
+            }
+        }
+    };
+}
+
 mod ops_sql;
 mod payments_sql;
 mod sql;

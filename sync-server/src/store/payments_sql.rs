@@ -199,37 +199,7 @@ macro_rules! payment_store {
                 items.sort_by_key(|i| i.ticket_type_id);
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
-                for item in &items {
-                    // The same conditional UPDATE as a paid order: a pending order holds its
-                    // capacity until it is paid or expires.
-                    let taken = sqlx::query(
-                        "UPDATE ticket_types SET sold = sold + $1 \
-                         WHERE id = $2 AND sold + $1 <= capacity",
-                    )
-                    .bind(item.quantity)
-                    .bind(item.ticket_type_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    if taken.rows_affected() == 0 {
-                        let remaining: Option<i64> = sqlx::query_scalar(
-                            "SELECT capacity - sold FROM ticket_types WHERE id = $1",
-                        )
-                        .bind(item.ticket_type_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        tx.rollback().await?;
-                        return Err(match remaining {
-                            Some(remaining) => StoreError::SoldOut {
-                                ticket_type: item.ticket_type_id,
-                                remaining,
-                            },
-                            None => StoreError::NotFound(format!(
-                                "ticket type {}",
-                                item.ticket_type_id
-                            )),
-                        });
-                    }
-                }
+                take_capacity!(tx, items);
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
                      token_hash, created_at, expires_at) \

@@ -301,38 +301,7 @@ macro_rules! sql_store {
                 items.sort_by_key(|i| i.ticket_type_id);
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
-                for item in &items {
-                    // The conditional UPDATE is the capacity check: it takes the row's write
-                    // lock (PostgreSQL) or the database's (SQLite) and re-reads `sold` under
-                    // it, so concurrent orders serialize here and never oversell.
-                    let taken = sqlx::query(
-                        "UPDATE ticket_types SET sold = sold + $1 \
-                         WHERE id = $2 AND sold + $1 <= capacity",
-                    )
-                    .bind(item.quantity)
-                    .bind(item.ticket_type_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    if taken.rows_affected() == 0 {
-                        let remaining: Option<i64> = sqlx::query_scalar(
-                            "SELECT capacity - sold FROM ticket_types WHERE id = $1",
-                        )
-                        .bind(item.ticket_type_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        tx.rollback().await?;
-                        return Err(match remaining {
-                            Some(remaining) => StoreError::SoldOut {
-                                ticket_type: item.ticket_type_id,
-                                remaining,
-                            },
-                            None => StoreError::NotFound(format!(
-                                "ticket type {}",
-                                item.ticket_type_id
-                            )),
-                        });
-                    }
-                }
+                take_capacity!(tx, items);
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
                      token_hash, created_at, paid_at) \
