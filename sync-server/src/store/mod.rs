@@ -40,6 +40,52 @@ macro_rules! take_capacity {
     };
 }
 
+/// Inserts a paid order's signed tickets and queues its confirmation email, inside its
+/// transaction `$tx`: the two always go together, for demo, comp and Stripe orders alike.
+macro_rules! insert_issued {
+    ($tx:ident, $order_id:expr, $tickets:expr, $email:expr, $due_ms:expr, $now:expr) => {
+        for t in $tickets {
+            sqlx::query(
+                "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, revision, \
+                 status, holder_name, days_mask, zones, booth, key_id, issued_at, qr_text) \
+                 VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(t.id)
+            .bind($order_id)
+            .bind(t.event_id)
+            .bind(t.ticket_type_id)
+            .bind(t.revision)
+            .bind(&t.holder_name)
+            .bind(i64::from(t.days_mask))
+            .bind(i64::from(t.zones))
+            .bind(t.booth)
+            .bind(t.key_id)
+            .bind(t.issued_at)
+            .bind(&t.qr_text)
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("ticket {}", t.id))
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        sqlx::query(
+            "INSERT INTO outbox (kind, order_id, recipient, status, attempts, \
+             next_attempt_ms, created_at) \
+             VALUES ('order_confirmation', $1, $2, 'pending', 0, $3, $4)",
+        )
+        .bind($order_id)
+        .bind($email)
+        .bind($due_ms)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    };
+}
+
 mod ops_sql;
 mod payments_sql;
 mod sql;

@@ -460,45 +460,7 @@ macro_rules! payment_store {
                 .bind(order_id)
                 .execute(&mut *tx)
                 .await?;
-                for t in tickets {
-                    sqlx::query(
-                        "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, revision, \
-                         status, holder_name, days_mask, zones, booth, key_id, issued_at, qr_text) \
-                         VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(t.id)
-                    .bind(order_id)
-                    .bind(t.event_id)
-                    .bind(t.ticket_type_id)
-                    .bind(t.revision)
-                    .bind(&t.holder_name)
-                    .bind(i64::from(t.days_mask))
-                    .bind(i64::from(t.zones))
-                    .bind(t.booth)
-                    .bind(t.key_id)
-                    .bind(t.issued_at)
-                    .bind(&t.qr_text)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict(format!("ticket {}", t.id))
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                }
-                sqlx::query(
-                    "INSERT INTO outbox (kind, order_id, recipient, status, attempts, \
-                     next_attempt_ms, created_at) \
-                     VALUES ('order_confirmation', $1, $2, 'pending', 0, $3, $4)",
-                )
-                .bind(order_id)
-                .bind(&email)
-                .bind(email_due_ms)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_issued!(tx, order_id, tickets, &email, email_due_ms, now);
                 tx.commit().await?;
                 Ok(outcome)
             }
