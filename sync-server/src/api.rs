@@ -53,6 +53,14 @@ pub enum ApiError {
     /// 409: not enough tickets left.
     #[error("{0}")]
     SoldOut(String),
+    /// 422: an order names a ticket type whose sales the organizer paused.
+    #[error("{0}")]
+    SalesPaused(String),
+    /// 409: the change conflicts with what exists (a taken booth code, a booth already
+    /// assigned, a ticket type already on sale).
+    #[error("{0}")]
+    Conflict(String),
+
     /// 401: no access token.
     #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
     Unauthorized,
@@ -89,6 +97,8 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::UnknownTicketType(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_ticket_type"),
             Self::SoldOut(_) => (StatusCode::CONFLICT, "sold_out"),
+            Self::SalesPaused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "sales_paused"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -108,6 +118,7 @@ impl ApiError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
+    /// `sales_paused`, `conflict`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `internal`.
     pub error: String,
@@ -150,6 +161,7 @@ impl From<OrderError> for ApiError {
             OrderError::Invalid(m) => Self::Invalid(m),
             e @ OrderError::UnknownTicketType(_) => Self::UnknownTicketType(e.to_string()),
             e @ OrderError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            e @ OrderError::SalesPaused(_) => Self::SalesPaused(e.to_string()),
             OrderError::Store(StoreError::NotFound(what)) => {
                 Self::UnknownTicketType(format!("{what} not found"))
             }
@@ -232,6 +244,9 @@ pub struct TicketTypeOut {
     pub zones: u16,
     /// Whether it can be transferred.
     pub transferable: bool,
+    /// Sales paused by the organizer: orders for it are refused (`sales_paused`).
+    #[serde(default)]
+    pub sales_paused: bool,
 }
 
 /// A gate.
@@ -380,12 +395,14 @@ pub struct OrderOut {
 }
 
 /// `?token=` alternative to the `Authorization` header (for links in emails).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct TokenQuery {
-    token: Option<String>,
+    /// The order's access token.
+    pub token: Option<String>,
 }
 
-fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
+/// A ticket as the API shows it, with links under its order.
+pub fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
     let base = format!("/api/v1/orders/{order_id}/tickets/{}", t.id);
     TicketOut {
         id: t.id,
@@ -409,7 +426,8 @@ fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
     }
 }
 
-fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> OrderOut {
+/// An order as the API shows it.
+pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> OrderOut {
     OrderOut {
         id: order.id,
         number: order_number(order.id),
@@ -428,7 +446,7 @@ fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> Or
 }
 
 /// Loads an order if the request carries its access token.
-async fn authorized_order(
+pub async fn authorized_order(
     state: &AppState,
     headers: &HeaderMap,
     query: &TokenQuery,
@@ -472,6 +490,9 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::sync::SyncApiDoc::openapi());
     doc.merge(crate::metrics::OpsApiDoc::openapi());
+    // Vendors and the organizer console (issue 9).
+    doc.merge(crate::vendors::VendorApiDoc::openapi());
+    doc.merge(crate::console::ConsoleApiDoc::openapi());
     Json(doc)
 }
 
@@ -502,6 +523,7 @@ pub async fn list_events(State(state): State<AppState>) -> Result<Json<EventsOut
                         .collect(),
                     zones: t.zones,
                     transferable: t.transferable,
+                    sales_paused: t.sales_paused,
                 })
                 .collect(),
             gates: gates
@@ -892,6 +914,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}", get(order_page))
         .merge(crate::sync::routes())
         .merge(crate::payments::routes())
+        // Vendors and the organizer console (issue 9).
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -10,6 +10,7 @@ pub mod api;
 pub mod backup;
 pub mod catalog;
 pub mod config;
+pub mod console;
 pub mod copydb;
 pub mod email;
 pub mod keys;
@@ -19,6 +20,7 @@ pub mod payments;
 pub mod render;
 pub mod store;
 pub mod sync;
+pub mod vendors;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -88,9 +88,14 @@ macro_rules! insert_issued {
 
 mod ops_sql;
 mod payments_sql;
+#[macro_use]
 mod sql;
 mod sync_sql;
+// Vendors and the organizer console (issue 9); after `sql`, whose row macros they use.
+mod console_sql;
+mod vendor_sql;
 
+pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
     EventRecord, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
@@ -99,6 +104,9 @@ pub use payments_sql::{
 pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
+};
+pub use vendor_sql::{
+    Booth, BoothCategory, NewVendorPurchase, VendorProfile, VendorPurchase, VendorStore,
 };
 
 use std::path::Path;
@@ -285,6 +293,8 @@ pub struct TicketType {
     pub zones: u16,
     /// Transferable.
     pub transferable: bool,
+    /// Sales paused by an organizer: not for sale (comps still work).
+    pub sales_paused: bool,
 }
 
 impl TicketType {
@@ -494,7 +504,9 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: SyncStore + OpsStore + PaymentStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SyncStore + OpsStore + PaymentStore + VendorStore + ConsoleStore + Send + Sync + std::fmt::Debug
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

@@ -64,10 +64,11 @@ where
         days_mask: mask(row.try_get("days_mask")?, "days_mask")?,
         zones: mask(row.try_get("zones")?, "zones")?,
         transferable: row.try_get("transferable")?,
+        sales_paused: row.try_get("sales_paused")?,
     })
 }
 
-fn ticket_view_from<R: Row>(row: &R) -> Result<TicketView, StoreError>
+pub(super) fn ticket_view_from<R: Row>(row: &R) -> Result<TicketView, StoreError>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -236,7 +237,7 @@ macro_rules! sql_store {
             async fn ticket_types(&self) -> Result<Vec<TicketType>, StoreError> {
                 sqlx::query(
                     "SELECT id, event_id, name, kind, price_cents, currency, capacity, sold, \
-                     days_mask, zones, transferable FROM ticket_types ORDER BY id",
+                     days_mask, zones, transferable, sales_paused FROM ticket_types ORDER BY id",
                 )
                 .fetch_all(&self.pool)
                 .await?

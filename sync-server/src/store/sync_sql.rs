@@ -150,6 +150,9 @@ pub struct TicketState {
     pub holder_name: String,
     /// Booth.
     pub booth: Option<i64>,
+    /// Words for the gate's verdict screen: the vendor's business and booth
+    /// ("Falafel King · Booth B-12") for booth tickets and staff passes.
+    pub detail: Option<String>,
 }
 
 /// Judges every stored check-in of one ticket (in the order given) against its state.
@@ -331,7 +334,18 @@ where
         status: row.try_get("status")?,
         holder_name: row.try_get("holder_name")?,
         booth: row.try_get("booth")?,
+        detail: row.try_get("detail")?,
     })
+}
+
+/// The columns of a [`TicketState`] from `tickets t`. The gate detail is composed when read
+/// (migration 0006's vendor tables): a booth ticket names its purchase's business and
+/// assigned booth, a staff pass its booth's; assigning a booth touches those tickets so
+/// the change reaches devices.
+macro_rules! ticket_state_columns {
+    () => {
+        "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth,          COALESCE(          (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned')            FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id            WHERE p.order_id = t.order_id),           (SELECT COALESCE(p.business_name || ' · ', '') || 'Booth ' || b.code            FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id            LEFT JOIN vendor_purchases p ON p.order_id = b.order_id            WHERE s.ticket_id = t.id)) AS detail"
+    };
 }
 
 macro_rules! sync_store {
@@ -588,7 +602,9 @@ macro_rules! sync_store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut states: HashMap<i64, TicketState> = HashMap::new();
                 for row in sqlx::query(concat!(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN (",
+                    "SELECT ",
+                    ticket_state_columns!(),
+                    " FROM tickets t WHERE t.id IN (",
                     $ids_from_json,
                     ")"
                 ))
@@ -785,11 +801,13 @@ macro_rules! sync_store {
                     Ok((r.try_get("id")?, r.try_get("public_key")?, state))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-                let tickets = sqlx::query(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN \
+                let tickets = sqlx::query(concat!(
+                    "SELECT ",
+                    ticket_state_columns!(),
+                    " FROM tickets t WHERE t.id IN \
                      (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
-                     ORDER BY id",
-                )
+                     ORDER BY t.id"
+                ))
                 .bind(event_id)
                 .bind(after)
                 .bind(upper)

@@ -1,0 +1,657 @@
+//! Vendors and the organizer console, through the HTTP API on both backends: the vendor
+//! story (buy a food truck booth → profile → booth B-12 assigned with three staff passes →
+//! the vendor sees them → a synced gate admits a staff pass showing business and booth), the
+//! organizer story (two devices enrolled from the console, one synced → readiness says
+//! exactly that; check-ins reach the live counts; CSV exports parse and match the
+//! database), sales paused and prices fixed once sold, and the console refusing anyone but
+//! an organizer.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tessera_server::config::Secret;
+
+use crate::on_both_backends;
+use crate::support::{TestApp, TestDb, buy, eventually, ticket_type_id};
+
+const ORGANIZER: &str = "organizer-token-for-tests";
+
+async fn app(db: &TestDb) -> TestApp {
+    let mut settings = db.settings();
+    settings.payments.refund_api_token = Some(Secret::new(ORGANIZER));
+    TestApp::spawn(settings).await
+}
+
+/// An organizer's request.
+async fn console(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .request(method.parse().unwrap(), app.url(path))
+        .bearer_auth(ORGANIZER);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn falafel_king() -> Value {
+    json!({
+        "business_name": "Falafel King",
+        "booth_name": "The King's truck",
+        "category": "food_truck",
+        "contact_name": "Samir Haddad",
+        "phone": "+1 (714) 555-0142",
+        "email": "Samir@Example.com",
+        "description": "Falafel, shawarma, \"the best\" hummus",
+    })
+}
+
+async fn buy_booth(app: &TestApp, body: &Value) -> (u16, Value) {
+    let res = app
+        .http
+        .post(app.url("/api/v1/vendor-booths"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// Enrolls a scanner with `code` and syncs it once (blocking HTTP, off the runtime).
+async fn scanner(app: &TestApp, dir: std::path::PathBuf, code: String) -> tessera_scanner::Scanner {
+    let base = app.base.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = tessera_scanner::Scanner::open(&dir).unwrap();
+        tessera_scanner::sync::enroll(&mut s, &base, &code, "t").unwrap();
+        tessera_scanner::sync::sync_once(&mut s, &mut |_, _| {}).unwrap();
+        s
+    })
+    .await
+    .unwrap()
+}
+
+async fn vendor_story(db: &TestDb) {
+    let app = app(db).await;
+    let store = app.state.store.clone();
+
+    // A vendor fills in the form with a bad phone number, then correctly.
+    let mut bad = falafel_king();
+    bad["phone"] = json!("call me");
+    let (status, body) = buy_booth(&app, &bad).await;
+    assert_eq!((status, body["error"].as_str()), (422, Some("invalid")));
+    assert!(
+        body["message"].as_str().unwrap().starts_with("phone"),
+        "{body}"
+    );
+    let (status, bought) = buy_booth(&app, &falafel_king()).await;
+    assert_eq!(status, 201, "{bought}");
+    assert_eq!(bought["status"], "paid");
+    assert_eq!(bought["price_cents"], 80_000);
+    let order_id = bought["order_id"].as_i64().unwrap();
+    let token = bought["access_token"].as_str().unwrap().to_owned();
+    let booth_ticket = &bought["tickets"][0];
+    assert_eq!(booth_ticket["ticket_type_name"], "Food Truck Booth");
+    assert_eq!(booth_ticket["kind"], "vendor_booth");
+
+    // The vendor profile was made from the form, keyed by the email.
+    let profile = store
+        .vendor_by_email("samir@example.com")
+        .await
+        .unwrap()
+        .expect("vendor profile");
+    assert_eq!(profile.business_name, "Falafel King");
+    assert_eq!(profile.id, bought["vendor_id"].as_i64().unwrap());
+
+    // The vendor email: its own subject, the booth's details and what to do next.
+    let outbox = app.state.settings.outbox_dir();
+    let eml = eventually("the vendor email", Duration::from_secs(10), || {
+        let outbox = outbox.clone();
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(Result::ok)
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("order-{order_id}-"))
+                })
+                .map(|e| std::fs::read(e.path()).unwrap())
+        }
+    })
+    .await;
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    let subject = message.subject().unwrap();
+    assert!(subject.contains("food truck booth"), "{subject}");
+    assert!(subject.contains("Falafel King"), "{subject}");
+    let text = message.body_text(0).unwrap();
+    assert!(text.contains("What to do next"), "{text}");
+    assert!(text.contains("The King's truck"), "{text}");
+
+    // The organizer creates booth B-12, assigns it, and grants three staff passes.
+    let (status, booth) = console(
+        &app,
+        "POST",
+        "/api/v1/console/booths",
+        Some(json!({"code": "b-12", "category": "food_truck"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{booth}");
+    assert_eq!(booth["code"], "B-12");
+    let booth_id = booth["id"].as_i64().unwrap();
+    let (status, again) = console(
+        &app,
+        "POST",
+        "/api/v1/console/booths",
+        Some(json!({"code": "B-12"})),
+    )
+    .await;
+    assert_eq!((status, again["error"].as_str()), (409, Some("conflict")));
+    let (status, _) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/booths/{booth_id}/staff-passes"),
+        Some(json!({"count": 3})),
+    )
+    .await;
+    assert_eq!(status, 422, "staff passes need an assigned booth");
+    let (status, vendors) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/booths/{booth_id}/assignment"),
+        Some(json!({"order_id": order_id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{vendors}");
+    assert_eq!(vendors["purchases"][0]["booth_code"], "B-12");
+    let (status, granted) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/booths/{booth_id}/staff-passes"),
+        Some(json!({"count": 3})),
+    )
+    .await;
+    assert_eq!(status, 201, "{granted}");
+    let passes = granted["tickets"].as_array().unwrap();
+    let holders: Vec<&str> = passes
+        .iter()
+        .map(|t| t["holder_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["Staff 1", "Staff 2", "Staff 3"]);
+
+    // The vendor sees booth, assignment and staff passes with the order's token.
+    let mine: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/vendor-booths/{order_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["purchase"]["booth_code"], "B-12");
+    assert_eq!(mine["purchase"]["business_name"], "Falafel King");
+    assert_eq!(mine["purchase"]["staff_passes"], 3);
+    assert_eq!(mine["staff_passes"].as_array().unwrap().len(), 3);
+
+    // Staff passes carry the booth in their signed claims.
+    let ring = crate::support::keyring(&app.http, &app.base).await;
+    let pass_text = passes[0]["qr_text"].as_str().unwrap().to_owned();
+    let verified = tessera_core::verify(&pass_text, &ring).unwrap();
+    assert_eq!(
+        verified.claims().booth.map(|b| i64::from(b.0.get())),
+        Some(booth_id)
+    );
+
+    // A gate device at the Vendor Gate, enrolled from the console, syncs and admits a staff
+    // pass; the verdict names the business and the booth.
+    let (status, code) = console(
+        &app,
+        "POST",
+        "/api/v1/console/devices/codes",
+        Some(json!({"name": "Vendor-Tablet", "gate": "Vendor Gate"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{code}");
+    assert!(
+        code["qr_svg"].as_str().unwrap().starts_with("<?xml")
+            || code["qr_svg"].as_str().unwrap().contains("<svg")
+    );
+    let mut device = scanner(
+        &app,
+        db.dir.path().join("vendor-tablet"),
+        code["code"].as_str().unwrap().to_owned(),
+    )
+    .await;
+    let booth_text = booth_ticket["qr_text"].as_str().unwrap().to_owned();
+    let (staff, booth_scan) = tokio::task::spawn_blocking(move || {
+        let staff = device.scan(&pass_text, Utc::now()).unwrap();
+        let booth = device.scan(&booth_text, Utc::now()).unwrap();
+        (staff, booth)
+    })
+    .await
+    .unwrap();
+    assert_eq!(staff.verdict, "admit", "{staff:?}");
+    assert_eq!(staff.detail.as_deref(), Some("Falafel King · Booth B-12"));
+    assert_eq!(staff.holder.as_deref(), Some("Staff 1"));
+    assert_eq!(booth_scan.verdict, "admit", "{booth_scan:?}");
+    assert_eq!(
+        booth_scan.detail.as_deref(),
+        Some("Falafel King · Booth B-12")
+    );
+
+    // Vendor tickets are never transferable.
+    let types = store.ticket_types().await.unwrap();
+    assert!(
+        types
+            .iter()
+            .filter(|t| t.kind == tessera_server::store::TicketKind::VendorBooth)
+            .all(|t| !t.transferable)
+    );
+    app.stop().await;
+}
+on_both_backends!(vendor_story_api, vendor_story);
+
+/// A minimal RFC 4180 reader: quoted fields, doubled quotes, CRLF records.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(field.is_empty() && record.is_empty(), "CSV ends with CRLF");
+    records
+}
+
+async fn organizer_story(db: &TestDb) {
+    let app = app(db).await;
+    let store = app.state.store.clone();
+    let pass = ticket_type_id(store.as_ref(), "3-Day Pass").await;
+    let (status, order) = buy(&app.http, &app.base, pass, 2).await;
+    assert_eq!(status, 201, "{order}");
+    let texts: Vec<String> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect();
+    // A vendor with a comma and quotes in its details, for the CSV.
+    let (status, _) = buy_booth(&app, &falafel_king()).await;
+    assert_eq!(status, 201);
+
+    // Two devices enrolled from the console; only Gate-A syncs.
+    let mut codes = Vec::new();
+    for (name, gate) in [("Gate-A", "Main Gate"), ("Gate-B", "North Gate")] {
+        let (status, code) = console(
+            &app,
+            "POST",
+            "/api/v1/console/devices/codes",
+            Some(json!({"name": name, "gate": gate})),
+        )
+        .await;
+        assert_eq!(status, 201, "{code}");
+        codes.push(code["code"].as_str().unwrap().to_owned());
+    }
+    let mut gate_a = scanner(&app, db.dir.path().join("gate-a"), codes[0].clone()).await;
+    let base = app.base.clone();
+    let code_b = codes[1].clone();
+    let dir_b = db.dir.path().join("gate-b");
+    tokio::task::spawn_blocking(move || {
+        let mut s = tessera_scanner::Scanner::open(&dir_b).unwrap();
+        tessera_scanner::sync::enroll(&mut s, &base, &code_b, "t").unwrap();
+    })
+    .await
+    .unwrap();
+    let (status, ready) = console(&app, "GET", "/api/v1/console/devices", None).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        (ready["ready"].as_u64(), ready["active"].as_u64()),
+        (Some(1), Some(2)),
+        "{ready}"
+    );
+    let devices = ready["devices"].as_array().unwrap();
+    let a = devices.iter().find(|d| d["name"] == "Gate-A").unwrap();
+    let b = devices.iter().find(|d| d["name"] == "Gate-B").unwrap();
+    assert_eq!(a["current"], true, "{a}");
+    assert_eq!(a["behind"], 0);
+    assert_eq!(a["gate"], "Main Gate");
+    assert_eq!(b["current"], false, "{b}");
+    assert!(b["problem"].as_str().unwrap().contains("behind"), "{b}");
+
+    // Gate-A admits both tickets and rejects a second scan, offline; then syncs.
+    let (t0, t1) = (texts[0].clone(), texts[1].clone());
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(gate_a.scan(&t0, Utc::now()).unwrap().verdict, "admit");
+        assert_eq!(gate_a.scan(&t1, Utc::now()).unwrap().verdict, "admit");
+        assert_eq!(gate_a.scan(&t0, Utc::now()).unwrap().verdict, "reject");
+        tessera_scanner::sync::sync_once(&mut gate_a, &mut |_, _| {}).unwrap();
+    })
+    .await
+    .unwrap();
+    let (status, live) = console(&app, "GET", "/api/v1/console/live", None).await;
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(live["admitted_today"], 2, "{live}");
+    assert_eq!(live["per_gate"], json!([{"name": "Main Gate", "count": 2}]));
+    assert_eq!(
+        live["per_ticket_type"],
+        json!([{"name": "3-Day Pass", "count": 2}])
+    );
+    assert_eq!(
+        live["rejects_by_reason"],
+        json!([{"name": "already_admitted", "count": 1}])
+    );
+    assert_eq!(
+        live["scans_per_minute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .sum::<i64>(),
+        3
+    );
+    assert_eq!(live["inside"], Value::Null, "once-per-day event");
+
+    // CSV exports parse and match the database.
+    let csv_of = |name: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .http
+                .get(app.url(&format!("/api/v1/console/exports/{name}")))
+                .bearer_auth(ORGANIZER)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert!(
+                res.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/csv")
+            );
+            parse_csv(&res.text().await.unwrap())
+        }
+    };
+    let orders = csv_of("orders.csv").await;
+    let db_orders = store.search_orders("", 1000).await.unwrap();
+    assert_eq!(orders.len(), db_orders.len() + 1);
+    assert_eq!(orders[0][0], "order_id");
+    for o in &db_orders {
+        let row = orders.iter().find(|r| r[0] == o.id.to_string()).unwrap();
+        assert_eq!(
+            (&row[4], &row[5], &row[6]),
+            (&o.email, &o.name, &o.total_cents.to_string())
+        );
+    }
+    let tickets = csv_of("tickets.csv").await;
+    let db_tickets = store.search_tickets("", 1000).await.unwrap();
+    assert_eq!(tickets.len(), db_tickets.len() + 1);
+    for t in &db_tickets {
+        let row = tickets.iter().find(|r| r[0] == t.id.to_string()).unwrap();
+        assert_eq!(
+            (&row[5], &row[7], &row[8]),
+            (&t.type_name, &t.holder_name, &t.status)
+        );
+    }
+    let check_ins = csv_of("check-ins.csv").await;
+    let event = store.events().await.unwrap()[0].id;
+    let db_check_ins = store.event_check_ins(event).await.unwrap();
+    assert_eq!(check_ins.len(), db_check_ins.len() + 1);
+    for (row, c) in check_ins.iter().skip(1).zip(&db_check_ins) {
+        assert_eq!(row[0], c.device_id);
+        assert_eq!(row[1], c.seq.to_string());
+        assert_eq!(row[8], c.admitted.to_string());
+    }
+    let conflicts = csv_of("conflicts.csv").await;
+    assert_eq!(
+        conflicts.len(),
+        1 + db_check_ins.iter().filter(|c| c.conflict).count()
+    );
+
+    // Search, void, resend.
+    let (status, found) =
+        console(&app, "GET", "/api/v1/console/search?q=ADA%40example", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(found["orders"].as_array().unwrap().len(), 1, "{found}");
+    let ticket_id = order["tickets"][1]["id"].as_i64().unwrap();
+    let (status, _) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/tickets/{ticket_id}/void"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        store.ticket(ticket_id).await.unwrap().unwrap().status,
+        "void"
+    );
+    let order_id = order["id"].as_i64().unwrap();
+    let before = store.outbox_entries().await.unwrap().len();
+    let (status, _) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/orders/{order_id}/resend"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(store.outbox_entries().await.unwrap().len(), before + 1);
+    app.stop().await;
+}
+on_both_backends!(organizer_story_api, organizer_story);
+
+async fn sales_rules(db: &TestDb) {
+    let app = app(db).await;
+    let store = app.state.store.clone();
+    let one_day = ticket_type_id(store.as_ref(), "1-Day Pass").await;
+    let two_day = ticket_type_id(store.as_ref(), "2-Day Pass").await;
+
+    // Price and capacity change before sales, not after.
+    let (status, _) = console(
+        &app,
+        "PATCH",
+        &format!("/api/v1/console/ticket-types/{two_day}"),
+        Some(json!({"price_cents": 2700, "capacity": 100})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, order) = buy(&app.http, &app.base, two_day, 1).await;
+    assert_eq!((status, order["total_cents"].as_i64()), (201, Some(2700)));
+    let (status, body) = console(
+        &app,
+        "PATCH",
+        &format!("/api/v1/console/ticket-types/{two_day}"),
+        Some(json!({"price_cents": 100, "capacity": 100})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+
+    // Paused types cannot be bought (not even as a booth), but can be comped.
+    let (status, _) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/ticket-types/{one_day}/pause"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = buy(&app.http, &app.base, one_day, 1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("sales_paused")),
+        "{body}"
+    );
+    let (status, comp) = console(
+        &app,
+        "POST",
+        "/api/v1/console/comps",
+        Some(json!({"ticket_type": one_day, "email": "guest@example.com", "name": "Guest"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{comp}");
+    assert_eq!(comp["payment"], "comp");
+    let food = ticket_type_id(store.as_ref(), "Food Booth").await;
+    console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/ticket-types/{food}/pause"),
+        None,
+    )
+    .await;
+    let mut booth = falafel_king();
+    booth["category"] = json!("food_booth");
+    let (status, body) = buy_booth(&app, &booth).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("sales_paused")),
+        "{body}"
+    );
+    let events: Value = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = events["events"][0]["ticket_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == one_day)
+        .unwrap()
+        .clone();
+    assert_eq!(listed["sales_paused"], true);
+    let (status, _) = console(
+        &app,
+        "POST",
+        &format!("/api/v1/console/ticket-types/{one_day}/resume"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = buy(&app.http, &app.base, one_day, 1).await;
+    assert_eq!(status, 201);
+
+    // A new key signs from now on; the API answers with it.
+    let (status, rotated) = console(&app, "POST", "/api/v1/console/keys/rotate", None).await;
+    assert_eq!(status, 200, "{rotated}");
+    let (_, order) = buy(&app.http, &app.base, one_day, 1).await;
+    let ring = crate::support::keyring(&app.http, &app.base).await;
+    let v = tessera_core::verify(order["tickets"][0]["qr_text"].as_str().unwrap(), &ring).unwrap();
+    assert_eq!(i64::from(v.key().0), rotated["key_id"].as_i64().unwrap());
+    app.stop().await;
+}
+on_both_backends!(sales_rules_api, sales_rules);
+
+/// Every console route, with a body where it takes one.
+pub const CONSOLE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/console/devices"),
+    ("POST", "/api/v1/console/devices/codes"),
+    ("GET", "/api/v1/console/devices/codes/ABCD-EFGH-JKMN/qr.svg"),
+    ("POST", "/api/v1/console/devices/0123/revoke"),
+    ("GET", "/api/v1/console/live"),
+    ("GET", "/api/v1/console/exports/orders.csv"),
+    ("GET", "/api/v1/console/exports/tickets.csv"),
+    ("GET", "/api/v1/console/exports/check-ins.csv"),
+    ("GET", "/api/v1/console/exports/conflicts.csv"),
+    ("GET", "/api/v1/console/search?q=x"),
+    ("POST", "/api/v1/console/tickets/1/void"),
+    ("POST", "/api/v1/console/orders/1/resend"),
+    ("POST", "/api/v1/console/comps"),
+    ("GET", "/api/v1/console/ticket-types"),
+    ("POST", "/api/v1/console/ticket-types"),
+    ("PATCH", "/api/v1/console/ticket-types/1"),
+    ("POST", "/api/v1/console/ticket-types/1/pause"),
+    ("POST", "/api/v1/console/ticket-types/1/resume"),
+    ("POST", "/api/v1/console/keys/rotate"),
+    ("GET", "/api/v1/console/vendors"),
+    ("POST", "/api/v1/console/booths"),
+    ("POST", "/api/v1/console/booths/1/assignment"),
+    ("POST", "/api/v1/console/booths/1/staff-passes"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn console_routes_need_an_organizer() {
+    let db = TestDb::sqlite();
+    let app = app(&db).await;
+    let keys_before = app.state.store.signing_keys().await.unwrap().len();
+    for (method, path) in CONSOLE_ROUTES {
+        for (token, expected) in [(None, 401), (Some("not-the-organizer"), 403)] {
+            let mut req = app.http.request(method.parse().unwrap(), app.url(path));
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let res = req.json(&json!({})).send().await.unwrap();
+            assert_eq!(
+                res.status().as_u16(),
+                expected,
+                "{method} {path} with {token:?}"
+            );
+        }
+    }
+    // Nothing changed.
+    assert_eq!(
+        app.state.store.signing_keys().await.unwrap().len(),
+        keys_before
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_console_route_is_in_the_openapi_document() {
+    let db = TestDb::sqlite();
+    let app = app(&db).await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/vendor-booths",
+        "/api/v1/vendor-booths/{order_id}",
+        "/api/v1/console/devices",
+        "/api/v1/console/live",
+        "/api/v1/console/exports/{file}",
+        "/api/v1/console/booths/{id}/staff-passes",
+        "/api/v1/console/keys/rotate",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    app.stop().await;
+}
