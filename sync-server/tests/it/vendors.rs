@@ -655,3 +655,58 @@ async fn every_console_route_is_in_the_openapi_document() {
     }
     app.stop().await;
 }
+
+/// Runs the CLI on the test server's data dir; returns its JSON lines.
+fn cli(db: &TestDb, args: &[&str]) -> Vec<Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(args)
+        .args(["--data-dir", &db.dir.path().display().to_string()])
+        .env("TESSERA_MASTER_KEY", crate::support::MASTER_KEY)
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booths_from_the_command_line() {
+    let db = TestDb::sqlite();
+    let app = app(&db).await;
+    let (status, bought) = buy_booth(&app, &falafel_king()).await;
+    assert_eq!(status, 201, "{bought}");
+    let created = cli(&db, &["booth", "create", "b-7", "--category", "food_truck"]);
+    assert_eq!(created[0]["code"], "B-7");
+    let assigned = cli(
+        &db,
+        &["booth", "assign", "B-7", "--email", "samir@example.com"],
+    );
+    assert_eq!(assigned[0]["order_id"], bought["order_id"]);
+    let passes = cli(
+        &db,
+        &["booth", "staff", "B-7", "--name", "Leila", "--name", "Omar"],
+    );
+    let holders: Vec<&str> = passes
+        .iter()
+        .map(|p| p["holder_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["Leila", "Omar"]);
+    let listed = cli(&db, &["booth", "list"]);
+    assert!(
+        listed.iter().any(|l| l["business_name"] == "Falafel King"
+            && l["booth"] == "B-7"
+            && l["staff_passes"] == 2),
+        "{listed:?}"
+    );
+    // No devices yet: nothing to wait for, and the summary says so.
+    let ready = cli(&db, &["readiness"]);
+    assert_eq!(ready.last().unwrap()["active"], 0);
+    app.stop().await;
+}
