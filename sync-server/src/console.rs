@@ -549,6 +549,34 @@ pub async fn live_api(
     Ok(Json(live_of(&state, q.event_id, Utc::now()).await?))
 }
 
+/// Scans per minute as an inline SVG bar chart (no script, no external file): one bar a
+/// minute, oldest on the left, with a text alternative for screen readers.
+pub fn scans_chart_svg(per_minute: &[i64]) -> String {
+    let max = per_minute.iter().copied().max().unwrap_or(0).max(1);
+    let total: i64 = per_minute.iter().sum();
+    let (w, h, bar) = (600, 120, 10);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" \
+         aria-labelledby=\"chart-title\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <title id=\"chart-title\">Scans per minute over the last hour: {total} in all, \
+         at most {max} in one minute</title>\
+         <line x1=\"0\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" stroke=\"currentColor\"/>"
+    );
+    for (i, n) in per_minute.iter().enumerate() {
+        let height = n * (h - 10) / max;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{bw}\" height=\"{height}\" fill=\"#2563eb\">\
+             <title>{ago} min ago: {n}</title></rect>",
+            x = i * bar,
+            y = h - height,
+            bw = bar - 2,
+            ago = per_minute.len() - i - 1,
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 // ----- CSV --------------------------------------------------------------------------------
 
 /// One CSV record (RFC 4180): fields with a comma, quote, CR or LF are quoted, quotes
@@ -1371,6 +1399,20 @@ mod tests {
         assert_eq!(out.scans_per_minute[59 - 5], 1);
         assert_eq!(out.rejects_by_reason[0].name, "already_admitted");
         assert_eq!(live(&rows, tz, false, now).inside, None);
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_a_minute_and_words_for_screen_readers() {
+        let mut minutes = vec![0; 60];
+        minutes[59] = 4;
+        minutes[0] = 2;
+        let svg = scans_chart_svg(&minutes);
+        assert_eq!(svg.matches("<rect").count(), 60);
+        assert!(svg.contains("6 in all, at most 4 in one minute"), "{svg}");
+        assert!(
+            svg.contains("height=\"110\""),
+            "the busiest minute is full height"
+        );
     }
 
     #[test]
