@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::config::Settings;
 use crate::keys::{Keys, MasterKey};
 use crate::orders::{self, OrderError, OrderRequest, token_matches};
-use crate::render::{self, order_number, valid_days};
+use crate::render::{self, order_number};
 use crate::store::{KeyState, Order, Payment, Store, StoreError, TicketKind, TicketView};
 
 /// What every handler shares.
@@ -56,10 +56,6 @@ pub enum ApiError {
     /// 422: an order names a ticket type whose sales the organizer paused.
     #[error("{0}")]
     SalesPaused(String),
-    /// 409: the change conflicts with what exists (a taken booth code, a booth already
-    /// assigned, a ticket type already on sale).
-    #[error("{0}")]
-    Conflict(String),
 
     /// 401: no access token.
     #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
@@ -85,12 +81,41 @@ pub enum ApiError {
     /// 502: the payment provider failed; nothing changed.
     #[error("the payment provider is unavailable, please try again")]
     PaymentUnavailable,
+    /// 401: this needs a logged-in account (a session cookie or `Authorization: Bearer`).
+    #[error("please log in first")]
+    LoginRequired,
+    /// 401: wrong email or password.
+    #[error("wrong email or password")]
+    BadCredentials,
+    /// 403: the account's role may not do this.
+    #[error("this needs the {0} role")]
+    RoleRequired(&'static str),
+    /// 403: a form post without the right CSRF token (or from another site).
+    #[error("the form expired or came from another site: reload the page and try again")]
+    Csrf,
+    /// 400: an email link that is tampered with, used or expired.
+    #[error("this link is invalid, used or expired: ask for a new one")]
+    BadLink,
+    /// 409: the resource changed meanwhile, or the request conflicts with its state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 409: vendor tickets and passes of non-transferable types stay with their holder.
+    #[error("{0}")]
+    NotTransferable(String),
+    /// 429: too many failed logins for this address lately.
+    #[error("too many failed logins: wait 15 minutes or reset your password")]
+    TooManyAttempts,
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),
 }
 
 impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -98,7 +123,6 @@ impl ApiError {
             Self::UnknownTicketType(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_ticket_type"),
             Self::SoldOut(_) => (StatusCode::CONFLICT, "sold_out"),
             Self::SalesPaused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "sales_paused"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -109,6 +133,14 @@ impl ApiError {
             }
             Self::NotRefundable(_) => (StatusCode::CONFLICT, "not_refundable"),
             Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
+            Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
+            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "role_required"),
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            Self::BadLink => (StatusCode::BAD_REQUEST, "bad_link"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
+            Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -118,9 +150,11 @@ impl ApiError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
-    /// `sales_paused`, `conflict`,
+    /// `sales_paused`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
-    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `internal`.
+    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
+    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
+    /// `too_many_attempts`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -145,7 +179,11 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -397,13 +435,17 @@ pub struct OrderOut {
 /// `?token=` alternative to the `Authorization` header (for links in emails).
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenQuery {
-    /// The order's access token.
+    /// The token.
     pub token: Option<String>,
 }
 
 /// A ticket as the API shows it, with links under its order.
 pub fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
-    let base = format!("/api/v1/orders/{order_id}/tickets/{}", t.id);
+    ticket_out_at(&format!("/api/v1/orders/{order_id}/tickets/{}", t.id), t)
+}
+
+/// A ticket with its printable forms' links under `base`.
+pub(crate) fn ticket_out_at(base: &str, t: &TicketView) -> TicketOut {
     TicketOut {
         id: t.id,
         qr_text: t.qr_text.clone(),
@@ -490,6 +532,8 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::sync::SyncApiDoc::openapi());
     doc.merge(crate::metrics::OpsApiDoc::openapi());
+    doc.merge(crate::account_api::AccountApiDoc::openapi());
+    doc.merge(crate::web::PagesDoc::openapi());
     // Vendors and the organizer console (issue 9).
     doc.merge(crate::vendors::VendorApiDoc::openapi());
     doc.merge(crate::console::ConsoleApiDoc::openapi());
@@ -593,41 +637,17 @@ pub async fn create_order(
             .map(|i| (i.ticket_type, i.quantity))
             .collect(),
     };
-    if let Some(provider) = state.payments.provider().cloned() {
-        let started = crate::payments::start_checkout(
-            &state,
-            provider.as_ref(),
-            &request,
-            chrono::Utc::now(),
-        )
-        .await
-        .map_err(|e| match e {
-            crate::payments::CheckoutError::Order(e) => ApiError::from(e),
-            crate::payments::CheckoutError::Provider(e) => {
-                tracing::warn!(error = %e, "creating a checkout session failed");
-                ApiError::PaymentUnavailable
-            }
-        })?;
-        let order =
-            state.store.order(started.placed.id).await?.ok_or_else(|| {
-                ApiError::Internal(format!("order {} vanished", started.placed.id))
-            })?;
-        let mut out = order_out(&order, &[], Some(started.placed.access_token));
-        out.checkout_url = Some(started.checkout_url);
+    let (placed, checkout_url) = submit_order(&state, &request).await?;
+    if let Some(url) = checkout_url {
+        let order = state
+            .store
+            .order(placed.id)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("order {} vanished", placed.id)))?;
+        let mut out = order_out(&order, &[], Some(placed.access_token));
+        out.checkout_url = Some(url);
         return Ok((StatusCode::CREATED, Json(out)));
     }
-    let keys = state.keys.read().await.clone();
-    let placed = orders::place(
-        state.store.as_ref(),
-        keys.signer(),
-        &state.master,
-        &request,
-        Payment::Demo,
-        chrono::Utc::now(),
-        state.settings.max_quantity,
-    )
-    .await?;
-    state.wake.notify_one();
     let order = state
         .store
         .order(placed.id)
@@ -638,6 +658,40 @@ pub async fn create_order(
         StatusCode::CREATED,
         Json(order_out(&order, &tickets, Some(placed.access_token))),
     ))
+}
+
+/// Places an order the way this server takes money: with a card provider, a pending order
+/// and the URL of its payment page; in demo mode, a paid order at once (`None`).
+pub async fn submit_order(
+    state: &AppState,
+    request: &OrderRequest,
+) -> Result<(orders::Placed, Option<String>), ApiError> {
+    if let Some(provider) = state.payments.provider().cloned() {
+        let started =
+            crate::payments::start_checkout(state, provider.as_ref(), request, chrono::Utc::now())
+                .await
+                .map_err(|e| match e {
+                    crate::payments::CheckoutError::Order(e) => ApiError::from(e),
+                    crate::payments::CheckoutError::Provider(e) => {
+                        tracing::warn!(error = %e, "creating a checkout session failed");
+                        ApiError::PaymentUnavailable
+                    }
+                })?;
+        return Ok((started.placed, Some(started.checkout_url)));
+    }
+    let keys = state.keys.read().await.clone();
+    let placed = orders::place(
+        state.store.as_ref(),
+        keys.signer(),
+        &state.master,
+        request,
+        Payment::Demo,
+        chrono::Utc::now(),
+        state.settings.max_quantity,
+    )
+    .await?;
+    state.wake.notify_one();
+    Ok((placed, None))
 }
 
 /// An order and its tickets.
@@ -658,7 +712,7 @@ pub async fn get_order(
     headers: HeaderMap,
 ) -> Result<Json<OrderOut>, ApiError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
-    let tickets = state.store.order_tickets(id).await?;
+    let tickets = crate::email::held_tickets(&order, state.store.order_tickets(id).await?);
     let mut out = order_out(&order, &tickets, None);
     if order.status == "pending" {
         out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
@@ -674,10 +728,7 @@ async fn order_ticket(
     ticket_id: i64,
 ) -> Result<(Order, TicketView), ApiError> {
     let order = authorized_order(state, headers, query, order_id).await?;
-    let ticket = state
-        .store
-        .order_tickets(order_id)
-        .await?
+    let ticket = crate::email::held_tickets(&order, state.store.order_tickets(order_id).await?)
         .into_iter()
         .find(|t| t.id == ticket_id)
         .ok_or_else(|| ApiError::NotFound(format!("ticket {ticket_id}")))?;
@@ -756,67 +807,9 @@ pub async fn order_pdf(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
-    let tickets = state.store.order_tickets(id).await?;
+    let tickets = crate::email::held_tickets(&order, state.store.order_tickets(id).await?);
     let pdf = render::tickets_pdf(&order, &tickets)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The attendee's order page (HTML), linked from the confirmation email.
-#[utoipa::path(
-    get,
-    path = "/orders/{id}",
-    params(("id" = i64, Path), ("token" = String, Query, description = "The order's access token")),
-    responses((status = 200, content_type = "text/html", description = "Order page"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-pub async fn order_page(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
-    ApiQuery(query): ApiQuery<TokenQuery>,
-    headers: HeaderMap,
-) -> Result<Html<String>, ApiError> {
-    let order = authorized_order(&state, &headers, &query, id).await?;
-    let tickets = state.store.order_tickets(id).await?;
-    let token = state.master.order_token(id);
-    let mut rows = String::new();
-    for t in &tickets {
-        rows.push_str(&format!(
-            "<li><img src=\"/api/v1/orders/{id}/tickets/{tid}/qr.svg?token={token}\" width=\"240\" alt=\"QR code\">\
-             <p><strong>{ty}</strong> - ticket {tid} - {status}<br>Valid: {days}<br>Holder: {holder}<br>\
-             <a href=\"/api/v1/orders/{id}/tickets/{tid}/ticket.pdf?token={token}\">PDF</a></p></li>",
-            tid = t.id,
-            ty = escape(&t.type_name),
-            status = escape(&t.status),
-            days = escape(&valid_days(t.days_mask, &t.event.days).join(", ")),
-            holder = escape(&t.holder_name),
-        ));
-    }
-    Ok(Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Order {number}</title></head>\
-         <body style=\"font-family:sans-serif\"><h1>Order {number}</h1>{demo}\
-         <p>{name} - {total}</p><p><a href=\"/api/v1/orders/{id}/tickets.pdf?token={token}\">All tickets (PDF)</a></p>\
-         <ul style=\"list-style:none\">{rows}</ul></body></html>",
-        number = order_number(order.id),
-        demo = match (order.payment.as_str(), order.status.as_str()) {
-            ("demo", _) => {
-                "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
-            }
-            (_, "pending") => {
-                "<p><strong>Waiting for Stripe to confirm your payment: reload this page in a moment.</strong></p>"
-            }
-            (_, "expired") => "<p><strong>This order expired before it was paid.</strong></p>",
-            (_, "refunded") => "<p><strong>This order was refunded.</strong></p>",
-            _ => "",
-        },
-        name = escape(&order.name),
-        total = render::money(order.total_cents, &order.currency),
-    )))
 }
 
 async fn not_found() -> ApiError {
@@ -840,6 +833,17 @@ impl utoipa::Modify for SecurityAddon {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "The order's access_token from POST /api/v1/orders (or ?token=)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An account's token from POST /api/v1/auth/login (the pages' session cookie works too)",
                     ))
                     .build(),
             ),
@@ -873,7 +877,7 @@ impl utoipa::Modify for SecurityAddon {
     info(title = "Tessera sync server", description = "Sales, issuance and device sync API of tessera-server."),
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
-        ticket_qr_svg, ticket_pdf, order_pdf, order_page,
+        ticket_qr_svg, ticket_pdf, order_pdf,
         crate::payments::webhook::stripe_webhook, crate::payments::refund_order
     ),
     components(schemas(
@@ -911,14 +915,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/orders/{id}/tickets/{ticket_id}/ticket.pdf",
             get(ticket_pdf),
         )
-        .route("/orders/{id}", get(order_page))
         .merge(crate::sync::routes())
         .merge(crate::payments::routes())
+        .merge(crate::account_api::routes())
+        .merge(crate::web::routes())
         // Vendors and the organizer console (issue 9).
         .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::csrf_cookie,
+        ))
         .with_state(state);
     crate::metrics::layers(routes)
 }

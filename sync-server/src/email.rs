@@ -117,7 +117,10 @@ impl Mailer {
             }
             Self::Files(dir) => {
                 tokio::fs::create_dir_all(dir).await?;
-                let name = format!("order-{}-{}.eml", row.order_id, row.id);
+                let name = match row.order_id {
+                    Some(order) => format!("order-{order}-{}.eml", row.id),
+                    None => format!("account-{}.eml", row.id),
+                };
                 let tmp = dir.join(format!(".{name}.tmp"));
                 let bytes = message.formatted();
                 let file = tmp.clone();
@@ -140,7 +143,10 @@ impl Mailer {
 
 /// The `Message-ID` of an outbox row: stable across retries, so a duplicate is detectable.
 pub fn message_id(row: &OutboxEmail) -> String {
-    format!("<order-{}.outbox-{}@tessera>", row.order_id, row.id)
+    match row.order_id {
+        Some(order) => format!("<order-{order}.outbox-{}@tessera>", row.id),
+        None => format!("<outbox-{}@tessera>", row.id),
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -197,6 +203,16 @@ pub fn confirmation_wording(order: &Order, tickets: &[TicketView]) -> Wording {
         next_text: String::new(),
         next_html: String::new(),
     }
+}
+
+/// The tickets of an order its buyer still holds: a ticket given to someone else is theirs,
+/// and the buyer's order page, PDF and emails no longer show its code.
+pub fn held_tickets(order: &Order, tickets: Vec<TicketView>) -> Vec<TicketView> {
+    let buyer = crate::auth::normalize_email(&order.email);
+    tickets
+        .into_iter()
+        .filter(|t| t.holder_email.as_deref().is_none_or(|h| h == buyer))
+        .collect()
 }
 
 /// Composes the confirmation email of an order.
@@ -433,18 +449,24 @@ impl Outbox {
     }
 
     async fn send(&self, row: &OutboxEmail) -> Result<(), EmailError> {
+        if let Some(message) =
+            crate::notices::compose(&*self.store, &self.settings, &self.master, row).await?
+        {
+            return self.mailer.deliver(row, message).await;
+        }
+        let order_id = row.order_id.ok_or(EmailError::MissingOrder(0))?;
         let order = self
             .store
-            .order(row.order_id)
+            .order(order_id)
             .await?
-            .ok_or(EmailError::MissingOrder(row.order_id))?;
+            .ok_or(EmailError::MissingOrder(order_id))?;
         if row.kind == "payment_refunded" {
-            let refunds = self.store.refunds(row.order_id).await?;
+            let refunds = self.store.refunds(order_id).await?;
             let (subject, text) = crate::payments::compose_refund_notice(&order, &refunds);
             let message = compose_plain(&self.settings, row, &order, subject, text)?;
             return self.mailer.deliver(row, message).await;
         }
-        let tickets = self.store.order_tickets(row.order_id).await?;
+        let tickets = held_tickets(&order, self.store.order_tickets(order_id).await?);
         // Booth orders and staff passes get the vendor's words (crate::vendors).
         let wording =
             match crate::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await? {
@@ -518,7 +540,8 @@ mod tests {
         let row = OutboxEmail {
             id: 7,
             kind: "order_confirmation".into(),
-            order_id: 42,
+            order_id: Some(42),
+            ref_id: None,
             recipient: "a@example.com".into(),
             attempts: 1,
         };

@@ -110,6 +110,17 @@ impl MasterKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A token derived for one purpose: `HMAC-SHA256(token key, label || 0 || data)` in hex.
+    /// Used for the links of account emails and per-ticket access tokens.
+    pub fn derive_token(&self, label: &str, data: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key)
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(data);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     fn from_file(path: &Path) -> Result<Self, KeyError> {
         let err = |source| KeyError::KeyFile {
             path: path.display().to_string(),

@@ -6,7 +6,9 @@
 //! resolves, so tests bind port 0 and stop cleanly. The binary in `main.rs` is a thin CLI
 //! over these.
 
+pub mod account_api;
 pub mod api;
+pub mod auth;
 pub mod backup;
 pub mod catalog;
 pub mod config;
@@ -15,12 +17,15 @@ pub mod copydb;
 pub mod email;
 pub mod keys;
 pub mod metrics;
+pub mod notices;
 pub mod orders;
 pub mod payments;
 pub mod render;
 pub mod store;
 pub mod sync;
+pub mod tickets;
 pub mod vendors;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;

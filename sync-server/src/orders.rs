@@ -103,6 +103,12 @@ pub fn token_matches(token: &str, stored_hash: &[u8]) -> bool {
     token_hash(token) == stored_hash
 }
 
+/// Checks a person's address and name as an order does.
+pub fn validate_contact(email: &str, name: &str) -> Result<(), OrderError> {
+    validate_email(email)?;
+    validate_name(name)
+}
+
 fn validate_email(email: &str) -> Result<(), OrderError> {
     let ok = (3..=254).contains(&email.len())
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())

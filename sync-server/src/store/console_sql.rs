@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{PgStore, SqliteStore, StoreError, TicketKind, TicketView};
+use super::{PgStore, SqliteStore, StoreError, TicketKind};
 
 /// An order as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,8 +103,6 @@ pub trait ConsoleStore: Send + Sync {
     /// Tickets whose id or order id is `query`, or whose holder or email contains it;
     /// every ticket when empty. Newest first, at most `limit`.
     async fn search_tickets(&self, query: &str, limit: i64) -> Result<Vec<TicketRow>, StoreError>;
-    /// One ticket.
-    async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError>;
     /// Every check-in of an event, by time, with ticket types.
     async fn console_check_ins(&self, event_id: i64) -> Result<Vec<CheckInRow>, StoreError>;
     /// The newest change in an event's feed scope (what a current device's cursor is).
@@ -264,15 +262,6 @@ macro_rules! console_store {
                 .iter()
                 .map(ticket_row_from)
                 .collect()
-            }
-
-            async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError> {
-                sqlx::query(concat!(ticket_view_select!(), " WHERE t.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| super::sql::ticket_view_from(&r))
-                    .transpose()
             }
 
             async fn console_check_ins(

@@ -47,8 +47,9 @@ macro_rules! insert_issued {
         for t in $tickets {
             sqlx::query(
                 "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, revision, \
-                 status, holder_name, days_mask, zones, booth, key_id, issued_at, qr_text) \
-                 VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12)",
+                 status, holder_name, days_mask, zones, booth, key_id, issued_at, qr_text, \
+                 holder_email) \
+                 VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(t.id)
             .bind($order_id)
@@ -62,6 +63,7 @@ macro_rules! insert_issued {
             .bind(t.key_id)
             .bind(t.issued_at)
             .bind(&t.qr_text)
+            .bind(crate::auth::normalize_email($email))
             .execute(&mut *$tx)
             .await
             .map_err(|e| {
@@ -86,6 +88,7 @@ macro_rules! insert_issued {
     };
 }
 
+mod accounts_sql;
 mod ops_sql;
 mod payments_sql;
 #[macro_use]
@@ -95,6 +98,7 @@ mod sync_sql;
 mod console_sql;
 mod vendor_sql;
 
+pub use accounts_sql::{AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, User};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
@@ -424,6 +428,8 @@ pub struct Order {
     pub token_hash: Vec<u8>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The ticket an upgrade order paid for.
+    pub upgrade_ticket_id: Option<i64>,
 }
 
 /// A ticket with what a printout or an email needs about its type and event.
@@ -439,6 +445,12 @@ pub struct TicketView {
     pub revision: i64,
     /// Holder.
     pub holder_name: String,
+    /// The holder's address (the buyer's, or the transfer recipient's), ASCII-lowercased.
+    pub holder_email: Option<String>,
+    /// Why the current revision replaced the previous one: `transfer`, `upgrade`.
+    pub superseded_by: Option<String>,
+    /// Whether its type may be given to another person.
+    pub transferable: bool,
     /// Valid days.
     pub days_mask: u16,
     /// Zones.
@@ -466,10 +478,13 @@ pub struct TicketView {
 pub struct OutboxEmail {
     /// Outbox row id.
     pub id: i64,
-    /// `order_confirmation`.
+    /// `order_confirmation`, `payment_refunded`, `verify_email`, `password_reset`,
+    /// `ticket_transferred_out`, `ticket_transferred_in`, `ticket_upgraded`.
     pub kind: String,
-    /// The order it is about.
-    pub order_id: i64,
+    /// The order it is about; `None` for account emails.
+    pub order_id: Option<i64>,
+    /// What else it is about: the email token (verification, reset) or the ticket.
+    pub ref_id: Option<i64>,
     /// Recipient address.
     pub recipient: String,
     /// Attempts so far, this one included.
@@ -481,8 +496,10 @@ pub struct OutboxEmail {
 pub struct OutboxEntry {
     /// Row id.
     pub id: i64,
-    /// The order it is about.
-    pub order_id: i64,
+    /// The order it is about (`None` for account emails).
+    pub order_id: Option<i64>,
+    /// `order_confirmation`, `verify_email`, ...
+    pub kind: String,
     /// `pending`, `sent` or `dead`.
     pub status: String,
     /// Attempts so far.
@@ -505,7 +522,15 @@ pub struct OutboxCounts {
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
 pub trait Store:
-    SyncStore + OpsStore + PaymentStore + VendorStore + ConsoleStore + Send + Sync + std::fmt::Debug
+    SyncStore
+    + OpsStore
+    + PaymentStore
+    + AccountStore
+    + VendorStore
+    + ConsoleStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -20,14 +20,48 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 /// The columns and joins of a [`TicketView`]; a macro so `concat!` can append a filter.
 macro_rules! ticket_view_select {
     () => {
-        "SELECT t.id, t.order_id, t.status, t.revision, t.holder_name, \
-         t.days_mask, t.zones, t.booth, t.key_id, t.issued_at, t.qr_text, \
+        "SELECT t.id, t.order_id, t.status, t.revision, t.holder_name, t.holder_email, \
+         t.superseded_by, t.days_mask, t.zones, t.booth, t.key_id, t.issued_at, t.qr_text, \
          tt.id AS tt_id, tt.name AS tt_name, tt.kind AS tt_kind, \
+         CAST(CASE WHEN tt.transferable THEN 1 ELSE 0 END AS BIGINT) AS tt_transferable, \
          e.id AS e_id, e.name AS e_name, e.venue AS e_venue, e.timezone AS e_timezone, \
          e.days AS e_days \
          FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id \
          JOIN events e ON e.id = t.event_id"
     };
+}
+
+pub(super) use ticket_view_select;
+
+/// The columns [`order_from`] reads.
+macro_rules! order_select {
+    () => {
+        "SELECT id, email, name, status, payment, total_cents, currency, token_hash, \
+         created_at, upgrade_ticket_id FROM orders"
+    };
+}
+pub(super) use order_select;
+
+pub(super) fn order_from<R: Row>(row: &R) -> Result<Order, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Order {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        payment: row.try_get("payment")?,
+        total_cents: row.try_get("total_cents")?,
+        currency: row.try_get("currency")?,
+        token_hash: row.try_get("token_hash")?,
+        created_at: row.try_get("created_at")?,
+        upgrade_ticket_id: row.try_get("upgrade_ticket_id")?,
+    })
 }
 
 fn event_from<R: Row>(row: &R) -> Result<Event, StoreError>
@@ -81,6 +115,9 @@ where
         status: row.try_get("status")?,
         revision: row.try_get("revision")?,
         holder_name: row.try_get("holder_name")?,
+        holder_email: row.try_get("holder_email")?,
+        superseded_by: row.try_get("superseded_by")?,
+        transferable: row.try_get::<i64, _>("tt_transferable")? != 0,
         days_mask: mask(row.try_get("days_mask")?, "days_mask")?,
         zones: mask(row.try_get("zones")?, "zones")?,
         booth: row.try_get("booth")?,
@@ -350,27 +387,13 @@ macro_rules! sql_store {
             }
 
             async fn order(&self, id: i64) -> Result<Option<Order>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, email, name, status, payment, total_cents, currency, token_hash, \
-                     created_at FROM orders WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|row| {
-                    Ok(Order {
-                        id: row.try_get("id")?,
-                        email: row.try_get("email")?,
-                        name: row.try_get("name")?,
-                        status: row.try_get("status")?,
-                        payment: row.try_get("payment")?,
-                        total_cents: row.try_get("total_cents")?,
-                        currency: row.try_get("currency")?,
-                        token_hash: row.try_get("token_hash")?,
-                        created_at: row.try_get("created_at")?,
-                    })
-                })
-                .transpose()
+                sqlx::query(concat!(order_select!(), " WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(order_from)
+                    .transpose()
             }
 
             async fn order_tickets(&self, order_id: i64) -> Result<Vec<TicketView>, StoreError> {
@@ -415,7 +438,7 @@ macro_rules! sql_store {
                         "UPDATE outbox SET lease_until_ms = $1, attempts = attempts + 1 \
                          WHERE id = $2 AND status = 'pending' \
                          AND (lease_until_ms IS NULL OR lease_until_ms < $3) \
-                         RETURNING id, kind, order_id, recipient, attempts",
+                         RETURNING id, kind, order_id, ref_id, recipient, attempts",
                     )
                     .bind(lease_until_ms)
                     .bind(id)
@@ -427,6 +450,7 @@ macro_rules! sql_store {
                             id: row.try_get("id")?,
                             kind: row.try_get("kind")?,
                             order_id: row.try_get("order_id")?,
+                            ref_id: row.try_get("ref_id")?,
                             recipient: row.try_get("recipient")?,
                             attempts: row.try_get("attempts")?,
                         });
@@ -490,7 +514,7 @@ macro_rules! sql_store {
 
             async fn outbox_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
                 sqlx::query(
-                    "SELECT id, order_id, status, attempts, last_error FROM outbox ORDER BY id",
+                    "SELECT id, order_id, kind, status, attempts, last_error FROM outbox ORDER BY id",
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -499,6 +523,7 @@ macro_rules! sql_store {
                     Ok(OutboxEntry {
                         id: row.try_get("id")?,
                         order_id: row.try_get("order_id")?,
+                        kind: row.try_get("kind")?,
                         status: row.try_get("status")?,
                         attempts: row.try_get("attempts")?,
                         last_error: row.try_get("last_error")?,

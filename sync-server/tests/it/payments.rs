@@ -367,7 +367,13 @@ async fn pay_then_tickets_once(db: &TestDb) {
     assert_eq!(tickets.len(), 2, "tickets issued exactly once");
     assert_eq!(order_status(&app, id).await, "paid");
     let confirmations = app.state.store.outbox_entries().await.unwrap();
-    assert_eq!(confirmations.iter().filter(|e| e.order_id == id).count(), 1);
+    assert_eq!(
+        confirmations
+            .iter()
+            .filter(|e| e.order_id == Some(id))
+            .count(),
+        1
+    );
     assert_eq!(remaining(&app, pass).await, before - 2);
     let fetched: Value = app
         .http

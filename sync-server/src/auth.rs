@@ -1,0 +1,541 @@
+//! Accounts and who is asking: password hashing (argon2id), sessions (a random token in an
+//! HttpOnly cookie for pages, the same kind of token as `Authorization: Bearer` for the API;
+//! only their SHA-256 is stored), roles, the CSRF check every form post passes, login rate
+//! limiting and the signed one-time links of verification and password-reset emails.
+
+use std::collections::HashMap;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+
+use crate::api::{ApiError, AppState};
+use crate::keys::{MasterKey, random_bytes};
+use crate::orders::token_hash;
+use crate::store::User;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "tessera_session";
+/// The CSRF cookie; forms carry its value in the `_csrf` field.
+pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// Browser sessions last this long.
+pub const SESSION_SECS: i64 = 14 * 24 * 3600;
+/// Failed logins per address within [`LOGIN_WINDOW_SECS`] before logins are refused.
+pub const LOGIN_MAX_FAILURES: i64 = 5;
+/// The login rate-limit window.
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+/// How long a password-reset link works.
+pub const RESET_SECS: i64 = 3600;
+/// How long an address-verification link works.
+pub const VERIFY_SECS: i64 = 7 * 24 * 3600;
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Buys and holds tickets (everyone who registers).
+    Attendee,
+    /// Holds a booth.
+    Vendor,
+    /// Scans at the gates.
+    GateStaff,
+    /// Runs the event: the console.
+    Organizer,
+}
+
+impl Role {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Attendee => "attendee",
+            Self::Vendor => "vendor",
+            Self::GateStaff => "gate_staff",
+            Self::Organizer => "organizer",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "attendee" => Ok(Self::Attendee),
+            "vendor" => Ok(Self::Vendor),
+            "gate_staff" => Ok(Self::GateStaff),
+            "organizer" => Ok(Self::Organizer),
+            other => Err(format!(
+                "unknown role {other:?}: attendee, vendor, gate_staff or organizer"
+            )),
+        }
+    }
+}
+
+/// An address as accounts and tickets compare it: trimmed, ASCII-lowercased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// Passwords: 10 to 128 characters.
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if !(10..=128).contains(&n) {
+        return Err(ApiError::Invalid(
+            "password must be 10 to 128 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's argon2id minimum: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (on a blocking thread: it takes tens of milliseconds on purpose).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut salt = [0u8; 16];
+        random_bytes(&mut salt).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(e.to_string()))?;
+        hasher()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// A hash that no password matches, checked when the address is unknown so a login takes
+/// as long for unknown addresses as for known ones.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4b2c1bXlI6sEbPMCu7TS2XjYI8H0VDG3iNJ4x2cDa1M";
+
+/// Whether `password` matches the stored hash (on a blocking thread).
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A fresh random token (32 bytes, hex).
+pub fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    random_bytes(&mut bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Starts a session for a user and returns its token.
+pub async fn start_session(state: &AppState, user_id: i64, kind: &str) -> Result<String, ApiError> {
+    let token = new_token()?;
+    let now = Utc::now().timestamp();
+    state
+        .store
+        .create_session(&token_hash(&token), user_id, kind, now, now + SESSION_SECS)
+        .await?;
+    Ok(token)
+}
+
+/// Whether the server is reached over TLS (cookies get `Secure`).
+pub fn secure_cookies(state: &AppState) -> bool {
+    state.settings.public_url().starts_with("https://")
+}
+
+/// A `Set-Cookie` value.
+pub fn cookie(state: &AppState, name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+    format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{}",
+        if secure_cookies(state) {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The value of one cookie of a request.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// The logged-in account of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The account.
+    pub user: User,
+    /// Its role.
+    pub role: Role,
+    /// Whether the request came with a bearer token (no CSRF risk) or a cookie.
+    pub bearer: bool,
+}
+
+impl CurrentUser {
+    /// The verified address, when it is: the key to guest orders and received tickets.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.user
+            .email_verified_at
+            .is_some()
+            .then_some(self.user.email.as_str())
+    }
+}
+
+/// Looks up the session a request carries: a bearer token, else the session cookie.
+pub async fn current_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, ApiError> {
+    let (token, bearer) = match bearer(headers) {
+        Some(t) => (t.to_owned(), true),
+        None => match cookie_value(headers, SESSION_COOKIE) {
+            Some(t) => (t, false),
+            None => return Ok(None),
+        },
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let Some((user, kind)) = state
+        .store
+        .session_user(&token_hash(&token), Utc::now().timestamp())
+        .await?
+    else {
+        return Ok(None);
+    };
+    // A cookie's token is not a bearer token and the other way round.
+    if (kind == "bearer") != bearer {
+        return Ok(None);
+    }
+    let role = user
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::Internal(e))?;
+    Ok(Some(CurrentUser { user, role, bearer }))
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        current_user(state, &parts.headers)
+            .await?
+            .ok_or(ApiError::LoginRequired)
+    }
+}
+
+/// The account of a request, if any.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(current_user(state, &parts.headers).await?))
+    }
+}
+
+/// An organizer's request: 401 without a session, 403 for any other role.
+#[derive(Debug, Clone)]
+pub struct Organizer(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Organizer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Organizer {
+            return Err(ApiError::RoleRequired("organizer"));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// The CSRF token of a request, set by [`csrf_cookie`] when the browser had none.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// Middleware: every response to a browser without the CSRF cookie sets one, and the
+/// handlers see its value (to put in their forms) as a [`CsrfToken`] extension.
+pub async fn csrf_cookie(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = cookie_value(request.headers(), CSRF_COOKIE)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let (token, fresh) = match existing {
+        Some(t) => (t, false),
+        None => match new_token() {
+            Ok(t) => (t, true),
+            Err(e) => return axum::response::IntoResponse::into_response(e),
+        },
+    };
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut response = next.run(request).await;
+    if fresh
+        && let Ok(v) =
+            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &token, SESSION_SECS, "Strict"))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// A form post that passed the CSRF check: its `_csrf` field equals the browser's CSRF
+/// cookie (which another site can neither read nor set), and any `Origin` header is ours.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let cookie = cookie_value(&headers, CSRF_COOKIE);
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+            && origin != "null"
+            && !same_origin(state, &headers, origin)
+        {
+            return Err(ApiError::Csrf);
+        }
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(ApiError::BadRequest(
+                "expected a form (application/x-www-form-urlencoded)".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("malformed form: {e}")))?;
+        match (cookie, fields.get("_csrf")) {
+            (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()) => {}
+            _ => return Err(ApiError::Csrf),
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::Invalid(format!("form: {e}")))
+    }
+}
+
+fn same_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    if origin == state.settings.public_url() {
+        return true;
+    }
+    // Without a configured public URL the server is reached at whatever Host the browser used.
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some((_, rest)), Some(host)) => rest == host,
+        _ => false,
+    }
+}
+
+/// Equality that takes as long whatever the first differing byte.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token of an email link: `<row id>.<HMAC of purpose and id>`.
+pub fn email_link_token(master: &MasterKey, purpose: &str, id: i64) -> String {
+    format!(
+        "{id}.{}",
+        master.derive_token(&format!("email-link:{purpose}"), &id.to_be_bytes())
+    )
+}
+
+/// The row id an email link names, if its HMAC is right.
+pub fn parse_email_link_token(master: &MasterKey, purpose: &str, token: &str) -> Option<i64> {
+    let (id, mac) = token.split_once('.')?;
+    let id: i64 = id.parse().ok()?;
+    let expected = email_link_token(master, purpose, id);
+    constant_time_eq(expected.as_bytes(), format!("{id}.{mac}").as_bytes()).then_some(id)
+}
+
+/// Refuses a login when the address failed too often lately (several server instances
+/// share the count through the database).
+pub async fn check_login_rate(state: &AppState, email: &str) -> Result<(), ApiError> {
+    let now = Utc::now().timestamp();
+    let failures = state
+        .store
+        .login_failures_since(email, now - LOGIN_WINDOW_SECS)
+        .await?;
+    if failures >= LOGIN_MAX_FAILURES {
+        return Err(ApiError::TooManyAttempts);
+    }
+    Ok(())
+}
+
+/// Checks an address and password; records a failure, clears failures on success.
+pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<User, ApiError> {
+    let email = normalize_email(email);
+    check_login_rate(state, &email).await?;
+    let user = state.store.user_by_email(&email).await?;
+    let ok = verify_password(
+        password.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await;
+    match user {
+        Some(user) if ok => {
+            state.store.clear_login_failures(&email).await?;
+            Ok(user)
+        }
+        _ => {
+            state
+                .store
+                .record_login_failure(&email, Utc::now().timestamp())
+                .await?;
+            Err(ApiError::BadCredentials)
+        }
+    }
+}
+
+/// Queues a verification email for a user.
+pub async fn send_verification(state: &AppState, user: &User) -> Result<(), ApiError> {
+    let now = Utc::now();
+    state
+        .store
+        .create_email_token(
+            user.id,
+            "verify",
+            &user.email,
+            now.timestamp(),
+            now.timestamp() + VERIFY_SECS,
+            now.timestamp_millis(),
+        )
+        .await?;
+    state.wake.notify_one();
+    Ok(())
+}
+
+/// Queues a password-reset email, if the address has an account. Says nothing either way,
+/// so the form cannot be used to find out who has an account.
+pub async fn send_reset(state: &AppState, email: &str) -> Result<(), ApiError> {
+    let email = normalize_email(email);
+    if let Some(user) = state.store.user_by_email(&email).await? {
+        let now = Utc::now();
+        state
+            .store
+            .create_email_token(
+                user.id,
+                "reset",
+                &user.email,
+                now.timestamp(),
+                now.timestamp() + RESET_SECS,
+                now.timestamp_millis(),
+            )
+            .await?;
+        state.wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Resolves an email link to its usable token row: the HMAC is right, the row exists, is
+/// of this purpose, unused and unexpired.
+pub async fn email_link(
+    state: &AppState,
+    purpose: &str,
+    token: &str,
+) -> Result<crate::store::EmailToken, ApiError> {
+    let id = parse_email_link_token(&state.master, purpose, token).ok_or(ApiError::BadLink)?;
+    let row = state
+        .store
+        .email_token(id)
+        .await?
+        .filter(|r| r.purpose == purpose)
+        .ok_or(ApiError::BadLink)?;
+    if row.used_at.is_some() || row.expires_at <= Utc::now().timestamp() {
+        return Err(ApiError::BadLink);
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_verify_and_wrong_ones_do_not() {
+        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await);
+        assert!(!verify_password("correct horse batterx".into(), Some(hash)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+
+    #[test]
+    fn email_links_refuse_tampering() {
+        let master = MasterKey::load(&crate::config::Settings {
+            master_key: Some(crate::config::Secret::new("42".repeat(32))),
+            ..Default::default()
+        })
+        .unwrap();
+        let token = email_link_token(&master, "reset", 17);
+        assert_eq!(parse_email_link_token(&master, "reset", &token), Some(17));
+        assert_eq!(parse_email_link_token(&master, "verify", &token), None);
+        let other = token.replacen("17.", "18.", 1);
+        assert_eq!(parse_email_link_token(&master, "reset", &other), None);
+        let mut flipped = token.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(parse_email_link_token(&master, "reset", &flipped), None);
+        assert_eq!(parse_email_link_token(&master, "reset", "x.y"), None);
+        assert_eq!(parse_email_link_token(&master, "reset", ""), None);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tessera_csrf=abc; b=2"),
+        );
+        assert_eq!(cookie_value(&h, CSRF_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie_value(&h, SESSION_COOKIE), None);
+    }
+}

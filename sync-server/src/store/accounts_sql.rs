@@ -1,0 +1,772 @@
+//! The account tables: users and their role, sessions (hashed tokens), one-time email
+//! tokens (verification, password reset), failed logins, and the two changes an attendee
+//! makes to a ticket — a transfer and an upgrade — each one conditional on the revision the
+//! attendee saw, so a double submit or a race changes a ticket once. Like [`super::sql`],
+//! one SQL body serves both backends; hashing, signing and rules live in `auth` and
+//! `tickets`.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{
+    NewItem, Order, PgStore, SqliteStore, StoreError, TicketView, is_unique_violation,
+    sql::{order_from, ticket_view_from},
+};
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// ASCII-lowercased address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// `attendee`, `vendor`, `gate_staff` or `organizer`.
+    pub role: String,
+    /// When the address was verified.
+    pub email_verified_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// ASCII-lowercased address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Role.
+    pub role: String,
+    /// Set for accounts made by an organizer's command (already trusted).
+    pub verified: bool,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// A one-time email token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToken {
+    /// Row id (in the link).
+    pub id: i64,
+    /// Whose.
+    pub user_id: i64,
+    /// `verify` or `reset`.
+    pub purpose: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When it was used.
+    pub used_at: Option<i64>,
+}
+
+/// Gives a ticket to another person: the new revision, signed.
+#[derive(Debug, Clone)]
+pub struct TicketTransfer {
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The revision the giver saw; anything else means it changed meanwhile.
+    pub expected_revision: i64,
+    /// The giver's address (must still hold it).
+    pub from_email: String,
+    /// The recipient's ASCII-lowercased address.
+    pub to_email: String,
+    /// The recipient's name (printed on the new ticket).
+    pub to_name: String,
+    /// The new revision's QR text and its key.
+    pub qr_text: String,
+    /// Key id of the signature.
+    pub key_id: i64,
+    /// Unix seconds (the claims' issue time).
+    pub issued_at: i64,
+    /// When the two notices are due.
+    pub email_due_ms: i64,
+}
+
+/// Moves a ticket to another ticket type, paid by an order of its own.
+#[derive(Debug, Clone)]
+pub struct TicketUpgrade {
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The revision the holder saw.
+    pub expected_revision: i64,
+    /// The holder's address (must still hold it).
+    pub holder_email: String,
+    /// From which type (capacity returns to it).
+    pub from_type: i64,
+    /// To which type (capacity is taken from it).
+    pub to_type: i64,
+    /// The new revision: days, zones, QR text, key, issue time.
+    pub days_mask: u16,
+    /// Zones.
+    pub zones: u16,
+    /// QR text.
+    pub qr_text: String,
+    /// Key id.
+    pub key_id: i64,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// The paying order (demo: paid; its one item is the new type at the difference).
+    pub order_id: i64,
+    /// Its access token's hash.
+    pub order_token_hash: Vec<u8>,
+    /// `demo` (paid at once).
+    pub payment: String,
+    /// The difference, in minor units.
+    pub amount_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The holder's account.
+    pub user_id: Option<i64>,
+    /// The holder's name (the order's).
+    pub name: String,
+    /// When the notice is due.
+    pub email_due_ms: i64,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The account part of the store.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates a user; `Conflict` when the address is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<i64, StoreError>;
+    /// A user by id.
+    async fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
+    /// A user by (lowercased) address.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Every user, by id.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Changes a user's role.
+    async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError>;
+    /// Changes a user's display name.
+    async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError>;
+    /// Replaces a password hash and ends every session of the user (password change).
+    async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError>;
+
+    /// Stores a session.
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        kind: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The user of an unexpired session, with the session's kind.
+    async fn session_user(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<(User, String)>, StoreError>;
+    /// Ends one session.
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    /// Stores a one-time token and queues the email that carries it, atomically.
+    async fn create_email_token(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        recipient: &str,
+        now: i64,
+        expires_at: i64,
+        email_due_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// A token by id.
+    async fn email_token(&self, id: i64) -> Result<Option<EmailToken>, StoreError>;
+    /// Uses a `verify` token: marks the address verified and attaches the guest orders
+    /// placed with it. `false` when the token was used or expired meanwhile.
+    async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError>;
+    /// Uses a `reset` token: sets the password and ends every session. `false` when the
+    /// token was used or expired meanwhile.
+    async fn reset_password(&self, token_id: i64, hash: &str, now: i64)
+    -> Result<bool, StoreError>;
+
+    /// Records a failed login.
+    async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError>;
+    /// Failed logins for an address since `since`.
+    async fn login_failures_since(&self, email: &str, since: i64) -> Result<i64, StoreError>;
+    /// Forgets failures (after a successful login).
+    async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError>;
+
+    /// Tickets held by an address, newest first.
+    async fn holder_tickets(&self, email: &str) -> Result<Vec<TicketView>, StoreError>;
+    /// One ticket.
+    async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError>;
+    /// Orders of an account: placed by it, or with its address once verified.
+    async fn account_orders(
+        &self,
+        user_id: i64,
+        verified_email: Option<&str>,
+    ) -> Result<Vec<Order>, StoreError>;
+    /// Links an order to the account that placed it.
+    async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError>;
+    /// Queues one email (a resend).
+    async fn queue_email(
+        &self,
+        kind: &str,
+        order_id: Option<i64>,
+        ref_id: Option<i64>,
+        recipient: &str,
+        due_ms: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Gives a ticket to another person and queues both notices, atomically. `Conflict`
+    /// when the ticket changed, is not valid, or is no longer the giver's.
+    async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError>;
+    /// Upgrades a ticket: takes capacity on the new type, returns it on the old, stores the
+    /// paid difference as an order, writes the new revision and queues the notice,
+    /// atomically. `SoldOut` or `Conflict` change nothing.
+    async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError>;
+}
+
+fn user_from<R: Row>(row: &R) -> Result<User, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        email_verified_at: row.try_get("email_verified_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+macro_rules! user_select {
+    () => {
+        "SELECT id, email, name, password_hash, role, email_verified_at, created_at FROM users"
+    };
+}
+
+macro_rules! account_store {
+    ($store:ty) => {
+        #[async_trait]
+        impl AccountStore for $store {
+            async fn create_user(&self, user: &NewUser) -> Result<i64, StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query_scalar(
+                    "INSERT INTO users (email, name, password_hash, role, email_verified_at, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(&user.role)
+                .bind(user.verified.then_some(user.now))
+                .bind(user.now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("an account with this email exists".into())
+                    } else {
+                        e.into()
+                    }
+                })
+            }
+
+            async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+                sqlx::query(concat!(user_select!(), " WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(user_from)
+                    .transpose()
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+                sqlx::query(concat!(user_select!(), " WHERE email = $1"))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(user_from)
+                    .transpose()
+            }
+
+            async fn users(&self) -> Result<Vec<User>, StoreError> {
+                sqlx::query(concat!(user_select!(), " ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(user_from)
+                    .collect()
+            }
+
+            async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError> {
+                let _w = self.write_guard().await;
+                let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                    .bind(role)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &[u8],
+                user_id: i64,
+                kind: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                // Expired sessions of this user go when a new one starts.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(kind)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_user(
+                &self,
+                token_hash: &[u8],
+                now: i64,
+            ) -> Result<Option<(User, String)>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT u.id, u.email, u.name, u.password_hash, u.role, \
+                     u.email_verified_at, u.created_at, s.kind AS session_kind \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| Ok((user_from(&row)?, row.try_get("session_kind")?)))
+                    .transpose()
+            }
+
+            async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_email_token(
+                &self,
+                user_id: i64,
+                purpose: &str,
+                recipient: &str,
+                now: i64,
+                expires_at: i64,
+                email_due_ms: i64,
+            ) -> Result<i64, StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO email_tokens (user_id, purpose, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(user_id)
+                .bind(purpose)
+                .bind(now)
+                .bind(expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let kind = if purpose == "reset" { "password_reset" } else { "verify_email" };
+                sqlx::query(
+                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
+                     next_attempt_ms, created_at) VALUES ($1, NULL, $2, $3, 'pending', 0, $4, $5)",
+                )
+                .bind(kind)
+                .bind(id)
+                .bind(recipient)
+                .bind(email_due_ms)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn email_token(&self, id: i64) -> Result<Option<EmailToken>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, user_id, purpose, expires_at, used_at FROM email_tokens \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(EmailToken {
+                        id: row.try_get("id")?,
+                        user_id: row.try_get("user_id")?,
+                        purpose: row.try_get("purpose")?,
+                        expires_at: row.try_get("expires_at")?,
+                        used_at: row.try_get("used_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                let user_id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = 'verify' \
+                     AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+                )
+                .bind(now)
+                .bind(token_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(user_id) = user_id else {
+                    return Ok(false);
+                };
+                sqlx::query(
+                    "UPDATE users SET email_verified_at = $1 \
+                     WHERE id = $2 AND email_verified_at IS NULL",
+                )
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                // Guest orders with the now verified address become the account's.
+                sqlx::query(
+                    "UPDATE orders SET user_id = $1 WHERE user_id IS NULL \
+                     AND lower(email) = (SELECT email FROM users WHERE id = $1)",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn reset_password(
+                &self,
+                token_id: i64,
+                hash: &str,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                let user_id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = 'reset' \
+                     AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+                )
+                .bind(now)
+                .bind(token_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(user_id) = user_id else {
+                    return Ok(false);
+                };
+                // The reset link went to the address: following it proves the address too.
+                sqlx::query(
+                    "UPDATE users SET password_hash = $1, \
+                     email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+                )
+                .bind(hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
+                    .bind(email)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn login_failures_since(
+                &self,
+                email: &str,
+                since: i64,
+            ) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2",
+                )
+                .bind(email)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query("DELETE FROM login_failures WHERE email = $1")
+                    .bind(email)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn holder_tickets(&self, email: &str) -> Result<Vec<TicketView>, StoreError> {
+                sqlx::query(concat!(
+                    super::sql::ticket_view_select!(),
+                    " WHERE t.holder_email = $1 ORDER BY t.issued_at DESC, t.id"
+                ))
+                .bind(email)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(ticket_view_from)
+                .collect()
+            }
+
+            async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError> {
+                sqlx::query(concat!(super::sql::ticket_view_select!(), " WHERE t.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(ticket_view_from)
+                    .transpose()
+            }
+
+            async fn account_orders(
+                &self,
+                user_id: i64,
+                verified_email: Option<&str>,
+            ) -> Result<Vec<Order>, StoreError> {
+                sqlx::query(concat!(
+                    super::sql::order_select!(),
+                    " WHERE user_id = $1 OR ($2 IS NOT NULL AND lower(email) = $2) \
+                     ORDER BY created_at DESC, id"
+                ))
+                .bind(user_id)
+                .bind(verified_email)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(order_from)
+                .collect()
+            }
+
+            async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query("UPDATE orders SET user_id = $1 WHERE id = $2 AND user_id IS NULL")
+                    .bind(user_id)
+                    .bind(order_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn queue_email(
+                &self,
+                kind: &str,
+                order_id: Option<i64>,
+                ref_id: Option<i64>,
+                recipient: &str,
+                due_ms: i64,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                sqlx::query(
+                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
+                     next_attempt_ms, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+                )
+                .bind(kind)
+                .bind(order_id)
+                .bind(ref_id)
+                .bind(recipient)
+                .bind(due_ms)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                let order_id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE tickets SET revision = revision + 1, holder_name = $1, \
+                     holder_email = $2, qr_text = $3, key_id = $4, issued_at = $5, \
+                     superseded_by = 'transfer' \
+                     WHERE id = $6 AND revision = $7 AND status = 'valid' AND holder_email = $8 \
+                     RETURNING order_id",
+                )
+                .bind(&t.to_name)
+                .bind(&t.to_email)
+                .bind(&t.qr_text)
+                .bind(t.key_id)
+                .bind(t.issued_at)
+                .bind(t.ticket_id)
+                .bind(t.expected_revision)
+                .bind(&t.from_email)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(order_id) = order_id else {
+                    return Err(StoreError::Conflict(format!(
+                        "ticket {} changed since it was shown; reload and try again",
+                        t.ticket_id
+                    )));
+                };
+                for (kind, recipient) in [
+                    ("ticket_transferred_out", &t.from_email),
+                    ("ticket_transferred_in", &t.to_email),
+                ] {
+                    sqlx::query(
+                        "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, \
+                         attempts, next_attempt_ms, created_at) \
+                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+                    )
+                    .bind(kind)
+                    .bind(order_id)
+                    .bind(t.ticket_id)
+                    .bind(recipient)
+                    .bind(t.email_due_ms)
+                    .bind(t.issued_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {
+                let _w = self.write_guard().await;
+                let mut tx = self.pool.begin().await?;
+                let items = [NewItem {
+                    ticket_type_id: u.to_type,
+                    quantity: 1,
+                    unit_price_cents: u.amount_cents,
+                }];
+                take_capacity!(tx, items);
+                sqlx::query("UPDATE ticket_types SET sold = sold - 1 WHERE id = $1 AND sold > 0")
+                    .bind(u.from_type)
+                    .execute(&mut *tx)
+                    .await?;
+                let changed = sqlx::query(
+                    "UPDATE tickets SET revision = revision + 1, ticket_type_id = $1, \
+                     days_mask = $2, zones = $3, qr_text = $4, key_id = $5, issued_at = $6, \
+                     superseded_by = 'upgrade' \
+                     WHERE id = $7 AND revision = $8 AND status = 'valid' AND holder_email = $9 \
+                     AND ticket_type_id = $10",
+                )
+                .bind(u.to_type)
+                .bind(i64::from(u.days_mask))
+                .bind(i64::from(u.zones))
+                .bind(&u.qr_text)
+                .bind(u.key_id)
+                .bind(u.issued_at)
+                .bind(u.ticket_id)
+                .bind(u.expected_revision)
+                .bind(&u.holder_email)
+                .bind(u.from_type)
+                .execute(&mut *tx)
+                .await?;
+                if changed.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict(format!(
+                        "ticket {} changed since it was shown; reload and try again",
+                        u.ticket_id
+                    )));
+                }
+                sqlx::query(
+                    "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
+                     token_hash, created_at, paid_at, user_id, upgrade_ticket_id) \
+                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10)",
+                )
+                .bind(u.order_id)
+                .bind(&u.holder_email)
+                .bind(&u.name)
+                .bind(&u.payment)
+                .bind(u.amount_cents)
+                .bind(&u.currency)
+                .bind(&u.order_token_hash)
+                .bind(u.now)
+                .bind(u.user_id)
+                .bind(u.ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
+                     unit_price_cents) VALUES ($1, $2, 1, $3)",
+                )
+                .bind(u.order_id)
+                .bind(u.to_type)
+                .bind(u.amount_cents)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
+                     next_attempt_ms, created_at) \
+                     VALUES ('ticket_upgraded', $1, $2, $3, 'pending', 0, $4, $5)",
+                )
+                .bind(u.order_id)
+                .bind(u.ticket_id)
+                .bind(&u.holder_email)
+                .bind(u.email_due_ms)
+                .bind(u.now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+account_store!(SqliteStore);
+account_store!(PgStore);

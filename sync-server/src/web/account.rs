@@ -1,0 +1,502 @@
+//! The account pages: register, log in and out, forgotten password and its reset link, the
+//! address confirmation link, the profile, and the dashboard with the account's tickets
+//! (passes and vendor tickets apart), its orders and "email me my tickets again".
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use chrono::{DateTime, Utc};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::shop::TicketCtx;
+use super::{Page, PageError, see_other};
+use crate::api::{ApiError, AppState};
+use crate::auth::{
+    self, CsrfForm, CsrfToken, CurrentUser, MaybeUser, SESSION_COOKIE, SESSION_SECS, cookie,
+    cookie_value, normalize_email,
+};
+use crate::orders::token_hash;
+use crate::render::{money, order_number};
+use crate::store::{NewUser, TicketKind};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(dashboard))
+        .route("/account/register", get(register_page).post(register))
+        .route("/account/login", get(login_page).post(login))
+        .route("/account/logout", post(logout))
+        .route("/account/forgot", get(forgot_page).post(forgot))
+        .route("/account/reset", get(reset_page).post(reset))
+        .route("/account/verify", get(verify_page).post(verify))
+        .route("/account/verify/resend", post(verify_resend))
+        .route("/account/profile", get(profile_page).post(profile))
+        .route("/account/password", post(password))
+        .route("/account/resend", post(resend))
+}
+
+fn with_session(state: &AppState, token: &str, mut response: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie(state, SESSION_COOKIE, token, SESSION_SECS, "Lax"))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Prefill {
+    email: Option<String>,
+    notice: Option<String>,
+}
+
+async fn register_page(
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<Prefill>,
+) -> Result<Html<String>, PageError> {
+    Page::new(user, csrf).render(
+        "register.html",
+        "Create an account",
+        context! { email => q.email.unwrap_or_default(), name => "" },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterForm {
+    name: String,
+    email: String,
+    password: String,
+}
+
+/// Creates an attendee account, sends the confirmation link, logs the new account in.
+pub async fn create_account(
+    state: &AppState,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> Result<crate::store::User, ApiError> {
+    let email = normalize_email(email);
+    let name = name.trim();
+    crate::orders::validate_contact(&email, name)?;
+    auth::validate_password(password)?;
+    let hash = auth::hash_password(password.to_owned()).await?;
+    let id = state
+        .store
+        .create_user(&NewUser {
+            email,
+            name: name.to_owned(),
+            password_hash: hash,
+            role: auth::Role::Attendee.as_str().to_owned(),
+            verified: false,
+            now: Utc::now().timestamp(),
+        })
+        .await?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("user {id} vanished")))?;
+    auth::send_verification(state, &user).await?;
+    Ok(user)
+}
+
+async fn register(
+    State(state): State<AppState>,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
+) -> Result<Response, PageError> {
+    match create_account(&state, &form.name, &form.email, &form.password).await {
+        Ok(user) => {
+            let token = auth::start_session(&state, user.id, "cookie").await?;
+            Ok(with_session(
+                &state,
+                &token,
+                see_other("/account?notice=registered"),
+            ))
+        }
+        Err(e @ (ApiError::Invalid(_) | ApiError::Conflict(_))) => {
+            let status = e.status();
+            let html = Page::new(None, csrf).render(
+                "register.html",
+                "Create an account",
+                context! { error => e.to_string(), email => form.email, name => form.name },
+            )?;
+            Ok((status, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn login_page(
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<Prefill>,
+) -> Result<Html<String>, PageError> {
+    let notice = match q.notice.as_deref() {
+        Some("reset") => Some("Your password is changed: log in with the new one."),
+        Some("logged_out") => Some("You are logged out."),
+        Some("verified") => Some("Your email address is confirmed: log in to see your tickets."),
+        _ => None,
+    };
+    Page::new(user, csrf).render(
+        "login.html",
+        "Log in",
+        context! { email => q.email.unwrap_or_default(), notice => notice },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<Response, PageError> {
+    match auth::authenticate(&state, &form.email, &form.password).await {
+        Ok(user) => {
+            let token = auth::start_session(&state, user.id, "cookie").await?;
+            Ok(with_session(&state, &token, see_other("/account")))
+        }
+        Err(e @ (ApiError::BadCredentials | ApiError::TooManyAttempts)) => {
+            let status = e.status();
+            let html = Page::new(None, csrf).render(
+                "login.html",
+                "Log in",
+                context! { error => e.to_string(), email => form.email },
+            )?;
+            Ok((status, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Empty {}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
+        state.store.delete_session(&token_hash(&token)).await?;
+    }
+    let mut response = see_other("/account/login?notice=logged_out");
+    if let Ok(v) = HeaderValue::from_str(&cookie(&state, SESSION_COOKIE, "", 0, "Lax")) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn forgot_page(
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+) -> Result<Html<String>, PageError> {
+    Page::new(user, csrf).render("forgot.html", "Reset your password", context! {})
+}
+
+#[derive(Debug, Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+async fn forgot(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> Result<Html<String>, PageError> {
+    auth::send_reset(&state, &form.email).await?;
+    Page::new(user, csrf).render(
+        "forgot.html",
+        "Reset your password",
+        context! { notice => "If an account has this address, a reset link is on its way. It works for one hour, once." },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+async fn reset_page(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<TokenParam>,
+) -> Result<Html<String>, PageError> {
+    let token = q.token.unwrap_or_default();
+    auth::email_link(&state, "reset", &token).await?;
+    Page::new(user, csrf).render(
+        "reset.html",
+        "Choose a new password",
+        context! { token => token },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetForm {
+    token: String,
+    password: String,
+}
+
+/// Sets a new password through a reset link.
+pub async fn reset_with_link(
+    state: &AppState,
+    token: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    let row = auth::email_link(state, "reset", token).await?;
+    auth::validate_password(password)?;
+    let hash = auth::hash_password(password.to_owned()).await?;
+    if !state
+        .store
+        .reset_password(row.id, &hash, Utc::now().timestamp())
+        .await?
+    {
+        return Err(ApiError::BadLink);
+    }
+    Ok(())
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<Response, PageError> {
+    match reset_with_link(&state, &form.token, &form.password).await {
+        Ok(()) => Ok(see_other("/account/login?notice=reset")),
+        Err(e @ ApiError::Invalid(_)) => {
+            let html = Page::new(None, csrf).render(
+                "reset.html",
+                "Choose a new password",
+                context! { token => form.token, error => e.to_string() },
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn verify_page(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<TokenParam>,
+) -> Result<Html<String>, PageError> {
+    // Following the link only shows a button: mail scanners that open links must not use
+    // the token up.
+    let token = q.token.unwrap_or_default();
+    auth::email_link(&state, "verify", &token).await?;
+    Page::new(user, csrf).render(
+        "verify.html",
+        "Confirm your email",
+        context! { token => token },
+    )
+}
+
+/// Confirms an address through its link.
+pub async fn verify_with_link(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let row = auth::email_link(state, "verify", token).await?;
+    if !state
+        .store
+        .verify_email(row.id, Utc::now().timestamp())
+        .await?
+    {
+        return Err(ApiError::BadLink);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct VerifyForm {
+    token: String,
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    CsrfForm(form): CsrfForm<VerifyForm>,
+) -> Result<Response, PageError> {
+    verify_with_link(&state, &form.token).await?;
+    Ok(see_other(if user.is_some() {
+        "/account?notice=verified"
+    } else {
+        "/account/login?notice=verified"
+    }))
+}
+
+async fn verify_resend(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    if user.verified_email().is_none() {
+        auth::send_verification(&state, &user.user).await?;
+    }
+    Ok(see_other("/account?notice=verify_sent"))
+}
+
+async fn profile_page(
+    user: CurrentUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<Prefill>,
+) -> Result<Html<String>, PageError> {
+    let notice = match q.notice.as_deref() {
+        Some("saved") => Some("Saved."),
+        Some("password") => Some("Your password is changed."),
+        _ => None,
+    };
+    Page::new(Some(user), csrf).render(
+        "profile.html",
+        "Your account",
+        context! { notice => notice },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileForm {
+    name: String,
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    let name = form.name.trim();
+    if let Err(e) = crate::orders::validate_contact(&user.user.email, name) {
+        let html = Page::new(Some(user), csrf).render(
+            "profile.html",
+            "Your account",
+            context! { error => e.to_string() },
+        )?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
+    }
+    state.store.set_name(user.user.id, name).await?;
+    Ok(see_other("/account/profile?notice=saved"))
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    current: String,
+    password: String,
+}
+
+async fn password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: Option<Extension<CsrfToken>>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    let result = async {
+        auth::authenticate(&state, &user.user.email, &form.current).await?;
+        auth::validate_password(&form.password)?;
+        let hash = auth::hash_password(form.password.clone()).await?;
+        state.store.set_password(user.user.id, &hash).await?;
+        auth::start_session(&state, user.user.id, "cookie").await
+    }
+    .await;
+    match result {
+        Ok(token) => Ok(with_session(
+            &state,
+            &token,
+            see_other("/account/profile?notice=password"),
+        )),
+        Err(e @ (ApiError::BadCredentials | ApiError::Invalid(_) | ApiError::TooManyAttempts)) => {
+            let status = e.status();
+            let html = Page::new(Some(user), csrf).render(
+                "profile.html",
+                "Your account",
+                context! { error => e.to_string() },
+            )?;
+            Ok((status, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(q): Query<Prefill>,
+) -> Result<Html<String>, PageError> {
+    let tickets = match user.verified_email() {
+        Some(email) => state.store.holder_tickets(email).await?,
+        None => Vec::new(),
+    };
+    let (vendor, passes): (Vec<_>, Vec<_>) = tickets
+        .iter()
+        .partition(|t| t.kind == TicketKind::VendorBooth || t.booth.is_some());
+    let orders: Vec<_> = state
+        .store
+        .account_orders(user.user.id, user.verified_email())
+        .await?
+        .into_iter()
+        .map(|o| {
+            context! {
+                number => order_number(o.id),
+                url => format!("/orders/{}?token={}", o.id, state.master.order_token(o.id)),
+                date => DateTime::from_timestamp(o.created_at, 0).map(|d| d.format("%Y-%m-%d").to_string()),
+                status => o.status,
+                total => money(o.total_cents, &o.currency),
+                upgrade => o.upgrade_ticket_id.is_some(),
+            }
+        })
+        .collect();
+    let notice = match q.notice.as_deref() {
+        Some("registered") => Some("Welcome! We sent you a link to confirm your email address."),
+        Some("verified") => Some("Your email address is confirmed."),
+        Some("verify_sent") => Some("A new confirmation link is on its way."),
+        Some("resent") => Some("Your tickets are on their way by email."),
+        _ => None,
+    };
+    Page::new(Some(user), csrf).render(
+        "dashboard.html",
+        "My tickets",
+        context! {
+            passes => passes.iter().map(|t| TicketCtx::new(t, "")).collect::<Vec<_>>(),
+            vendor => vendor.iter().map(|t| TicketCtx::new(t, "")).collect::<Vec<_>>(),
+            orders => orders,
+            notice => notice,
+        },
+    )
+}
+
+/// Queues one email with every valid ticket the account holds.
+pub async fn resend_tickets(state: &AppState, user: &CurrentUser) -> Result<(), ApiError> {
+    let email = user.verified_email().ok_or_else(|| {
+        ApiError::Conflict("confirm your email address first (see the email we sent)".into())
+    })?;
+    let now = Utc::now();
+    state
+        .store
+        .queue_email(
+            "my_tickets",
+            None,
+            Some(user.user.id),
+            email,
+            now.timestamp_millis(),
+            now.timestamp(),
+        )
+        .await?;
+    state.wake.notify_one();
+    Ok(())
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    resend_tickets(&state, &user).await?;
+    Ok(see_other("/account?notice=resent"))
+}
