@@ -9,8 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -25,35 +24,9 @@ use crate::orders::{self, OrderRequest};
 use crate::store::{CheckInRow, DeviceRow, NewTicketType, Payment, StoreError, TicketKind};
 use crate::vendors::event_id;
 
-/// Proof that the request comes from an organizer. Until accounts exist, the organizer's
-/// bearer token is the configured `refund_api_token` (TESSERA_REFUND_API_TOKEN); with no
-/// token configured the console API answers 404, like the refund endpoint.
-#[derive(Debug, Clone, Copy)]
-pub struct Organizer;
-
-impl FromRequestParts<AppState> for Organizer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let expected = state
-            .settings
-            .payments
-            .refund_api_token
-            .as_ref()
-            .ok_or_else(|| ApiError::NotFound("route".into()))?;
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        // Hashes compared, so timing says nothing about the token.
-        if orders::token_hash(token.trim()) != orders::token_hash(expected.expose()) {
-            return Err(ApiError::Forbidden);
-        }
-        Ok(Self)
-    }
-}
+/// An organizer's request (`crate::auth`): 401 without a session or bearer token, 403 for
+/// any other role. Every console route takes one.
+pub use crate::auth::Organizer;
 
 /// A store error of a console change: `NotFound` and `Conflict` stay 404 and 409 (the API's
 /// `From` makes every store error a 500, right for reads but not for changes).
@@ -204,7 +177,7 @@ pub async fn readiness_of(
     get,
     path = "/api/v1/console/devices",
     params(("event_id" = Option<i64>, Query, description = "the event (default: the only one)"), ("within_minutes" = Option<i64>, Query, description = "how recent a sync counts as current (default 15)")),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, body = ReadinessOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn devices(
@@ -265,7 +238,7 @@ pub fn enroll_qr_svg(link: &str) -> Result<String, ApiError> {
     post,
     path = "/api/v1/console/devices/codes",
     request_body = DeviceCodeIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses(
         (status = 201, body = DeviceCodeOut),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -328,7 +301,7 @@ pub async fn create_device_code(
     get,
     path = "/api/v1/console/devices/codes/{code}/qr.svg",
     params(("code" = String, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn device_code_qr(
@@ -354,7 +327,7 @@ pub async fn device_code_qr(
     post,
     path = "/api/v1/console/devices/{id}/revoke",
     params(("id" = String, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn revoke_device(
@@ -538,7 +511,7 @@ pub async fn live_of(
     get,
     path = "/api/v1/console/live",
     params(("event_id" = Option<i64>, Query, description = "the event (default: the only one)")),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, body = LiveOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn live_api(
@@ -732,7 +705,7 @@ pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<
     get,
     path = "/api/v1/console/exports/{file}",
     params(("file" = String, Path, description = "orders.csv, tickets.csv, check-ins.csv or conflicts.csv"), ("event_id" = Option<i64>, Query, description = "the event (default: the only one)")),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, content_type = "text/csv", description = "CSV"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn export_api(
@@ -832,7 +805,7 @@ pub struct SearchOut {
     get,
     path = "/api/v1/console/search",
     params(("q" = Option<String>, Query, description = "email or name part, or an exact order or ticket id"), ("limit" = Option<i64>, Query, description = "at most this many (default 50, at most 500)")),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, body = SearchOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn search(
@@ -890,7 +863,7 @@ pub async fn search_of(
     post,
     path = "/api/v1/console/tickets/{id}/void",
     params(("id" = i64, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 204, description = "Voided"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn void_ticket(
@@ -911,7 +884,7 @@ pub async fn void_ticket(
     post,
     path = "/api/v1/console/orders/{id}/resend",
     params(("id" = i64, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 202, description = "Queued"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such paid order"))
 )]
 pub async fn resend(
@@ -948,7 +921,7 @@ pub struct CompIn {
     post,
     path = "/api/v1/console/comps",
     request_body = CompIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 201, body = crate::api::OrderOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn comp(
@@ -1055,7 +1028,7 @@ pub struct TicketTypeAdminOut {
 #[utoipa::path(
     get,
     path = "/api/v1/console/ticket-types",
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, body = [TicketTypeAdminOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn ticket_types(
@@ -1089,7 +1062,7 @@ pub async fn ticket_types(
     post,
     path = "/api/v1/console/ticket-types",
     request_body = TicketTypeIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 201, description = "`{\"id\": n}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn create_ticket_type(
@@ -1139,7 +1112,7 @@ pub async fn create_ticket_type(
     path = "/api/v1/console/ticket-types/{id}",
     params(("id" = i64, Path)),
     request_body = TicketTypeEditIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 204, description = "Changed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: it has sold already"), (status = 422, body = ErrorBody))
 )]
 pub async fn edit_ticket_type(
@@ -1166,7 +1139,7 @@ pub async fn edit_ticket_type(
     post,
     path = "/api/v1/console/ticket-types/{id}/pause",
     params(("id" = i64, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 204, description = "Paused"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn pause(
@@ -1187,7 +1160,7 @@ pub async fn pause(
     post,
     path = "/api/v1/console/ticket-types/{id}/resume",
     params(("id" = i64, Path)),
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 204, description = "Resumed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn resume(
@@ -1208,7 +1181,7 @@ pub async fn resume(
 #[utoipa::path(
     post,
     path = "/api/v1/console/keys/rotate",
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, description = "`{\"key_id\": n, \"status\": \"active\"}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn rotate_key(
@@ -1232,36 +1205,41 @@ pub async fn rotate_key(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        devices, create_device_code, device_code_qr, revoke_device, live_api, export_api,
-        search, void_ticket, resend, comp, ticket_types, create_ticket_type, edit_ticket_type,
-        pause, resume, rotate_key
+        devices,
+        create_device_code,
+        device_code_qr,
+        revoke_device,
+        live_api,
+        export_api,
+        search,
+        void_ticket,
+        resend,
+        comp,
+        ticket_types,
+        create_ticket_type,
+        edit_ticket_type,
+        pause,
+        resume,
+        rotate_key
     ),
     components(schemas(
-        DeviceStatus, ReadinessOut, DeviceCodeIn, DeviceCodeOut, Count, ConflictOut, LiveOut,
-        OrderRowOut, TicketRowOut, SearchOut, CompIn, TicketTypeIn, TicketTypeEditIn,
+        DeviceStatus,
+        ReadinessOut,
+        DeviceCodeIn,
+        DeviceCodeOut,
+        Count,
+        ConflictOut,
+        LiveOut,
+        OrderRowOut,
+        TicketRowOut,
+        SearchOut,
+        CompIn,
+        TicketTypeIn,
+        TicketTypeEditIn,
         TicketTypeAdminOut
-    )),
-    modifiers(&OrganizerSecurity)
+    ))
 )]
 pub struct ConsoleApiDoc;
-
-struct OrganizerSecurity;
-
-impl utoipa::Modify for OrganizerSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "organizer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An organizer's credentials"))
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The console routes (all organizer-only), with the vendor ones.
 pub fn routes() -> Router<AppState> {

@@ -768,7 +768,7 @@ async fn vendors_out(store: &dyn Store) -> Result<VendorsOut, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/console/vendors",
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses((status = 200, body = VendorsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn list_vendors(
@@ -783,7 +783,7 @@ pub async fn list_vendors(
     post,
     path = "/api/v1/console/booths",
     request_body = BoothIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses(
         (status = 201, body = BoothOut),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -824,7 +824,7 @@ pub async fn create_booth(
     path = "/api/v1/console/booths/{id}/assignment",
     params(("id" = i64, Path, description = "Booth id")),
     request_body = AssignIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses(
         (status = 200, body = VendorsOut),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -853,7 +853,7 @@ pub async fn assign_booth(
     path = "/api/v1/console/booths/{id}/staff-passes",
     params(("id" = i64, Path, description = "Booth id")),
     request_body = StaffPassesIn,
-    security(("organizer" = [])),
+    security(("bearer" = [])),
     responses(
         (status = 201, body = StaffPassesOut),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

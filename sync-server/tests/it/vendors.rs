@@ -10,25 +10,66 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use tessera_server::config::Secret;
+use tessera_server::store::NewUser;
 
 use crate::on_both_backends;
 use crate::support::{TestApp, TestDb, buy, eventually, ticket_type_id};
 
-const ORGANIZER: &str = "organizer-token-for-tests";
+const PASSWORD: &str = "correct horse battery staple";
 
-async fn app(db: &TestDb) -> TestApp {
-    let mut settings = db.settings();
-    settings.payments.refund_api_token = Some(Secret::new(ORGANIZER));
-    TestApp::spawn(settings).await
+/// An account with `role`, logged in: its bearer token.
+pub async fn user_token(app: &TestApp, email: &str, role: &str) -> String {
+    app.state
+        .store
+        .create_user(&NewUser {
+            email: email.to_owned(),
+            name: format!("{role} {email}"),
+            password_hash: tessera_server::auth::hash_password(PASSWORD.into())
+                .await
+                .unwrap(),
+            role: role.to_owned(),
+            verified: true,
+            now: Utc::now().timestamp(),
+        })
+        .await
+        .unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// The test server and its organizer's bearer token.
+struct Console {
+    app: TestApp,
+    organizer: String,
+}
+
+impl std::ops::Deref for Console {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+async fn app(db: &TestDb) -> Console {
+    let app = TestApp::spawn(db.settings()).await;
+    let organizer = user_token(&app, "boss@example.com", "organizer").await;
+    Console { app, organizer }
 }
 
 /// An organizer's request.
-async fn console(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn console(app: &Console, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut req = app
         .http
         .request(method.parse().unwrap(), app.url(path))
-        .bearer_auth(ORGANIZER);
+        .bearer_auth(&app.organizer);
     if let Some(body) = body {
         req = req.json(&body);
     }
@@ -255,7 +296,7 @@ async fn vendor_story(db: &TestDb) {
             .filter(|t| t.kind == tessera_server::store::TicketKind::VendorBooth)
             .all(|t| !t.transferable)
     );
-    app.stop().await;
+    app.app.stop().await;
 }
 on_both_backends!(vendor_story_api, vendor_story);
 
@@ -383,7 +424,7 @@ async fn organizer_story(db: &TestDb) {
             let res = app
                 .http
                 .get(app.url(&format!("/api/v1/console/exports/{name}")))
-                .bearer_auth(ORGANIZER)
+                .bearer_auth(&app.organizer)
                 .send()
                 .await
                 .unwrap();
@@ -462,7 +503,7 @@ async fn organizer_story(db: &TestDb) {
     .await;
     assert_eq!(status, 202);
     assert_eq!(store.outbox_entries().await.unwrap().len(), before + 1);
-    app.stop().await;
+    app.app.stop().await;
 }
 on_both_backends!(organizer_story_api, organizer_story);
 
@@ -571,7 +612,7 @@ async fn sales_rules(db: &TestDb) {
     let ring = crate::support::keyring(&app.http, &app.base).await;
     let v = tessera_core::verify(order["tickets"][0]["qr_text"].as_str().unwrap(), &ring).unwrap();
     assert_eq!(i64::from(v.key().0), rotated["key_id"].as_i64().unwrap());
-    app.stop().await;
+    app.app.stop().await;
 }
 on_both_backends!(sales_rules_api, sales_rules);
 
@@ -607,8 +648,18 @@ async fn console_routes_need_an_organizer() {
     let db = TestDb::sqlite();
     let app = app(&db).await;
     let keys_before = app.state.store.signing_keys().await.unwrap().len();
+    let attendee = user_token(&app, "ada@example.com", "attendee").await;
+    let vendor = user_token(&app, "samir@example.com", "vendor").await;
+    let staff = user_token(&app, "gate@example.com", "gate_staff").await;
+    let unknown = "0".repeat(64);
     for (method, path) in CONSOLE_ROUTES {
-        for (token, expected) in [(None, 401), (Some("not-the-organizer"), 403)] {
+        for (token, expected) in [
+            (None, 401),
+            (Some(attendee.as_str()), 403),
+            (Some(vendor.as_str()), 403),
+            (Some(staff.as_str()), 403),
+            (Some(unknown.as_str()), 401),
+        ] {
             let mut req = app.http.request(method.parse().unwrap(), app.url(path));
             if let Some(token) = token {
                 req = req.bearer_auth(token);
@@ -626,7 +677,7 @@ async fn console_routes_need_an_organizer() {
         app.state.store.signing_keys().await.unwrap().len(),
         keys_before
     );
-    app.stop().await;
+    app.app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -653,7 +704,7 @@ async fn every_console_route_is_in_the_openapi_document() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
-    app.stop().await;
+    app.app.stop().await;
 }
 
 /// Runs the CLI on the test server's data dir; returns its JSON lines.
@@ -708,5 +759,5 @@ async fn booths_from_the_command_line() {
     // No devices yet: nothing to wait for, and the summary says so.
     let ready = cli(&db, &["readiness"]);
     assert_eq!(ready.last().unwrap()["active"], 0);
-    app.stop().await;
+    app.app.stop().await;
 }
