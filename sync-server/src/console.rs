@@ -250,6 +250,18 @@ pub async fn create_device_code(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DeviceCodeIn>,
 ) -> Result<(StatusCode, Json<DeviceCodeOut>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(new_device_code(&state, body).await?),
+    ))
+}
+
+/// Creates a one-time enrollment code for a device with its QR code (the API and the
+/// devices page).
+pub async fn new_device_code(
+    state: &AppState,
+    body: DeviceCodeIn,
+) -> Result<DeviceCodeOut, ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(ApiError::Invalid(
@@ -273,7 +285,7 @@ pub async fn create_device_code(
     let ttl = body.ttl_hours.unwrap_or(24).clamp(1, 168);
     let now = Utc::now();
     let code = crate::sync::create_device_code(
-        &state,
+        state,
         event_id,
         name,
         gate,
@@ -283,16 +295,13 @@ pub async fn create_device_code(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let enroll_url = format!("{}/enroll?code={code}", state.settings.public_url());
-    Ok((
-        StatusCode::CREATED,
-        Json(DeviceCodeOut {
-            qr_svg: enroll_qr_svg(&enroll_url)?,
-            qr_svg_url: format!("/api/v1/console/devices/codes/{code}/qr.svg"),
-            enroll_url,
-            code,
-            expires_at: now.timestamp() + ttl * 3600,
-        }),
-    ))
+    Ok(DeviceCodeOut {
+        qr_svg: enroll_qr_svg(&enroll_url)?,
+        qr_svg_url: format!("/api/v1/console/devices/codes/{code}/qr.svg"),
+        enroll_url,
+        code,
+        expires_at: now.timestamp() + ttl * 3600,
+    })
 }
 
 /// The QR code (SVG) of an enrollment link for `code` (the code is not checked: the image
@@ -1188,6 +1197,15 @@ pub async fn rotate_key(
     _: Organizer,
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = rotate(&state).await?;
+    Ok(Json(
+        serde_json::json!({ "key_id": id, "status": "active" }),
+    ))
+}
+
+/// Rotates the signing key and makes this process sign with the new one at once (other
+/// instances pick it up within `keys_reload_ms`).
+pub async fn rotate(state: &AppState) -> Result<u16, ApiError> {
     let id = crate::keys::Keys::rotate(state.store.as_ref(), &state.master)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -1196,9 +1214,7 @@ pub async fn rotate_key(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     *state.keys.write().await = std::sync::Arc::new(keys);
     tracing::info!(key = id, "signing key rotated from the console");
-    Ok(Json(
-        serde_json::json!({ "key_id": id, "status": "active" }),
-    ))
+    Ok(id)
 }
 
 /// The console part of the OpenAPI document.

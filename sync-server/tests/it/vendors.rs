@@ -761,3 +761,233 @@ async fn booths_from_the_command_line() {
     assert_eq!(ready.last().unwrap()["active"], 0);
     app.app.stop().await;
 }
+
+/// A browser: cookies kept, redirects not followed, the CSRF token of the last page read.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            csrf: String::new(),
+        }
+    }
+
+    /// GETs a page; returns its status and HTML, keeping its form's CSRF token.
+    async fn get(&mut self, path: &str) -> (u16, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let html = res.text().await.unwrap();
+        if let Some(token) = html.split("name=\"_csrf\" value=\"").nth(1) {
+            self.csrf = token.split('"').next().unwrap().to_owned();
+        }
+        (status, html)
+    }
+
+    /// Posts a form with the CSRF token; returns the status, the Location and the HTML.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, res.text().await.unwrap())
+    }
+
+    /// Logs in through the login page.
+    async fn login(app: &TestApp, email: &str, role: &str) -> Self {
+        user_token(app, email, role).await;
+        let mut b = Self::new(app);
+        b.get("/account/login").await;
+        let (status, location, _) = b
+            .post(
+                "/account/login",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!((status, location.as_str()), (303, "/account"));
+        b
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_vendor_and_organizer_pages() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+
+    // A vendor books a booth with the public form; a mistake keeps what they typed.
+    let mut vendor = Browser::new(&app);
+    let (status, form) = vendor.get("/vendors/booth").await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("<label for=\"business_name\">"),
+        "labelled inputs"
+    );
+    let fields = [
+        ("category", "food_truck"),
+        ("business_name", "Falafel King"),
+        ("booth_name", "The King's truck"),
+        ("contact_name", "Samir Haddad"),
+        ("phone", "not a phone"),
+        ("email", "samir@example.com"),
+        ("description", "Falafel"),
+    ];
+    let (status, _, html) = vendor.post("/vendors/booth", &fields).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("phone must be a phone number"), "{html}");
+    assert!(
+        html.contains("value=\"Falafel King\""),
+        "the form keeps its values"
+    );
+    let mut fields = fields;
+    fields[4] = ("phone", "+1 714 555 0142");
+    let (status, location, _) = vendor.post("/vendors/booth", &fields).await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/orders/"), "{location}");
+    let order_id = app.state.store.vendor_purchases(None).await.unwrap()[0].order_id;
+
+    // Anonymous visitors are sent to log in; other roles are refused.
+    let (status, _) = Browser::new(&app).get("/organizer").await;
+    assert_eq!(status, 303);
+    let mut attendee = Browser::login(&app, "ada@example.com", "attendee").await;
+    for page in [
+        "/organizer",
+        "/organizer/devices",
+        "/organizer/orders",
+        "/organizer/vendors",
+        "/organizer/exports",
+    ] {
+        assert_eq!(attendee.get(page).await.0, 403, "{page}");
+    }
+    let (status, _, _) = attendee.post("/organizer/booths", &[("code", "X-1")]).await;
+    assert_eq!(status, 403);
+
+    // The organizer: dashboard, a booth, its assignment and three staff passes.
+    let mut boss = Browser::login(&app, "boss@example.com", "organizer").await;
+    let (status, dash) = boss.get("/organizer").await;
+    assert_eq!(status, 200);
+    assert!(
+        dash.contains("Doors-open readiness") && dash.contains("<svg"),
+        "{dash}"
+    );
+    assert!(dash.contains("http-equiv=\"refresh\""));
+    boss.get("/organizer/vendors").await;
+    let (status, location, _) = boss
+        .post(
+            "/organizer/booths",
+            &[("code", "b-12"), ("category", "food_truck")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.contains("notice="), "{location}");
+    let booth = app.state.store.booths().await.unwrap()[0].id;
+    let (status, _, _) = boss
+        .post(
+            &format!("/organizer/booths/{booth}/assign"),
+            &[("order_id", &order_id.to_string())],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, location, _) = boss
+        .post(
+            &format!("/organizer/booths/{booth}/staff"),
+            &[("count", "3")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.contains("notice=3+staff+passes"), "{location}");
+    let (_, vendors) = boss.get("/organizer/vendors").await;
+    assert!(
+        vendors.contains("Falafel King") && vendors.contains("B-12"),
+        "{vendors}"
+    );
+    // A second booth with the same code is refused on the page, with the reason.
+    let (_, location, _) = boss.post("/organizer/booths", &[("code", "B-12")]).await;
+    assert!(location.contains("error="), "{location}");
+    // Without the form's token nothing happens.
+    let csrf = std::mem::replace(&mut boss.csrf, "0".repeat(64));
+    assert_eq!(
+        boss.post("/organizer/booths", &[("code", "C-1")]).await.0,
+        403
+    );
+    boss.csrf = csrf;
+    assert_eq!(app.state.store.booths().await.unwrap().len(), 1);
+
+    // An enrollment code, shown once with its QR code.
+    boss.get("/organizer/devices").await;
+    let (status, _, page) = boss
+        .post(
+            "/organizer/devices",
+            &[("name", "Tablet-1"), ("gate", "Main Gate")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<svg") && page.contains("tessera-scan enroll"),
+        "{page}"
+    );
+    let (_, orders) = boss.get("/organizer/orders?q=samir").await;
+    assert!(orders.contains("Samir Haddad"), "{orders}");
+    let (status, exports) = boss.get("/organizer/exports").await;
+    assert_eq!(status, 200);
+    assert!(exports.contains("/api/v1/console/exports/tickets.csv"));
+    let keys = app.state.store.signing_keys().await.unwrap().len();
+    let (status, location, _) = boss.post("/organizer/keys/rotate", &[]).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("notice="), "{location}");
+    assert_eq!(
+        app.state.store.signing_keys().await.unwrap().len(),
+        keys + 1
+    );
+    let (status, location, _) = boss
+        .post(
+            "/organizer/devices/0123456789abcdef0123456789abcdef/revoke",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.contains("error=device"), "{location}");
+    // The session cookie opens the console API too (the export links).
+    let csv = boss
+        .http
+        .get(format!("{}/api/v1/console/exports/tickets.csv", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+
+    // The vendor's dashboard shows the booth, its location and the staff passes.
+    let mut samir = Browser::login(&app, "samir@example.com", "vendor").await;
+    let (status, mine) = samir.get("/account").await;
+    assert_eq!(status, 200);
+    assert!(mine.contains("Booth B-12"), "{mine}");
+    assert!(
+        mine.contains("Staff 1") && mine.contains("Staff 3"),
+        "{mine}"
+    );
+    app.stop().await;
+}
