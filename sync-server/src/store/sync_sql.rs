@@ -150,6 +150,8 @@ pub struct TicketState {
     pub holder_name: String,
     /// Booth.
     pub booth: Option<i64>,
+    /// `transfer` or `upgrade`: why the current revision replaced the previous one.
+    pub superseded_by: Option<String>,
 }
 
 /// Judges every stored check-in of one ticket (in the order given) against its state.
@@ -331,6 +333,7 @@ where
         status: row.try_get("status")?,
         holder_name: row.try_get("holder_name")?,
         booth: row.try_get("booth")?,
+        superseded_by: row.try_get("superseded_by")?,
     })
 }
 
@@ -588,7 +591,7 @@ macro_rules! sync_store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut states: HashMap<i64, TicketState> = HashMap::new();
                 for row in sqlx::query(concat!(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN (",
+                    "SELECT id, ticket_type_id, revision, status, holder_name, booth, superseded_by FROM tickets WHERE id IN (",
                     $ids_from_json,
                     ")"
                 ))
@@ -786,7 +789,7 @@ macro_rules! sync_store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
                 let tickets = sqlx::query(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth FROM tickets WHERE id IN \
+                    "SELECT id, ticket_type_id, revision, status, holder_name, booth, superseded_by FROM tickets WHERE id IN \
                      (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
                      ORDER BY id",
                 )
