@@ -35,6 +35,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Demo mode or Stripe.
     pub payments: crate::payments::Payments,
+    /// Wallet pass credentials.
+    pub wallet: Arc<crate::wallet::Wallet>,
 }
 
 /// Every API error, as `{"error": code, "message": text}` with the status each variant
@@ -318,6 +320,10 @@ pub struct TicketLinks {
     pub qr_svg: String,
     /// One-page PDF.
     pub pdf: String,
+    /// Apple Wallet pass (`.pkpass`).
+    pub apple_wallet: String,
+    /// "Save to Google Wallet" link (JSON with the URL).
+    pub google_wallet: String,
 }
 
 /// An issued ticket.
@@ -405,6 +411,8 @@ fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
             qr_png: format!("{base}/qr.png"),
             qr_svg: format!("{base}/qr.svg"),
             pdf: format!("{base}/ticket.pdf"),
+            apple_wallet: format!("/api/v1/tickets/{}/wallet/apple", t.id),
+            google_wallet: format!("/api/v1/tickets/{}/wallet/google", t.id),
         },
     }
 }
@@ -662,6 +670,26 @@ async fn order_ticket(
     Ok((order, ticket))
 }
 
+/// Loads a ticket and its order if the request may see the ticket: today, with the order's
+/// access token (Bearer or `?token=`), as for the ticket's PDF. The one guard of the
+/// per-ticket endpoints (wallet passes), so other ways in (account sessions) go here.
+pub async fn authorize_ticket(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &TokenQuery,
+    ticket_id: i64,
+) -> Result<(Order, TicketView), ApiError> {
+    let has_token = query.token.is_some() || headers.contains_key(header::AUTHORIZATION);
+    let Some(order_id) = state.store.ticket_order_id(ticket_id).await? else {
+        return Err(if has_token {
+            ApiError::NotFound(format!("ticket {ticket_id}"))
+        } else {
+            ApiError::Unauthorized
+        });
+    };
+    order_ticket(state, headers, query, order_id, ticket_id).await
+}
+
 /// A ticket's QR code as PNG (ECC level Q, quiet zone).
 #[utoipa::path(
     get,
@@ -746,6 +774,16 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The order page's wallet links of one ticket.
+fn wallet_links_html(ticket_id: i64, token: &str) -> String {
+    let links = crate::wallet::links("", ticket_id, token);
+    format!(
+        " - <a href=\"{}\">Add to Apple Wallet</a> - <a href=\"{}\">Save to Google Wallet</a>",
+        escape(&links.apple),
+        escape(&links.google)
+    )
+}
+
 /// The attendee's order page (HTML), linked from the confirmation email.
 #[utoipa::path(
     get,
@@ -767,8 +805,9 @@ pub async fn order_page(
         rows.push_str(&format!(
             "<li><img src=\"/api/v1/orders/{id}/tickets/{tid}/qr.svg?token={token}\" width=\"240\" alt=\"QR code\">\
              <p><strong>{ty}</strong> - ticket {tid} - {status}<br>Valid: {days}<br>Holder: {holder}<br>\
-             <a href=\"/api/v1/orders/{id}/tickets/{tid}/ticket.pdf?token={token}\">PDF</a></p></li>",
+             <a href=\"/api/v1/orders/{id}/tickets/{tid}/ticket.pdf?token={token}\">PDF</a>{wallet}</p></li>",
             tid = t.id,
+            wallet = wallet_links_html(t.id, &token),
             ty = escape(&t.type_name),
             status = escape(&t.status),
             days = escape(&valid_days(t.days_mask, &t.event.days).join(", ")),
@@ -852,13 +891,19 @@ impl utoipa::Modify for SecurityAddon {
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
         ticket_qr_svg, ticket_pdf, order_pdf, order_page,
-        crate::payments::webhook::stripe_webhook, crate::payments::refund_order
+        crate::payments::webhook::stripe_webhook, crate::payments::refund_order,
+        crate::wallet::web::apple_pass, crate::wallet::web::google_link,
+        crate::wallet::web::google_save, crate::wallet::web::register,
+        crate::wallet::web::unregister, crate::wallet::web::updated_serials,
+        crate::wallet::web::latest_pass, crate::wallet::web::device_log
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
         OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
         crate::payments::webhook::WebhookOut, crate::payments::RefundIn,
-        crate::payments::RefundOut
+        crate::payments::RefundOut,
+        crate::wallet::web::GoogleSaveOut, crate::wallet::web::RegistrationIn,
+        crate::wallet::web::SerialsOut, crate::wallet::web::LogIn
     )),
     modifiers(&SecurityAddon)
 )]
@@ -892,6 +937,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}", get(order_page))
         .merge(crate::sync::routes())
         .merge(crate::payments::routes())
+        .merge(crate::wallet::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

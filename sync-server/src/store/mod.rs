@@ -90,6 +90,7 @@ mod ops_sql;
 mod payments_sql;
 mod sql;
 mod sync_sql;
+mod wallet_sql;
 
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
@@ -100,6 +101,7 @@ pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
 };
+pub use wallet_sql::{NewRegistration, WalletStore};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -494,7 +496,9 @@ pub struct OutboxCounts {
 
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
-pub trait Store: SyncStore + OpsStore + PaymentStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SyncStore + OpsStore + PaymentStore + WalletStore + Send + Sync + std::fmt::Debug
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.
