@@ -19,3 +19,4 @@ mod payments;
 mod race;
 mod store;
 mod sync;
+mod wallet;
