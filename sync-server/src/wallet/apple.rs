@@ -301,10 +301,19 @@ fn ticket_days(ticket: &TicketView) -> Vec<NaiveDate> {
 }
 
 /// `date` at `time` in the event's timezone, as ISO 8601 with its offset.
-fn local_iso(timezone: &str, date: NaiveDate, time: NaiveTime) -> Option<String> {
+pub(super) fn local_iso(timezone: &str, date: NaiveDate, time: NaiveTime) -> Option<String> {
     let tz: chrono_tz::Tz = timezone.parse().ok()?;
     let at = tz.from_local_datetime(&date.and_time(time)).earliest()?;
     Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+}
+
+/// "2026-11-27 to 2026-11-29" (or the one day).
+fn event_dates(days: &[NaiveDate]) -> String {
+    match (days.first(), days.last()) {
+        (Some(first), Some(last)) if first != last => format!("{first} to {last}"),
+        (Some(first), _) => first.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// The `pass.json` of one ticket revision (Apple's event-ticket style).
@@ -318,7 +327,7 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
         "teamIdentifier": f.team_id,
         "organizationName": f.organization,
         "description": format!("{} - {}{demo_label}", t.event.name, t.type_name),
-        "logoText": format!("{}{demo_label}", t.event.name),
+        "logoText": t.event.name,
         "foregroundColor": "rgb(255, 255, 255)",
         "backgroundColor": "rgb(64, 32, 96)",
         "labelColor": "rgb(240, 200, 120)",
@@ -356,6 +365,7 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
             "Ticket",
             format!("{} (revision {})", t.id, f.revision),
         ),
+        field("dates", "Event dates", event_dates(&t.event.days)),
         field("venue-back", "Venue", t.event.venue.clone()),
         field(
             "how",

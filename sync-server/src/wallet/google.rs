@@ -147,13 +147,28 @@ pub fn save_claims(
     let t = ticket;
     let active = t.status == "valid" && order.status == "paid";
     let demo = if signer.demo { " (DEMO)" } else { "" };
-    let class = json!({
+    let mut class = json!({
         "id": class_id(&signer.issuer_id, t.event.id),
         "issuerName": format!("{organization}{demo}"),
         "reviewStatus": "UNDER_REVIEW",
         "eventName": localized(&t.event.name),
         "venue": {"name": localized(&t.event.venue), "address": localized(&t.event.venue)},
     });
+    // The event runs from its first day's local midnight to the midnight after its last.
+    let start = t
+        .event
+        .days
+        .first()
+        .and_then(|d| super::apple::local_iso(&t.event.timezone, *d, chrono::NaiveTime::MIN));
+    let end = t
+        .event
+        .days
+        .last()
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| super::apple::local_iso(&t.event.timezone, d, chrono::NaiveTime::MIN));
+    if let (Some(start), Some(end)) = (start, end) {
+        class["dateTime"] = json!({"start": start, "end": end});
+    }
     let object = json!({
         "id": object_id(&signer.issuer_id, t.id, t.revision),
         "classId": class_id(&signer.issuer_id, t.event.id),

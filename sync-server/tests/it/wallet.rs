@@ -257,6 +257,22 @@ async fn apple_pass_is_complete_signed_and_tamper_evident() {
             })
             .collect()
     };
+    let mut keys: Vec<String> = [
+        "headerFields",
+        "primaryFields",
+        "secondaryFields",
+        "auxiliaryFields",
+        "backFields",
+    ]
+    .iter()
+    .filter_map(|g| event_ticket[*g].as_array())
+    .flatten()
+    .map(|f| f["key"].as_str().unwrap().to_owned())
+    .collect();
+    let all = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "field keys are unique within the pass");
     let event = app.state.store.events().await.unwrap()[0].name.clone();
     assert!(values("primaryFields")[0].contains(&event));
     assert!(
@@ -274,6 +290,22 @@ async fn apple_pass_is_complete_signed_and_tamper_evident() {
         values("backFields")
             .iter()
             .any(|v| v.contains(&format!("T-{order_id}")))
+    );
+
+    // A vendor booth's pass says which booth.
+    let truck = ticket_type_id(app.state.store.as_ref(), "Food Truck Booth").await;
+    let (status, booth) = buy(&app.http, &app.base, truck, 1).await;
+    assert_eq!(status, 201);
+    let booth_files = fetch_pass(
+        &app,
+        booth["tickets"][0]["id"].as_i64().unwrap(),
+        booth["access_token"].as_str().unwrap(),
+    )
+    .await;
+    let aux = pass_json(&booth_files)["eventTicket"]["auxiliaryFields"].to_string();
+    assert!(
+        aux.contains("BOOTH") && aux.contains("to be assigned"),
+        "{aux}"
     );
 
     let root = chain.path().join("root.pem");
