@@ -819,7 +819,7 @@ async fn google_flow(db: &TestDb) {
 on_both_backends!(google_jwt_verifies_and_refund_deactivates, google_flow);
 
 #[tokio::test]
-async fn google_demo_link_says_demo_and_verifies_with_the_demo_key() {
+async fn google_demo_link_says_demo_verifies_and_void_deactivates() {
     let db = TestDb::sqlite();
     let app = TestApp::spawn(db.settings()).await;
     let (_, token, tickets) = buy_passes(&app, 1).await;
@@ -831,6 +831,18 @@ async fn google_demo_link_says_demo_and_verifies_with_the_demo_key() {
     assert_eq!(
         claims["payload"]["eventTicketObjects"][0]["barcode"]["value"],
         tickets[0].1.as_str()
+    );
+    assert_eq!(
+        claims["payload"]["eventTicketObjects"][0]["state"],
+        "ACTIVE"
+    );
+    // A voided ticket's object is inactive.
+    assert!(app.state.store.void_ticket(tickets[0].0).await.unwrap());
+    let (jwt, _) = google_link(&app, tickets[0].0, &token).await;
+    let claims = verified_claims(&jwt, &key);
+    assert_eq!(
+        claims["payload"]["eventTicketObjects"][0]["state"],
+        "INACTIVE"
     );
     app.stop().await;
 }
