@@ -23,6 +23,7 @@ pub mod render;
 pub mod store;
 pub mod sync;
 pub mod tickets;
+pub mod wallet;
 pub mod web;
 
 use std::future::Future;
@@ -53,6 +54,9 @@ pub enum ServerError {
     /// The payment provider is misconfigured.
     #[error(transparent)]
     Payments(#[from] payments::ProviderError),
+    /// The wallet credentials are misconfigured.
+    #[error(transparent)]
+    Wallet(#[from] wallet::WalletError),
     /// Serving failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
@@ -69,7 +73,9 @@ pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
     let master = keys::MasterKey::load(&settings)?;
     let keys = keys::Keys::load_or_create(store.as_ref(), &master).await?;
     let payments = payments::Payments::from_settings(&settings)?;
+    let wallet = Arc::new(wallet::Wallet::from_settings(&settings)?);
     Ok(AppState {
+        wallet,
         payments,
         store,
         keys: Arc::new(RwLock::new(Arc::new(keys))),
@@ -109,6 +115,7 @@ pub async fn serve_state(
         None
     };
     tracing::info!("payments: {}", state.payments.describe(&state.settings));
+    tracing::info!("wallet passes: {}", state.wallet.describe());
     let expiry = state
         .payments
         .provider()

@@ -93,6 +93,7 @@ mod ops_sql;
 mod payments_sql;
 mod sql;
 mod sync_sql;
+mod wallet_sql;
 
 pub use accounts_sql::{AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, User};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
@@ -104,6 +105,7 @@ pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
 };
+pub use wallet_sql::{NewRegistration, WalletStore};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -512,7 +514,7 @@ pub struct OutboxCounts {
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
 pub trait Store:
-    SyncStore + OpsStore + PaymentStore + AccountStore + Send + Sync + std::fmt::Debug
+    SyncStore + OpsStore + PaymentStore + AccountStore + WalletStore + Send + Sync + std::fmt::Debug
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

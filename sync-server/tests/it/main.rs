@@ -20,3 +20,4 @@ mod payments;
 mod race;
 mod store;
 mod sync;
+mod wallet;
