@@ -35,6 +35,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Demo mode or Stripe.
     pub payments: crate::payments::Payments,
+    /// Wallet pass credentials.
+    pub wallet: Arc<crate::wallet::Wallet>,
 }
 
 /// Every API error, as `{"error": code, "message": text}` with the status each variant
@@ -371,6 +373,10 @@ pub struct TicketLinks {
     pub qr_svg: String,
     /// One-page PDF.
     pub pdf: String,
+    /// Apple Wallet pass (`.pkpass`).
+    pub apple_wallet: String,
+    /// "Save to Google Wallet" link (JSON with the URL).
+    pub google_wallet: String,
 }
 
 /// An issued ticket.
@@ -464,6 +470,8 @@ pub(crate) fn ticket_out_at(base: &str, t: &TicketView) -> TicketOut {
             qr_png: format!("{base}/qr.png"),
             qr_svg: format!("{base}/qr.svg"),
             pdf: format!("{base}/ticket.pdf"),
+            apple_wallet: format!("/api/v1/tickets/{}/wallet/apple", t.id),
+            google_wallet: format!("/api/v1/tickets/{}/wallet/google", t.id),
         },
     }
 }
@@ -735,6 +743,33 @@ async fn order_ticket(
     Ok((order, ticket))
 }
 
+/// Loads a ticket and its order if the request may see the ticket (see
+/// [`crate::tickets::ticket_access`]): its holder's session, its per-revision link token, or
+/// the order's access token (Bearer or `?token=`) while the buyer still holds it. The guard
+/// of the per-ticket endpoints (wallet passes).
+pub async fn authorize_ticket(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &TokenQuery,
+    ticket_id: i64,
+) -> Result<(Order, TicketView), ApiError> {
+    let user = crate::auth::current_user(state, headers).await?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|_| user.is_none());
+    let token = query.token.as_deref().or(bearer);
+    let ticket = crate::tickets::ticket_access(state, user.as_ref(), token, ticket_id).await?;
+    let order = state
+        .store
+        .order(ticket.order_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", ticket.order_id)))?;
+    Ok((order, ticket))
+}
+
 /// A ticket's QR code as PNG (ECC level Q, quiet zone).
 #[utoipa::path(
     get,
@@ -878,13 +913,19 @@ impl utoipa::Modify for SecurityAddon {
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
         ticket_qr_svg, ticket_pdf, order_pdf,
-        crate::payments::webhook::stripe_webhook, crate::payments::refund_order
+        crate::payments::webhook::stripe_webhook, crate::payments::refund_order,
+        crate::wallet::web::apple_pass, crate::wallet::web::google_link,
+        crate::wallet::web::google_save, crate::wallet::web::register,
+        crate::wallet::web::unregister, crate::wallet::web::updated_serials,
+        crate::wallet::web::latest_pass, crate::wallet::web::device_log
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
         OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
         crate::payments::webhook::WebhookOut, crate::payments::RefundIn,
-        crate::payments::RefundOut
+        crate::payments::RefundOut,
+        crate::wallet::web::GoogleSaveOut, crate::wallet::web::RegistrationIn,
+        crate::wallet::web::SerialsOut, crate::wallet::web::LogIn
     )),
     modifiers(&SecurityAddon)
 )]
@@ -921,6 +962,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes())
         // Vendors and the organizer console (issue 9).
         .merge(crate::console::routes())
+        .merge(crate::wallet::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -74,6 +74,78 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Stripe; without a secret key the server is in demo mode.
     pub payments: PaymentSettings,
+    /// Apple Wallet and Google Wallet passes; without credentials, demo ones.
+    pub wallet: WalletSettings,
+}
+
+/// Wallet passes (ADR 0011). Without Apple or Google credentials the server signs with demo
+/// ones it generates in `<data_dir>/wallet-demo/`, and labels the passes demo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalletSettings {
+    /// The organizer's name as passes show it (Apple `organizationName`, Google
+    /// `issuerName`).
+    pub organization_name: String,
+    /// The venue's latitude, for the pass's lock-screen location; with `longitude`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    /// The venue's longitude; with `latitude`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    /// Apple Wallet.
+    pub apple: AppleWalletSettings,
+    /// Google Wallet.
+    pub google: GoogleWalletSettings,
+}
+
+impl Default for WalletSettings {
+    fn default() -> Self {
+        Self {
+            organization_name: "Tessera".to_owned(),
+            latitude: None,
+            longitude: None,
+            apple: AppleWalletSettings::default(),
+            google: GoogleWalletSettings::default(),
+        }
+    }
+}
+
+/// Apple Wallet: the Pass Type ID certificate from the organizer's Apple developer account.
+/// Set `certificate`, `key`, `wwdr_certificate`, `pass_type_id` and `team_id` together;
+/// with no `certificate` the server uses a generated demo certificate that iPhones refuse.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppleWalletSettings {
+    /// The Pass Type ID (`pass.com.example.festival`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_type_id: Option<String>,
+    /// The 10-character Apple team identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// PEM file of the Pass Type ID certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
+    /// PEM file of the certificate's private key (PKCS#8 or PKCS#1, optionally encrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// The key file's password, if it is encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_password: Option<Secret>,
+    /// PEM file of Apple's WWDR intermediate certificate that issued the pass certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wwdr_certificate: Option<PathBuf>,
+}
+
+/// Google Wallet: an issuer account and a service account allowed to use it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleWalletSettings {
+    /// The Google Wallet issuer id (digits, from the Pay & Wallet console).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_id: Option<String>,
+    /// The service account's JSON key file (`client_email`, `private_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_key: Option<PathBuf>,
 }
 
 /// Stripe Checkout, its webhook and unpaid-order expiry.
@@ -158,6 +230,7 @@ impl Default for Settings {
             keys_reload_ms: 30_000,
             email: EmailSettings::default(),
             payments: PaymentSettings::default(),
+            wallet: WalletSettings::default(),
         }
     }
 }
@@ -306,6 +379,56 @@ impl Settings {
         if let Some(v) = env("TESSERA_PAYMENT_EXPIRY_SWEEP_MS") {
             self.payments.expiry_sweep_ms = parse("TESSERA_PAYMENT_EXPIRY_SWEEP_MS", &v)?;
         }
+        self.apply_wallet_env(&env)?;
+        Ok(())
+    }
+
+    fn apply_wallet_env(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn coordinate(name: &'static str, value: &str) -> Result<f64, ConfigError> {
+            value
+                .parse()
+                .map_err(|e: std::num::ParseFloatError| ConfigError::Env {
+                    name,
+                    reason: e.to_string(),
+                })
+        }
+        let w = &mut self.wallet;
+        if let Some(v) = env("TESSERA_WALLET_ORGANIZATION_NAME") {
+            w.organization_name = v;
+        }
+        if let Some(v) = env("TESSERA_WALLET_LATITUDE") {
+            w.latitude = Some(coordinate("TESSERA_WALLET_LATITUDE", &v)?);
+        }
+        if let Some(v) = env("TESSERA_WALLET_LONGITUDE") {
+            w.longitude = Some(coordinate("TESSERA_WALLET_LONGITUDE", &v)?);
+        }
+        if let Some(v) = env("TESSERA_APPLE_PASS_TYPE_ID") {
+            w.apple.pass_type_id = Some(v);
+        }
+        if let Some(v) = env("TESSERA_APPLE_TEAM_ID") {
+            w.apple.team_id = Some(v);
+        }
+        if let Some(v) = env("TESSERA_APPLE_PASS_CERTIFICATE") {
+            w.apple.certificate = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("TESSERA_APPLE_PASS_KEY") {
+            w.apple.key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("TESSERA_APPLE_PASS_KEY_PASSWORD") {
+            w.apple.key_password = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_APPLE_WWDR_CERTIFICATE") {
+            w.apple.wwdr_certificate = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("TESSERA_GOOGLE_WALLET_ISSUER_ID") {
+            w.google.issuer_id = Some(v);
+        }
+        if let Some(v) = env("TESSERA_GOOGLE_WALLET_KEY") {
+            w.google.service_account_key = Some(PathBuf::from(v));
+        }
         Ok(())
     }
 
@@ -354,6 +477,12 @@ impl Settings {
         }
         if self.payments.stripe_api_base.is_none() {
             unset.push("payments.stripe_api_base (default: https://api.stripe.com/)");
+        }
+        if self.wallet.apple.certificate.is_none() {
+            unset.push("wallet.apple.certificate (default: generated demo pass certificate)");
+        }
+        if self.wallet.google.service_account_key.is_none() {
+            unset.push("wallet.google.service_account_key (default: generated demo key)");
         }
         let mut out: String = unset.iter().map(|k| format!("# unset: {k}\n")).collect();
         out.push_str(
@@ -406,6 +535,32 @@ mod tests {
             s.payments.stripe_secret_key.as_ref().map(Secret::expose),
             Some("sk_test_hunter2")
         );
+    }
+
+    #[test]
+    fn wallet_credentials_come_from_env_and_the_password_is_redacted() {
+        let env = |k: &str| match k {
+            "TESSERA_APPLE_PASS_TYPE_ID" => Some("pass.org.example".to_owned()),
+            "TESSERA_APPLE_PASS_KEY_PASSWORD" => Some("hunter4".to_owned()),
+            "TESSERA_GOOGLE_WALLET_KEY" => Some("/etc/tessera/google.json".to_owned()),
+            "TESSERA_WALLET_LATITUDE" => Some("33.7".to_owned()),
+            _ => None,
+        };
+        let s = Settings::load(None, env).unwrap();
+        assert_eq!(
+            s.wallet.apple.pass_type_id.as_deref(),
+            Some("pass.org.example")
+        );
+        assert_eq!(s.wallet.latitude, Some(33.7));
+        assert_eq!(
+            s.wallet.google.service_account_key.as_deref(),
+            Some(Path::new("/etc/tessera/google.json"))
+        );
+        for shown in [format!("{s:?}"), s.to_toml()] {
+            assert!(!shown.contains("hunter4"), "{shown}");
+        }
+        let bad = |k: &str| (k == "TESSERA_WALLET_LONGITUDE").then(|| "east".to_owned());
+        assert!(Settings::load(None, bad).is_err());
     }
 
     #[test]

@@ -261,9 +261,18 @@ pub fn compose_tickets_email(
             "- {} (ticket {}), valid {}, holder {}\n",
             t.type_name, t.id, days, t.holder_name
         ));
+        let wallet =
+            crate::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
+        text.push_str(&format!(
+            "  Add to Apple Wallet: {}\n  Save to Google Wallet: {}\n",
+            wallet.apple, wallet.google
+        ));
         rows_html.push_str(&format!(
             "<tr><td style=\"padding:8px\"><img src=\"cid:ticket-{id}@tessera\" width=\"220\" height=\"220\" alt=\"QR code of ticket {id}\"></td>\
-             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}</td></tr>",
+             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}\
+             <br><a href=\"{apple}\">Add to Apple Wallet</a> | <a href=\"{google}\">Save to Google Wallet</a></td></tr>",
+            apple = html_escape(&wallet.apple),
+            google = html_escape(&wallet.google),
             id = t.id,
             ty = html_escape(&t.type_name),
             days = html_escape(&days),

@@ -121,6 +121,17 @@ impl MasterKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The `authenticationToken` of a wallet pass: `HMAC-SHA256(token key, label || serial)`
+    /// in hex. Derived like order tokens, so nothing is stored and every instance agrees;
+    /// the label keeps it apart from order tokens (whose input is 8 bytes).
+    pub fn pass_token(&self, serial: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key)
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"tessera wallet pass v1\0");
+        mac.update(serial.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     fn from_file(path: &Path) -> Result<Self, KeyError> {
         let err = |source| KeyError::KeyFile {
             path: path.display().to_string(),

@@ -25,6 +25,7 @@ pub mod store;
 pub mod sync;
 pub mod tickets;
 pub mod vendors;
+pub mod wallet;
 pub mod web;
 
 use std::future::Future;
@@ -55,9 +56,60 @@ pub enum ServerError {
     /// The payment provider is misconfigured.
     #[error(transparent)]
     Payments(#[from] payments::ProviderError),
+    /// The wallet credentials are misconfigured.
+    #[error(transparent)]
+    Wallet(#[from] wallet::WalletError),
     /// Serving failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The file (in the data dir, mode 0600) holding the demo organizer's login.
+pub const DEMO_ORGANIZER_FILE: &str = "demo-organizer.txt";
+
+/// The demo festival's organizer account, created once with a random password that is
+/// written to [`DEMO_ORGANIZER_FILE`] and never logged.
+async fn demo_organizer(
+    store: &dyn store::Store,
+    data_dir: &std::path::Path,
+) -> Result<(), ServerError> {
+    const EMAIL: &str = "organizer@demo.tessera.invalid";
+    if store.user_by_email(EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let internal = |e: api::ApiError| ServerError::Io(std::io::Error::other(e.to_string()));
+    let password = auth::new_token().map_err(internal)?[..24].to_owned();
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(internal)?;
+    let created = store
+        .create_user(&store::NewUser {
+            email: EMAIL.to_owned(),
+            name: "Demo Organizer".to_owned(),
+            password_hash: hash,
+            role: auth::Role::Organizer.as_str().to_owned(),
+            verified: true,
+            now: chrono::Utc::now().timestamp(),
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        // Another instance made it first: its file holds the password.
+        Err(store::StoreError::Conflict(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options.open(data_dir.join(DEMO_ORGANIZER_FILE))?;
+    writeln!(file, "email: {EMAIL}\npassword: {password}")?;
+    Ok(())
 }
 
 /// Opens the store, runs migrations, seeds the demo festival (in demo mode) and loads or
@@ -67,11 +119,14 @@ pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
     store.migrate().await?;
     if settings.demo {
         catalog::seed_demo(store.as_ref(), chrono::Utc::now()).await?;
+        demo_organizer(store.as_ref(), &settings.data_dir).await?;
     }
     let master = keys::MasterKey::load(&settings)?;
     let keys = keys::Keys::load_or_create(store.as_ref(), &master).await?;
     let payments = payments::Payments::from_settings(&settings)?;
+    let wallet = Arc::new(wallet::Wallet::from_settings(&settings)?);
     Ok(AppState {
+        wallet,
         payments,
         store,
         keys: Arc::new(RwLock::new(Arc::new(keys))),
@@ -111,6 +166,7 @@ pub async fn serve_state(
         None
     };
     tracing::info!("payments: {}", state.payments.describe(&state.settings));
+    tracing::info!("wallet passes: {}", state.wallet.describe());
     let expiry = state
         .payments
         .provider()

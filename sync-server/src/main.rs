@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
+use tessera_server::auth::{self, Role};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::store::{NewEvent, NewTicketType, Payment, TicketKind};
+use tessera_server::store::{NewEvent, NewTicketType, NewUser, Payment, TicketKind};
 use tessera_server::{catalog, keys, orders};
 
 #[derive(Debug, Parser)]
@@ -110,6 +111,9 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         within_minutes: i64,
     },
+    /// Accounts: create one with any role (organizers, gate staff), change a role, list.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Copies everything from a SQLite database to an empty PostgreSQL database in one
     /// consistent pass, verifies row counts and checksums, and prints one JSON line a table.
     CopyDb {
@@ -132,6 +136,32 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Creates an account with a confirmed address. The password is read from the first
+    /// line of stdin; with nothing on stdin a random one is made and printed once.
+    Create {
+        /// Email (the login).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// attendee, vendor, gate_staff or organizer.
+        #[arg(long, default_value = "attendee")]
+        role: String,
+    },
+    /// Changes the role of an account.
+    Role {
+        /// The account's email.
+        email: String,
+        /// attendee, vendor, gate_staff or organizer.
+        role: String,
+    },
+    /// Lists accounts, one JSON object per line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +414,7 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
     if demo {
         println!(
             "\nTessera demo festival is open (demo payments: no money moves).\n\
+             \n  shop:      http://{addr}/   (buy, then create an account to see, transfer and upgrade tickets)\
              \n  events:    curl http://{addr}/api/v1/events\
              \n  buy:       curl -X POST http://{addr}/api/v1/orders -H 'Content-Type: application/json' \\\
              \n               -d '{{\"email\":\"you@example.com\",\"name\":\"Your Name\",\"items\":[{{\"ticket_type\":1,\"quantity\":2}}]}}'\
@@ -393,12 +424,18 @@ async fn run_server(settings: Settings, demo: bool) -> Result<()> {
              \n  keys:      curl http://{addr}/api/v1/keys\
              \n  API:       http://{addr}/api/openapi.json\
              \n  guests:    tessera-server comp --type '3-Day Pass' --email guest@example.com\
-             \n  scanners:  tessera-server device-code --name Tablet-1   (then: tessera-scan enroll --server http://{addr} --code CODE)\n",
+             \n  scanners:  tessera-server device-code --name Tablet-1   (then: tessera-scan enroll --server http://{addr} --code CODE)\
+             \n  organizer: log in at http://{addr}/account/login with the account in {}\n",
             if smtp {
                 "sent through the configured SMTP server".to_owned()
             } else {
                 format!("{}/*.eml", outbox.display())
-            }
+            },
+            state
+                .settings
+                .data_dir
+                .join(tessera_server::DEMO_ORGANIZER_FILE)
+                .display()
         );
     }
     tessera_server::serve_state(state, listener, shutdown_signal())
@@ -607,6 +644,65 @@ async fn main() -> Result<()> {
                 "{}",
                 json!({"restored": from.display().to_string(), "previous": aside.display().to_string()})
             );
+        }
+        Command::User(UserCommand::Create { email, name, role }) => {
+            let store = admin_store(&settings).await?;
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let given = line.trim_end_matches(['\r', '\n']).to_owned();
+            let (password, generated) = if given.is_empty() {
+                (
+                    auth::new_token().map_err(|e| anyhow::anyhow!("{e}"))?[..24].to_owned(),
+                    true,
+                )
+            } else {
+                (given, false)
+            };
+            let email = auth::normalize_email(&email);
+            orders::validate_contact(&email, name.trim())?;
+            auth::validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = auth::hash_password(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = store
+                .create_user(&NewUser {
+                    email: email.clone(),
+                    name: name.trim().to_owned(),
+                    password_hash: hash,
+                    role: role.as_str().to_owned(),
+                    verified: true,
+                    now: chrono::Utc::now().timestamp(),
+                })
+                .await?;
+            let mut out = json!({"id": id, "email": email, "role": role.as_str()});
+            if generated {
+                out["password"] = json!(password);
+            }
+            println!("{out}");
+        }
+        Command::User(UserCommand::Role { email, role }) => {
+            let store = admin_store(&settings).await?;
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let email = auth::normalize_email(&email);
+            let Some(user) = store.user_by_email(&email).await? else {
+                bail!("no account with email {email} (see `tessera-server user list`)");
+            };
+            store.set_role(user.id, role.as_str()).await?;
+            println!(
+                "{}",
+                json!({"id": user.id, "email": email, "role": role.as_str()})
+            );
+        }
+        Command::User(UserCommand::List) => {
+            let store = admin_store(&settings).await?;
+            for u in store.users().await? {
+                println!(
+                    "{}",
+                    json!({"id": u.id, "email": u.email, "name": u.name, "role": u.role,
+                           "email_verified": u.email_verified_at.is_some(), "created_at": u.created_at})
+                );
+            }
         }
         Command::Devices(DevicesCommand::List) => {
             let store = admin_store(&settings).await?;

@@ -22,8 +22,8 @@ use tessera_core::sync::{
     UploadResult,
 };
 use tessera_core::{
-    Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Recorded, Revision, TicketRecord,
-    TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
+    Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Recorded, Revision,
+    SupersedeCause, TicketRecord, TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
 };
 
 use crate::api::AppState;
@@ -385,7 +385,7 @@ fn wire_ticket(t: &TicketState) -> WireTicket {
         ticket_type: u16::try_from(t.ticket_type_id).unwrap_or(0),
         revision: u16::try_from(t.revision).unwrap_or(0),
         status: device_status(&t.status).into(),
-        superseded_by: None,
+        superseded_by: t.superseded_by.clone(),
         holder: Some(t.holder_name.clone()),
         detail: t
             .detail
@@ -451,7 +451,12 @@ fn judge(
             "blocked" => TicketStatus::Blocked,
             _ => TicketStatus::Voided,
         },
-        superseded_by: None,
+        superseded_by: match t.superseded_by.as_deref() {
+            Some("transfer") => Some(SupersedeCause::Transfer),
+            Some("upgrade") => Some(SupersedeCause::Upgrade),
+            Some(_) => Some(SupersedeCause::Reissue),
+            None => None,
+        },
     });
     // The batch's own codes were verified on arrival; older rows are verified again, since
     // keys may have been retired since.

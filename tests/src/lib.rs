@@ -4,6 +4,8 @@
 //! are in `tests/it/`.
 #![allow(clippy::print_stderr)] // A skipped PostgreSQL story says so loudly.
 
+pub mod webdriver;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -97,6 +97,7 @@ mod sync_sql;
 // Vendors and the organizer console (issue 9); after `sql`, whose row macros they use.
 mod console_sql;
 mod vendor_sql;
+mod wallet_sql;
 
 pub use accounts_sql::{AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, User};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
@@ -112,6 +113,7 @@ pub use sync_sql::{
 pub use vendor_sql::{
     Booth, BoothCategory, NewVendorPurchase, VendorProfile, VendorPurchase, VendorStore,
 };
+pub use wallet_sql::{NewRegistration, WalletStore};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -526,6 +528,7 @@ pub trait Store:
     + OpsStore
     + PaymentStore
     + AccountStore
+    + WalletStore
     + VendorStore
     + ConsoleStore
     + Send

@@ -150,6 +150,8 @@ pub struct TicketState {
     pub holder_name: String,
     /// Booth.
     pub booth: Option<i64>,
+    /// `transfer` or `upgrade`: why the current revision replaced the previous one.
+    pub superseded_by: Option<String>,
     /// Words for the gate's verdict screen: the vendor's business and booth
     /// ("Falafel King · Booth B-12") for booth tickets and staff passes.
     pub detail: Option<String>,
@@ -334,6 +336,7 @@ where
         status: row.try_get("status")?,
         holder_name: row.try_get("holder_name")?,
         booth: row.try_get("booth")?,
+        superseded_by: row.try_get("superseded_by")?,
         detail: row.try_get("detail")?,
     })
 }

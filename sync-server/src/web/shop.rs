@@ -53,6 +53,8 @@ pub(super) struct TicketCtx {
     detail: Option<String>,
     qr_url: String,
     pdf_url: String,
+    apple_url: String,
+    google_url: String,
     revision: i64,
     transferable: bool,
     vendor: bool,
@@ -73,6 +75,8 @@ impl TicketCtx {
             detail: t.booth.map(|b| format!("Booth {b}")),
             qr_url: format!("/api/v1/tickets/{}/qr.svg{query}", t.id),
             pdf_url: format!("/api/v1/tickets/{}/ticket.pdf{query}", t.id),
+            apple_url: format!("/api/v1/tickets/{}/wallet/apple{query}", t.id),
+            google_url: format!("/api/v1/tickets/{}/wallet/google/save{query}", t.id),
             revision: t.revision,
             transferable: t.transferable && !vendor,
             vendor,
@@ -264,6 +268,9 @@ pub async fn order_page(
                 "/api/v1/orders/{id}/tickets/{}/ticket.pdf?token={token}",
                 t.id
             );
+            let wallet = crate::wallet::links("", t.id, token);
+            c.apple_url = wallet.apple;
+            c.google_url = wallet.google;
             c
         })
         .collect();

@@ -247,3 +247,128 @@ fn config_file_then_env_then_flags() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bnid"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_with_roles_come_from_the_command_line() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().display().to_string();
+    // A password on stdin...
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Gate@Example.com",
+            "--name",
+            "Gate Lead",
+            "--role",
+            "gate_staff",
+            "--data-dir",
+            &dir,
+        ])
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "gate staff password").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let gate = &json_lines(&out)[0];
+    assert_eq!(
+        (gate["email"].as_str(), gate["role"].as_str()),
+        (Some("gate@example.com"), Some("gate_staff"))
+    );
+    assert!(gate.get("password").is_none());
+    // ...or none, and one is made and printed once.
+    let boss = &json_lines(&run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "Boss",
+            "--data-dir",
+            &dir,
+        ],
+        &[],
+    ))[0];
+    let password = boss["password"].as_str().unwrap().to_owned();
+    assert_eq!(boss["role"], "attendee");
+    run(
+        &[
+            "user",
+            "role",
+            "boss@example.com",
+            "organizer",
+            "--data-dir",
+            &dir,
+        ],
+        &[],
+    );
+    let users = json_lines(&run(&["user", "list", "--data-dir", &dir], &[]));
+    assert_eq!(users.len(), 2);
+    assert!(users.iter().any(|u| u["email"] == "boss@example.com"
+        && u["role"] == "organizer"
+        && u["email_verified"] == true));
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args([
+            "user",
+            "role",
+            "boss@example.com",
+            "emperor",
+            "--data-dir",
+            &dir,
+        ])
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
+
+    // The demo server makes its organizer once and writes the login to a 0600 file.
+    let app = crate::support::TestApp::spawn(db.settings()).await;
+    let file = db.dir.path().join(tessera_server::DEMO_ORGANIZER_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    for (email, password, role) in [
+        (field("email:"), field("password:"), "organizer"),
+        ("boss@example.com".to_owned(), password, "organizer"),
+        (
+            "gate@example.com".to_owned(),
+            "gate staff password".to_owned(),
+            "gate_staff",
+        ),
+    ] {
+        let login: Value = app
+            .http
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(login["user"]["role"], role, "{login}");
+    }
+    app.stop().await;
+}

@@ -21,3 +21,4 @@ mod race;
 mod store;
 mod sync;
 mod vendors;
+mod wallet;

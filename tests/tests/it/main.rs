@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 mod agreement;
+mod browser;
 mod festival;
 mod printed;
