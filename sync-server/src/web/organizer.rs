@@ -133,7 +133,11 @@ fn device_ctx(d: &console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
         behind: d.behind,
         skew: d.clock_skew_ms.map_or_else(
             || "unknown".into(),
-            |s| format!("{:+.1} s", s as f64 / 1000.0),
+            // Tenths of a second, and no "-0.0" for a few milliseconds.
+            |ms| match (ms as f64 / 100.0).round() / 10.0 {
+                0.0 => "0.0 s".into(),
+                secs => format!("{secs:+.1} s"),
+            },
         ),
         check_ins: d.check_ins,
         current: d.current,
