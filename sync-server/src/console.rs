@@ -970,6 +970,79 @@ pub async fn comp(
     ))
 }
 
+// ----- events -----------------------------------------------------------------------------
+
+/// A gate of a new event.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateIn {
+    /// "Main Gate".
+    pub name: String,
+    /// Zone mask of what is behind it (1: general admission).
+    pub zones: u16,
+}
+
+/// `POST /api/v1/console/events` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// Unique name.
+    pub name: String,
+    /// Where.
+    #[serde(default)]
+    pub venue: String,
+    /// IANA timezone its days are counted in ("America/Los_Angeles").
+    pub timezone: String,
+    /// First day, event-local (YYYY-MM-DD).
+    #[schema(value_type = String, format = Date)]
+    pub start: NaiveDate,
+    /// Consecutive days (1 to 16).
+    pub days: u32,
+    /// Its gates.
+    pub gates: Vec<GateIn>,
+}
+
+/// Creates an event with its gates.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/events",
+    request_body = EventIn,
+    security(("bearer" = [])),
+    responses((status = 201, description = "`{\"id\": n}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "the name is taken"), (status = 422, body = ErrorBody))
+)]
+pub async fn create_event(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EventIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !(1..=16).contains(&body.days) {
+        return Err(ApiError::Invalid("days must be 1 to 16".into()));
+    }
+    let event = crate::store::NewEvent {
+        name: body.name.trim().to_owned(),
+        venue: body.venue.trim().to_owned(),
+        timezone: body.timezone.trim().to_owned(),
+        days: catalog::consecutive_days(body.start, body.days),
+        gates: body
+            .gates
+            .into_iter()
+            .map(|g| (g.name.trim().to_owned(), g.zones))
+            .collect(),
+    };
+    if event.gates.iter().any(|(n, z)| n.is_empty() || *z == 0) {
+        return Err(ApiError::Invalid(
+            "every gate needs a name and a zone mask".into(),
+        ));
+    }
+    let id = catalog::create_event(state.store.as_ref(), &event)
+        .await
+        .map_err(|e| match e {
+            catalog::CatalogError::Invalid(m) => ApiError::Invalid(m),
+            catalog::CatalogError::Store(e) => mapped(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
 // ----- ticket types -----------------------------------------------------------------------
 
 /// `POST /api/v1/console/ticket-types` body.
@@ -1274,6 +1347,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/console/tickets/{id}/void", post(void_ticket))
         .route("/api/v1/console/orders/{id}/resend", post(resend))
         .route("/api/v1/console/comps", post(comp))
+        .route("/api/v1/console/events", post(create_event))
         .route(
             "/api/v1/console/ticket-types",
             get(ticket_types).post(create_ticket_type),

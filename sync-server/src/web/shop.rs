@@ -118,7 +118,8 @@ async fn render_event_page(
             let ctx = |kind: TicketKind| -> Vec<TypeCtx> {
                 types
                     .iter()
-                    .filter(|t| t.event_id == e.id && t.kind == kind)
+                    // Types whose sales an organizer paused are not offered (issue 9).
+                    .filter(|t| t.event_id == e.id && t.kind == kind && !t.sales_paused)
                     .map(|t| TypeCtx {
                         id: t.id,
                         name: t.name.clone(),

@@ -605,6 +605,21 @@ async fn sales_rules(db: &TestDb) {
     let (status, _) = buy(&app.http, &app.base, one_day, 1).await;
     assert_eq!(status, 201);
 
+    // A second event with its gates; a taken name is a conflict.
+    let event = json!({"name": "Winter Market", "venue": "Irvine", "timezone": "America/Los_Angeles",
+                       "start": "2026-12-12", "days": 2, "gates": [{"name": "Front", "zones": 1}]});
+    let (status, created) =
+        console(&app, "POST", "/api/v1/console/events", Some(event.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _) = console(&app, "POST", "/api/v1/console/events", Some(event)).await;
+    assert_eq!(status, 409);
+    let (status, body) = console(&app, "POST", "/api/v1/console/events", Some(json!({"name": "X", "timezone": "Mars/Olympus", "start": "2026-12-12", "days": 1, "gates": []}))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid")),
+        "{body}"
+    );
+
     // A new key signs from now on; the API answers with it.
     let (status, rotated) = console(&app, "POST", "/api/v1/console/keys/rotate", None).await;
     assert_eq!(status, 200, "{rotated}");
@@ -631,6 +646,7 @@ pub const CONSOLE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/console/tickets/1/void"),
     ("POST", "/api/v1/console/orders/1/resend"),
     ("POST", "/api/v1/console/comps"),
+    ("POST", "/api/v1/console/events"),
     ("GET", "/api/v1/console/ticket-types"),
     ("POST", "/api/v1/console/ticket-types"),
     ("PATCH", "/api/v1/console/ticket-types/1"),
@@ -883,8 +899,22 @@ async fn the_vendor_and_organizer_pages() {
     ] {
         assert_eq!(attendee.get(page).await.0, 403, "{page}");
     }
-    let (status, _, _) = attendee.post("/organizer/booths", &[("code", "X-1")]).await;
-    assert_eq!(status, 403);
+    for action in [
+        "/organizer/devices",
+        "/organizer/devices/0123456789abcdef0123456789abcdef/revoke",
+        "/organizer/orders/1/resend",
+        "/organizer/tickets/1/void",
+        "/organizer/comps",
+        "/organizer/ticket-types/1",
+        "/organizer/booths",
+        "/organizer/booths/1/assign",
+        "/organizer/booths/1/staff",
+        "/organizer/keys/rotate",
+    ] {
+        let (status, _, _) = attendee.post(action, &[("code", "X-1")]).await;
+        assert_eq!(status, 403, "{action}");
+    }
+    assert!(app.state.store.booths().await.unwrap().is_empty());
 
     // The organizer: dashboard, a booth, its assignment and three staff passes.
     let mut boss = Browser::login(&app, "boss@example.com", "organizer").await;
