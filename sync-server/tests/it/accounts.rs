@@ -438,7 +438,16 @@ async fn nobody_reads_or_changes_another_persons_tickets() {
     let eve = account(&app, db.dir.path(), "eve@example.com", "Eve").await;
     let eve_order_token = other["access_token"].as_str().unwrap();
 
-    let reads = ["", "/qr.png", "/qr.svg", "/ticket.pdf", "/upgrades"];
+    let reads = [
+        "",
+        "/qr.png",
+        "/qr.svg",
+        "/ticket.pdf",
+        "/upgrades",
+        "/wallet/apple",
+        "/wallet/google",
+        "/wallet/google/save",
+    ];
     for suffix in reads {
         let path = format!("/api/v1/tickets/{id}{suffix}");
         let anon = app.http.get(app.url(&path)).send().await.unwrap().status();
