@@ -551,8 +551,10 @@ pub struct UpgradeIn {
 pub struct UpgradeOut {
     /// The ticket at its new revision.
     pub ticket: TicketOut,
-    /// The order that paid the difference.
+    /// The order that pays the difference.
     pub order_id: i64,
+    /// With a card provider: where to pay; the ticket changes once the payment is confirmed.
+    pub checkout_url: Option<String>,
 }
 
 /// Upgrades a held pass to a dearer one, paying the difference; new revision, the old code
@@ -566,10 +568,10 @@ pub async fn upgrade(
     user: CurrentUser,
     ApiJson(body): ApiJson<UpgradeIn>,
 ) -> Result<Json<UpgradeOut>, ApiError> {
-    let (t, order_id) =
-        tickets::upgrade(&state, &user, id, body.ticket_type, body.revision).await?;
+    let started = tickets::upgrade(&state, &user, id, body.ticket_type, body.revision).await?;
     Ok(Json(UpgradeOut {
-        ticket: account_ticket(&t),
-        order_id,
+        ticket: account_ticket(&started.ticket),
+        order_id: started.order_id,
+        checkout_url: started.checkout_url,
     }))
 }

@@ -270,6 +270,7 @@ pub fn plan(
         items,
         tickets,
         email_due_ms: now.timestamp_millis(),
+        upgrade_ticket_id: None,
     };
     Ok((order, Placed { id, access_token }))
 }

@@ -10,7 +10,9 @@ use crate::api::{ApiError, AppState};
 use crate::auth::{CurrentUser, constant_time_eq, normalize_email};
 use crate::keys::MasterKey;
 use crate::orders::{random_id, token_hash, token_matches};
-use crate::store::{Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView};
+use crate::store::{
+    Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
+};
 
 /// The link token of one revision of a ticket: a transfer recipient's email carries it; a
 /// newer revision makes it worthless.
@@ -214,82 +216,178 @@ pub async fn upgrade_options(
     ticket: &TicketView,
 ) -> Result<Vec<(crate::store::TicketType, i64)>, ApiError> {
     let types = state.store.ticket_types().await?;
-    let Some(current) = types
-        .iter()
-        .find(|t| t.id == ticket.ticket_type_id)
-        .cloned()
-    else {
-        return Ok(Vec::new());
-    };
     Ok(types
-        .into_iter()
-        .filter(|t| {
-            t.event_id == current.event_id
-                && t.kind == TicketKind::Pass
-                && t.currency == current.currency
-                && t.price_cents > current.price_cents
-                && t.days_mask & ticket.days_mask == ticket.days_mask
-                && t.remaining() > 0
-        })
-        .map(|t| {
-            let difference = t.price_cents - current.price_cents;
-            (t, difference)
-        })
+        .iter()
+        .filter(|t| t.remaining() > 0)
+        .filter_map(|t| upgrade_target(ticket, &types, t.id))
         .collect())
 }
 
-/// Upgrades a held pass to a dearer one, paying the difference. In demo mode the
-/// difference is settled at once; with a card provider configured, upgrades are refused
-/// until the provider path for them exists (the order and capacity logic is shared).
+/// A started upgrade: done at once (demo), or waiting for its payment page.
+#[derive(Debug, Clone)]
+pub struct UpgradeStarted {
+    /// The ticket (at its new revision when done, unchanged while the payment is pending).
+    pub ticket: TicketView,
+    /// The order that pays the difference.
+    pub order_id: i64,
+    /// Where to pay, when a card provider takes the money.
+    pub checkout_url: Option<String>,
+}
+
+fn upgrade_target(
+    ticket: &TicketView,
+    types: &[crate::store::TicketType],
+    to_type: i64,
+) -> Option<(crate::store::TicketType, i64)> {
+    let current = types.iter().find(|t| t.id == ticket.ticket_type_id)?;
+    let target = types.iter().find(|t| t.id == to_type)?;
+    let ok = target.event_id == current.event_id
+        && target.kind == TicketKind::Pass
+        && ticket.booth.is_none()
+        && target.currency == current.currency
+        && target.price_cents > current.price_cents
+        && target.days_mask & ticket.days_mask == ticket.days_mask;
+    ok.then(|| (target.clone(), target.price_cents - current.price_cents))
+}
+
+async fn sign_upgrade(
+    state: &AppState,
+    ticket: &TicketView,
+    holder_email: &str,
+    target: &crate::store::TicketType,
+    issued_at: u32,
+) -> Result<UpgradeRevision, ApiError> {
+    let claims = claims_of(
+        ticket,
+        target.id,
+        target.days_mask,
+        target.zones,
+        ticket.revision + 1,
+        issued_at,
+    )?;
+    let keys = state.keys.read().await.clone();
+    let signer = keys.signer();
+    Ok(UpgradeRevision {
+        ticket_id: ticket.id,
+        expected_revision: ticket.revision,
+        holder_email: holder_email.to_owned(),
+        from_type: ticket.ticket_type_id,
+        to_type: target.id,
+        days_mask: target.days_mask,
+        zones: target.zones,
+        qr_text: signer.sign(&claims),
+        key_id: i64::from(signer.id().0),
+        issued_at: i64::from(issued_at),
+    })
+}
+
+/// The new revision a paid upgrade order writes, signed now; `None` when the ticket no
+/// longer qualifies (it changed hands, is no longer valid, or is not upgradable to the
+/// ordered type any more): the payment is then refunded.
+pub async fn upgrade_revision(
+    state: &AppState,
+    order: &crate::store::Order,
+    ticket_id: i64,
+    to_type: i64,
+    issued_at: u32,
+) -> Result<Option<UpgradeRevision>, ApiError> {
+    let Some(ticket) = state.store.ticket(ticket_id).await? else {
+        return Ok(None);
+    };
+    let holder = normalize_email(&order.email);
+    if ticket.status != "valid" || ticket.holder_email.as_deref() != Some(holder.as_str()) {
+        return Ok(None);
+    }
+    let types = state.store.ticket_types().await?;
+    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
+        return Ok(None);
+    };
+    if difference != order.total_cents {
+        return Ok(None);
+    }
+    Ok(Some(
+        sign_upgrade(state, &ticket, &holder, &target, issued_at).await?,
+    ))
+}
+
+/// Upgrades a held pass to a dearer one, paying the difference through the same path as
+/// any order: in demo mode settled at once; with a card provider, a pending order holds the
+/// new type's place and the upgrade happens when the payment is confirmed.
 pub async fn upgrade(
     state: &AppState,
     user: &CurrentUser,
     ticket_id: i64,
     to_type: i64,
     expected_revision: Option<i64>,
-) -> Result<(TicketView, i64), ApiError> {
+) -> Result<UpgradeStarted, ApiError> {
     let (ticket, holder_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind != TicketKind::Pass || ticket.booth.is_some() {
         return Err(ApiError::Invalid("only passes can be upgraded".into()));
     }
-    let options = upgrade_options(state, &ticket).await?;
-    let Some((target, difference)) = options.into_iter().find(|(t, _)| t.id == to_type) else {
+    let types = state.store.ticket_types().await?;
+    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
         return Err(ApiError::Invalid(format!(
             "ticket {ticket_id} cannot be upgraded to ticket type {to_type}: pick a dearer pass of the same event"
         )));
     };
-    if state.payments.provider().is_some() {
-        return Err(ApiError::PaymentUnavailable);
+    let order_id = random_id().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let access_token = state.master.order_token(order_id);
+    let now = Utc::now();
+    if let Some(provider) = state.payments.provider().cloned() {
+        let order = crate::store::NewOrder {
+            id: order_id,
+            email: holder_email,
+            name: user.user.name.clone(),
+            payment: Payment::Stripe,
+            total_cents: difference,
+            currency: target.currency.clone(),
+            token_hash: token_hash(&access_token),
+            created_at: now.timestamp(),
+            items: vec![crate::store::NewItem {
+                ticket_type_id: target.id,
+                quantity: 1,
+                unit_price_cents: difference,
+            }],
+            tickets: Vec::new(),
+            email_due_ms: now.timestamp_millis(),
+            upgrade_ticket_id: Some(ticket_id),
+        };
+        let lines = vec![crate::payments::CheckoutLine {
+            name: format!("Upgrade to {}", target.name),
+            unit_amount_cents: difference,
+            quantity: 1,
+        }];
+        let url = crate::payments::open_checkout(
+            state,
+            provider.as_ref(),
+            &order,
+            &access_token,
+            lines,
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::payments::CheckoutError::Order(e) => ApiError::from(e),
+            crate::payments::CheckoutError::Provider(e) => {
+                tracing::warn!(error = %e, "creating an upgrade checkout failed");
+                ApiError::PaymentUnavailable
+            }
+        })?;
+        state.store.set_order_user(order_id, user.user.id).await?;
+        return Ok(UpgradeStarted {
+            ticket,
+            order_id,
+            checkout_url: Some(url),
+        });
     }
     let issued_at = now_u32()?;
-    let revision = ticket.revision + 1;
-    let claims = claims_of(
-        &ticket,
-        target.id,
-        target.days_mask,
-        target.zones,
-        revision,
-        issued_at,
-    )?;
-    let keys = state.keys.read().await.clone();
-    let signer = keys.signer();
-    let order_id = random_id().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let now = Utc::now();
+    let revision = sign_upgrade(state, &ticket, &holder_email, &target, issued_at).await?;
     state
         .store
         .upgrade_ticket(&TicketUpgrade {
-            ticket_id,
-            expected_revision: ticket.revision,
-            holder_email,
-            from_type: ticket.ticket_type_id,
-            to_type: target.id,
-            days_mask: target.days_mask,
-            zones: target.zones,
-            qr_text: signer.sign(&claims),
-            key_id: i64::from(signer.id().0),
-            issued_at: i64::from(issued_at),
+            revision,
             order_id,
-            order_token_hash: token_hash(&state.master.order_token(order_id)),
+            order_token_hash: token_hash(&access_token),
             payment: Payment::Demo.as_str().to_owned(),
             amount_cents: difference,
             currency: target.currency.clone(),
@@ -306,5 +404,9 @@ pub async fn upgrade(
         .ticket(ticket_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("ticket {ticket_id} vanished")))?;
-    Ok((ticket, order_id))
+    Ok(UpgradeStarted {
+        ticket,
+        order_id,
+        checkout_url: None,
+    })
 }

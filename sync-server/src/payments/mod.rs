@@ -20,7 +20,7 @@ use crate::api::AppState;
 use crate::config::Settings;
 use crate::orders::{self, OrderError, OrderRequest, Placed};
 use crate::render::{money, order_number};
-use crate::store::{NewRefund, Payment, RefundDone, Settled, StoreError};
+use crate::store::{Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
 use webhook::{Event, WebhookError};
 
 /// Why the payment provider failed. Messages never carry keys or personal data.
@@ -203,10 +203,6 @@ pub async fn start_checkout(
     )?;
     // Tickets are signed when the payment is confirmed, not now.
     order.tickets.clear();
-    let ttl = i64::try_from(state.settings.payments.order_ttl_secs).unwrap_or(1800);
-    let expires_at = now.timestamp() + ttl;
-    store.place_pending_order(&order, expires_at).await?;
-    let base = state.settings.public_url();
     let lines = order
         .items
         .iter()
@@ -219,13 +215,37 @@ pub async fn start_checkout(
             quantity: item.quantity.unsigned_abs(),
         })
         .collect();
+    let checkout_url =
+        open_checkout(state, provider, &order, &placed.access_token, lines, now).await?;
+    Ok(Started {
+        placed,
+        checkout_url,
+    })
+}
+
+/// Stores a pending order (taking its capacity) and creates its hosted payment page, which
+/// returns to the order page. When the provider fails, the order is expired at once so its
+/// capacity is not held for nothing. Used for ticket orders and upgrade orders alike.
+pub async fn open_checkout(
+    state: &AppState,
+    provider: &dyn PaymentProvider,
+    order: &crate::store::NewOrder,
+    access_token: &str,
+    lines: Vec<CheckoutLine>,
+    now: DateTime<Utc>,
+) -> Result<String, CheckoutError> {
+    let store = state.store.as_ref();
+    let ttl = i64::try_from(state.settings.payments.order_ttl_secs).unwrap_or(1800);
+    let expires_at = now.timestamp() + ttl;
+    store.place_pending_order(order, expires_at).await?;
+    let base = state.settings.public_url();
     let checkout = CheckoutRequest {
         order_id: order.id,
         email: order.email.clone(),
         currency: order.currency.clone(),
         lines,
-        success_url: format!("{base}/orders/{}?token={}", order.id, placed.access_token),
-        cancel_url: format!("{base}/orders/{}?token={}", order.id, placed.access_token),
+        success_url: format!("{base}/orders/{}?token={access_token}", order.id),
+        cancel_url: format!("{base}/orders/{}?token={access_token}", order.id),
         // Stripe takes 30 minutes to 24 hours; a shorter order TTL is covered by the
         // late-payment path.
         expires_at: now.timestamp() + ttl.clamp(30 * 60, 24 * 3600),
@@ -240,10 +260,7 @@ pub async fn start_checkout(
                     now.timestamp(),
                 )
                 .await?;
-            Ok(Started {
-                placed,
-                checkout_url: created.url,
-            })
+            Ok(created.url)
         }
         Err(e) => {
             store.expire_order(order.id, now.timestamp()).await?;
@@ -350,12 +367,29 @@ async fn settle(
     let keys = state.keys.read().await.clone();
     let issued_at = u32::try_from(now.timestamp())
         .map_err(|_| WebhookError::Internal("clock out of range".into()))?;
-    let tickets = orders::issue_tickets(&items, &types, &order.name, keys.signer(), issued_at)
-        .map_err(|e| WebhookError::Internal(e.to_string()))?;
+    let (tickets, upgrade);
+    let fulfil = match order.upgrade_ticket_id {
+        Some(ticket_id) => {
+            let to_type = items.first().map(|i| i.ticket_type_id).unwrap_or_default();
+            upgrade =
+                crate::tickets::upgrade_revision(state, &order, ticket_id, to_type, issued_at)
+                    .await
+                    .map_err(|e| WebhookError::Internal(e.to_string()))?;
+            match &upgrade {
+                Some(revision) => Fulfil::Upgrade(revision),
+                None => return refund_stale_upgrade(state, &order, &session, now).await,
+            }
+        }
+        None => {
+            tickets = orders::issue_tickets(&items, &types, &order.name, keys.signer(), issued_at)
+                .map_err(|e| WebhookError::Internal(e.to_string()))?;
+            Fulfil::Tickets(&tickets)
+        }
+    };
     let settled = store
         .settle_order(
             order.id,
-            &tickets,
+            fulfil,
             session.payment_intent.as_deref(),
             now.timestamp(),
             now.timestamp_millis(),
@@ -366,6 +400,7 @@ async fn settle(
         Settled::Reissued => "reissued_after_expiry",
         Settled::AlreadyPaid => "duplicate",
         Settled::Refunded => "already_refunded",
+        Settled::Stale => return refund_stale_upgrade(state, &order, &session, now).await,
         Settled::NoCapacity => {
             // Paid after expiry and sold out since: the money goes back and the buyer is told.
             let intent = session.payment_intent.clone().ok_or_else(|| {
@@ -390,6 +425,41 @@ async fn settle(
     state.wake.notify_one();
     tracing::info!(order = order.id, outcome, "stripe payment handled");
     Ok(outcome.into())
+}
+
+/// An upgrade paid for a ticket that changed meanwhile (transferred, refunded, upgraded
+/// otherwise): the money goes back and the holder is told.
+async fn refund_stale_upgrade(
+    state: &AppState,
+    order: &crate::store::Order,
+    session: &webhook::SessionObject,
+    now: DateTime<Utc>,
+) -> Result<String, WebhookError> {
+    let intent = session
+        .payment_intent
+        .clone()
+        .ok_or_else(|| WebhookError::Internal("upgrade payment without payment intent".into()))?;
+    // The pending order's place on the new type goes back before the money does.
+    state.store.expire_order(order.id, now.timestamp()).await?;
+    refund_money(
+        state,
+        order,
+        None,
+        order.total_cents,
+        "upgrade_ticket_changed",
+        Some(intent),
+        format!("tessera-order-{}-stale-upgrade", order.id),
+        &[],
+        now,
+    )
+    .await
+    .map_err(|e| WebhookError::Internal(e.to_string()))?;
+    state.wake.notify_one();
+    tracing::info!(
+        order = order.id,
+        "upgrade refunded: the ticket changed meanwhile"
+    );
+    Ok("refunded_stale_upgrade".into())
 }
 
 /// Why a refund failed. Nothing changed unless the provider accepted it.

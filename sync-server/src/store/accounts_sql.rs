@@ -87,34 +87,41 @@ pub struct TicketTransfer {
     pub email_due_ms: i64,
 }
 
-/// Moves a ticket to another ticket type, paid by an order of its own.
+/// The new revision an upgrade writes.
 #[derive(Debug, Clone)]
-pub struct TicketUpgrade {
+pub struct UpgradeRevision {
     /// The ticket.
     pub ticket_id: i64,
-    /// The revision the holder saw.
+    /// The revision the holder saw (or the settlement read).
     pub expected_revision: i64,
-    /// The holder's address (must still hold it).
+    /// The holder's address (must still hold it); the notice goes there.
     pub holder_email: String,
-    /// From which type (capacity returns to it).
+    /// From which type (one place returns to it).
     pub from_type: i64,
-    /// To which type (capacity is taken from it).
+    /// To which type.
     pub to_type: i64,
-    /// The new revision: days, zones, QR text, key, issue time.
+    /// The new type's days.
     pub days_mask: u16,
-    /// Zones.
+    /// The new type's zones.
     pub zones: u16,
-    /// QR text.
+    /// The new revision's QR text.
     pub qr_text: String,
-    /// Key id.
+    /// Key id of its signature.
     pub key_id: i64,
-    /// Unix seconds.
+    /// Unix seconds (the claims' issue time).
     pub issued_at: i64,
-    /// The paying order (demo: paid; its one item is the new type at the difference).
+}
+
+/// A demo upgrade: the new revision and the paid order of the difference.
+#[derive(Debug, Clone)]
+pub struct TicketUpgrade {
+    /// What changes on the ticket.
+    pub revision: UpgradeRevision,
+    /// The paying order (paid: demo).
     pub order_id: i64,
     /// Its access token's hash.
     pub order_token_hash: Vec<u8>,
-    /// `demo` (paid at once).
+    /// `demo`.
     pub payment: String,
     /// The difference, in minor units.
     pub amount_cents: i64,
@@ -687,49 +694,21 @@ macro_rules! account_store {
             async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
+                let r = &u.revision;
                 let items = [NewItem {
-                    ticket_type_id: u.to_type,
+                    ticket_type_id: r.to_type,
                     quantity: 1,
                     unit_price_cents: u.amount_cents,
                 }];
                 take_capacity!(tx, items);
-                sqlx::query("UPDATE ticket_types SET sold = sold - 1 WHERE id = $1 AND sold > 0")
-                    .bind(u.from_type)
-                    .execute(&mut *tx)
-                    .await?;
-                let changed = sqlx::query(
-                    "UPDATE tickets SET revision = revision + 1, ticket_type_id = $1, \
-                     days_mask = $2, zones = $3, qr_text = $4, key_id = $5, issued_at = $6, \
-                     superseded_by = 'upgrade' \
-                     WHERE id = $7 AND revision = $8 AND status = 'valid' AND holder_email = $9 \
-                     AND ticket_type_id = $10",
-                )
-                .bind(u.to_type)
-                .bind(i64::from(u.days_mask))
-                .bind(i64::from(u.zones))
-                .bind(&u.qr_text)
-                .bind(u.key_id)
-                .bind(u.issued_at)
-                .bind(u.ticket_id)
-                .bind(u.expected_revision)
-                .bind(&u.holder_email)
-                .bind(u.from_type)
-                .execute(&mut *tx)
-                .await?;
-                if changed.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Err(StoreError::Conflict(format!(
-                        "ticket {} changed since it was shown; reload and try again",
-                        u.ticket_id
-                    )));
-                }
+                // The order row first: the notice queued by `apply_upgrade!` refers to it.
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
                      token_hash, created_at, paid_at, user_id, upgrade_ticket_id) \
                      VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10)",
                 )
                 .bind(u.order_id)
-                .bind(&u.holder_email)
+                .bind(&r.holder_email)
                 .bind(&u.name)
                 .bind(&u.payment)
                 .bind(u.amount_cents)
@@ -737,7 +716,7 @@ macro_rules! account_store {
                 .bind(&u.order_token_hash)
                 .bind(u.now)
                 .bind(u.user_id)
-                .bind(u.ticket_id)
+                .bind(r.ticket_id)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -745,22 +724,21 @@ macro_rules! account_store {
                      unit_price_cents) VALUES ($1, $2, 1, $3)",
                 )
                 .bind(u.order_id)
-                .bind(u.to_type)
+                .bind(r.to_type)
                 .bind(u.amount_cents)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
-                     next_attempt_ms, created_at) \
-                     VALUES ('ticket_upgraded', $1, $2, $3, 'pending', 0, $4, $5)",
-                )
-                .bind(u.order_id)
-                .bind(u.ticket_id)
-                .bind(&u.holder_email)
-                .bind(u.email_due_ms)
-                .bind(u.now)
-                .execute(&mut *tx)
-                .await?;
+                apply_upgrade!(
+                    tx,
+                    r,
+                    u.order_id,
+                    u.email_due_ms,
+                    u.now,
+                    Err(StoreError::Conflict(format!(
+                        "ticket {} changed since it was shown; reload and try again",
+                        r.ticket_id
+                    )))
+                );
                 tx.commit().await?;
                 Ok(())
             }

@@ -88,6 +88,56 @@ macro_rules! insert_issued {
     };
 }
 
+/// Writes an upgrade's new revision of a ticket ([`UpgradeRevision`]), returns one place to
+/// the old type and queues the `ticket_upgraded` email, inside the transaction `$tx` (whose
+/// caller took the new type's capacity). The ticket must still be at the expected revision,
+/// valid, held by the same address and of the old type; otherwise the transaction is rolled
+/// back and the enclosing function returns `$stale`.
+macro_rules! apply_upgrade {
+    ($tx:ident, $u:expr, $order_id:expr, $due_ms:expr, $now:expr, $stale:expr) => {{
+        let u: &UpgradeRevision = $u;
+        let changed = sqlx::query(
+            "UPDATE tickets SET revision = revision + 1, ticket_type_id = $1, \
+             days_mask = $2, zones = $3, qr_text = $4, key_id = $5, issued_at = $6, \
+             superseded_by = 'upgrade' \
+             WHERE id = $7 AND revision = $8 AND status = 'valid' AND holder_email = $9 \
+             AND ticket_type_id = $10",
+        )
+        .bind(u.to_type)
+        .bind(i64::from(u.days_mask))
+        .bind(i64::from(u.zones))
+        .bind(&u.qr_text)
+        .bind(u.key_id)
+        .bind(u.issued_at)
+        .bind(u.ticket_id)
+        .bind(u.expected_revision)
+        .bind(&u.holder_email)
+        .bind(u.from_type)
+        .execute(&mut *$tx)
+        .await?;
+        if changed.rows_affected() != 1 {
+            $tx.rollback().await?;
+            return $stale;
+        }
+        sqlx::query("UPDATE ticket_types SET sold = sold - 1 WHERE id = $1 AND sold > 0")
+            .bind(u.from_type)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
+             next_attempt_ms, created_at) \
+             VALUES ('ticket_upgraded', $1, $2, $3, 'pending', 0, $4, $5)",
+        )
+        .bind($order_id)
+        .bind(u.ticket_id)
+        .bind(&u.holder_email)
+        .bind($due_ms)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 mod accounts_sql;
 mod ops_sql;
 mod payments_sql;
@@ -99,11 +149,13 @@ mod console_sql;
 mod vendor_sql;
 mod wallet_sql;
 
-pub use accounts_sql::{AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, User};
+pub use accounts_sql::{
+    AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, UpgradeRevision, User,
+};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
-    EventRecord, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
+    EventRecord, Fulfil, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
     StripeEventRow,
 };
 pub use sync_sql::{
@@ -407,6 +459,8 @@ pub struct NewOrder {
     pub tickets: Vec<NewTicket>,
     /// When the confirmation email becomes due, in Unix milliseconds.
     pub email_due_ms: i64,
+    /// For a pending upgrade order: the ticket it upgrades once paid (no tickets issued).
+    pub upgrade_ticket_id: Option<i64>,
 }
 
 /// A stored order.

@@ -7,7 +7,10 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{NewItem, NewOrder, NewTicket, PgStore, SqliteStore, StoreError, is_unique_violation};
+use super::{
+    NewItem, NewOrder, NewTicket, PgStore, SqliteStore, StoreError, UpgradeRevision,
+    is_unique_violation,
+};
 
 /// An order's Checkout Session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,18 @@ pub enum Settled {
     NoCapacity,
     /// The order was refunded already: nothing changed.
     Refunded,
+    /// An upgrade order whose ticket changed since it was ordered (transferred, refunded,
+    /// upgraded otherwise): nothing changed; the payment must be refunded.
+    Stale,
+}
+
+/// What a paid pending order delivers.
+#[derive(Debug, Clone, Copy)]
+pub enum Fulfil<'a> {
+    /// Its tickets, signed.
+    Tickets(&'a [NewTicket]),
+    /// A ticket's upgraded revision, signed.
+    Upgrade(&'a UpgradeRevision),
 }
 
 /// A refund to record before asking the provider for it.
@@ -166,7 +181,7 @@ pub trait PaymentStore: Send + Sync {
     async fn settle_order(
         &self,
         order_id: i64,
-        tickets: &[NewTicket],
+        fulfil: Fulfil<'_>,
         payment_intent: Option<&str>,
         now: i64,
         email_due_ms: i64,
@@ -202,8 +217,8 @@ macro_rules! payment_store {
                 take_capacity!(tx, items);
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, expires_at) \
-                     VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8)",
+                     token_hash, created_at, expires_at, upgrade_ticket_id) \
+                     VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(order.id)
                 .bind(&order.email)
@@ -213,6 +228,7 @@ macro_rules! payment_store {
                 .bind(&order.token_hash)
                 .bind(order.created_at)
                 .bind(expires_at)
+                .bind(order.upgrade_ticket_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {
@@ -385,7 +401,7 @@ macro_rules! payment_store {
             async fn settle_order(
                 &self,
                 order_id: i64,
-                tickets: &[NewTicket],
+                fulfil: Fulfil<'_>,
                 payment_intent: Option<&str>,
                 now: i64,
                 email_due_ms: i64,
@@ -460,7 +476,14 @@ macro_rules! payment_store {
                 .bind(order_id)
                 .execute(&mut *tx)
                 .await?;
-                insert_issued!(tx, order_id, tickets, &email, email_due_ms, now);
+                match fulfil {
+                    Fulfil::Tickets(tickets) => {
+                        insert_issued!(tx, order_id, tickets, &email, email_due_ms, now);
+                    }
+                    Fulfil::Upgrade(revision) => {
+                        apply_upgrade!(tx, revision, order_id, email_due_ms, now, Ok(Settled::Stale));
+                    }
+                }
                 tx.commit().await?;
                 Ok(outcome)
             }

@@ -288,6 +288,7 @@ pub async fn order_page(
             pdf_url => format!("/api/v1/orders/{id}/tickets.pdf?token={token}"),
             tickets => tickets,
             transferred => count - held.len(),
+            upgrade_ticket => order.upgrade_ticket_id,
         },
     )
 }
@@ -435,7 +436,11 @@ async fn upgrade(
     let user = user.ok_or(ApiError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
     match tickets::upgrade(&state, &user, id, form.to_type, form.revision).await {
-        Ok(_) => Ok(see_other(&format!("/tickets/{id}?done=upgraded"))),
+        Ok(started) => Ok(see_other(
+            &started
+                .checkout_url
+                .unwrap_or_else(|| format!("/tickets/{id}?done=upgraded")),
+        )),
         Err(e @ (ApiError::Invalid(_) | ApiError::SoldOut(_) | ApiError::Conflict(_))) => {
             let status = e.status();
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;

@@ -689,6 +689,7 @@ async fn expiry_and_late_payment(db: &TestDb) {
         }],
         tickets: vec![],
         email_due_ms: i64::MAX,
+        upgrade_ticket_id: None,
     };
     store.place_order(&filler).await.unwrap();
     assert_eq!(remaining(&app, pass).await, 0);
@@ -945,6 +946,163 @@ async fn refund_command_and_redacted_config() {
     assert!(text.contains("[payments]"), "{text}");
     assert!(!text.contains("hunter"), "{text}");
     app.stop().await;
+}
+
+/// An upgrade through Stripe: a pending order for the difference holds the new type's
+/// place; the paid webhook writes the new revision once; an upgrade whose ticket changed
+/// hands before the payment arrived is refunded and changes nothing.
+async fn upgrade_through_stripe(db: &TestDb) {
+    use crate::accounts::{account, post};
+    let (api, _double) = start_double().await;
+    let app = TestApp::spawn(stripe_settings(db, &api, 1800)).await;
+    let store = app.state.store.clone();
+    let one_day = ticket_type_id(store.as_ref(), "1-Day Pass").await;
+    let two_day = ticket_type_id(store.as_ref(), "2-Day Pass").await;
+    let three_day = ticket_type_id(store.as_ref(), "3-Day Pass").await;
+
+    let order = buy(&app, one_day, 2).await;
+    let (status, _) = deliver_signed(
+        &app,
+        &event(
+            "evt_up_0",
+            "checkout.session.completed",
+            paid_session(
+                &order,
+                &session_of(&app, order["id"].as_i64().unwrap()).await,
+                "paid",
+                3000,
+                "usd",
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let oid = order["id"].as_i64().unwrap();
+    let tickets = store.order_tickets(oid).await.unwrap();
+    let (t1, t2) = (tickets[0].id, tickets[1].id);
+    let ada = account(&app, db.dir.path(), "ada@example.com", "Ada").await;
+
+    let (one_before, three_before) = (
+        remaining(&app, one_day).await,
+        remaining(&app, three_day).await,
+    );
+    let (status, started) = post(
+        &app,
+        &format!("/api/v1/tickets/{t1}/upgrade"),
+        Some(&ada),
+        json!({"ticket_type": three_day, "revision": 0}),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 200, "{started}");
+    assert!(
+        started["checkout_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://checkout.stripe.com/")
+    );
+    assert_eq!(
+        started["ticket"]["ticket_type"], one_day,
+        "unchanged until paid"
+    );
+    assert_eq!(
+        remaining(&app, three_day).await,
+        three_before - 1,
+        "the pending upgrade holds a place"
+    );
+    let up_id = started["order_id"].as_i64().unwrap();
+    let up_order = json!({"id": up_id});
+    let paid = event(
+        "evt_up_1",
+        "checkout.session.completed",
+        paid_session(
+            &up_order,
+            &session_of(&app, up_id).await,
+            "paid",
+            2000,
+            "usd",
+        ),
+    );
+    let (status, body) = deliver_signed(&app, &paid).await;
+    assert_eq!(status, 200, "{body}");
+    let t = store.ticket(t1).await.unwrap().unwrap();
+    assert_eq!(
+        (t.ticket_type_id, t.revision, t.superseded_by.as_deref()),
+        (three_day, 1, Some("upgrade"))
+    );
+    assert_eq!(remaining(&app, one_day).await, one_before + 1);
+    assert_eq!(remaining(&app, three_day).await, three_before - 1);
+    assert_eq!(order_status(&app, up_id).await, "paid");
+    // Stripe repeats itself: nothing more happens.
+    let (status, _) = deliver_signed(&app, &paid).await;
+    assert_eq!(status, 200);
+    assert_eq!(store.ticket(t1).await.unwrap().unwrap().revision, 1);
+
+    // The second ticket: an upgrade started, then the ticket is given away before paying.
+    let two_before = remaining(&app, two_day).await;
+    let (_, started) = post(
+        &app,
+        &format!("/api/v1/tickets/{t2}/upgrade"),
+        Some(&ada),
+        json!({"ticket_type": two_day}),
+    )
+    .await;
+    let stale_id = started["order_id"].as_i64().unwrap();
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/tickets/{t2}/transfer"),
+        Some(&ada),
+        json!({"email": "bob@example.com", "name": "Bob"}),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 200);
+    let (status, body) = deliver_signed(
+        &app,
+        &event(
+            "evt_up_2",
+            "checkout.session.completed",
+            paid_session(
+                &json!({"id": stale_id}),
+                &session_of(&app, stale_id).await,
+                "paid",
+                1000,
+                "usd",
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let t = store.ticket(t2).await.unwrap().unwrap();
+    assert_eq!(
+        (t.ticket_type_id, t.holder_email.as_deref()),
+        (one_day, Some("bob@example.com"))
+    );
+    assert_eq!(
+        remaining(&app, two_day).await,
+        two_before,
+        "the held place went back"
+    );
+    let refunds = store.refunds(stale_id).await.unwrap();
+    assert_eq!(
+        (
+            refunds.len(),
+            refunds[0].amount_cents,
+            refunds[0].status.as_str()
+        ),
+        (1, 1000, "succeeded")
+    );
+    app.stop().await;
+}
+on_both_backends!(upgrade_through_stripe_on, upgrade_through_stripe);
+
+async fn session_of(app: &TestApp, order_id: i64) -> String {
+    app.state
+        .store
+        .payment(order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .session_id
+        .unwrap()
 }
 
 /// A vendor booth through Stripe: pending with a checkout page and the vendor's metadata
