@@ -258,8 +258,15 @@ pub fn compose_tickets_email(
     for t in tickets {
         let days = valid_days(t.days_mask, &t.event.days).join(", ");
         text.push_str(&format!(
-            "- {} (ticket {}), valid {}, holder {}\n",
-            t.type_name, t.id, days, t.holder_name
+            "- {} (ticket {}), valid {}, holder {}{}\n",
+            t.type_name,
+            t.id,
+            days,
+            t.holder_name,
+            t.detail
+                .as_deref()
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default()
         ));
         let wallet =
             crate::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
@@ -269,8 +276,13 @@ pub fn compose_tickets_email(
         ));
         rows_html.push_str(&format!(
             "<tr><td style=\"padding:8px\"><img src=\"cid:ticket-{id}@tessera\" width=\"220\" height=\"220\" alt=\"QR code of ticket {id}\"></td>\
-             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}\
+             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}{detail}\
              <br><a href=\"{apple}\">Add to Apple Wallet</a> | <a href=\"{google}\">Save to Google Wallet</a></td></tr>",
+            detail = t
+                .detail
+                .as_deref()
+                .map(|d| format!("<br>{}", html_escape(d)))
+                .unwrap_or_default(),
             apple = html_escape(&wallet.apple),
             google = html_escape(&wallet.google),
             id = t.id,

@@ -138,6 +138,23 @@ macro_rules! apply_upgrade {
     }};
 }
 
+/// The gate and page detail of ticket `t` (migration 0006's vendor tables), composed when
+/// read so it follows assignments: a booth ticket names its purchase's business and assigned
+/// booth ("Falafel King · Booth B-12", or "· booth to be assigned"), a staff pass its booth's;
+/// NULL for other tickets. A macro so `concat!` can put it in a column list.
+macro_rules! vendor_detail_sql {
+    () => {
+        "COALESCE(\
+          (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned') \
+           FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id \
+           WHERE p.order_id = t.order_id), \
+          (SELECT COALESCE(p.business_name || ' · ', '') || 'Booth ' || b.code \
+           FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
+           LEFT JOIN vendor_purchases p ON p.order_id = b.order_id \
+           WHERE s.ticket_id = t.id))"
+    };
+}
+
 mod accounts_sql;
 mod ops_sql;
 mod payments_sql;
@@ -513,6 +530,8 @@ pub struct TicketView {
     pub zones: u16,
     /// Booth.
     pub booth: Option<i64>,
+    /// Vendor business and booth ("Falafel King · Booth B-12") for vendor tickets.
+    pub detail: Option<String>,
     /// Signing key.
     pub key_id: i64,
     /// Unix seconds.

@@ -341,21 +341,17 @@ where
     })
 }
 
-/// The columns of a [`TicketState`] from `tickets t`. The gate detail is composed when read
-/// (migration 0006's vendor tables): a booth ticket names its purchase's business and
-/// assigned booth, a staff pass its booth's; assigning a booth touches those tickets so
-/// the change reaches devices.
+/// The columns of a [`TicketState`] from `tickets t`, with the gate detail (see
+/// `vendor_detail_sql!`); assigning a booth touches the affected tickets so the change reaches
+/// devices.
 macro_rules! ticket_state_columns {
     () => {
-        "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth, t.superseded_by, \
-         COALESCE(\
-          (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned') \
-           FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id \
-           WHERE p.order_id = t.order_id), \
-          (SELECT COALESCE(p.business_name || ' · ', '') || 'Booth ' || b.code \
-           FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
-           LEFT JOIN vendor_purchases p ON p.order_id = b.order_id \
-           WHERE s.ticket_id = t.id)) AS detail"
+        concat!(
+            "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth, \
+             t.superseded_by, ",
+            vendor_detail_sql!(),
+            " AS detail"
+        )
     };
 }
 
