@@ -180,7 +180,7 @@ pub fn validate(
     let booth_name = field("booth_name", &input.booth_name, 100, true)?;
     let contact_name = field("contact_name", &input.contact_name, 100, true)?;
     let phone = validate_phone(&input.phone)?;
-    let email = field("email", &input.email, 254, true)?.to_lowercase();
+    let email = crate::auth::normalize_email(&field("email", &input.email, 254, true)?);
     let description = field("description", &input.description, 1000, false)?;
     let category = BoothCategory::parse(input.category.trim()).ok_or_else(|| {
         VendorError::Invalid("category must be bazaar, food_truck or food_booth".into())

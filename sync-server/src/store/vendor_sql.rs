@@ -57,7 +57,7 @@ impl BoothCategory {
 /// What a booth buyer told us, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVendorPurchase {
-    /// Lower-case email: the vendor profile's key.
+    /// The email as accounts compare it (`auth::normalize_email`): the vendor profile's key.
     pub email: String,
     /// "Falafel King".
     pub business_name: String,
@@ -84,7 +84,7 @@ pub struct NewVendorPurchase {
 pub struct VendorProfile {
     /// Id.
     pub id: i64,
-    /// Lower-case email.
+    /// Email (`auth::normalize_email`).
     pub email: String,
     /// Business name (latest purchase).
     pub business_name: String,
@@ -427,7 +427,7 @@ macro_rules! vendor_store {
                     "SELECT id, email, business_name, contact_name, phone, description, created_at \
                      FROM vendor_profiles WHERE email = $1",
                 )
-                .bind(email.trim().to_lowercase())
+                .bind(crate::auth::normalize_email(email))
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| profile_from(&r))
@@ -456,7 +456,7 @@ macro_rules! vendor_store {
                             purchase_select!(),
                             " WHERE v.email = $1 ORDER BY p.created_at DESC, p.order_id"
                         ))
-                        .bind(email.trim().to_lowercase())
+                        .bind(crate::auth::normalize_email(email))
                         .fetch_all(&self.pool)
                         .await?
                     }

@@ -174,7 +174,10 @@ async fn vendor_story(db: &TestDb) {
     let text = message.body_text(0).unwrap();
     assert!(text.contains("What to do next"), "{text}");
     assert!(text.contains("The King's truck"), "{text}");
-    assert!(text.contains("Falafel King · booth to be assigned"), "{text}");
+    assert!(
+        text.contains("Falafel King · booth to be assigned"),
+        "{text}"
+    );
 
     // The organizer creates booth B-12, assigns it, and grants three staff passes.
     let (status, booth) = console(
