@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use mail_parser::MimeHeaders;
 use serde_json::{Value, json};
 use tessera_server::store::NewUser;
 
@@ -229,6 +230,40 @@ async fn vendor_story(db: &TestDb) {
         .map(|t| t["holder_name"].as_str().unwrap())
         .collect();
     assert_eq!(holders, ["Staff 1", "Staff 2", "Staff 3"]);
+
+    // The staff passes are emailed to the vendor (with their PDF).
+    let staff_order = passes[0]["id"].as_i64().unwrap();
+    let staff_order = store.ticket(staff_order).await.unwrap().unwrap().order_id;
+    let eml = eventually("the staff passes email", Duration::from_secs(10), || {
+        let outbox = outbox.clone();
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(Result::ok)
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("order-{staff_order}-"))
+                })
+                .map(|e| std::fs::read(e.path()).unwrap())
+        }
+    })
+    .await;
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    let subject = message.subject().unwrap();
+    assert!(
+        subject.contains("3 staff passes for Falafel King, booth B-12"),
+        "{subject}"
+    );
+    assert_eq!(
+        message.to().unwrap().first().unwrap().address(),
+        Some("samir@example.com")
+    );
+    assert!(
+        message
+            .attachments()
+            .any(|a| a.attachment_name().is_some_and(|n| n.ends_with(".pdf")))
+    );
 
     // The vendor sees booth, assignment and staff passes with the order's token.
     let mine: Value = app
