@@ -137,7 +137,7 @@ pub fn readiness(
 /// `?event_id=&within_minutes=`.
 #[derive(Debug, Deserialize)]
 pub struct ReadinessQuery {
-    /// The event (default: the only one).
+    /// The event (default: the current one).
     pub event_id: Option<i64>,
     /// How recent a sync counts as current (default 15).
     pub within_minutes: Option<i64>,
@@ -176,7 +176,7 @@ pub async fn readiness_of(
 #[utoipa::path(
     get,
     path = "/api/v1/console/devices",
-    params(("event_id" = Option<i64>, Query, description = "the event (default: the only one)"), ("within_minutes" = Option<i64>, Query, description = "how recent a sync counts as current (default 15)")),
+    params(("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)"), ("within_minutes" = Option<i64>, Query, description = "how recent a sync counts as current (default 15)")),
     security(("bearer" = [])),
     responses((status = 200, body = ReadinessOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -199,7 +199,7 @@ pub struct DeviceCodeIn {
     /// The gate it will scan at (one of the event's gates).
     #[serde(default)]
     pub gate: Option<String>,
-    /// The event (default: the only one).
+    /// The event (default: the current one).
     #[serde(default)]
     pub event_id: Option<i64>,
     /// Hours until the code expires (default 24, at most 168).
@@ -492,7 +492,7 @@ pub fn live(rows: &[CheckInRow], tz: Tz, reentry: bool, now: DateTime<Utc>) -> L
 /// `?event_id=`.
 #[derive(Debug, Deserialize)]
 pub struct EventQuery {
-    /// The event (default: the only one).
+    /// The event (default: the current one).
     pub event_id: Option<i64>,
 }
 
@@ -519,7 +519,7 @@ pub async fn live_of(
 #[utoipa::path(
     get,
     path = "/api/v1/console/live",
-    params(("event_id" = Option<i64>, Query, description = "the event (default: the only one)")),
+    params(("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)")),
     security(("bearer" = [])),
     responses((status = 200, body = LiveOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -713,7 +713,7 @@ pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<
 #[utoipa::path(
     get,
     path = "/api/v1/console/exports/{file}",
-    params(("file" = String, Path, description = "orders.csv, tickets.csv, check-ins.csv or conflicts.csv"), ("event_id" = Option<i64>, Query, description = "the event (default: the only one)")),
+    params(("file" = String, Path, description = "orders.csv, tickets.csv, check-ins.csv or conflicts.csv"), ("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)")),
     security(("bearer" = [])),
     responses((status = 200, content_type = "text/csv", description = "CSV"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -1049,7 +1049,7 @@ pub async fn create_event(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketTypeIn {
-    /// The event (default: the only one).
+    /// The event (default: the current one).
     #[serde(default)]
     pub event_id: Option<i64>,
     /// Unique in the event.

@@ -104,7 +104,7 @@ enum Command {
     /// Doors-open readiness: one JSON line per device (current or what is wrong), then a
     /// summary line; exits 1 unless every active device is current.
     Readiness {
-        /// The event (default: the only event).
+        /// The event (default: the current event).
         #[arg(long)]
         event: Option<i64>,
         /// A device is current if it synced within this many minutes and has every change.
@@ -181,7 +181,7 @@ enum BoothCommand {
     Create {
         /// Location code: letters, digits and dashes.
         code: String,
-        /// The event (default: the only event).
+        /// The event (default: the current event).
         #[arg(long)]
         event: Option<i64>,
         /// bazaar, food_truck or food_booth.
@@ -198,7 +198,7 @@ enum BoothCommand {
         /// The vendor's email (their one unassigned paid purchase).
         #[arg(long)]
         email: Option<String>,
-        /// The event (default: the only event).
+        /// The event (default: the current event).
         #[arg(long)]
         event: Option<i64>,
     },
@@ -213,7 +213,7 @@ enum BoothCommand {
         /// A holder's name instead (repeatable; one pass each).
         #[arg(long = "name")]
         names: Vec<String>,
-        /// The event (default: the only event).
+        /// The event (default: the current event).
         #[arg(long)]
         event: Option<i64>,
     },

@@ -679,7 +679,7 @@ pub struct VendorsOut {
 pub struct BoothIn {
     /// Location code: letters, digits and dashes, up to 16 ("B-12").
     pub code: String,
-    /// The event (default: the only one).
+    /// The event (default: the current one).
     #[serde(default)]
     pub event_id: Option<i64>,
     /// `bazaar`, `food_truck` or `food_booth` (optional).
@@ -728,18 +728,38 @@ pub fn booth_code(code: &str) -> Result<String, VendorError> {
     Ok(code)
 }
 
-/// The event a console request means: the one given, or the only one.
+/// The event a console request means: the one given, or else the current one — the event
+/// whose last day is the nearest today or later, in its own timezone (the last event when
+/// every one is over).
 pub async fn event_id(store: &dyn Store, given: Option<i64>) -> Result<i64, ApiError> {
     let events = store.events().await?;
-    match (given, events.as_slice()) {
-        (Some(id), _) if events.iter().any(|e| e.id == id) => Ok(id),
-        (Some(id), _) => Err(ApiError::NotFound(format!("event {id}"))),
-        (None, [one]) => Ok(one.id),
-        (None, []) => Err(ApiError::NotFound("event".into())),
-        (None, _) => Err(ApiError::Invalid(
-            "event_id is required: there are several events".into(),
-        )),
+    if let Some(id) = given {
+        return if events.iter().any(|e| e.id == id) {
+            Ok(id)
+        } else {
+            Err(ApiError::NotFound(format!("event {id}")))
+        };
     }
+    let now = Utc::now();
+    let last_day = |e: &crate::store::Event| {
+        let tz: tessera_core::Tz = e.timezone.parse().unwrap_or(tessera_core::Tz::UTC);
+        let today = now.with_timezone(&tz).date_naive();
+        e.days.last().map(|d| (*d < today, *d))
+    };
+    events
+        .iter()
+        .filter_map(|e| last_day(e).map(|k| (k, e.id)))
+        // Not over first, then by last day: the nearest running or coming event; if all are
+        // over, the most recent (the largest day among those over).
+        .min_by(|((over_a, day_a), _), ((over_b, day_b), _)| {
+            over_a.cmp(over_b).then(if *over_a {
+                day_b.cmp(day_a)
+            } else {
+                day_a.cmp(day_b)
+            })
+        })
+        .map(|(_, id)| id)
+        .ok_or_else(|| ApiError::NotFound("event".into()))
 }
 
 async fn vendors_out(store: &dyn Store) -> Result<VendorsOut, ApiError> {

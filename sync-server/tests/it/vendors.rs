@@ -658,6 +658,23 @@ async fn sales_rules(db: &TestDb) {
         (422, Some("invalid")),
         "{body}"
     );
+    // With two events the console means the current one: the demo festival runs today.
+    let demo = store
+        .events()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name.contains("demo"))
+        .unwrap()
+        .id;
+    let (status, ready) = console(&app, "GET", "/api/v1/console/devices", None).await;
+    assert_eq!(
+        (status, ready["event_id"].as_i64()),
+        (200, Some(demo)),
+        "{ready}"
+    );
+    let (status, _) = console(&app, "GET", "/api/v1/console/live", None).await;
+    assert_eq!(status, 200);
 
     // A new key signs from now on; the API answers with it.
     let (status, rotated) = console(&app, "POST", "/api/v1/console/keys/rotate", None).await;
