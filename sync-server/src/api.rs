@@ -58,7 +58,6 @@ pub enum ApiError {
     /// 422: an order names a ticket type whose sales the organizer paused.
     #[error("{0}")]
     SalesPaused(String),
-
     /// 401: no access token.
     #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
     Unauthorized,

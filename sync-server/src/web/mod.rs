@@ -1,6 +1,7 @@
 //! The server-rendered pages: templates embedded in the binary (minijinja, autoescaped),
 //! the page context every template gets (the account, the CSRF token, a notice), HTML error
-//! pages, and the routes of the attendee's pages (`shop`) and account pages (`account`).
+//! pages, and the routes of the attendee's pages (`shop`), account pages (`account`), and
+//! the organizer's pages with the vendor's booth form (`organizer`).
 //! No JavaScript is needed for any of it.
 
 pub(crate) mod account;
