@@ -218,6 +218,8 @@ pub struct DeviceCodeOut {
     pub qr_svg: String,
     /// The same QR code as an SVG image link.
     pub qr_svg_url: String,
+    /// The same QR code as a PNG image link (for printing).
+    pub qr_png_url: String,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -298,10 +300,21 @@ pub async fn new_device_code(
     Ok(DeviceCodeOut {
         qr_svg: enroll_qr_svg(&enroll_url)?,
         qr_svg_url: format!("/api/v1/console/devices/codes/{code}/qr.svg"),
+        qr_png_url: format!("/api/v1/console/devices/codes/{code}/qr.png"),
         enroll_url,
         code,
         expires_at: now.timestamp() + ttl * 3600,
     })
+}
+
+/// The enrollment link of a typed code, spelled out only with the characters a code has.
+fn enroll_link(state: &AppState, code: &str) -> String {
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(20)
+        .collect();
+    format!("{}/enroll?code={code}", state.settings.public_url())
 }
 
 /// The QR code (SVG) of an enrollment link for `code` (the code is not checked: the image
@@ -318,17 +331,25 @@ pub async fn device_code_qr(
     State(state): State<AppState>,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let code: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(20)
-        .collect();
-    let link = format!("{}/enroll?code={code}", state.settings.public_url());
-    Ok((
-        [(header::CONTENT_TYPE, "image/svg+xml")],
-        enroll_qr_svg(&link)?,
-    )
-        .into_response())
+    let svg = enroll_qr_svg(&enroll_link(&state, &code))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// The same QR code as a PNG (8 pixels a module, quiet zone), for printing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/devices/codes/{code}/qr.png",
+    params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "image/png", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn device_code_qr_png(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let png = crate::render::qr_png(&enroll_link(&state, &code))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 /// Revokes a device: its token stops working at once; its check-ins stay.
@@ -1297,6 +1318,7 @@ pub async fn rotate(state: &AppState) -> Result<u16, ApiError> {
         devices,
         create_device_code,
         device_code_qr,
+        device_code_qr_png,
         revoke_device,
         live_api,
         export_api,
@@ -1339,6 +1361,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/console/devices/codes/{code}/qr.svg",
             get(device_code_qr),
+        )
+        .route(
+            "/api/v1/console/devices/codes/{code}/qr.png",
+            get(device_code_qr_png),
         )
         .route("/api/v1/console/devices/{id}/revoke", post(revoke_device))
         .route("/api/v1/console/live", get(live_api))

@@ -304,6 +304,21 @@ async fn vendor_story(db: &TestDb) {
         code["qr_svg"].as_str().unwrap().starts_with("<?xml")
             || code["qr_svg"].as_str().unwrap().contains("<svg")
     );
+    // The printable PNG holds the enrollment link with the code.
+    let png = app
+        .http
+        .get(app.url(code["qr_png_url"].as_str().unwrap()))
+        .bearer_auth(&app.organizer)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut img = rqrr::PreparedImage::prepare(image::load_from_memory(&png).unwrap().to_luma8());
+    let (_, link) = img.detect_grids()[0].decode().unwrap();
+    assert_eq!(link, code["enroll_url"].as_str().unwrap());
+    assert!(link.ends_with(code["code"].as_str().unwrap()), "{link}");
     let mut device = scanner(
         &app,
         db.dir.path().join("vendor-tablet"),
@@ -692,6 +707,7 @@ pub const CONSOLE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/console/devices"),
     ("POST", "/api/v1/console/devices/codes"),
     ("GET", "/api/v1/console/devices/codes/ABCD-EFGH-JKMN/qr.svg"),
+    ("GET", "/api/v1/console/devices/codes/ABCD-EFGH-JKMN/qr.png"),
     ("POST", "/api/v1/console/devices/0123/revoke"),
     ("GET", "/api/v1/console/live"),
     ("GET", "/api/v1/console/exports/orders.csv"),
