@@ -55,6 +55,9 @@ pub enum ApiError {
     /// 409: not enough tickets left.
     #[error("{0}")]
     SoldOut(String),
+    /// 422: an order names a ticket type whose sales the organizer paused.
+    #[error("{0}")]
+    SalesPaused(String),
     /// 401: no access token.
     #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
     Unauthorized,
@@ -120,6 +123,7 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::UnknownTicketType(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_ticket_type"),
             Self::SoldOut(_) => (StatusCode::CONFLICT, "sold_out"),
+            Self::SalesPaused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "sales_paused"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -147,6 +151,7 @@ impl ApiError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
+    /// `sales_paused`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
     /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
@@ -195,6 +200,7 @@ impl From<OrderError> for ApiError {
             OrderError::Invalid(m) => Self::Invalid(m),
             e @ OrderError::UnknownTicketType(_) => Self::UnknownTicketType(e.to_string()),
             e @ OrderError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            e @ OrderError::SalesPaused(_) => Self::SalesPaused(e.to_string()),
             OrderError::Store(StoreError::NotFound(what)) => {
                 Self::UnknownTicketType(format!("{what} not found"))
             }
@@ -277,6 +283,9 @@ pub struct TicketTypeOut {
     pub zones: u16,
     /// Whether it can be transferred.
     pub transferable: bool,
+    /// Sales paused by the organizer: orders for it are refused (`sales_paused`).
+    #[serde(default)]
+    pub sales_paused: bool,
 }
 
 /// A gate.
@@ -429,13 +438,14 @@ pub struct OrderOut {
 }
 
 /// `?token=` alternative to the `Authorization` header (for links in emails).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct TokenQuery {
     /// The token.
     pub token: Option<String>,
 }
 
-fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
+/// A ticket as the API shows it, with links under its order.
+pub fn ticket_out(order_id: i64, t: &TicketView) -> TicketOut {
     ticket_out_at(&format!("/api/v1/orders/{order_id}/tickets/{}", t.id), t)
 }
 
@@ -465,7 +475,8 @@ pub(crate) fn ticket_out_at(base: &str, t: &TicketView) -> TicketOut {
     }
 }
 
-fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> OrderOut {
+/// An order as the API shows it.
+pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> OrderOut {
     OrderOut {
         id: order.id,
         number: order_number(order.id),
@@ -484,7 +495,7 @@ fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -> Or
 }
 
 /// Loads an order if the request carries its access token.
-async fn authorized_order(
+pub async fn authorized_order(
     state: &AppState,
     headers: &HeaderMap,
     query: &TokenQuery,
@@ -530,6 +541,9 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::metrics::OpsApiDoc::openapi());
     doc.merge(crate::account_api::AccountApiDoc::openapi());
     doc.merge(crate::web::PagesDoc::openapi());
+    // Vendors and the organizer console (issue 9).
+    doc.merge(crate::vendors::VendorApiDoc::openapi());
+    doc.merge(crate::console::ConsoleApiDoc::openapi());
     Json(doc)
 }
 
@@ -560,6 +574,7 @@ pub async fn list_events(State(state): State<AppState>) -> Result<Json<EventsOut
                         .collect(),
                     zones: t.zones,
                     transferable: t.transferable,
+                    sales_paused: t.sales_paused,
                 })
                 .collect(),
             gates: gates
@@ -944,6 +959,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::routes())
         .merge(crate::account_api::routes())
         .merge(crate::web::routes())
+        // Vendors and the organizer console (issue 9).
+        .merge(crate::console::routes())
         .merge(crate::wallet::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

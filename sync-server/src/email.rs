@@ -149,7 +149,8 @@ pub fn message_id(row: &OutboxEmail) -> String {
     }
 }
 
-fn html_escape(s: &str) -> String {
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -164,6 +165,44 @@ pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) ->
         settings.public_url(),
         master.order_token(order_id)
     )
+}
+
+/// The words of a tickets email around its ticket list: the order confirmation's, or the
+/// vendor confirmation's (`crate::vendors::vendor_wording`).
+#[derive(Debug, Clone, Default)]
+pub struct Wording {
+    /// The subject, without the `[DEMO] ` mark (added for demo orders).
+    pub subject: String,
+    /// The first paragraph, plain text (ends with a newline).
+    pub intro_text: String,
+    /// The first paragraph, HTML (already escaped).
+    pub intro_html: String,
+    /// What to do next, plain text (may be empty).
+    pub next_text: String,
+    /// What to do next, HTML (already escaped; may be empty).
+    pub next_html: String,
+}
+
+/// The attendee's wording: "Your tickets for ...".
+pub fn confirmation_wording(order: &Order, tickets: &[TicketView]) -> Wording {
+    let event_name = tickets
+        .first()
+        .map(|t| t.event.name.clone())
+        .unwrap_or_else(|| "your event".to_owned());
+    let number = order_number(order.id);
+    Wording {
+        subject: format!("Your tickets for {event_name} - order {number}"),
+        intro_text: format!(
+            "Hello {},\n\nthank you for your order {number}.\n",
+            order.name
+        ),
+        intro_html: format!(
+            "<p>Hello {name}, thank you for your order <strong>{number}</strong>.</p>",
+            name = html_escape(&order.name)
+        ),
+        next_text: String::new(),
+        next_html: String::new(),
+    }
 }
 
 /// The tickets of an order its buyer still holds: a ticket given to someone else is theirs,
@@ -184,6 +223,20 @@ pub fn compose_confirmation(
     order: &Order,
     tickets: &[TicketView],
 ) -> Result<Message, EmailError> {
+    let wording = confirmation_wording(order, tickets);
+    compose_tickets_email(settings, master, row, order, tickets, &wording)
+}
+
+/// Composes an email carrying an order's tickets (inline QR codes, the PDF attached) in the
+/// given words.
+pub fn compose_tickets_email(
+    settings: &Settings,
+    master: &MasterKey,
+    row: &OutboxEmail,
+    order: &Order,
+    tickets: &[TicketView],
+    wording: &Wording,
+) -> Result<Message, EmailError> {
     let demo = order.payment == "demo";
     let event_name = tickets
         .first()
@@ -191,15 +244,9 @@ pub fn compose_confirmation(
         .unwrap_or_else(|| "your event".to_owned());
     let number = order_number(order.id);
     let link = order_page_url(settings, master, order.id);
-    let subject = format!(
-        "{}Your tickets for {event_name} - order {number}",
-        if demo { "[DEMO] " } else { "" }
-    );
+    let subject = format!("{}{}", if demo { "[DEMO] " } else { "" }, wording.subject);
 
-    let mut text = format!(
-        "Hello {},\n\nthank you for your order {number}.\n",
-        order.name
-    );
+    let mut text = wording.intro_text.clone();
     if demo {
         text.push_str("This is a DEMO order: no payment was taken.\n");
     }
@@ -211,8 +258,15 @@ pub fn compose_confirmation(
     for t in tickets {
         let days = valid_days(t.days_mask, &t.event.days).join(", ");
         text.push_str(&format!(
-            "- {} (ticket {}), valid {}, holder {}\n",
-            t.type_name, t.id, days, t.holder_name
+            "- {} (ticket {}), valid {}, holder {}{}\n",
+            t.type_name,
+            t.id,
+            days,
+            t.holder_name,
+            t.detail
+                .as_deref()
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default()
         ));
         let wallet =
             crate::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
@@ -222,8 +276,13 @@ pub fn compose_confirmation(
         ));
         rows_html.push_str(&format!(
             "<tr><td style=\"padding:8px\"><img src=\"cid:ticket-{id}@tessera\" width=\"220\" height=\"220\" alt=\"QR code of ticket {id}\"></td>\
-             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}\
+             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}{detail}\
              <br><a href=\"{apple}\">Add to Apple Wallet</a> | <a href=\"{google}\">Save to Google Wallet</a></td></tr>",
+            detail = t
+                .detail
+                .as_deref()
+                .map(|d| format!("<br>{}", html_escape(d)))
+                .unwrap_or_default(),
             apple = html_escape(&wallet.apple),
             google = html_escape(&wallet.google),
             id = t.id,
@@ -232,14 +291,15 @@ pub fn compose_confirmation(
             holder = html_escape(&t.holder_name),
         ));
     }
+    text.push_str(&wording.next_text);
     text.push_str(&format!(
         "\nYour tickets are attached as a PDF; show the QR code at the gate.\n\
          Your order page: {link}\n"
     ));
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\">\
-         <h1>{event}</h1>{demo_note}<p>Hello {name}, thank you for your order <strong>{number}</strong>.</p>\
-         <p>Total: {total}</p><table>{rows_html}</table>\
+         <h1>{event}</h1>{demo_note}{intro}\
+         <p>Total: {total}</p><table>{rows_html}</table>{next}\
          <p>Your tickets are attached as a PDF. Show the QR code at the gate, on paper or on your phone.</p>\
          <p><a href=\"{link}\">Your order page</a></p></body></html>",
         event = html_escape(&event_name),
@@ -248,7 +308,8 @@ pub fn compose_confirmation(
         } else {
             ""
         },
-        name = html_escape(&order.name),
+        intro = wording.intro_html,
+        next = wording.next_html,
         total = money(order.total_cents, &order.currency),
         link = html_escape(&link),
     );
@@ -427,7 +488,20 @@ impl Outbox {
             return self.mailer.deliver(row, message).await;
         }
         let tickets = held_tickets(&order, self.store.order_tickets(order_id).await?);
-        let message = compose_confirmation(&self.settings, &self.master, row, &order, &tickets)?;
+        // Booth orders and staff passes get the vendor's words (crate::vendors).
+        let wording =
+            match crate::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await? {
+                Some(w) => w,
+                None => confirmation_wording(&order, &tickets),
+            };
+        let message = compose_tickets_email(
+            &self.settings,
+            &self.master,
+            row,
+            &order,
+            &tickets,
+            &wording,
+        )?;
         self.mailer.deliver(row, message).await
     }
 

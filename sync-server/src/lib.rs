@@ -12,6 +12,7 @@ pub mod auth;
 pub mod backup;
 pub mod catalog;
 pub mod config;
+pub mod console;
 pub mod copydb;
 pub mod email;
 pub mod keys;
@@ -23,6 +24,7 @@ pub mod render;
 pub mod store;
 pub mod sync;
 pub mod tickets;
+pub mod vendors;
 pub mod wallet;
 pub mod web;
 

@@ -1,6 +1,6 @@
 //! `tessera-server`: the command line over the library: `serve`, `demo`, `migrate`,
 //! `print-config`, catalog admin (`event`, `ticket-type`), `comp`, `void`, `keys`, and the
-//! gate devices (`device-code`, `devices`).
+//! gate devices (`device-code`, `devices`, `readiness`), vendor booths (`booth`).
 //! Admin subcommands open the same database as a running server (SQLite in WAL mode with a
 //! busy timeout, or PostgreSQL) and never start the HTTP server or the outbox worker.
 
@@ -98,6 +98,19 @@ enum Command {
     /// Gate devices: list and revoke.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Vendor booths: create booths, assign them to booth purchases, grant staff passes.
+    #[command(subcommand)]
+    Booth(BoothCommand),
+    /// Doors-open readiness: one JSON line per device (current or what is wrong), then a
+    /// summary line; exits 1 unless every active device is current.
+    Readiness {
+        /// The event (default: the current event).
+        #[arg(long)]
+        event: Option<i64>,
+        /// A device is current if it synced within this many minutes and has every change.
+        #[arg(long, default_value_t = 15)]
+        within_minutes: i64,
+    },
     /// Accounts: create one with any role (organizers, gate staff), change a role, list.
     #[command(subcommand)]
     User(UserCommand),
@@ -160,6 +173,52 @@ enum DevicesCommand {
         /// The device id (see `devices list`).
         device_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BoothCommand {
+    /// Creates a booth with its location code ("B-12"); prints it as JSON.
+    Create {
+        /// Location code: letters, digits and dashes.
+        code: String,
+        /// The event (default: the current event).
+        #[arg(long)]
+        event: Option<i64>,
+        /// bazaar, food_truck or food_booth.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Assigns a booth to a paid booth purchase, by its order id or its vendor's email.
+    Assign {
+        /// The booth's location code.
+        code: String,
+        /// The booth purchase's order id.
+        #[arg(long, conflicts_with = "email")]
+        order: Option<i64>,
+        /// The vendor's email (their one unassigned paid purchase).
+        #[arg(long)]
+        email: Option<String>,
+        /// The event (default: the current event).
+        #[arg(long)]
+        event: Option<i64>,
+    },
+    /// Grants staff passes for an assigned booth; prints one JSON object per pass and emails
+    /// them to the vendor.
+    Staff {
+        /// The booth's location code.
+        code: String,
+        /// How many ("Staff n" holders).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// A holder's name instead (repeatable; one pass each).
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// The event (default: the current event).
+        #[arg(long)]
+        event: Option<i64>,
+    },
+    /// Lists booths and booth purchases, one JSON object per line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -537,6 +596,32 @@ async fn main() -> Result<()> {
             );
             println!("{code}");
         }
+        Command::Booth(command) => booth_command(settings, command).await?,
+        Command::Readiness {
+            event,
+            within_minutes,
+        } => {
+            settings.email.worker = false;
+            let state = tessera_server::open(settings).await?;
+            let out = tessera_server::console::readiness_of(
+                &state,
+                event,
+                Some(within_minutes),
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for d in &out.devices {
+                println!("{}", serde_json::to_string(d)?);
+            }
+            println!(
+                "{}",
+                json!({"event_id": out.event_id, "head": out.head, "ready": out.ready, "active": out.active})
+            );
+            if out.ready < out.active {
+                std::process::exit(1);
+            }
+        }
         Command::CopyDb { from, to } => {
             let copied = tessera_server::copydb::copy(&from, &to).await?;
             for c in copied {
@@ -787,6 +872,127 @@ async fn main() -> Result<()> {
                 println!(
                     "{}",
                     json!({"key_id": k.id, "public_key": hex::encode(&k.public_key), "status": k.state.as_str()})
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `booth ...`: vendor booths (issue 9).
+async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> {
+    use tessera_server::store::BoothCategory;
+    let state = tessera_server::open(settings).await?;
+    let store = state.store.as_ref();
+    let booth_by_code = |code: String, event: Option<i64>| async move {
+        let code = tessera_server::vendors::booth_code(&code)?;
+        let event = tessera_server::vendors::event_id(store, event)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        store
+            .booths()
+            .await?
+            .into_iter()
+            .find(|b| b.event_id == event && b.code == code)
+            .with_context(|| format!("no booth {code} (see `tessera-server booth list`)"))
+    };
+    match command {
+        BoothCommand::Create {
+            code,
+            event,
+            category,
+        } => {
+            let code = tessera_server::vendors::booth_code(&code)?;
+            let category = match category {
+                Some(c) => Some(
+                    BoothCategory::parse(&c)
+                        .context("--category must be bazaar, food_truck or food_booth")?,
+                ),
+                None => None,
+            };
+            let event = tessera_server::vendors::event_id(store, event)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let booth = store
+                .create_booth(event, &code, category, chrono::Utc::now().timestamp())
+                .await?;
+            println!(
+                "{}",
+                json!({"id": booth.id, "event_id": booth.event_id, "code": booth.code,
+                       "category": booth.category})
+            );
+        }
+        BoothCommand::Assign {
+            code,
+            order,
+            email,
+            event,
+        } => {
+            let booth = booth_by_code(code, event).await?;
+            let order = match (order, email) {
+                (Some(order), _) => order,
+                (None, Some(email)) => {
+                    let open: Vec<_> = store
+                        .vendor_purchases(Some(&email))
+                        .await?
+                        .into_iter()
+                        .filter(|p| p.order_status == "paid" && p.booth.is_none())
+                        .collect();
+                    match open.as_slice() {
+                        [one] => one.order_id,
+                        [] => bail!("{email} has no paid booth purchase without a booth"),
+                        _ => bail!("{email} has several booth purchases: pass --order ID"),
+                    }
+                }
+                (None, None) => bail!("pass --order ORDER_ID or --email EMAIL"),
+            };
+            store
+                .assign_booth(booth.id, Some(order), chrono::Utc::now().timestamp())
+                .await?;
+            println!(
+                "{}",
+                json!({"booth": booth.code, "booth_id": booth.id, "order_id": order})
+            );
+        }
+        BoothCommand::Staff {
+            code,
+            count,
+            names,
+            event,
+        } => {
+            let booth = booth_by_code(code, event).await?;
+            let passes = tessera_server::vendors::grant_staff_passes(
+                &state,
+                booth.id,
+                count,
+                &names,
+                chrono::Utc::now(),
+            )
+            .await?;
+            for t in passes {
+                println!(
+                    "{}",
+                    json!({"ticket_id": t.id, "qr_text": t.qr_text, "order_id": t.order_id,
+                           "holder_name": t.holder_name, "booth": booth.code})
+                );
+            }
+        }
+        BoothCommand::List => {
+            for b in store.booths().await? {
+                println!(
+                    "{}",
+                    json!({"booth_id": b.id, "event_id": b.event_id, "code": b.code,
+                           "category": b.category, "order_id": b.order_id,
+                           "business_name": b.business_name})
+                );
+            }
+            for p in store.vendor_purchases(None).await? {
+                println!(
+                    "{}",
+                    json!({"order_id": p.order_id, "order_status": p.order_status,
+                           "email": p.email, "business_name": p.business_name,
+                           "booth_name": p.booth_name, "category": p.category,
+                           "booth": p.booth.map(|b| b.1), "staff_passes": p.staff_passes})
                 );
             }
         }

@@ -37,6 +37,9 @@ pub enum OrderError {
     /// A ticket type id that does not exist.
     #[error("no ticket type with id {0}")]
     UnknownTicketType(i64),
+    /// An organizer paused sales of this ticket type.
+    #[error("sales of {0:?} are paused by the organizer")]
+    SalesPaused(String),
     /// Not enough left.
     #[error("only {remaining} tickets of type {ticket_type} are left")]
     SoldOut {
@@ -229,6 +232,9 @@ pub fn plan(
             .iter()
             .find(|t| t.id == type_id)
             .ok_or(OrderError::UnknownTicketType(type_id))?;
+        if tt.sales_paused && payment != Payment::Comp {
+            return Err(OrderError::SalesPaused(tt.name.clone()));
+        }
         match currency {
             None => currency = Some(&tt.currency),
             Some(c) if c != tt.currency => {
@@ -305,6 +311,7 @@ mod tests {
             days_mask: 0b111,
             zones: 1,
             transferable: true,
+            sales_paused: false,
         }]
     }
 

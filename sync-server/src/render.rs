@@ -179,7 +179,12 @@ fn ticket_page(order: &Order, ticket: &TicketView) -> Result<PdfPage, RenderErro
         TicketKind::Pass => "Pass",
         TicketKind::VendorBooth => "Vendor booth (not transferable)",
     };
-    text_at(&mut ops, left, 230.0, 11.0, false, kind);
+    // A vendor pass names its business and booth, as the gate does.
+    let kind = match &ticket.detail {
+        Some(detail) => format!("{kind} - {}", detail.replace('·', "-")),
+        None => kind.to_owned(),
+    };
+    text_at(&mut ops, left, 230.0, 11.0, false, &kind);
     text_at(
         &mut ops,
         left,

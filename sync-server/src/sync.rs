@@ -387,7 +387,10 @@ fn wire_ticket(t: &TicketState) -> WireTicket {
         status: device_status(&t.status).into(),
         superseded_by: t.superseded_by.clone(),
         holder: Some(t.holder_name.clone()),
-        detail: t.booth.map(|b| format!("Booth {b}")),
+        detail: t
+            .detail
+            .clone()
+            .or_else(|| t.booth.map(|b| format!("Booth {b}"))),
     }
 }
 

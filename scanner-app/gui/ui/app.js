@@ -115,7 +115,7 @@ function renderRecent(list) {
     tag.className = "tag";
     tag.textContent = r.verdict === "admit" ? (r.direction === "exit" ? "EXIT" : "ADMIT") : "REJECT";
     const what = document.createElement("span");
-    what.textContent = r.verdict === "admit" ? [r.ticket_type, r.holder].filter(Boolean).join(" · ") || r.message : r.message;
+    what.textContent = r.verdict === "admit" ? [r.ticket_type, r.holder, r.detail].filter(Boolean).join(" · ") || r.message : r.message;
     const when = document.createElement("span");
     when.className = "when";
     when.textContent = clock(r.at);
@@ -242,6 +242,9 @@ function showVerdict(r) {
   $("verdict-type").textContent = r.ticket_type || "—";
   $("verdict-days").textContent = r.days && r.days.length ? r.days.map(day).join(" · ") : "—";
   $("verdict-holder").textContent = r.holder || "—";
+  // Vendor passes: business and booth ("Falafel King · Booth B-12").
+  $("verdict-detail").textContent = r.detail || "";
+  $("verdict-detail").hidden = $("verdict-detail-label").hidden = !r.detail;
   $("verdict-facts").hidden = !r.ticket_id;
   v.hidden = false;
   beep(admit);

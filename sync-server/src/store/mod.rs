@@ -138,16 +138,38 @@ macro_rules! apply_upgrade {
     }};
 }
 
+/// The gate and page detail of ticket `t` (migration 0006's vendor tables), composed when
+/// read so it follows assignments: a booth ticket names its purchase's business and assigned
+/// booth ("Falafel King · Booth B-12", or "· booth to be assigned"), a staff pass its booth's;
+/// NULL for other tickets. A macro so `concat!` can put it in a column list.
+macro_rules! vendor_detail_sql {
+    () => {
+        "COALESCE(\
+          (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned') \
+           FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id \
+           WHERE p.order_id = t.order_id), \
+          (SELECT COALESCE(p.business_name || ' · ', '') || 'Booth ' || b.code \
+           FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
+           LEFT JOIN vendor_purchases p ON p.order_id = b.order_id \
+           WHERE s.ticket_id = t.id))"
+    };
+}
+
 mod accounts_sql;
 mod ops_sql;
 mod payments_sql;
+#[macro_use]
 mod sql;
 mod sync_sql;
+// Vendors and the organizer console (issue 9); after `sql`, whose row macros they use.
+mod console_sql;
+mod vendor_sql;
 mod wallet_sql;
 
 pub use accounts_sql::{
     AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, UpgradeRevision, User,
 };
+pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
     EventRecord, Fulfil, NewRefund, PaymentRow, PaymentStore, RefundDone, RefundRow, Settled,
@@ -156,6 +178,9 @@ pub use payments_sql::{
 pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
+};
+pub use vendor_sql::{
+    Booth, BoothCategory, NewVendorPurchase, VendorProfile, VendorPurchase, VendorStore,
 };
 pub use wallet_sql::{NewRegistration, WalletStore};
 
@@ -343,6 +368,8 @@ pub struct TicketType {
     pub zones: u16,
     /// Transferable.
     pub transferable: bool,
+    /// Sales paused by an organizer: not for sale (comps still work).
+    pub sales_paused: bool,
 }
 
 impl TicketType {
@@ -503,6 +530,8 @@ pub struct TicketView {
     pub zones: u16,
     /// Booth.
     pub booth: Option<i64>,
+    /// Vendor business and booth ("Falafel King · Booth B-12") for vendor tickets.
+    pub detail: Option<String>,
     /// Signing key.
     pub key_id: i64,
     /// Unix seconds.
@@ -568,7 +597,16 @@ pub struct OutboxCounts {
 /// Everything the server stores. One implementation per backend, same SQL.
 #[async_trait]
 pub trait Store:
-    SyncStore + OpsStore + PaymentStore + AccountStore + WalletStore + Send + Sync + std::fmt::Debug
+    SyncStore
+    + OpsStore
+    + PaymentStore
+    + AccountStore
+    + WalletStore
+    + VendorStore
+    + ConsoleStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

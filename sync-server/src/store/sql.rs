@@ -20,14 +20,17 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 /// The columns and joins of a [`TicketView`]; a macro so `concat!` can append a filter.
 macro_rules! ticket_view_select {
     () => {
-        "SELECT t.id, t.order_id, t.status, t.revision, t.holder_name, t.holder_email, \
-         t.superseded_by, t.days_mask, t.zones, t.booth, t.key_id, t.issued_at, t.qr_text, \
-         tt.id AS tt_id, tt.name AS tt_name, tt.kind AS tt_kind, \
+        concat!(
+            "SELECT t.id, t.order_id, t.status, t.revision, t.holder_name, t.holder_email, \
+         t.superseded_by, t.days_mask, t.zones, t.booth, t.key_id, t.issued_at, t.qr_text, ",
+            vendor_detail_sql!(),
+            " AS detail, tt.id AS tt_id, tt.name AS tt_name, tt.kind AS tt_kind, \
          CAST(CASE WHEN tt.transferable THEN 1 ELSE 0 END AS BIGINT) AS tt_transferable, \
          e.id AS e_id, e.name AS e_name, e.venue AS e_venue, e.timezone AS e_timezone, \
          e.days AS e_days \
          FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id \
          JOIN events e ON e.id = t.event_id"
+        )
     };
 }
 
@@ -98,6 +101,7 @@ where
         days_mask: mask(row.try_get("days_mask")?, "days_mask")?,
         zones: mask(row.try_get("zones")?, "zones")?,
         transferable: row.try_get("transferable")?,
+        sales_paused: row.try_get("sales_paused")?,
     })
 }
 
@@ -120,6 +124,7 @@ where
         days_mask: mask(row.try_get("days_mask")?, "days_mask")?,
         zones: mask(row.try_get("zones")?, "zones")?,
         booth: row.try_get("booth")?,
+        detail: row.try_get("detail")?,
         key_id: row.try_get("key_id")?,
         issued_at: row.try_get("issued_at")?,
         qr_text: row.try_get("qr_text")?,
@@ -273,7 +278,7 @@ macro_rules! sql_store {
             async fn ticket_types(&self) -> Result<Vec<TicketType>, StoreError> {
                 sqlx::query(
                     "SELECT id, event_id, name, kind, price_cents, currency, capacity, sold, \
-                     days_mask, zones, transferable FROM ticket_types ORDER BY id",
+                     days_mask, zones, transferable, sales_paused FROM ticket_types ORDER BY id",
                 )
                 .fetch_all(&self.pool)
                 .await?

@@ -152,6 +152,9 @@ pub struct TicketState {
     pub booth: Option<i64>,
     /// `transfer` or `upgrade`: why the current revision replaced the previous one.
     pub superseded_by: Option<String>,
+    /// Words for the gate's verdict screen: the vendor's business and booth
+    /// ("Falafel King · Booth B-12") for booth tickets and staff passes.
+    pub detail: Option<String>,
 }
 
 /// Judges every stored check-in of one ticket (in the order given) against its state.
@@ -334,7 +337,22 @@ where
         holder_name: row.try_get("holder_name")?,
         booth: row.try_get("booth")?,
         superseded_by: row.try_get("superseded_by")?,
+        detail: row.try_get("detail")?,
     })
+}
+
+/// The columns of a [`TicketState`] from `tickets t`, with the gate detail (see
+/// `vendor_detail_sql!`); assigning a booth touches the affected tickets so the change reaches
+/// devices.
+macro_rules! ticket_state_columns {
+    () => {
+        concat!(
+            "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth, \
+             t.superseded_by, ",
+            vendor_detail_sql!(),
+            " AS detail"
+        )
+    };
 }
 
 macro_rules! sync_store {
@@ -591,7 +609,9 @@ macro_rules! sync_store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut states: HashMap<i64, TicketState> = HashMap::new();
                 for row in sqlx::query(concat!(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth, superseded_by FROM tickets WHERE id IN (",
+                    "SELECT ",
+                    ticket_state_columns!(),
+                    " FROM tickets t WHERE t.id IN (",
                     $ids_from_json,
                     ")"
                 ))
@@ -788,11 +808,13 @@ macro_rules! sync_store {
                     Ok((r.try_get("id")?, r.try_get("public_key")?, state))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-                let tickets = sqlx::query(
-                    "SELECT id, ticket_type_id, revision, status, holder_name, booth, superseded_by FROM tickets WHERE id IN \
+                let tickets = sqlx::query(concat!(
+                    "SELECT ",
+                    ticket_state_columns!(),
+                    " FROM tickets t WHERE t.id IN \
                      (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
-                     ORDER BY id",
-                )
+                     ORDER BY t.id"
+                ))
                 .bind(event_id)
                 .bind(after)
                 .bind(upper)

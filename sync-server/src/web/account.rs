@@ -459,6 +459,8 @@ async fn dashboard(
         Some("resent") => Some("Your tickets are on their way by email."),
         _ => None,
     };
+    // A vendor's booths: assignment and staff passes (issue 9).
+    let booths = super::organizer::vendor_booths(&state, user.verified_email()).await?;
     Page::new(Some(user), csrf).render(
         "dashboard.html",
         "My tickets",
@@ -467,6 +469,7 @@ async fn dashboard(
             vendor => vendor.iter().map(|t| TicketCtx::new(t, "")).collect::<Vec<_>>(),
             orders => orders,
             notice => notice,
+            booths => booths,
         },
     )
 }

@@ -1,9 +1,12 @@
 //! The server-rendered pages: templates embedded in the binary (minijinja, autoescaped),
 //! the page context every template gets (the account, the CSRF token, a notice), HTML error
-//! pages, and the routes of the attendee's pages (`shop`) and account pages (`account`).
+//! pages, and the routes of the attendee's pages (`shop`), account pages (`account`), and
+//! the organizer's pages with the vendor's booth form (`organizer`).
 //! No JavaScript is needed for any of it.
 
 pub(crate) mod account;
+// The organizer's pages and the vendor's booth form (issue 9).
+pub(crate) mod organizer;
 mod shop;
 
 use std::sync::OnceLock;
@@ -38,6 +41,35 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("profile.html", include_str!("../../templates/profile.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
+    // The organizer's pages and the vendor's booth form (issue 9).
+    (
+        "organizer_nav.html",
+        include_str!("../../templates/organizer_nav.html"),
+    ),
+    (
+        "organizer.html",
+        include_str!("../../templates/organizer.html"),
+    ),
+    (
+        "organizer_devices.html",
+        include_str!("../../templates/organizer_devices.html"),
+    ),
+    (
+        "organizer_orders.html",
+        include_str!("../../templates/organizer_orders.html"),
+    ),
+    (
+        "organizer_vendors.html",
+        include_str!("../../templates/organizer_vendors.html"),
+    ),
+    (
+        "organizer_exports.html",
+        include_str!("../../templates/organizer_exports.html"),
+    ),
+    (
+        "vendor_booth.html",
+        include_str!("../../templates/vendor_booth.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -177,7 +209,9 @@ pub struct PagesDoc;
 
 /// The pages' routes.
 pub fn routes() -> Router<AppState> {
-    shop::routes().merge(account::routes())
+    shop::routes()
+        .merge(account::routes())
+        .merge(organizer::routes())
 }
 
 #[cfg(test)]

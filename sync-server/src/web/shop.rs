@@ -72,7 +72,10 @@ impl TicketCtx {
             event: t.event.name.clone(),
             days: valid_days(t.days_mask, &t.event.days).join(", "),
             holder: t.holder_name.clone(),
-            detail: t.booth.map(|b| format!("Booth {b}")),
+            detail: t
+                .detail
+                .clone()
+                .or_else(|| t.booth.map(|b| format!("Booth {b}"))),
             qr_url: format!("/api/v1/tickets/{}/qr.svg{query}", t.id),
             pdf_url: format!("/api/v1/tickets/{}/ticket.pdf{query}", t.id),
             apple_url: format!("/api/v1/tickets/{}/wallet/apple{query}", t.id),
@@ -118,7 +121,8 @@ async fn render_event_page(
             let ctx = |kind: TicketKind| -> Vec<TypeCtx> {
                 types
                     .iter()
-                    .filter(|t| t.event_id == e.id && t.kind == kind)
+                    // Types whose sales an organizer paused are not offered (issue 9).
+                    .filter(|t| t.event_id == e.id && t.kind == kind && !t.sales_paused)
                     .map(|t| TypeCtx {
                         id: t.id,
                         name: t.name.clone(),

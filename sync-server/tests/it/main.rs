@@ -20,4 +20,5 @@ mod payments;
 mod race;
 mod store;
 mod sync;
+mod vendors;
 mod wallet;

@@ -1104,3 +1104,88 @@ async fn session_of(app: &TestApp, order_id: i64) -> String {
         .session_id
         .unwrap()
 }
+
+/// A vendor booth through Stripe: pending with a checkout page and the vendor's metadata
+/// stored; the webhook issues the booth ticket and the vendor email (issue 9).
+async fn vendor_booth_through_stripe(db: &TestDb) {
+    let (api, _double) = start_double().await;
+    let app = TestApp::spawn(stripe_settings(db, &api, 1800)).await;
+    let res = app
+        .http
+        .post(app.url("/api/v1/vendor-booths"))
+        .json(&json!({
+            "business_name": "Falafel King", "booth_name": "The King's truck",
+            "category": "food_truck", "contact_name": "Samir Haddad",
+            "phone": "+1 714 555 0142", "email": "samir@example.com"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let bought: Value = res.json().await.unwrap();
+    assert_eq!(bought["status"], "pending");
+    assert!(
+        bought["checkout_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://checkout.stripe.com/")
+    );
+    let id = bought["order_id"].as_i64().unwrap();
+    let store = app.state.store.clone();
+    let purchase = store
+        .vendor_purchase(id)
+        .await
+        .unwrap()
+        .expect("metadata stored");
+    assert_eq!(purchase.order_status, "pending");
+    assert!(
+        store
+            .vendor_by_email("samir@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let session = store
+        .payment(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .session_id
+        .unwrap();
+    let order = json!({"id": id});
+    let body = event(
+        "evt_vendor_1",
+        "checkout.session.completed",
+        paid_session(&order, &session, "paid", 80_000, "usd"),
+    );
+    let (status, _) = deliver_signed(&app, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(order_status(&app, id).await, "paid");
+    let tickets = store.order_tickets(id).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    let outbox = app.state.settings.outbox_dir();
+    let eml = eventually("the vendor email", Duration::from_secs(10), || {
+        let outbox = outbox.clone();
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(Result::ok)
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("order-{id}-"))
+                })
+                .map(|e| std::fs::read(e.path()).unwrap())
+        }
+    })
+    .await;
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    assert!(
+        message.subject().unwrap().contains("Falafel King"),
+        "{:?}",
+        message.subject()
+    );
+    app.stop().await;
+}
+on_both_backends!(vendor_booth_through_stripe_on, vendor_booth_through_stripe);

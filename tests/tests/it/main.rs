@@ -5,3 +5,4 @@ mod agreement;
 mod browser;
 mod festival;
 mod printed;
+mod vendors_browser;

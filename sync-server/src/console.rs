@@ -1,0 +1,1520 @@
+//! The organizer console's API: ticket types (create, edit before sales, pause), orders and
+//! tickets (search, void, comp, resend), gate devices (enrollment codes with their QR,
+//! the list, revocation, doors-open readiness), live gate counts, CSV exports and signing key
+//! rotation. Every route takes an [`Organizer`].
+//!
+//! The figures are computed here, in plain functions over store rows ([`readiness`],
+//! [`live`], [`csv`]), so they are unit-tested without a database and the event's timezone
+//! rules stay in Rust. Vendor booths' console routes are in `crate::vendors`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_core::Tz;
+use utoipa::ToSchema;
+
+use crate::api::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, ErrorBody};
+use crate::catalog;
+use crate::orders::{self, OrderRequest};
+use crate::store::{CheckInRow, DeviceRow, NewTicketType, Payment, StoreError, TicketKind};
+use crate::vendors::event_id;
+
+/// An organizer's request (`crate::auth`): 401 without a session or bearer token, 403 for
+/// any other role. Every console route takes one.
+pub use crate::auth::Organizer;
+
+/// A store error of a console change: `NotFound` and `Conflict` stay 404 and 409 (the API's
+/// `From` makes every store error a 500, right for reads but not for changes).
+fn mapped(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound(what) => ApiError::NotFound(what),
+        StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+        other => other.into(),
+    }
+}
+
+// ----- readiness --------------------------------------------------------------------------
+
+/// A device and whether it is ready for doors open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceStatus {
+    /// Device id.
+    pub id: String,
+    /// Its name ("Tablet-3").
+    pub name: String,
+    /// The gate it scans at.
+    pub gate: Option<String>,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// The app version it reported.
+    pub app_version: String,
+    /// Its last sync, Unix milliseconds.
+    pub last_seen_ms: Option<i64>,
+    /// The feed cursor its replica is at.
+    pub cursor: i64,
+    /// Changes it does not have yet (head minus cursor).
+    pub behind: i64,
+    /// Its clock minus the server's, in milliseconds, at its last sync.
+    pub clock_skew_ms: Option<i64>,
+    /// Check-ins it reported so far.
+    pub check_ins: i64,
+    /// Synced within the window and has every change.
+    pub current: bool,
+    /// Why not, in words for the organizer (empty when current).
+    pub problem: String,
+}
+
+/// Doors-open readiness: every device of an event, current or not.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadinessOut {
+    /// The event.
+    pub event_id: i64,
+    /// The feed's newest change for the event: a current device's cursor.
+    pub head: i64,
+    /// The window, minutes: a device must have synced within it.
+    pub within_minutes: i64,
+    /// Active devices that are current.
+    pub ready: usize,
+    /// Active devices.
+    pub active: usize,
+    /// Every device, enrollment order.
+    pub devices: Vec<DeviceStatus>,
+}
+
+/// Clock skews beyond this are flagged: a gate's "today" would be wrong near midnight.
+pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Which devices are current: synced within `within_minutes` of `now_ms` and at the head.
+pub fn readiness(
+    devices: &[DeviceRow],
+    head: i64,
+    now_ms: i64,
+    within_minutes: i64,
+) -> Vec<DeviceStatus> {
+    devices
+        .iter()
+        .map(|d| {
+            let behind = (head - d.cursor).max(0);
+            let fresh = d
+                .last_seen_ms
+                .is_some_and(|t| now_ms - t <= within_minutes * 60_000);
+            let problem = if d.status != "active" {
+                "revoked".to_owned()
+            } else if d.last_seen_ms.is_none() {
+                "never synced".to_owned()
+            } else if !fresh {
+                format!("no sync in the last {within_minutes} minutes")
+            } else if behind > 0 {
+                format!("{behind} changes behind: sync it again")
+            } else if d.clock_skew_ms.is_some_and(|s| s.abs() > MAX_SKEW_MS) {
+                "clock is more than 5 minutes off: set its time".to_owned()
+            } else {
+                String::new()
+            };
+            DeviceStatus {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                gate: d.gate.clone(),
+                status: d.status.clone(),
+                app_version: d.app_version.clone(),
+                last_seen_ms: d.last_seen_ms,
+                cursor: d.cursor,
+                behind,
+                clock_skew_ms: d.clock_skew_ms,
+                check_ins: d.check_ins,
+                current: problem.is_empty(),
+                problem,
+            }
+        })
+        .collect()
+}
+
+/// `?event_id=&within_minutes=`.
+#[derive(Debug, Deserialize)]
+pub struct ReadinessQuery {
+    /// The event (default: the current one).
+    pub event_id: Option<i64>,
+    /// How recent a sync counts as current (default 15).
+    pub within_minutes: Option<i64>,
+}
+
+/// Computes readiness for an event.
+pub async fn readiness_of(
+    state: &AppState,
+    event: Option<i64>,
+    within_minutes: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<ReadinessOut, ApiError> {
+    let event_id = event_id(state.store.as_ref(), event).await?;
+    let within = within_minutes.unwrap_or(15).clamp(1, 24 * 60);
+    let head = state.store.feed_head(event_id).await?;
+    let devices: Vec<DeviceRow> = state
+        .store
+        .devices()
+        .await?
+        .into_iter()
+        .filter(|d| d.event_id == event_id)
+        .collect();
+    let devices = readiness(&devices, head, now.timestamp_millis(), within);
+    Ok(ReadinessOut {
+        event_id,
+        head,
+        within_minutes: within,
+        ready: devices.iter().filter(|d| d.current).count(),
+        active: devices.iter().filter(|d| d.status == "active").count(),
+        devices,
+    })
+}
+
+/// Gate devices with doors-open readiness: which are current (synced within the window,
+/// replica at the server's head, clock right) and what is wrong with the others.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/devices",
+    params(("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)"), ("within_minutes" = Option<i64>, Query, description = "how recent a sync counts as current (default 15)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ReadinessOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn devices(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReadinessQuery>,
+) -> Result<Json<ReadinessOut>, ApiError> {
+    Ok(Json(
+        readiness_of(&state, q.event_id, q.within_minutes, Utc::now()).await?,
+    ))
+}
+
+/// `POST /api/v1/console/devices/codes` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCodeIn {
+    /// The device's name as staff know it ("Tablet-3").
+    pub name: String,
+    /// The gate it will scan at (one of the event's gates).
+    #[serde(default)]
+    pub gate: Option<String>,
+    /// The event (default: the current one).
+    #[serde(default)]
+    pub event_id: Option<i64>,
+    /// Hours until the code expires (default 24, at most 168).
+    #[serde(default)]
+    pub ttl_hours: Option<i64>,
+}
+
+/// A one-time enrollment code.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct DeviceCodeOut {
+    /// The code as staff type it (`XXXX-XXXX-XXXX`); shown once.
+    pub code: String,
+    /// The enrollment link the QR code holds.
+    pub enroll_url: String,
+    /// The QR code of the link, SVG.
+    pub qr_svg: String,
+    /// The same QR code as an SVG image link.
+    pub qr_svg_url: String,
+    /// The same QR code as a PNG image link (for printing).
+    pub qr_png_url: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A QR code (SVG) of an enrollment link, at medium error correction.
+pub fn enroll_qr_svg(link: &str) -> Result<String, ApiError> {
+    let qr = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(qr
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Creates a one-time enrollment code for a device, with its QR code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/devices/codes",
+    request_body = DeviceCodeIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = DeviceCodeOut),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "invalid name, unknown gate"),
+    )
+)]
+pub async fn create_device_code(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DeviceCodeIn>,
+) -> Result<(StatusCode, Json<DeviceCodeOut>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(new_device_code(&state, body).await?),
+    ))
+}
+
+/// Creates a one-time enrollment code for a device with its QR code (the API and the
+/// devices page).
+pub async fn new_device_code(
+    state: &AppState,
+    body: DeviceCodeIn,
+) -> Result<DeviceCodeOut, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(
+            "name must be 1 to 64 characters without control characters".into(),
+        ));
+    }
+    let event_id = event_id(state.store.as_ref(), body.event_id).await?;
+    let gate = body
+        .gate
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| !g.is_empty());
+    if let Some(g) = gate {
+        let gates = state.store.gates().await?;
+        if !gates.iter().any(|r| r.event_id == event_id && r.name == g) {
+            return Err(ApiError::Invalid(format!(
+                "gate {g:?} is not a gate of the event"
+            )));
+        }
+    }
+    let ttl = body.ttl_hours.unwrap_or(24).clamp(1, 168);
+    let now = Utc::now();
+    let code = crate::sync::create_device_code(
+        state,
+        event_id,
+        name,
+        gate,
+        chrono::Duration::hours(ttl),
+        now,
+    )
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let enroll_url = format!("{}/enroll?code={code}", state.settings.public_url());
+    Ok(DeviceCodeOut {
+        qr_svg: enroll_qr_svg(&enroll_url)?,
+        qr_svg_url: format!("/api/v1/console/devices/codes/{code}/qr.svg"),
+        qr_png_url: format!("/api/v1/console/devices/codes/{code}/qr.png"),
+        enroll_url,
+        code,
+        expires_at: now.timestamp() + ttl * 3600,
+    })
+}
+
+/// The enrollment link of a typed code, spelled out only with the characters a code has.
+fn enroll_link(state: &AppState, code: &str) -> String {
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(20)
+        .collect();
+    format!("{}/enroll?code={code}", state.settings.public_url())
+}
+
+/// The QR code (SVG) of an enrollment link for `code` (the code is not checked: the image
+/// only spells out what the caller already has).
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/devices/codes/{code}/qr.svg",
+    params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn device_code_qr(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let svg = enroll_qr_svg(&enroll_link(&state, &code))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// The same QR code as a PNG (8 pixels a module, quiet zone), for printing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/devices/codes/{code}/qr.png",
+    params(("code" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "image/png", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn device_code_qr_png(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let png = crate::render::qr_png(&enroll_link(&state, &code))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// Revokes a device: its token stops working at once; its check-ins stay.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/devices/{id}/revoke",
+    params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn revoke_device(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if state
+        .store
+        .revoke_device(&id, Utc::now().timestamp())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("device {id}")))
+    }
+}
+
+// ----- live gates -------------------------------------------------------------------------
+
+/// A count by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Count {
+    /// Gate, ticket type, day, or reason.
+    pub name: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// A flagged second admission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConflictOut {
+    /// The ticket.
+    pub ticket_id: Option<i64>,
+    /// Its type.
+    pub ticket_type: Option<String>,
+    /// When (device clock), RFC 3339.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// Where.
+    pub gate: String,
+    /// Which device.
+    pub device_name: String,
+}
+
+/// Live gate figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LiveOut {
+    /// The event-local date "today" is.
+    #[schema(value_type = String, format = Date)]
+    pub today: NaiveDate,
+    /// Entries admitted today.
+    pub admitted_today: i64,
+    /// Today's admissions per gate.
+    pub per_gate: Vec<Count>,
+    /// Today's admissions per ticket type.
+    pub per_ticket_type: Vec<Count>,
+    /// Admissions per event day (ISO date), every day.
+    pub per_day: Vec<Count>,
+    /// People inside now (re-entry events: last admitted scan was an entry); `null` for
+    /// once-per-day events, which do not scan exits.
+    pub inside: Option<i64>,
+    /// Scans (any verdict) in each of the last 60 minutes, oldest first.
+    pub scans_per_minute: Vec<i64>,
+    /// Rejections today, by the reason the gate showed.
+    pub rejects_by_reason: Vec<Count>,
+    /// Every flagged conflict, newest first.
+    pub conflicts: Vec<ConflictOut>,
+}
+
+fn counted(map: BTreeMap<String, i64>) -> Vec<Count> {
+    map.into_iter()
+        .map(|(name, count)| Count { name, count })
+        .collect()
+}
+
+/// The live figures from every check-in of an event (by time), in its timezone.
+pub fn live(rows: &[CheckInRow], tz: Tz, reentry: bool, now: DateTime<Utc>) -> LiveOut {
+    let local_day = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .date_naive()
+    };
+    let today = now.with_timezone(&tz).date_naive();
+    let mut per_gate = BTreeMap::new();
+    let mut per_type = BTreeMap::new();
+    let mut per_day = BTreeMap::new();
+    let mut rejects = BTreeMap::new();
+    let mut last_move: HashMap<i64, bool> = HashMap::new();
+    let mut per_minute = vec![0i64; 60];
+    let now_ms = now.timestamp_millis();
+    let mut admitted_today = 0;
+    for r in rows {
+        let day = local_day(r.at_ms);
+        let ago = (now_ms - r.at_ms).div_euclid(60_000);
+        if (0..60).contains(&ago)
+            && let Some(slot) = per_minute.get_mut(usize::try_from(59 - ago).unwrap_or(0))
+        {
+            *slot += 1;
+        }
+        if !r.admitted {
+            if day == today {
+                *rejects
+                    .entry(r.reason.clone().unwrap_or_else(|| "unknown".into()))
+                    .or_insert(0) += 1;
+            }
+            continue;
+        }
+        if r.direction == "entry" {
+            *per_day.entry(day.to_string()).or_insert(0) += 1;
+            if day == today {
+                admitted_today += 1;
+                *per_gate.entry(r.gate.clone()).or_insert(0) += 1;
+                *per_type
+                    .entry(r.ticket_type.clone().unwrap_or_else(|| "unknown".into()))
+                    .or_insert(0) += 1;
+            }
+        }
+        if day == today
+            && let Some(t) = r.ticket_id
+        {
+            last_move.insert(t, r.direction == "entry");
+        }
+    }
+    let mut conflicts: Vec<ConflictOut> = rows
+        .iter()
+        .filter(|r| r.conflict)
+        .map(|r| ConflictOut {
+            ticket_id: r.ticket_id,
+            ticket_type: r.ticket_type.clone(),
+            at: DateTime::from_timestamp_millis(r.at_ms).unwrap_or_default(),
+            gate: r.gate.clone(),
+            device_name: r.device_name.clone(),
+        })
+        .collect();
+    conflicts.reverse();
+    LiveOut {
+        today,
+        admitted_today,
+        per_gate: counted(per_gate),
+        per_ticket_type: counted(per_type),
+        per_day: counted(per_day),
+        inside: reentry.then(|| {
+            i64::try_from(last_move.values().filter(|inside| **inside).count()).unwrap_or(0)
+        }),
+        scans_per_minute: per_minute,
+        rejects_by_reason: counted(rejects),
+        conflicts,
+    }
+}
+
+/// `?event_id=`.
+#[derive(Debug, Deserialize)]
+pub struct EventQuery {
+    /// The event (default: the current one).
+    pub event_id: Option<i64>,
+}
+
+/// Computes the live figures of an event.
+pub async fn live_of(
+    state: &AppState,
+    event: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<LiveOut, ApiError> {
+    let event_id = event_id(state.store.as_ref(), event).await?;
+    let sync = state
+        .store
+        .event_sync(event_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event {event_id}")))?;
+    let tz: Tz = sync.event.timezone.parse().unwrap_or(Tz::UTC);
+    let rows = state.store.console_check_ins(event_id).await?;
+    Ok(live(&rows, tz, sync.policy == "reentry_after_exit", now))
+}
+
+/// Live gates: today's admissions per gate and ticket type, per day, inside now (re-entry
+/// events), scans per minute over the last hour, rejects by reason, conflicts. Figures
+/// include what devices have uploaded so far.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/live",
+    params(("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = LiveOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn live_api(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Json<LiveOut>, ApiError> {
+    Ok(Json(live_of(&state, q.event_id, Utc::now()).await?))
+}
+
+/// Scans per minute as an inline SVG bar chart (no script, no external file): one bar a
+/// minute, oldest on the left, with a text alternative for screen readers.
+pub fn scans_chart_svg(per_minute: &[i64]) -> String {
+    let max = per_minute.iter().copied().max().unwrap_or(0).max(1);
+    let total: i64 = per_minute.iter().sum();
+    let (w, h, bar) = (600, 120, 10);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" \
+         aria-labelledby=\"chart-title\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <title id=\"chart-title\">Scans per minute over the last hour: {total} in all, \
+         at most {max} in one minute</title>\
+         <line x1=\"0\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" stroke=\"currentColor\"/>"
+    );
+    for (i, n) in per_minute.iter().enumerate() {
+        let height = n * (h - 10) / max;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{bw}\" height=\"{height}\" fill=\"#2563eb\">\
+             <title>{ago} min ago: {n}</title></rect>",
+            x = i * bar,
+            y = h - height,
+            bw = bar - 2,
+            ago = per_minute.len() - i - 1,
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+// ----- CSV --------------------------------------------------------------------------------
+
+/// One CSV record (RFC 4180): fields with a comma, quote, CR or LF are quoted, quotes
+/// doubled; the line ends with CRLF.
+pub fn csv<I, S>(fields: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut line = String::new();
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        let f = f.as_ref();
+        if f.contains([',', '"', '\r', '\n']) {
+            line.push('"');
+            line.push_str(&f.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(f);
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+fn iso_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn iso_s(s: i64) -> String {
+    iso_ms(s.saturating_mul(1000))
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Builds one export: `orders`, `tickets`, `check-ins` or `conflicts`.
+pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<String, ApiError> {
+    let store = state.store.as_ref();
+    let mut out = String::new();
+    match what {
+        "orders" => {
+            out.push_str(&csv([
+                "order_id",
+                "number",
+                "status",
+                "payment",
+                "email",
+                "name",
+                "total_cents",
+                "currency",
+                "tickets",
+                "created_at",
+            ]));
+            for o in store.search_orders("", i64::MAX).await? {
+                out.push_str(&csv([
+                    o.id.to_string(),
+                    crate::render::order_number(o.id),
+                    o.status,
+                    o.payment,
+                    o.email,
+                    o.name,
+                    o.total_cents.to_string(),
+                    o.currency,
+                    o.tickets.to_string(),
+                    iso_s(o.created_at),
+                ]));
+            }
+        }
+        "tickets" => {
+            out.push_str(&csv([
+                "ticket_id",
+                "order_id",
+                "email",
+                "event_id",
+                "ticket_type_id",
+                "ticket_type",
+                "kind",
+                "holder_name",
+                "status",
+                "revision",
+                "booth",
+                "issued_at",
+            ]));
+            for t in store.search_tickets("", i64::MAX).await? {
+                out.push_str(&csv([
+                    t.id.to_string(),
+                    t.order_id.to_string(),
+                    t.email,
+                    t.event_id.to_string(),
+                    t.ticket_type_id.to_string(),
+                    t.type_name,
+                    t.kind.as_str().to_owned(),
+                    t.holder_name,
+                    t.status,
+                    t.revision.to_string(),
+                    opt(t.booth),
+                    iso_s(t.issued_at),
+                ]));
+            }
+        }
+        "check-ins" | "conflicts" => {
+            let event_id = event_id(store, event).await?;
+            out.push_str(&csv([
+                "device_id",
+                "seq",
+                "device_name",
+                "ticket_id",
+                "ticket_type",
+                "at",
+                "gate",
+                "direction",
+                "admitted",
+                "reason",
+                "server_admitted",
+                "server_reason",
+                "conflict",
+            ]));
+            for c in store.console_check_ins(event_id).await? {
+                if what == "conflicts" && !c.conflict {
+                    continue;
+                }
+                out.push_str(&csv([
+                    c.device_id,
+                    c.seq.to_string(),
+                    c.device_name,
+                    opt(c.ticket_id),
+                    c.ticket_type.unwrap_or_default(),
+                    iso_ms(c.at_ms),
+                    c.gate,
+                    c.direction,
+                    c.admitted.to_string(),
+                    c.reason.unwrap_or_default(),
+                    c.server_admitted.to_string(),
+                    c.server_reason.unwrap_or_default(),
+                    c.conflict.to_string(),
+                ]));
+            }
+        }
+        other => return Err(ApiError::NotFound(format!("export {other:?}"))),
+    }
+    Ok(out)
+}
+
+/// A CSV export (RFC 4180, UTF-8, CRLF, header row): `orders.csv`, `tickets.csv`,
+/// `check-ins.csv` or `conflicts.csv`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/exports/{file}",
+    params(("file" = String, Path, description = "orders.csv, tickets.csv, check-ins.csv or conflicts.csv"), ("event_id" = Option<i64>, Query, description = "the event (default: the current one, whose last day is nearest today or later)")),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", description = "CSV"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn export_api(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(file): ApiPath<String>,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Response, ApiError> {
+    let what = file
+        .strip_suffix(".csv")
+        .ok_or_else(|| ApiError::NotFound(format!("export {file:?}")))?;
+    let body = export(&state, what, q.event_id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tessera-{what}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+// ----- orders and tickets -----------------------------------------------------------------
+
+/// `?q=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// Email or name part, or an exact order/ticket id; empty lists the newest.
+    #[serde(default)]
+    pub q: String,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<i64>,
+}
+
+/// An order in a console list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderRowOut {
+    /// Id.
+    pub id: i64,
+    /// `T-...`.
+    pub number: String,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// `demo`, `comp`, `stripe`.
+    pub payment: String,
+    /// Minor units.
+    pub total_cents: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Tickets.
+    pub tickets: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A ticket in a console list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketRowOut {
+    /// Id.
+    pub id: i64,
+    /// Order.
+    pub order_id: i64,
+    /// Email of the order.
+    pub email: String,
+    /// Type name.
+    pub ticket_type: String,
+    /// Pass or vendor booth.
+    pub kind: TicketKind,
+    /// Holder.
+    pub holder_name: String,
+    /// `valid` or `void`.
+    pub status: String,
+    /// Revision.
+    pub revision: i64,
+    /// Booth id in its claims.
+    pub booth: Option<i64>,
+}
+
+/// `GET /api/v1/console/orders` and `/tickets` body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchOut {
+    /// Matching orders.
+    pub orders: Vec<OrderRowOut>,
+    /// Matching tickets.
+    pub tickets: Vec<TicketRowOut>,
+}
+
+/// Searches orders and tickets by email, name, or id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/search",
+    params(("q" = Option<String>, Query, description = "email or name part, or an exact order or ticket id"), ("limit" = Option<i64>, Query, description = "at most this many (default 50, at most 500)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SearchOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn search(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchOut>, ApiError> {
+    Ok(Json(search_of(&state, &q.q, q.limit).await?))
+}
+
+/// Orders and tickets matching `q`.
+pub async fn search_of(
+    state: &AppState,
+    q: &str,
+    limit: Option<i64>,
+) -> Result<SearchOut, ApiError> {
+    let limit = limit.unwrap_or(50).clamp(1, 500);
+    let orders = state.store.search_orders(q, limit).await?;
+    let tickets = state.store.search_tickets(q, limit).await?;
+    Ok(SearchOut {
+        orders: orders
+            .into_iter()
+            .map(|o| OrderRowOut {
+                number: crate::render::order_number(o.id),
+                id: o.id,
+                email: o.email,
+                name: o.name,
+                status: o.status,
+                payment: o.payment,
+                total_cents: o.total_cents,
+                currency: o.currency,
+                tickets: o.tickets,
+                created_at: o.created_at,
+            })
+            .collect(),
+        tickets: tickets
+            .into_iter()
+            .map(|t| TicketRowOut {
+                id: t.id,
+                order_id: t.order_id,
+                email: t.email,
+                ticket_type: t.type_name,
+                kind: t.kind,
+                holder_name: t.holder_name,
+                status: t.status,
+                revision: t.revision,
+                booth: t.booth,
+            })
+            .collect(),
+    })
+}
+
+/// Voids a ticket: devices refuse it (`revoked`) after their next sync.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/tickets/{id}/void",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Voided"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn void_ticket(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.void_ticket(id).await? {
+        tracing::info!(ticket = id, "ticket voided from the console");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("ticket {id}")))
+    }
+}
+
+/// Queues an order's confirmation email again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/orders/{id}/resend",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 202, description = "Queued"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such paid order"))
+)]
+pub async fn resend(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .queue_confirmation(id, Utc::now().timestamp())
+        .await
+        .map_err(mapped)?;
+    state.wake.notify_one();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/v1/console/comps` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompIn {
+    /// Ticket type id.
+    pub ticket_type: i64,
+    /// Guest's email (the tickets are emailed there).
+    pub email: String,
+    /// Guest's name (printed on the tickets).
+    pub name: String,
+    /// How many (default 1).
+    #[serde(default)]
+    pub count: Option<i64>,
+}
+
+/// Issues complimentary tickets (also of paused types); answers like `POST /api/v1/orders`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/comps",
+    request_body = CompIn,
+    security(("bearer" = [])),
+    responses((status = 201, body = crate::api::OrderOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn comp(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CompIn>,
+) -> Result<(StatusCode, Json<crate::api::OrderOut>), ApiError> {
+    let keys = state.keys.read().await.clone();
+    let placed = orders::place(
+        state.store.as_ref(),
+        keys.signer(),
+        &state.master,
+        &OrderRequest {
+            email: body.email,
+            name: body.name,
+            items: vec![(body.ticket_type, body.count.unwrap_or(1))],
+        },
+        Payment::Comp,
+        Utc::now(),
+        state.settings.max_quantity,
+    )
+    .await?;
+    state.wake.notify_one();
+    let order = state
+        .store
+        .order(placed.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", placed.id)))?;
+    let tickets = state.store.order_tickets(placed.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::api::order_out(
+            &order,
+            &tickets,
+            Some(placed.access_token),
+        )),
+    ))
+}
+
+// ----- events -----------------------------------------------------------------------------
+
+/// A gate of a new event.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateIn {
+    /// "Main Gate".
+    pub name: String,
+    /// Zone mask of what is behind it (1: general admission).
+    pub zones: u16,
+}
+
+/// `POST /api/v1/console/events` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// Unique name.
+    pub name: String,
+    /// Where.
+    #[serde(default)]
+    pub venue: String,
+    /// IANA timezone its days are counted in ("America/Los_Angeles").
+    pub timezone: String,
+    /// First day, event-local (YYYY-MM-DD).
+    #[schema(value_type = String, format = Date)]
+    pub start: NaiveDate,
+    /// Consecutive days (1 to 16).
+    pub days: u32,
+    /// Its gates.
+    pub gates: Vec<GateIn>,
+}
+
+/// Creates an event with its gates.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/events",
+    request_body = EventIn,
+    security(("bearer" = [])),
+    responses((status = 201, description = "`{\"id\": n}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "the name is taken"), (status = 422, body = ErrorBody))
+)]
+pub async fn create_event(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EventIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !(1..=16).contains(&body.days) {
+        return Err(ApiError::Invalid("days must be 1 to 16".into()));
+    }
+    let event = crate::store::NewEvent {
+        name: body.name.trim().to_owned(),
+        venue: body.venue.trim().to_owned(),
+        timezone: body.timezone.trim().to_owned(),
+        days: catalog::consecutive_days(body.start, body.days),
+        gates: body
+            .gates
+            .into_iter()
+            .map(|g| (g.name.trim().to_owned(), g.zones))
+            .collect(),
+    };
+    if event.gates.iter().any(|(n, z)| n.is_empty() || *z == 0) {
+        return Err(ApiError::Invalid(
+            "every gate needs a name and a zone mask".into(),
+        ));
+    }
+    let id = catalog::create_event(state.store.as_ref(), &event)
+        .await
+        .map_err(|e| match e {
+            catalog::CatalogError::Invalid(m) => ApiError::Invalid(m),
+            catalog::CatalogError::Store(e) => mapped(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+// ----- ticket types -----------------------------------------------------------------------
+
+/// `POST /api/v1/console/ticket-types` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTypeIn {
+    /// The event (default: the current one).
+    #[serde(default)]
+    pub event_id: Option<i64>,
+    /// Unique in the event.
+    pub name: String,
+    /// Pass or vendor booth (vendor booths are never transferable).
+    pub kind: TicketKind,
+    /// Minor units.
+    pub price_cents: i64,
+    /// ISO 4217 (default USD).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Most that can be sold.
+    pub capacity: i64,
+    /// 1-based event day numbers it is valid on (default: every day).
+    #[serde(default)]
+    pub days: Vec<u8>,
+    /// Zone mask (default 1, general admission).
+    #[serde(default)]
+    pub zones: Option<u16>,
+}
+
+/// `PATCH /api/v1/console/ticket-types/{id}` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTypeEditIn {
+    /// New price (minor units).
+    pub price_cents: i64,
+    /// New capacity.
+    pub capacity: i64,
+}
+
+/// A ticket type as organizers see it.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct TicketTypeAdminOut {
+    /// Id.
+    pub id: i64,
+    /// Event.
+    pub event_id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: TicketKind,
+    /// Minor units.
+    pub price_cents: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Capacity.
+    pub capacity: i64,
+    /// Sold and comped.
+    pub sold: i64,
+    /// Sales paused.
+    pub sales_paused: bool,
+    /// Transferable.
+    pub transferable: bool,
+}
+
+/// Every ticket type with sales figures.
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/ticket-types",
+    security(("bearer" = [])),
+    responses((status = 200, body = [TicketTypeAdminOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn ticket_types(
+    _: Organizer,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<TicketTypeAdminOut>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .ticket_types()
+            .await?
+            .into_iter()
+            .map(|t| TicketTypeAdminOut {
+                id: t.id,
+                event_id: t.event_id,
+                name: t.name,
+                kind: t.kind,
+                price_cents: t.price_cents,
+                currency: t.currency,
+                capacity: t.capacity,
+                sold: t.sold,
+                sales_paused: t.sales_paused,
+                transferable: t.transferable,
+            })
+            .collect(),
+    ))
+}
+
+/// Creates a ticket type.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/ticket-types",
+    request_body = TicketTypeIn,
+    security(("bearer" = [])),
+    responses((status = 201, description = "`{\"id\": n}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn create_ticket_type(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TicketTypeIn>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let event_id = event_id(state.store.as_ref(), body.event_id).await?;
+    let days = state
+        .store
+        .events()
+        .await?
+        .into_iter()
+        .find(|e| e.id == event_id)
+        .map_or(0, |e| e.days.len());
+    let days_mask = if body.days.is_empty() {
+        tessera_core::DayMask::from_days(0..days).0
+    } else {
+        if body.days.contains(&0) {
+            return Err(ApiError::Invalid("days are 1-based day numbers".into()));
+        }
+        tessera_core::DayMask::from_days(body.days.iter().map(|d| usize::from(*d) - 1)).0
+    };
+    let tt = NewTicketType {
+        event_id,
+        name: body.name.trim().to_owned(),
+        kind: body.kind,
+        price_cents: body.price_cents,
+        currency: body.currency.unwrap_or_else(|| "USD".into()),
+        capacity: body.capacity,
+        days_mask,
+        zones: body.zones.unwrap_or(catalog::ZONE_GENERAL),
+        transferable: body.kind == TicketKind::Pass,
+    };
+    let id = catalog::create_ticket_type(state.store.as_ref(), &tt)
+        .await
+        .map_err(|e| match e {
+            catalog::CatalogError::Invalid(m) => ApiError::Invalid(m),
+            catalog::CatalogError::Store(e) => mapped(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+/// Changes price and capacity of a ticket type that has not sold yet.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/console/ticket-types/{id}",
+    params(("id" = i64, Path)),
+    request_body = TicketTypeEditIn,
+    security(("bearer" = [])),
+    responses((status = 204, description = "Changed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: it has sold already"), (status = 422, body = ErrorBody))
+)]
+pub async fn edit_ticket_type(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<TicketTypeEditIn>,
+) -> Result<StatusCode, ApiError> {
+    if body.price_cents < 0 || body.capacity < 0 {
+        return Err(ApiError::Invalid(
+            "price and capacity must not be negative".into(),
+        ));
+    }
+    state
+        .store
+        .edit_unsold_ticket_type(id, body.price_cents, body.capacity)
+        .await
+        .map_err(mapped)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pauses sales of a ticket type: orders for it are refused with `sales_paused`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/ticket-types/{id}/pause",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Paused"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn pause(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .set_sales_paused(id, true)
+        .await
+        .map_err(mapped)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resumes sales of a ticket type.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/ticket-types/{id}/resume",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Resumed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn resume(
+    _: Organizer,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .set_sales_paused(id, false)
+        .await
+        .map_err(mapped)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotates the signing key: a new key signs from now on; tickets signed by the old one stay
+/// valid. Devices learn the new public key with their next sync.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/keys/rotate",
+    security(("bearer" = [])),
+    responses((status = 200, description = "`{\"key_id\": n, \"status\": \"active\"}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn rotate_key(
+    _: Organizer,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = rotate(&state).await?;
+    Ok(Json(
+        serde_json::json!({ "key_id": id, "status": "active" }),
+    ))
+}
+
+/// Rotates the signing key and makes this process sign with the new one at once (other
+/// instances pick it up within `keys_reload_ms`).
+pub async fn rotate(state: &AppState) -> Result<u16, ApiError> {
+    let id = crate::keys::Keys::rotate(state.store.as_ref(), &state.master)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let keys = crate::keys::Keys::load_or_create(state.store.as_ref(), &state.master)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    *state.keys.write().await = std::sync::Arc::new(keys);
+    tracing::info!(key = id, "signing key rotated from the console");
+    Ok(id)
+}
+
+/// The console part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        devices,
+        create_device_code,
+        device_code_qr,
+        device_code_qr_png,
+        revoke_device,
+        live_api,
+        export_api,
+        search,
+        void_ticket,
+        resend,
+        comp,
+        ticket_types,
+        create_ticket_type,
+        edit_ticket_type,
+        pause,
+        resume,
+        rotate_key
+    ),
+    components(schemas(
+        DeviceStatus,
+        ReadinessOut,
+        DeviceCodeIn,
+        DeviceCodeOut,
+        Count,
+        ConflictOut,
+        LiveOut,
+        OrderRowOut,
+        TicketRowOut,
+        SearchOut,
+        CompIn,
+        TicketTypeIn,
+        TicketTypeEditIn,
+        TicketTypeAdminOut
+    ))
+)]
+pub struct ConsoleApiDoc;
+
+/// The console routes (all organizer-only), with the vendor ones.
+pub fn routes() -> Router<AppState> {
+    use axum::routing::{get, patch, post};
+    Router::new()
+        .route("/api/v1/console/devices", get(devices))
+        .route("/api/v1/console/devices/codes", post(create_device_code))
+        .route(
+            "/api/v1/console/devices/codes/{code}/qr.svg",
+            get(device_code_qr),
+        )
+        .route(
+            "/api/v1/console/devices/codes/{code}/qr.png",
+            get(device_code_qr_png),
+        )
+        .route("/api/v1/console/devices/{id}/revoke", post(revoke_device))
+        .route("/api/v1/console/live", get(live_api))
+        .route("/api/v1/console/exports/{file}", get(export_api))
+        .route("/api/v1/console/search", get(search))
+        .route("/api/v1/console/tickets/{id}/void", post(void_ticket))
+        .route("/api/v1/console/orders/{id}/resend", post(resend))
+        .route("/api/v1/console/comps", post(comp))
+        .route("/api/v1/console/events", post(create_event))
+        .route(
+            "/api/v1/console/ticket-types",
+            get(ticket_types).post(create_ticket_type),
+        )
+        .route("/api/v1/console/ticket-types/{id}", patch(edit_ticket_type))
+        .route("/api/v1/console/ticket-types/{id}/pause", post(pause))
+        .route("/api/v1/console/ticket-types/{id}/resume", post(resume))
+        .route("/api/v1/console/keys/rotate", post(rotate_key))
+        .merge(crate::vendors::routes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(id: &str, last_seen_ms: Option<i64>, cursor: i64) -> DeviceRow {
+        DeviceRow {
+            id: id.into(),
+            event_id: 1,
+            name: id.into(),
+            gate: Some("Main Gate".into()),
+            status: "active".into(),
+            app_version: "1".into(),
+            enrolled_at: 0,
+            last_seen_ms,
+            cursor,
+            clock_skew_ms: Some(120),
+            check_ins: 0,
+        }
+    }
+
+    #[test]
+    fn readiness_says_which_devices_are_current_and_why_not() {
+        let now = 10_000_000;
+        let out = readiness(
+            &[
+                device("synced", Some(now - 60_000), 40),
+                device("never", None, 0),
+                device("stale", Some(now - 16 * 60_000), 40),
+                device("behind", Some(now - 1000), 39),
+            ],
+            40,
+            now,
+            15,
+        );
+        let current: Vec<_> = out.iter().map(|d| (d.id.as_str(), d.current)).collect();
+        assert_eq!(
+            current,
+            [
+                ("synced", true),
+                ("never", false),
+                ("stale", false),
+                ("behind", false)
+            ]
+        );
+        assert_eq!(out[1].problem, "never synced");
+        assert!(out[2].problem.contains("15 minutes"), "{}", out[2].problem);
+        assert_eq!(out[3].behind, 1);
+    }
+
+    fn row(ticket: i64, at: DateTime<Utc>, gate: &str, dir: &str, admitted: bool) -> CheckInRow {
+        CheckInRow {
+            device_id: "d".into(),
+            seq: 1,
+            device_name: "Tablet".into(),
+            ticket_id: Some(ticket),
+            ticket_type: Some("3-Day Pass".into()),
+            at_ms: at.timestamp_millis(),
+            gate: gate.into(),
+            direction: dir.into(),
+            admitted,
+            reason: (!admitted).then(|| "already_admitted".into()),
+            server_admitted: admitted,
+            server_reason: None,
+            conflict: false,
+        }
+    }
+
+    #[test]
+    fn live_counts_today_in_the_event_timezone() {
+        let tz: Tz = "America/Los_Angeles".parse().unwrap();
+        // 20:00 UTC is noon in Los Angeles; 07:00 UTC that day was yesterday there.
+        let now = DateTime::parse_from_rfc3339("2026-07-10T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let yesterday = DateTime::parse_from_rfc3339("2026-07-10T06:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let minute = chrono::Duration::minutes(1);
+        let rows = vec![
+            row(1, yesterday, "Main Gate", "entry", true),
+            row(1, now - minute * 30, "Main Gate", "entry", true),
+            row(2, now - minute * 20, "North Gate", "entry", true),
+            row(2, now - minute * 10, "North Gate", "exit", true),
+            row(1, now - minute * 5, "North Gate", "entry", false),
+        ];
+        let out = live(&rows, tz, true, now);
+        assert_eq!(out.today.to_string(), "2026-07-10");
+        assert_eq!(out.admitted_today, 2);
+        assert_eq!(
+            out.per_gate,
+            [
+                Count {
+                    name: "Main Gate".into(),
+                    count: 1
+                },
+                Count {
+                    name: "North Gate".into(),
+                    count: 1
+                }
+            ]
+        );
+        assert_eq!(out.per_day.len(), 2);
+        assert_eq!(out.inside, Some(1));
+        assert_eq!(out.scans_per_minute.len(), 60);
+        assert_eq!(out.scans_per_minute.iter().sum::<i64>(), 4);
+        assert_eq!(out.scans_per_minute[59 - 5], 1);
+        assert_eq!(out.rejects_by_reason[0].name, "already_admitted");
+        assert_eq!(live(&rows, tz, false, now).inside, None);
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_a_minute_and_words_for_screen_readers() {
+        let mut minutes = vec![0; 60];
+        minutes[59] = 4;
+        minutes[0] = 2;
+        let svg = scans_chart_svg(&minutes);
+        assert_eq!(svg.matches("<rect").count(), 60);
+        assert!(svg.contains("6 in all, at most 4 in one minute"), "{svg}");
+        assert!(
+            svg.contains("height=\"110\""),
+            "the busiest minute is full height"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv(["a", "b c", ""]), "a,b c,\r\n");
+        assert_eq!(
+            csv(["Falafel, King", "say \"hi\"", "two\nlines"]),
+            "\"Falafel, King\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+        );
+    }
+}
