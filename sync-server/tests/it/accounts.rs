@@ -223,17 +223,27 @@ async fn transfer_and_upgrade_issue_new_revisions(db: &TestDb) {
         &app,
         "ada@example.com",
         "Ada",
-        json!([{"ticket_type": one_day, "quantity": 2}, {"ticket_type": booth, "quantity": 1}]),
+        json!([{"ticket_type": one_day, "quantity": 2}]),
     )
     .await;
+    let (status, booked) = post(
+        &app,
+        "/api/v1/vendor-booths",
+        None,
+        json!({
+            "business_name": "Falafel King", "booth_name": "The King's truck",
+            "category": "food_truck", "contact_name": "Ada", "phone": "+1 714 555 0142",
+            "email": "ada@example.com", "description": "Falafel"
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    assert_eq!(booked["ticket_type"], booth);
     let access = order["access_token"].as_str().unwrap().to_owned();
     let order_id = order["id"].as_i64().unwrap();
     let tickets = order["tickets"].as_array().unwrap().clone();
     let passes: Vec<&Value> = tickets.iter().filter(|t| t["kind"] == "pass").collect();
-    let vendor = tickets
-        .iter()
-        .find(|t| t["kind"] == "vendor_booth")
-        .unwrap();
+    let vendor = &booked["tickets"][0];
     let (gift, keep) = (
         passes[0]["id"].as_i64().unwrap(),
         passes[1]["id"].as_i64().unwrap(),

@@ -358,8 +358,23 @@ on_both_backends!(
 async fn sold_out_is_409_and_sells_nothing() {
     let db = TestDb::sqlite();
     let app = TestApp::spawn(db.settings()).await;
-    let truck = ticket_type_id(app.state.store.as_ref(), "Food Truck Booth").await;
-    // 20 food truck booths; buy 20 in one order, then one more.
+    let store = app.state.store.clone();
+    let event = store.events().await.unwrap()[0].id;
+    let truck = store
+        .create_ticket_type(&tessera_server::store::NewTicketType {
+            event_id: event,
+            name: "Late-night Pass".into(),
+            kind: tessera_server::store::TicketKind::Pass,
+            price_cents: 1000,
+            currency: "USD".into(),
+            capacity: 20,
+            days_mask: 0b1,
+            zones: 1,
+            transferable: true,
+        })
+        .await
+        .unwrap();
+    // 20 passes of the type; buy 20 in one order, then one more.
     let (status, _) = buy(&app.http, &app.base, truck, 20).await;
     assert_eq!(status, 201);
     let (status, body) = buy(&app.http, &app.base, truck, 1).await;
@@ -382,5 +397,15 @@ async fn sold_out_is_409_and_sells_nothing() {
         .unwrap()["remaining"]
         .clone();
     assert_eq!(remaining, 0);
+    // Vendor booths are not sold as plain orders: they need the vendor's details.
+    let booth = ticket_type_id(app.state.store.as_ref(), "Food Booth").await;
+    let (status, body) = buy(&app.http, &app.base, booth, 1).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/vendor-booths")
+    );
     app.stop().await;
 }
