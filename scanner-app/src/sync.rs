@@ -307,6 +307,9 @@ fn round(
         scanner.device().acknowledge(&acks, now())?;
     }
 
+    // What this device still holds unsent (new scans since the push, or more than one
+    // push round could take): organizers see it beside the device.
+    let queued = scanner.device().counts()?.unsent.to_string();
     let mut cursor: u64 = scanner
         .replica()
         .meta("cursor")?
@@ -321,6 +324,7 @@ fn round(
             ))
             .header("Authorization", &auth)
             .header("X-Device-Time", &t0.to_rfc3339())
+            .header("X-Device-Queued", &queued)
             .call()
             .map_err(offline)?;
         if !resp.status().is_success() {

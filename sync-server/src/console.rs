@@ -63,6 +63,8 @@ pub struct DeviceStatus {
     pub clock_skew_ms: Option<i64>,
     /// Check-ins it reported so far.
     pub check_ins: i64,
+    /// Check-ins it said it still held, not uploaded, at its last pull (`None`: not reported).
+    pub queued_check_ins: Option<i64>,
     /// Synced within the window and has every change.
     pub current: bool,
     /// Why not, in words for the organizer (empty when current).
@@ -111,6 +113,8 @@ pub fn readiness(
                 format!("no sync in the last {within_minutes} minutes")
             } else if behind > 0 {
                 format!("{behind} changes behind: sync it again")
+            } else if let Some(queued) = d.queued_check_ins.filter(|&q| q > 0) {
+                format!("{queued} check-ins not uploaded yet: sync it again")
             } else if d.clock_skew_ms.is_some_and(|s| s.abs() > MAX_SKEW_MS) {
                 "clock is more than 5 minutes off: set its time".to_owned()
             } else {
@@ -127,6 +131,7 @@ pub fn readiness(
                 behind,
                 clock_skew_ms: d.clock_skew_ms,
                 check_ins: d.check_ins,
+                queued_check_ins: d.queued_check_ins,
                 current: problem.is_empty(),
                 problem,
             }
@@ -1402,6 +1407,7 @@ mod tests {
             cursor,
             clock_skew_ms: Some(120),
             check_ins: 0,
+            queued_check_ins: Some(0),
         }
     }
 
@@ -1414,6 +1420,10 @@ mod tests {
                 device("never", None, 0),
                 device("stale", Some(now - 16 * 60_000), 40),
                 device("behind", Some(now - 1000), 39),
+                DeviceRow {
+                    queued_check_ins: Some(3),
+                    ..device("holding", Some(now - 1000), 40)
+                },
             ],
             40,
             now,
@@ -1426,8 +1436,13 @@ mod tests {
                 ("synced", true),
                 ("never", false),
                 ("stale", false),
-                ("behind", false)
+                ("behind", false),
+                ("holding", false)
             ]
+        );
+        assert_eq!(
+            out[4].problem,
+            "3 check-ins not uploaded yet: sync it again"
         );
         assert_eq!(out[1].problem, "never synced");
         assert!(out[2].problem.contains("15 minutes"), "{}", out[2].problem);

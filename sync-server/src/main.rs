@@ -712,7 +712,8 @@ async fn main() -> Result<()> {
                     json!({"id": d.id, "name": d.name, "event_id": d.event_id, "gate": d.gate,
                            "status": d.status, "app_version": d.app_version, "enrolled_at": d.enrolled_at,
                            "last_seen_ms": d.last_seen_ms, "cursor": d.cursor,
-                           "clock_skew_ms": d.clock_skew_ms, "check_ins": d.check_ins})
+                           "clock_skew_ms": d.clock_skew_ms, "check_ins": d.check_ins,
+                           "queued_check_ins": d.queued_check_ins})
                 );
             }
         }

@@ -211,7 +211,7 @@ pub async fn enroll(
     let skew = (req.device_time - now).num_milliseconds();
     state
         .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None)
+        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
         .await?;
     tracing::info!(device = %device.id, "device enrolled");
     Ok(Json(EnrollResponse {
@@ -259,6 +259,7 @@ pub struct ChangesQuery {
         ("after" = Option<i64>, Query, description = "the cursor: the last change the device applied (0 at first)"),
         ("limit" = Option<i64>, Query, description = "changes per page, 1 to 10000 (default 5000)"),
         ("X-Device-Time" = Option<String>, Header, description = "the device's clock (RFC 3339), for skew"),
+        ("X-Device-Queued" = Option<u32>, Header, description = "check-ins the device still holds, not uploaded (shown to organizers)"),
     ),
     responses(
         (status = 200, description = "ChangesPage: protocol, cursor, head, more, server_time, event, keys, tickets, check_ins"),
@@ -282,6 +283,12 @@ pub async fn changes(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .map(|t| (t.with_timezone(&Utc) - now).num_milliseconds());
+    // What the device still holds unsent; a malformed or absurd value is ignored.
+    let queued = headers
+        .get("x-device-queued")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map(i64::from);
     let limit = q.limit.unwrap_or(5_000).clamp(1, MAX_PAGE);
     let page = state
         .store
@@ -290,7 +297,13 @@ pub async fn changes(
     // The cursor the device will be at once it applies this page: organizers see its lag.
     state
         .store
-        .touch_device(&device.id, now.timestamp_millis(), skew, Some(page.cursor))
+        .touch_device(
+            &device.id,
+            now.timestamp_millis(),
+            skew,
+            Some(page.cursor),
+            queued,
+        )
         .await?;
     let body = ChangesPage {
         protocol: PROTOCOL,
@@ -613,7 +626,7 @@ pub async fn upload(
     let skew = (req.device_time - now).num_milliseconds();
     state
         .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None)
+        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
         .await?;
     let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();
     tracing::info!(device = %device.id, received = items.len(), conflicts, "check-ins uploaded");

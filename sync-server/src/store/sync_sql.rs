@@ -38,6 +38,8 @@ pub struct DeviceRow {
     pub clock_skew_ms: Option<i64>,
     /// Check-ins it uploaded.
     pub check_ins: i64,
+    /// Check-ins the device said it still held, not uploaded, at its last pull.
+    pub queued_check_ins: Option<i64>,
 }
 
 /// A one-time enrollment code to store (hashed).
@@ -231,6 +233,7 @@ pub trait SyncStore: Send + Sync {
         now_ms: i64,
         skew_ms: Option<i64>,
         cursor: Option<i64>,
+        queued: Option<i64>,
     ) -> Result<(), StoreError>;
     /// The event with its policy, gates and ticket types.
     async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError>;
@@ -261,7 +264,7 @@ pub trait SyncStore: Send + Sync {
 macro_rules! device_select {
     () => {
         "SELECT id, event_id, name, gate, status, app_version, enrolled_at, \
-         last_seen_ms, cursor, clock_skew_ms, check_ins FROM devices"
+         last_seen_ms, cursor, clock_skew_ms, check_ins, queued_check_ins FROM devices"
     };
 }
 
@@ -294,6 +297,7 @@ where
         cursor: row.try_get("cursor")?,
         clock_skew_ms: row.try_get("clock_skew_ms")?,
         check_ins: row.try_get("check_ins")?,
+        queued_check_ins: row.try_get("queued_check_ins")?,
     })
 }
 
@@ -492,16 +496,19 @@ macro_rules! sync_store {
                 now_ms: i64,
                 skew_ms: Option<i64>,
                 cursor: Option<i64>,
+                queued: Option<i64>,
             ) -> Result<(), StoreError> {
                 let _w = self.write_guard().await;
                 sqlx::query(
                     "UPDATE devices SET last_seen_ms = $1, clock_skew_ms = COALESCE($2, clock_skew_ms), \
-                     cursor = COALESCE($3, cursor) WHERE id = $4",
+                     cursor = COALESCE($3, cursor), \
+                     queued_check_ins = COALESCE($5, queued_check_ins) WHERE id = $4",
                 )
                 .bind(now_ms)
                 .bind(skew_ms)
                 .bind(cursor)
                 .bind(id)
+                .bind(queued)
                 .execute(&self.pool)
                 .await?;
                 Ok(())

@@ -117,6 +117,7 @@ struct DeviceCtx {
     behind: i64,
     skew: String,
     check_ins: i64,
+    queued: Option<i64>,
     current: bool,
     problem: String,
 }
@@ -140,6 +141,7 @@ fn device_ctx(d: &console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
             },
         ),
         check_ins: d.check_ins,
+        queued: d.queued_check_ins,
         current: d.current,
         problem: d.problem.clone(),
     }

@@ -504,3 +504,87 @@ async fn a_dropped_pull_resumes_from_the_cursor() {
     assert_eq!(replica.len(), 400);
     assert_eq!(replica, server_view);
 }
+
+/// A device reports how many check-ins it still holds; organizers see the number and
+/// readiness holds the device back until it has none. A malformed report changes nothing;
+/// the real client reports 0 after a sync that pushed everything.
+async fn devices_report_their_queue(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let token = enroll(&app, "Tablet-Q", "0123456789abcdef0123456789abcdef").await;
+    let pull = |queued: &'static str| {
+        app.http
+            .get(app.url("/api/v1/sync/changes?after=0"))
+            .bearer_auth(&token)
+            .header("X-Device-Time", Utc::now().to_rfc3339())
+            .header("X-Device-Queued", queued)
+            .send()
+    };
+    let queued = || async {
+        let devices = app.state.store.devices().await.unwrap();
+        devices
+            .iter()
+            .find(|d| d.name == "Tablet-Q")
+            .unwrap()
+            .queued_check_ins
+    };
+    let readiness = || async {
+        let r = tessera_server::console::readiness_of(&app.state, None, Some(15), Utc::now())
+            .await
+            .unwrap();
+        r.devices
+            .into_iter()
+            .find(|d| d.name == "Tablet-Q")
+            .unwrap()
+    };
+    assert_eq!(queued().await, None, "nothing reported yet");
+
+    assert_eq!(pull("7").await.unwrap().status(), 200);
+    assert_eq!(queued().await, Some(7));
+    let d = readiness().await;
+    assert!(!d.current);
+    assert_eq!(d.queued_check_ins, Some(7));
+    assert!(
+        d.problem.contains("7 check-ins not uploaded"),
+        "{}",
+        d.problem
+    );
+
+    for bad in ["-1", "lots", "99999999999"] {
+        assert_eq!(pull(bad).await.unwrap().status(), 200, "{bad}");
+        assert_eq!(queued().await, Some(7), "{bad} is ignored");
+    }
+    assert_eq!(pull("0").await.unwrap().status(), 200);
+    assert_eq!(queued().await, Some(0));
+
+    // The real client: enroll, scan, sync.
+    let tt = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (_, order) = buy(&app.http, &app.base, tt, 1).await;
+    let text = order["tickets"][0]["qr_text"].as_str().unwrap().to_owned();
+    let dir = db.dir.path().join("device");
+    let event = app.state.store.events().await.unwrap()[0].id;
+    let code = tessera_server::sync::create_device_code(
+        &app.state,
+        event,
+        "Tablet-R",
+        Some("Main Gate"),
+        chrono::Duration::hours(1),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let base = app.base.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = tessera_scanner::Scanner::open(&dir).unwrap();
+        tessera_scanner::sync::enroll(&mut s, &base, &code, "t").unwrap();
+        tessera_scanner::sync::sync_once(&mut s, &mut |_, _| {}).unwrap();
+        s.scan(&text, Utc::now()).unwrap();
+        tessera_scanner::sync::sync_once(&mut s, &mut |_, _| {}).unwrap();
+    })
+    .await
+    .unwrap();
+    let devices = app.state.store.devices().await.unwrap();
+    let real = devices.iter().find(|d| d.name == "Tablet-R").unwrap();
+    assert_eq!((real.check_ins, real.queued_check_ins), (1, Some(0)));
+    app.stop().await;
+}
+on_both_backends!(devices_report_their_queue_on, devices_report_their_queue);
