@@ -418,11 +418,16 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
             field("venue", "VENUE", t.event.venue.clone()),
         ];
         if t.kind == TicketKind::VendorBooth {
+            // The vendor's business and booth ("Falafel King · Booth B-12"), as the gate shows.
             auxiliary.push(field(
                 "booth",
-                "BOOTH",
-                t.booth
-                    .map_or_else(|| "to be assigned".to_owned(), |b| b.to_string()),
+                "VENDOR",
+                t.detail.clone().unwrap_or_else(|| {
+                    t.booth.map_or_else(
+                        || "booth to be assigned".to_owned(),
+                        |b| format!("Booth {b}"),
+                    )
+                }),
             ));
         }
         json!({

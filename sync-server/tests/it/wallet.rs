@@ -315,7 +315,7 @@ async fn apple_pass_is_complete_signed_and_tamper_evident() {
     .await;
     let aux = pass_json(&booth_files)["eventTicket"]["auxiliaryFields"].to_string();
     assert!(
-        aux.contains("BOOTH") && aux.contains("to be assigned"),
+        aux.contains("VENDOR") && aux.contains("Falafel King") && aux.contains("to be assigned"),
         "{aux}"
     );
 
