@@ -250,10 +250,29 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        current_user(state, &parts.headers)
+        let user = current_user(state, &parts.headers)
             .await?
-            .ok_or(ApiError::LoginRequired)
+            .ok_or(ApiError::LoginRequired)?;
+        if !user.bearer && cross_site_risk(parts) {
+            return Err(ApiError::Csrf);
+        }
+        Ok(user)
     }
+}
+
+/// Whether a cookie-authenticated request could have been sent by another site: a
+/// state-changing API call (`/api/...`, not GET/HEAD/OPTIONS) without a JSON body. A JSON
+/// `Content-Type` cannot be sent cross-site without a CORS preflight, which this server never
+/// grants; pages' form posts are checked by [`CsrfForm`] instead.
+fn cross_site_risk(parts: &Parts) -> bool {
+    use axum::http::Method;
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    unsafe_method && parts.uri.path().starts_with("/api/") && !json
 }
 
 /// The account of a request, if any.

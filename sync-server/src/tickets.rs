@@ -242,6 +242,7 @@ fn upgrade_target(
     let current = types.iter().find(|t| t.id == ticket.ticket_type_id)?;
     let target = types.iter().find(|t| t.id == to_type)?;
     let ok = target.event_id == current.event_id
+        && !target.sales_paused
         && target.kind == TicketKind::Pass
         && ticket.booth.is_none()
         && target.currency == current.currency

@@ -377,7 +377,23 @@ async fn settle(
                     .map_err(|e| WebhookError::Internal(e.to_string()))?;
             match &upgrade {
                 Some(revision) => Fulfil::Upgrade(revision),
-                None => return refund_stale_upgrade(state, &order, &session, now).await,
+                None => {
+                    // Read again: a concurrent delivery may have just applied this very
+                    // upgrade (order paid and ticket upgraded commit together), which is
+                    // why the ticket no longer qualifies. Only an unpaid order is stale.
+                    let now_status = store
+                        .order(order.id)
+                        .await?
+                        .map(|o| o.status)
+                        .unwrap_or_default();
+                    return match now_status.as_str() {
+                        "pending" | "expired" => {
+                            refund_stale_upgrade(state, &order, &session, now).await
+                        }
+                        "refunded" => Ok("already_refunded".into()),
+                        _ => Ok("duplicate".into()),
+                    };
+                }
             }
         }
         None => {

@@ -793,5 +793,16 @@ async fn forms_without_the_csrf_token_change_nothing() {
             .unwrap()
             .contains("Confirm your email address")
     );
+    // The session cookie does not make bodiless or form-encoded API posts from other sites
+    // work: state-changing API calls with a cookie need a JSON body (which needs CORS).
+    let bodiless = jar.post(app.url("/api/v1/me/resend")).send().await.unwrap();
+    assert_eq!(bodiless.status(), StatusCode::FORBIDDEN);
+    let as_form = jar
+        .post(app.url("/api/v1/tickets/1/transfer"))
+        .form(&[("email", "x@example.com"), ("name", "X")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_form.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
