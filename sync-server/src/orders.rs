@@ -271,6 +271,7 @@ pub fn plan(
         tickets,
         email_due_ms: now.timestamp_millis(),
         upgrade_ticket_id: None,
+        upgrade_from_type: None,
     };
     Ok((order, Placed { id, access_token }))
 }

@@ -352,6 +352,7 @@ pub async fn upgrade(
             tickets: Vec::new(),
             email_due_ms: now.timestamp_millis(),
             upgrade_ticket_id: Some(ticket_id),
+            upgrade_from_type: Some(ticket.ticket_type_id),
         };
         let lines = vec![crate::payments::CheckoutLine {
             name: format!("Upgrade to {}", target.name),

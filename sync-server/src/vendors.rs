@@ -423,6 +423,7 @@ pub async fn grant_staff_passes(
         tickets,
         email_due_ms: now.timestamp_millis(),
         upgrade_ticket_id: None,
+        upgrade_from_type: None,
     };
     store.insert_staff_passes(booth_id, &order).await?;
     state.wake.notify_one();

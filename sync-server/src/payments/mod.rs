@@ -510,6 +510,8 @@ pub struct RefundOut {
     pub revoked_tickets: Vec<i64>,
     /// Stripe's refund id, when money moved through Stripe.
     pub stripe_refund_id: Option<String>,
+    /// Upgrade orders of the revoked tickets, refunded with them (their own payments).
+    pub upgrade_orders_refunded: Vec<i64>,
 }
 
 /// Refunds a paid order, or one of its tickets, through the provider (nothing to move for
@@ -533,13 +535,34 @@ pub async fn refund(
             order.status
         )));
     }
+    if let Some(ticket) = order.upgrade_ticket_id {
+        return Err(RefundError::NotRefundable(format!(
+            "order {} paid the upgrade of ticket {ticket}: refund the ticket in its own order, \
+             which returns the upgrade too",
+            order_number(order.id)
+        )));
+    }
     let tickets = store.order_tickets(order_id).await?;
     let valid: Vec<_> = tickets.iter().filter(|t| t.status == "valid").collect();
     let items = store.order_items(order_id).await?;
-    let price_of = |type_id: i64| {
+    // An upgraded ticket was sold as the type it had before its first upgrade; what the
+    // upgrades cost was paid (and is refunded) by their own orders.
+    let mut upgrades = std::collections::HashMap::new();
+    for t in &tickets {
+        let paid = store.paid_upgrades(t.id).await?;
+        if !paid.is_empty() {
+            upgrades.insert(t.id, paid);
+        }
+    }
+    let price_of_ticket = |t: &crate::store::TicketView| {
+        let sold_as = upgrades
+            .get(&t.id)
+            .and_then(|u| u.first())
+            .and_then(|o| o.upgrade_from_type)
+            .unwrap_or(t.ticket_type_id);
         items
             .iter()
-            .find(|i| i.ticket_type_id == type_id)
+            .find(|i| i.ticket_type_id == sold_as)
             .map_or(0, |i| i.unit_price_cents)
     };
     let (revoke, amount): (Vec<i64>, i64) = match ticket_id {
@@ -554,11 +577,11 @@ pub async fn refund(
                     t.status
                 )));
             }
-            (vec![id], price_of(t.ticket_type_id))
+            (vec![id], price_of_ticket(t))
         }
         None => (
             valid.iter().map(|t| t.id).collect(),
-            valid.iter().map(|t| price_of(t.ticket_type_id)).sum(),
+            valid.iter().map(|t| price_of_ticket(t)).sum(),
         ),
     };
     let amount = if order.payment == "comp" { 0 } else { amount };
@@ -572,7 +595,7 @@ pub async fn refund(
     };
     let refunds_before = store.refunds(order_id).await?.len();
     let key = format!("tessera-order-{order_id}-refund-{}", refunds_before + 1);
-    refund_money(
+    let mut out = refund_money(
         state,
         &order,
         ticket_id,
@@ -583,7 +606,31 @@ pub async fn refund(
         &revoke,
         now,
     )
-    .await
+    .await?;
+    // The revoked tickets' upgrades go back too, each through its own payment.
+    for id in &revoke {
+        for up in upgrades.get(id).into_iter().flatten() {
+            let intent = if up.payment == "stripe" {
+                store.payment(up.id).await?.and_then(|p| p.payment_intent)
+            } else {
+                None
+            };
+            refund_money(
+                state,
+                up,
+                Some(*id),
+                up.total_cents,
+                "ticket_refunded",
+                intent,
+                format!("tessera-order-{}-refund-1", up.id),
+                &[],
+                now,
+            )
+            .await?;
+            out.upgrade_orders_refunded.push(up.id);
+        }
+    }
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -658,6 +705,7 @@ async fn refund_money(
         currency: order.currency.clone(),
         revoked_tickets: revoke.to_vec(),
         stripe_refund_id,
+        upgrade_orders_refunded: Vec::new(),
     })
 }
 

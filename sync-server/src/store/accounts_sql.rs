@@ -210,6 +210,8 @@ pub trait AccountStore: Send + Sync {
         user_id: i64,
         verified_email: Option<&str>,
     ) -> Result<Vec<Order>, StoreError>;
+    /// The paid upgrade orders of a ticket, oldest first.
+    async fn paid_upgrades(&self, ticket_id: i64) -> Result<Vec<Order>, StoreError>;
     /// Links an order to the account that placed it.
     async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError>;
     /// Queues one email (a resend).
@@ -608,6 +610,19 @@ macro_rules! account_store {
                 .collect()
             }
 
+            async fn paid_upgrades(&self, ticket_id: i64) -> Result<Vec<Order>, StoreError> {
+                sqlx::query(concat!(
+                    super::sql::order_select!(),
+                    " WHERE upgrade_ticket_id = $1 AND status = 'paid' ORDER BY created_at, id"
+                ))
+                .bind(ticket_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(order_from)
+                .collect()
+            }
+
             async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError> {
                 let _w = self.write_guard().await;
                 sqlx::query("UPDATE orders SET user_id = $1 WHERE id = $2 AND user_id IS NULL")
@@ -704,8 +719,9 @@ macro_rules! account_store {
                 // The order row first: the notice queued by `apply_upgrade!` refers to it.
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, paid_at, user_id, upgrade_ticket_id) \
-                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10)",
+                     token_hash, created_at, paid_at, user_id, upgrade_ticket_id, \
+                     upgrade_from_type) \
+                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10, $11)",
                 )
                 .bind(u.order_id)
                 .bind(&r.holder_email)
@@ -717,6 +733,7 @@ macro_rules! account_store {
                 .bind(u.now)
                 .bind(u.user_id)
                 .bind(r.ticket_id)
+                .bind(r.from_type)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(

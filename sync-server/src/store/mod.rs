@@ -478,6 +478,8 @@ pub struct NewOrder {
     pub email_due_ms: i64,
     /// For a pending upgrade order: the ticket it upgrades once paid (no tickets issued).
     pub upgrade_ticket_id: Option<i64>,
+    /// For an upgrade order: the ticket type it upgrades from.
+    pub upgrade_from_type: Option<i64>,
 }
 
 /// A stored order.
@@ -503,6 +505,8 @@ pub struct Order {
     pub created_at: i64,
     /// The ticket an upgrade order paid for.
     pub upgrade_ticket_id: Option<i64>,
+    /// The type that ticket had before the upgrade.
+    pub upgrade_from_type: Option<i64>,
 }
 
 /// A ticket with what a printout or an email needs about its type and event.

@@ -217,8 +217,8 @@ macro_rules! payment_store {
                 take_capacity!(tx, items);
                 sqlx::query(
                     "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, expires_at, upgrade_ticket_id) \
-                     VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8, $9)",
+                     token_hash, created_at, expires_at, upgrade_ticket_id, upgrade_from_type) \
+                     VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(order.id)
                 .bind(&order.email)
@@ -229,6 +229,7 @@ macro_rules! payment_store {
                 .bind(order.created_at)
                 .bind(expires_at)
                 .bind(order.upgrade_ticket_id)
+                .bind(order.upgrade_from_type)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {

@@ -40,7 +40,7 @@ pub(super) use ticket_view_select;
 macro_rules! order_select {
     () => {
         "SELECT id, email, name, status, payment, total_cents, currency, token_hash, \
-         created_at, upgrade_ticket_id FROM orders"
+         created_at, upgrade_ticket_id, upgrade_from_type FROM orders"
     };
 }
 pub(super) use order_select;
@@ -64,6 +64,7 @@ where
         token_hash: row.try_get("token_hash")?,
         created_at: row.try_get("created_at")?,
         upgrade_ticket_id: row.try_get("upgrade_ticket_id")?,
+        upgrade_from_type: row.try_get("upgrade_from_type")?,
     })
 }
 

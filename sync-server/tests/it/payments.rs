@@ -690,6 +690,7 @@ async fn expiry_and_late_payment(db: &TestDb) {
         tickets: vec![],
         email_due_ms: i64::MAX,
         upgrade_ticket_id: None,
+        upgrade_from_type: None,
     };
     store.place_order(&filler).await.unwrap();
     assert_eq!(remaining(&app, pass).await, 0);
@@ -1036,6 +1037,34 @@ async fn upgrade_through_stripe(db: &TestDb) {
     let (status, _) = deliver_signed(&app, &paid).await;
     assert_eq!(status, 200);
     assert_eq!(store.ticket(t1).await.unwrap().unwrap().revision, 1);
+
+    // Refunding the upgraded ticket returns what each payment took for it: the 1-Day price
+    // from the first order, the difference from the upgrade order. The upgrade order alone
+    // cannot be refunded (the ticket would keep the upgrade).
+    let refused =
+        tessera_server::payments::refund(&app.state, up_id, None, chrono::Utc::now()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(tessera_server::payments::RefundError::NotRefundable(_))
+        ),
+        "{refused:?}"
+    );
+    let done = tessera_server::payments::refund(&app.state, oid, Some(t1), chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.amount_cents, done.upgrade_orders_refunded.clone()),
+        (1500, vec![up_id])
+    );
+    assert_eq!(store.refunds(up_id).await.unwrap()[0].amount_cents, 2000);
+    assert_eq!(order_status(&app, up_id).await, "refunded");
+    assert_eq!(store.ticket(t1).await.unwrap().unwrap().status, "void");
+    assert_eq!(
+        remaining(&app, three_day).await,
+        three_before,
+        "the 3-Day place went back"
+    );
 
     // The second ticket: an upgrade started, then the ticket is given away before paying.
     let two_before = remaining(&app, two_day).await;
