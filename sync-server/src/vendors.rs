@@ -109,7 +109,7 @@ pub struct BoothPurchaseOut {
     pub status: String,
     /// The order's bearer token, shown once.
     pub access_token: String,
-    /// The vendor profile made or updated for this email.
+    /// The vendor profile of this email (made by its first booking).
     pub vendor_id: i64,
     /// The booth ticket type bought.
     pub ticket_type: i64,

@@ -156,7 +156,7 @@ pub struct Booth {
 #[async_trait]
 pub trait VendorStore: Send + Sync {
     /// A paid booth order in one transaction: capacity, the order, the vendor profile
-    /// (created or updated by email), the purchase metadata, the booth ticket and the
+    /// (created for a new email), the purchase metadata, the booth ticket and the
     /// confirmation email. Returns the vendor profile id.
     async fn place_vendor_order(
         &self,
@@ -213,8 +213,9 @@ pub trait VendorStore: Send + Sync {
 /// `SELECT` of a [`VendorPurchase`]; a macro so `concat!` can append a filter.
 macro_rules! purchase_select {
     () => {
-        "SELECT p.order_id, o.status AS order_status, p.vendor_id, v.email, v.contact_name, \
-         v.phone, p.event_id, p.ticket_type_id, p.category, p.business_name, p.booth_name, \
+        "SELECT p.order_id, o.status AS order_status, p.vendor_id, v.email, \
+         COALESCE(p.contact_name, v.contact_name) AS contact_name, \
+         COALESCE(p.phone, v.phone) AS phone, p.event_id, p.ticket_type_id, p.category, p.business_name, p.booth_name, \
          p.description, p.created_at, b.id AS booth_id, b.code AS booth_code, \
          (SELECT COUNT(*) FROM vendor_staff_passes s JOIN tickets t ON t.id = s.ticket_id \
           WHERE s.booth_id = b.id AND t.status = 'valid') AS staff \
@@ -232,16 +233,17 @@ macro_rules! booth_select {
     };
 }
 
-/// Upserts the profile and inserts the purchase row inside `$tx`; evaluates to the vendor id.
+/// Creates the profile if the email has none (an existing one is left as it is: anyone can
+/// submit the form) and inserts the purchase row with its own contact details inside `$tx`;
+/// evaluates to the vendor id.
 macro_rules! insert_purchase {
     ($tx:ident, $order_id:expr, $p:expr) => {{
         let p = $p;
         let vendor_id: i64 = sqlx::query_scalar(
             "INSERT INTO vendor_profiles (email, business_name, contact_name, phone, description, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (email) DO UPDATE SET business_name = excluded.business_name, \
-             contact_name = excluded.contact_name, phone = excluded.phone, \
-             description = excluded.description, updated_at = excluded.updated_at RETURNING id",
+             ON CONFLICT (email) DO UPDATE SET updated_at = vendor_profiles.updated_at \
+             RETURNING id",
         )
         .bind(&p.email)
         .bind(&p.business_name)
@@ -253,8 +255,8 @@ macro_rules! insert_purchase {
         .await?;
         sqlx::query(
             "INSERT INTO vendor_purchases (order_id, vendor_id, event_id, ticket_type_id, category, \
-             business_name, booth_name, description, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             business_name, booth_name, description, created_at, contact_name, phone) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind($order_id)
         .bind(vendor_id)
@@ -265,6 +267,8 @@ macro_rules! insert_purchase {
         .bind(&p.booth_name)
         .bind(&p.description)
         .bind(p.now)
+        .bind(&p.contact_name)
+        .bind(&p.phone)
         .execute(&mut *$tx)
         .await
         .map_err(|e| {

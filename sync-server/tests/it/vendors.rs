@@ -1093,3 +1093,40 @@ async fn the_vendor_and_organizer_pages() {
     );
     app.stop().await;
 }
+
+/// The public booking form cannot rewrite another vendor's contact details: a second
+/// booking with the same email keeps the first purchase's contact name and phone, and the
+/// profile keeps what its first booking gave.
+#[tokio::test]
+async fn a_second_booking_does_not_rewrite_the_first_ones_contact() {
+    let db = TestDb::sqlite();
+    let app = app(&db).await;
+    let (status, first) = buy_booth(&app, &falafel_king()).await;
+    assert_eq!(status, 201, "{first}");
+    let mut other = falafel_king();
+    other["contact_name"] = json!("Mallory");
+    other["phone"] = json!("+1 555 0000");
+    other["business_name"] = json!("Not Falafel King");
+    let (status, second) = buy_booth(&app, &other).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(first["vendor_id"], second["vendor_id"]);
+    let (_, list) = console(&app, "GET", "/api/v1/console/vendors", None).await;
+    let text = list.to_string();
+    assert!(
+        text.contains("Samir Haddad") && text.contains("+1 (714) 555-0142"),
+        "{text}"
+    );
+    let purchases = app.state.store.vendor_purchases(None).await.unwrap();
+    let first_purchase = purchases
+        .iter()
+        .find(|p| p.order_id == first["order_id"].as_i64().unwrap())
+        .unwrap();
+    assert_eq!(first_purchase.contact_name, "Samir Haddad");
+    assert_eq!(first_purchase.phone, "+1 (714) 555-0142");
+    let second_purchase = purchases
+        .iter()
+        .find(|p| p.order_id == second["order_id"].as_i64().unwrap())
+        .unwrap();
+    assert_eq!(second_purchase.contact_name, "Mallory");
+    app.app.stop().await;
+}
