@@ -280,8 +280,14 @@ async fn bad_input(db: &TestDb) {
     let store = app.state.store.clone();
     let three_day = ticket_type_id(store.as_ref(), "3-Day Pass").await;
     let before = store.ticket_types().await.unwrap();
+    // Unpooled: a 413 is answered without reading the body and the connection closed, which
+    // a shared pool could hand to the next request.
+    let unpooled = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let post = |body: String, ct: &'static str| {
-        let http = app.http.clone();
+        let http = unpooled.clone();
         let url = app.url("/api/v1/orders");
         async move {
             let res = http

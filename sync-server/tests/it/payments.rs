@@ -1041,8 +1041,7 @@ async fn upgrade_through_stripe(db: &TestDb) {
     // Refunding the upgraded ticket returns what each payment took for it: the 1-Day price
     // from the first order, the difference from the upgrade order. The upgrade order alone
     // cannot be refunded (the ticket would keep the upgrade).
-    let refused =
-        tessera_server::payments::refund(&app.state, up_id, None, chrono::Utc::now()).await;
+    let refused = tessera_server::payments::refund(&app.state, up_id, None, Utc::now()).await;
     assert!(
         matches!(
             refused,
@@ -1050,7 +1049,7 @@ async fn upgrade_through_stripe(db: &TestDb) {
         ),
         "{refused:?}"
     );
-    let done = tessera_server::payments::refund(&app.state, oid, Some(t1), chrono::Utc::now())
+    let done = tessera_server::payments::refund(&app.state, oid, Some(t1), Utc::now())
         .await
         .unwrap();
     assert_eq!(

@@ -555,8 +555,13 @@ async fn web_service_flow(db: &TestDb) {
         let status = kit.register(serial, &master.pass_token(serial)).await;
         assert_eq!(status, 404, "{serial}");
     }
-    let huge = app
-        .http
+    // A client of its own: the server answers 413 without reading the body and closes the
+    // connection, which a shared pool could hand to the next request.
+    let unpooled = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let huge = unpooled
         .post(kit.url(&format!(
             "devices/{}/registrations/{DEMO_PASS_TYPE_ID}/{serial_a}",
             kit.device
