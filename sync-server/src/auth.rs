@@ -453,8 +453,24 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
     }
 }
 
-/// Queues a verification email for a user.
+/// At most this many verification or reset emails per account and purpose an hour: the
+/// forms cannot be used to flood someone's mailbox.
+pub const EMAILS_PER_HOUR: i64 = 3;
+
+async fn email_allowed(state: &AppState, user_id: i64, purpose: &str) -> Result<bool, ApiError> {
+    let since = Utc::now().timestamp() - 3600;
+    Ok(state
+        .store
+        .email_tokens_since(user_id, purpose, since)
+        .await?
+        < EMAILS_PER_HOUR)
+}
+
+/// Queues a verification email for a user (unless it got [`EMAILS_PER_HOUR`] this hour).
 pub async fn send_verification(state: &AppState, user: &User) -> Result<(), ApiError> {
+    if !email_allowed(state, user.id, "verify").await? {
+        return Ok(());
+    }
     let now = Utc::now();
     state
         .store
@@ -475,7 +491,9 @@ pub async fn send_verification(state: &AppState, user: &User) -> Result<(), ApiE
 /// so the form cannot be used to find out who has an account.
 pub async fn send_reset(state: &AppState, email: &str) -> Result<(), ApiError> {
     let email = normalize_email(email);
-    if let Some(user) = state.store.user_by_email(&email).await? {
+    if let Some(user) = state.store.user_by_email(&email).await?
+        && email_allowed(state, user.id, "reset").await?
+    {
         let now = Utc::now();
         state
             .store

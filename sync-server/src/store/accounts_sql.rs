@@ -185,6 +185,13 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<i64, StoreError>;
     /// A token by id.
     async fn email_token(&self, id: i64) -> Result<Option<EmailToken>, StoreError>;
+    /// How many tokens of a purpose a user got since `since` (email throttling).
+    async fn email_tokens_since(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        since: i64,
+    ) -> Result<i64, StoreError>;
     /// Uses a `verify` token: marks the address verified and attaches the guest orders
     /// placed with it. `false` when the token was used or expired meanwhile.
     async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError>;
@@ -462,6 +469,23 @@ macro_rules! account_store {
                     })
                 })
                 .transpose()
+            }
+
+            async fn email_tokens_since(
+                &self,
+                user_id: i64,
+                purpose: &str,
+                since: i64,
+            ) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM email_tokens \
+                     WHERE user_id = $1 AND purpose = $2 AND created_at >= $3",
+                )
+                .bind(user_id)
+                .bind(purpose)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {

@@ -545,22 +545,32 @@ macro_rules! vendor_store {
             ) -> Result<(), StoreError> {
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
-                let previous: Option<Option<i64>> =
-                    sqlx::query_scalar("SELECT order_id FROM booths WHERE id = $1")
-                        .bind(booth_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(previous) = previous else {
+                let booth = sqlx::query("SELECT order_id, event_id FROM booths WHERE id = $1")
+                    .bind(booth_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(booth) = booth else {
                     return Err(StoreError::NotFound(format!("booth {booth_id}")));
                 };
+                let previous: Option<i64> = booth.try_get("order_id")?;
+                let booth_event: i64 = booth.try_get("event_id")?;
                 if let Some(order_id) = order_id {
-                    let status: Option<String> = sqlx::query_scalar(
-                        "SELECT o.status FROM vendor_purchases p JOIN orders o ON o.id = p.order_id \
-                         WHERE p.order_id = $1",
+                    let purchase = sqlx::query(
+                        "SELECT o.status, p.event_id FROM vendor_purchases p \
+                         JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1",
                     )
                     .bind(order_id)
                     .fetch_optional(&mut *tx)
                     .await?;
+                    let status: Option<String> =
+                        purchase.as_ref().map(|r| r.try_get("status")).transpose()?;
+                    let purchase_event: Option<i64> =
+                        purchase.as_ref().map(|r| r.try_get("event_id")).transpose()?;
+                    if purchase_event.is_some_and(|e| e != booth_event) {
+                        return Err(StoreError::NotFound(format!(
+                            "booth purchase (order {order_id}) in the booth's event"
+                        )));
+                    }
                     match status.as_deref() {
                         None => {
                             return Err(StoreError::NotFound(format!(

@@ -625,6 +625,24 @@ async fn reset_links_are_signed_expiring_and_single_use(db: &TestDb) {
     })
     .await;
     exec_sql(db, "UPDATE email_tokens SET expires_at = 0").await;
+    // Asking again and again sends at most three reset emails an hour.
+    for _ in 0..5 {
+        assert_eq!(ask().await.0, StatusCode::ACCEPTED);
+    }
+    let user = app
+        .state
+        .store
+        .user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let sent = app
+        .state
+        .store
+        .email_tokens_since(user.id, "reset", 0)
+        .await
+        .unwrap();
+    assert_eq!(sent, 3);
     let (status, _) = post(
         &app,
         "/api/v1/auth/password-reset/confirm",
