@@ -667,26 +667,14 @@ pub async fn create_order(
     ))
 }
 
-/// Places an order of passes the way this server takes money: with a card provider, a
-/// pending order and the URL of its payment page; in demo mode, a paid order at once
-/// (`None`). Vendor booths are refused here (they are bought with their details).
+/// Places an order the way this server takes money: with a card provider, a pending order
+/// and the URL of its payment page; in demo mode, a paid order at once (`None`). The pages
+/// offer booths through the booth form (`/vendors/booth`), which records the vendor's
+/// details; the orders API sells any listed type, as the contract says.
 pub async fn submit_order(
     state: &AppState,
     request: &OrderRequest,
 ) -> Result<(orders::Placed, Option<String>), ApiError> {
-    // A booth comes with its vendor's business, booth and contact details: only the booth
-    // purchase (`POST /api/v1/vendor-booths`, the `/vendors/booth` form) sells one.
-    let types = state.store.ticket_types().await?;
-    if let Some(t) = request.items.iter().find_map(|(id, _)| {
-        types
-            .iter()
-            .find(|t| t.id == *id && t.kind == TicketKind::VendorBooth)
-    }) {
-        return Err(ApiError::Invalid(format!(
-            "{} is a vendor booth: book it with POST /api/v1/vendor-booths (or the form at /vendors/booth), which takes the business, booth and contact details",
-            t.name
-        )));
-    }
     if let Some(provider) = state.payments.provider().cloned() {
         let started =
             crate::payments::start_checkout(state, provider.as_ref(), request, chrono::Utc::now())
