@@ -588,7 +588,9 @@ pub fn scans_chart_svg(per_minute: &[i64]) -> String {
 // ----- CSV --------------------------------------------------------------------------------
 
 /// One CSV record (RFC 4180): fields with a comma, quote, CR or LF are quoted, quotes
-/// doubled; the line ends with CRLF.
+/// doubled; the line ends with CRLF. A text field that a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or CR, and not a number) gets a leading `'`:
+/// names and business names come from public forms.
 pub fn csv<I, S>(fields: I) -> String
 where
     I: IntoIterator<Item = S>,
@@ -599,7 +601,15 @@ where
         if i > 0 {
             line.push(',');
         }
-        let f = f.as_ref();
+        let raw = f.as_ref();
+        let neutral;
+        let f = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) && raw.parse::<f64>().is_err()
+        {
+            neutral = format!("'{raw}");
+            neutral.as_str()
+        } else {
+            raw
+        };
         if f.contains([',', '"', '\r', '\n']) {
             line.push('"');
             line.push_str(&f.replace('"', "\"\""));
@@ -1530,6 +1540,18 @@ mod tests {
         assert_eq!(
             csv(["Falafel, King", "say \"hi\"", "two\nlines"]),
             "\"Falafel, King\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+        );
+        // Formulas are defused; numbers stay numbers.
+        assert_eq!(
+            csv([
+                "=HYPERLINK(\"x\")",
+                "@SUM(A1)",
+                "+1 714",
+                "-120",
+                "-1.5",
+                "a=b"
+            ]),
+            "\"'=HYPERLINK(\"\"x\"\")\",'@SUM(A1),'+1 714,-120,-1.5,a=b\r\n"
         );
     }
 }

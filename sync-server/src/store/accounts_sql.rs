@@ -265,6 +265,24 @@ macro_rules! user_select {
     };
 }
 
+/// Uses a one-time email token inside `$tx`: marks it used if it is of `$purpose`, unused
+/// and unexpired, in one conditional statement (two racing uses: one wins); evaluates to the
+/// token's user, or `None`.
+macro_rules! use_email_token {
+    ($tx:ident, $id:expr, $purpose:expr, $now:expr) => {{
+        let user_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = $3 \
+             AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+        )
+        .bind($now)
+        .bind($id)
+        .bind($purpose)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        user_id
+    }};
+}
+
 macro_rules! account_store {
     ($store:ty) => {
         #[async_trait]
@@ -491,15 +509,7 @@ macro_rules! account_store {
             async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
-                let user_id: Option<i64> = sqlx::query_scalar(
-                    "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = 'verify' \
-                     AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
-                )
-                .bind(now)
-                .bind(token_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(user_id) = user_id else {
+                let Some(user_id) = use_email_token!(tx, token_id, "verify", now) else {
                     return Ok(false);
                 };
                 sqlx::query(
@@ -530,15 +540,7 @@ macro_rules! account_store {
             ) -> Result<bool, StoreError> {
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
-                let user_id: Option<i64> = sqlx::query_scalar(
-                    "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = 'reset' \
-                     AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
-                )
-                .bind(now)
-                .bind(token_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(user_id) = user_id else {
+                let Some(user_id) = use_email_token!(tx, token_id, "reset", now) else {
                     return Ok(false);
                 };
                 // The reset link went to the address: following it proves the address too.
