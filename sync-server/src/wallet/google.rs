@@ -169,6 +169,15 @@ pub fn save_claims(
     if let (Some(start), Some(end)) = (start, end) {
         class["dateTime"] = json!({"start": start, "end": end});
     }
+    let mut modules = vec![json!({
+        "id": "valid",
+        "header": "Valid",
+        "body": valid_days(t.days_mask, &t.event.days).join(", "),
+    })];
+    if let Some(detail) = &t.detail {
+        // A vendor pass: business and booth, as the gate shows them.
+        modules.push(json!({"id": "vendor", "header": "Vendor", "body": detail}));
+    }
     let object = json!({
         "id": object_id(&signer.issuer_id, t.id, t.revision),
         "classId": class_id(&signer.issuer_id, t.event.id),
@@ -177,11 +186,7 @@ pub fn save_claims(
         "ticketHolderName": t.holder_name,
         "ticketNumber": t.id.to_string(),
         "ticketType": localized(&t.type_name),
-        "textModulesData": [{
-            "id": "valid",
-            "header": "Valid",
-            "body": valid_days(t.days_mask, &t.event.days).join(", "),
-        }],
+        "textModulesData": modules,
     });
     json!({
         "iss": signer.client_email,
