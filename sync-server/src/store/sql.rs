@@ -345,40 +345,7 @@ macro_rules! sql_store {
                 let _w = self.write_guard().await;
                 let mut tx = self.pool.begin().await?;
                 take_capacity!(tx, items);
-                sqlx::query(
-                    "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, paid_at) \
-                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(order.id)
-                .bind(&order.email)
-                .bind(&order.name)
-                .bind(order.payment.as_str())
-                .bind(order.total_cents)
-                .bind(&order.currency)
-                .bind(&order.token_hash)
-                .bind(order.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("order {}", order.id))
-                    } else {
-                        e.into()
-                    }
-                })?;
-                for item in &items {
-                    sqlx::query(
-                        "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
-                         unit_price_cents) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(order.id)
-                    .bind(item.ticket_type_id)
-                    .bind(item.quantity)
-                    .bind(item.unit_price_cents)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_paid_order!(tx, order, items);
                 insert_issued!(
                     tx,
                     order.id,

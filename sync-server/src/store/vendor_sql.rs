@@ -371,33 +371,7 @@ macro_rules! vendor_store {
                 // The same order rows `place_order` writes; the purchase rows join them in
                 // this transaction so the confirmation email can never be composed without
                 // the vendor's metadata.
-                sqlx::query(
-                    "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, paid_at) \
-                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(order.id)
-                .bind(&order.email)
-                .bind(&order.name)
-                .bind(order.payment.as_str())
-                .bind(order.total_cents)
-                .bind(&order.currency)
-                .bind(&order.token_hash)
-                .bind(order.created_at)
-                .execute(&mut *tx)
-                .await?;
-                for item in &items {
-                    sqlx::query(
-                        "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
-                         unit_price_cents) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(order.id)
-                    .bind(item.ticket_type_id)
-                    .bind(item.quantity)
-                    .bind(item.unit_price_cents)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_paid_order!(tx, order, items);
                 let vendor_id = insert_purchase!(tx, order.id, purchase);
                 insert_issued!(
                     tx,
