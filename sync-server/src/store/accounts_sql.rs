@@ -454,17 +454,7 @@ macro_rules! account_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let kind = if purpose == "reset" { "password_reset" } else { "verify_email" };
-                sqlx::query(
-                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
-                     next_attempt_ms, created_at) VALUES ($1, NULL, $2, $3, 'pending', 0, $4, $5)",
-                )
-                .bind(kind)
-                .bind(id)
-                .bind(recipient)
-                .bind(email_due_ms)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                queue_outbox!(&mut *tx, kind, None::<i64>, Some(id), recipient, email_due_ms, now);
                 tx.commit().await?;
                 Ok(id)
             }
@@ -669,18 +659,7 @@ macro_rules! account_store {
                 now: i64,
             ) -> Result<(), StoreError> {
                 let _w = self.write_guard().await;
-                sqlx::query(
-                    "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
-                     next_attempt_ms, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
-                )
-                .bind(kind)
-                .bind(order_id)
-                .bind(ref_id)
-                .bind(recipient)
-                .bind(due_ms)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+                queue_outbox!(&self.pool, kind, order_id, ref_id, recipient, due_ms, now);
                 Ok(())
             }
 
@@ -714,19 +693,15 @@ macro_rules! account_store {
                     ("ticket_transferred_out", &t.from_email),
                     ("ticket_transferred_in", &t.to_email),
                 ] {
-                    sqlx::query(
-                        "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, \
-                         attempts, next_attempt_ms, created_at) \
-                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
-                    )
-                    .bind(kind)
-                    .bind(order_id)
-                    .bind(t.ticket_id)
-                    .bind(recipient)
-                    .bind(t.email_due_ms)
-                    .bind(t.issued_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    queue_outbox!(
+                        &mut *tx,
+                        kind,
+                        Some(order_id),
+                        Some(t.ticket_id),
+                        recipient,
+                        t.email_due_ms,
+                        t.issued_at
+                    );
                 }
                 tx.commit().await?;
                 Ok(())

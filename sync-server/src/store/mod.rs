@@ -40,6 +40,25 @@ macro_rules! take_capacity {
     };
 }
 
+/// Queues one email in the outbox (due at `$due_ms`) with `$exec` (`&mut *tx` or `&pool`):
+/// the row every email of the server starts as; the worker composes it when it sends.
+macro_rules! queue_outbox {
+    ($exec:expr, $kind:expr, $order_id:expr, $ref_id:expr, $recipient:expr, $due_ms:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
+             next_attempt_ms, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+        )
+        .bind($kind)
+        .bind($order_id)
+        .bind($ref_id)
+        .bind($recipient)
+        .bind($due_ms)
+        .bind($now)
+        .execute($exec)
+        .await?
+    };
+}
+
 /// Inserts a paid order's row and its lines inside its transaction `$tx` (the caller took
 /// capacity for `$items` first): the same rows for ticket orders and vendor booth orders.
 macro_rules! insert_paid_order {
@@ -116,17 +135,15 @@ macro_rules! insert_issued {
                 }
             })?;
         }
-        sqlx::query(
-            "INSERT INTO outbox (kind, order_id, recipient, status, attempts, \
-             next_attempt_ms, created_at) \
-             VALUES ('order_confirmation', $1, $2, 'pending', 0, $3, $4)",
-        )
-        .bind($order_id)
-        .bind($email)
-        .bind($due_ms)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
+        queue_outbox!(
+            &mut *$tx,
+            "order_confirmation",
+            Some($order_id),
+            None::<i64>,
+            $email,
+            $due_ms,
+            $now
+        );
     };
 }
 
@@ -165,18 +182,15 @@ macro_rules! apply_upgrade {
             .bind(u.from_type)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
-             next_attempt_ms, created_at) \
-             VALUES ('ticket_upgraded', $1, $2, $3, 'pending', 0, $4, $5)",
-        )
-        .bind($order_id)
-        .bind(u.ticket_id)
-        .bind(&u.holder_email)
-        .bind($due_ms)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
+        queue_outbox!(
+            &mut *$tx,
+            "ticket_upgraded",
+            Some($order_id),
+            Some(u.ticket_id),
+            &u.holder_email,
+            $due_ms,
+            $now
+        );
     }};
 }
 
