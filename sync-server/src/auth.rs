@@ -76,10 +76,7 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// An address as accounts and tickets compare it: trimmed, ASCII-lowercased.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_ascii_lowercase()
-}
+pub use crate::store::normalize_email;
 
 /// Passwords: 10 to 128 characters.
 pub fn validate_password(password: &str) -> Result<(), ApiError> {

@@ -134,6 +134,7 @@ pub async fn seed_demo(store: &dyn Store, now: DateTime<Utc>) -> Result<i64, Cat
             ("North Gate".to_owned(), ZONE_GENERAL),
             ("Vendor Gate".to_owned(), ZONE_VENDOR),
         ],
+        created_at: now.timestamp(),
     };
     let id = match store.create_event(&event).await {
         Ok(id) => id,

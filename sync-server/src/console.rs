@@ -1064,6 +1064,7 @@ pub async fn create_event(
             .into_iter()
             .map(|g| (g.name.trim().to_owned(), g.zones))
             .collect(),
+        created_at: Utc::now().timestamp(),
     };
     if event.gates.iter().any(|(n, z)| n.is_empty() || *z == 0) {
         return Err(ApiError::Invalid(

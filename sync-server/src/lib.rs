@@ -21,7 +21,6 @@ pub mod notices;
 pub mod orders;
 pub mod payments;
 pub mod render;
-pub mod store;
 pub mod sync;
 pub mod tickets;
 pub mod vendors;
@@ -34,6 +33,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, RwLock, watch};
+
+/// The store crate, under the name the server's modules use.
+pub use tessera_store as store;
 
 pub use api::{AppState, router};
 pub use config::Settings;

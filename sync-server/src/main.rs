@@ -510,6 +510,7 @@ async fn main() -> Result<()> {
                 timezone,
                 days: catalog::consecutive_days(start, days),
                 gates: gates.iter().map(|g| parse_gate(g)).collect::<Result<_>>()?,
+                created_at: chrono::Utc::now().timestamp(),
             };
             let id = catalog::create_event(store.as_ref(), &event).await?;
             println!("{}", json!({ "id": id }));

@@ -40,6 +40,7 @@ fn sell(server: &Server, n: usize) -> (i64, Vec<String>) {
                 timezone: "America/Los_Angeles".into(),
                 days: catalog::consecutive_days(Utc::now().date_naive(), 3),
                 gates: vec![("Main Gate".into(), 1)],
+                created_at: Utc::now().timestamp(),
             },
         )
         .await

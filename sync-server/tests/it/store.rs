@@ -25,6 +25,7 @@ fn event(name: &str) -> NewEvent {
         timezone: "Europe/Berlin".into(),
         days: catalog::consecutive_days(NaiveDate::from_ymd_opt(2026, 7, 1).expect("date"), 2),
         gates: vec![("North".into(), 1)],
+        created_at: 1_782_864_000,
     }
 }
 

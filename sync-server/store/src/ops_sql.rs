@@ -1,14 +1,10 @@
 //! What operations read from the store: the figures `/metrics` exports and the checks
 //! `/readyz` runs. Read-only; one SQL body for both backends, like the rest of the store.
 
+use super::sql::{POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+use super::{PgStore, SqliteStore, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::migrate::Migrator;
-
-use super::{PgStore, SqliteStore, StoreError};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// A device as the metrics show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,5 +136,5 @@ macro_rules! ops_store {
     };
 }
 
-ops_store!(SqliteStore, SQLITE_MIGRATIONS);
-ops_store!(PgStore, POSTGRES_MIGRATIONS);
+ops_store!(SqliteStore, SQLITE_MIGRATOR);
+ops_store!(PgStore, POSTGRES_MIGRATOR);

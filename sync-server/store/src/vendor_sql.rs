@@ -405,7 +405,7 @@ macro_rules! vendor_store {
                     "SELECT id, email, business_name, contact_name, phone, description, created_at \
                      FROM vendor_profiles WHERE email = $1",
                 )
-                .bind(crate::auth::normalize_email(email))
+                .bind(crate::normalize_email(email))
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| profile_from(&r))
@@ -434,7 +434,7 @@ macro_rules! vendor_store {
                             purchase_select!(),
                             " WHERE v.email = $1 ORDER BY p.created_at DESC, p.order_id"
                         ))
-                        .bind(crate::auth::normalize_email(email))
+                        .bind(crate::normalize_email(email))
                         .fetch_all(&self.pool)
                         .await?
                     }

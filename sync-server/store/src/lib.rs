@@ -1,9 +1,10 @@
 //! The store: every table the server keeps, behind one trait with a SQLite backend (the
 //! embedded default) and a PostgreSQL backend (for several server instances on one database).
 //!
-//! Both backends run the same SQL (written once in `store/sql.rs`); only the migrations, the
+//! Both backends run the same SQL (written once in `sql.rs`); only the migrations, the
 //! connection setup and the write serialization differ. Owns transactions and capacity
-//! accounting; knows nothing about HTTP, signing or email rendering.
+//! accounting; knows nothing about HTTP, signing or email rendering, and never reads the
+//! clock: every time it stores comes in as a parameter.
 
 /// Takes capacity for an order's items inside its transaction `$tx` (items sorted by ticket
 /// type id, so two orders lock the same rows in the same order and cannot deadlock), or
@@ -124,7 +125,7 @@ macro_rules! insert_issued {
             .bind(t.key_id)
             .bind(t.issued_at)
             .bind(&t.qr_text)
-            .bind(crate::auth::normalize_email($email))
+            .bind(crate::normalize_email($email))
             .execute(&mut *$tx)
             .await
             .map_err(|e| {
@@ -217,7 +218,8 @@ mod payments_sql;
 #[macro_use]
 mod sql;
 mod sync_sql;
-// Vendors and the organizer console (issue 9); after `sql`, whose row macros they use.
+mod values;
+// After `sql`, whose row macros they use.
 mod console_sql;
 mod vendor_sql;
 mod wallet_sql;
@@ -235,6 +237,7 @@ pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
 };
+pub use values::{Email, normalize_email};
 pub use vendor_sql::{
     Booth, BoothCategory, NewVendorPurchase, VendorProfile, VendorPurchase, VendorStore,
 };
@@ -348,6 +351,8 @@ pub struct NewEvent {
     pub days: Vec<NaiveDate>,
     /// Its gates: name and zone mask.
     pub gates: Vec<(String, u16)>,
+    /// Unix seconds: when it was created (the store never reads the clock).
+    pub created_at: i64,
 }
 
 /// A stored event.

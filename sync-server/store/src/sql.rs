@@ -14,8 +14,10 @@ use super::{
     format_days, is_unique_violation, mask, parse_days,
 };
 
-static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+/// The SQLite schema.
+pub(super) static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+/// The PostgreSQL schema.
+pub(super) static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// The columns and joins of a [`TicketView`]; a macro so `concat!` can append a filter.
 macro_rules! ticket_view_select {
@@ -184,7 +186,7 @@ macro_rules! sql_store {
                 .bind(&event.venue)
                 .bind(&event.timezone)
                 .bind(format_days(&event.days))
-                .bind(chrono::Utc::now().timestamp())
+                .bind(event.created_at)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
