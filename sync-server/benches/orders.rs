@@ -36,7 +36,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
     settings.email.worker = false;
     let state = tessera_server::open(settings).await.unwrap();
     let event = state.store.events().await.unwrap()[0].id;
-    let tt = tessera_server::catalog::create_ticket_type(
+    let tt = tessera_server::app::catalog::create_ticket_type(
         state.store.as_ref(),
         &NewTicketType {
             event_id: event,
@@ -112,9 +112,9 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) {
 
     // Then the worker's side: render (QR PNGs, PDF, MIME) and write 500 confirmation
     // emails as .eml files, one worker, as the outbox drains them.
-    let outbox = tessera_server::email::Outbox {
+    let outbox = tessera_server::app::email::Outbox {
         store: state.store.clone(),
-        mailer: tessera_server::email::Mailer::Files(dir.join("outbox")),
+        mailer: tessera_server::app::email::Mailer::Files(dir.join("outbox")),
         settings: state.settings.clone(),
         master: state.master.clone(),
         wake: state.wake.clone(),

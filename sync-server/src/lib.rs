@@ -6,39 +6,28 @@
 //! resolves, so tests bind port 0 and stop cleanly. The binary in `main.rs` is a thin CLI
 //! over these.
 
-pub mod account_api;
-pub mod api;
-pub mod auth;
+pub mod app;
 pub mod backup;
-pub mod catalog;
 pub mod config;
-pub mod console;
 pub mod copydb;
-pub mod email;
-pub mod keys;
-pub mod metrics;
-pub mod notices;
-pub mod orders;
-pub mod payments;
-pub mod render;
-pub mod sync;
-pub mod tickets;
-pub mod vendors;
-pub mod wallet;
-pub mod web;
+pub mod domain;
+pub mod http;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+
+use app::{accounts, catalog, email, keys, payments, wallet};
 use tokio::sync::{Notify, RwLock, watch};
 
 /// The store crate, under the name the server's modules use.
 pub use tessera_store as store;
 
-pub use api::{AppState, router};
+pub use app::Services;
 pub use config::Settings;
+pub use http::router;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +68,9 @@ async fn demo_organizer(
     if store.user_by_email(EMAIL).await?.is_some() {
         return Ok(());
     }
-    let internal = |e: api::ApiError| ServerError::Io(std::io::Error::other(e.to_string()));
-    let password = auth::new_token().map_err(internal)?[..24].to_owned();
-    let hash = auth::hash_password(password.clone())
+    let internal = |e: app::AppError| ServerError::Io(std::io::Error::other(e.to_string()));
+    let password = accounts::new_token().map_err(internal)?[..24].to_owned();
+    let hash = accounts::hash_password(password.clone())
         .await
         .map_err(internal)?;
     let created = store
@@ -89,7 +78,7 @@ async fn demo_organizer(
             email: EMAIL.to_owned(),
             name: "Demo Organizer".to_owned(),
             password_hash: hash,
-            role: auth::Role::Organizer.as_str().to_owned(),
+            role: accounts::Role::Organizer.as_str().to_owned(),
             verified: true,
             now: chrono::Utc::now().timestamp(),
         })
@@ -116,7 +105,7 @@ async fn demo_organizer(
 
 /// Opens the store, runs migrations, seeds the demo festival (in demo mode) and loads or
 /// creates the signing keys.
-pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
+pub async fn open(settings: Settings) -> Result<Services, ServerError> {
     let store = store::open(&settings.database_url(), settings.database_max_connections).await?;
     store.migrate().await?;
     if settings.demo {
@@ -127,7 +116,7 @@ pub async fn open(settings: Settings) -> Result<AppState, ServerError> {
     let keys = keys::Keys::load_or_create(store.as_ref(), &master).await?;
     let payments = payments::Payments::from_settings(&settings)?;
     let wallet = Arc::new(wallet::Wallet::from_settings(&settings)?);
-    Ok(AppState {
+    Ok(Services {
         wallet,
         payments,
         store,
@@ -148,9 +137,9 @@ pub async fn serve(
     serve_state(state, listener, shutdown).await
 }
 
-/// [`serve`] for an already opened [`AppState`].
+/// [`serve`] for an already opened [`Services`].
 pub async fn serve_state(
-    state: AppState,
+    state: Services,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
@@ -175,9 +164,7 @@ pub async fn serve_state(
         .is_some()
         .then(|| tokio::spawn(payments::run_expiry(state.clone(), stop_rx.clone())));
     let reloader = tokio::spawn(reload_keys(state.clone(), stop_rx));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = http::serve(listener, state, shutdown).await;
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         // The worker finishes the email it is sending; anything unsent stays in the outbox.
@@ -190,7 +177,7 @@ pub async fn serve_state(
     Ok(served?)
 }
 
-async fn reload_keys(state: AppState, mut stop: watch::Receiver<bool>) {
+async fn reload_keys(state: Services, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.settings.keys_reload_ms.max(10));
     loop {
         tokio::select! {

@@ -11,10 +11,10 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
-use tessera_server::auth::{self, Role};
+use tessera_server::app::accounts::{self, Role};
+use tessera_server::app::{catalog, keys, orders};
 use tessera_server::config::{Secret, Settings};
 use tessera_server::store::{NewEvent, NewTicketType, NewUser, Payment, TicketKind};
-use tessera_server::{catalog, keys, orders};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -565,7 +565,7 @@ async fn main() -> Result<()> {
                 }
             }
             let now = chrono::Utc::now();
-            let code = tessera_server::sync::create_device_code(
+            let code = tessera_server::http::sync::create_device_code(
                 &state,
                 event_id,
                 &name,
@@ -604,7 +604,7 @@ async fn main() -> Result<()> {
         } => {
             settings.email.worker = false;
             let state = tessera_server::open(settings).await?;
-            let out = tessera_server::console::readiness_of(
+            let out = tessera_server::http::console::readiness_of(
                 &state,
                 event,
                 Some(within_minutes),
@@ -654,16 +654,16 @@ async fn main() -> Result<()> {
             let given = line.trim_end_matches(['\r', '\n']).to_owned();
             let (password, generated) = if given.is_empty() {
                 (
-                    auth::new_token().map_err(|e| anyhow::anyhow!("{e}"))?[..24].to_owned(),
+                    accounts::new_token().map_err(|e| anyhow::anyhow!("{e}"))?[..24].to_owned(),
                     true,
                 )
             } else {
                 (given, false)
             };
-            let email = auth::normalize_email(&email);
+            let email = accounts::normalize_email(&email);
             orders::validate_contact(&email, name.trim())?;
-            auth::validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hash = auth::hash_password(password.clone())
+            accounts::validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = accounts::hash_password(password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let id = store
@@ -685,7 +685,7 @@ async fn main() -> Result<()> {
         Command::User(UserCommand::Role { email, role }) => {
             let store = admin_store(&settings).await?;
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-            let email = auth::normalize_email(&email);
+            let email = accounts::normalize_email(&email);
             let Some(user) = store.user_by_email(&email).await? else {
                 bail!("no account with email {email} (see `tessera-server user list`)");
             };
@@ -856,7 +856,7 @@ async fn main() -> Result<()> {
                 .await
                 .context("cannot open the server's state")?;
             let done =
-                tessera_server::payments::refund(&state, order_id, ticket, chrono::Utc::now())
+                tessera_server::app::payments::refund(&state, order_id, ticket, chrono::Utc::now())
                     .await
                     .context("refund failed")?;
             println!("{}", serde_json::to_string(&done)?);
@@ -887,8 +887,8 @@ async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> 
     let state = tessera_server::open(settings).await?;
     let store = state.store.as_ref();
     let booth_by_code = |code: String, event: Option<i64>| async move {
-        let code = tessera_server::vendors::booth_code(&code)?;
-        let event = tessera_server::vendors::event_id(store, event)
+        let code = tessera_server::app::vendors::booth_code(&code)?;
+        let event = tessera_server::app::vendors::event_id(store, event)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         store
@@ -904,7 +904,7 @@ async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> 
             event,
             category,
         } => {
-            let code = tessera_server::vendors::booth_code(&code)?;
+            let code = tessera_server::app::vendors::booth_code(&code)?;
             let category = match category {
                 Some(c) => Some(
                     BoothCategory::parse(&c)
@@ -912,7 +912,7 @@ async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> 
                 ),
                 None => None,
             };
-            let event = tessera_server::vendors::event_id(store, event)
+            let event = tessera_server::app::vendors::event_id(store, event)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let booth = store
@@ -963,7 +963,7 @@ async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> 
             event,
         } => {
             let booth = booth_by_code(code, event).await?;
-            let passes = tessera_server::vendors::grant_staff_passes(
+            let passes = tessera_server::app::vendors::grant_staff_passes(
                 &state,
                 booth.id,
                 count,

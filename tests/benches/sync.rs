@@ -16,8 +16,8 @@ use std::time::Instant;
 use chrono::Utc;
 use tessera_core::sync::{PROTOCOL, UploadCheckIn, UploadRequest};
 use tessera_scanner::sync::{SyncOptions, sync_with};
+use tessera_server::app::{catalog, orders};
 use tessera_server::store::{NewEvent, NewTicketType, Payment, TicketKind};
-use tessera_server::{catalog, orders};
 use tessera_tests::{Db, Server};
 
 const FIRST: [&str; 8] = [
@@ -131,7 +131,7 @@ fn main() {
 
     // 1. First sync.
     let code = server
-        .block_on(tessera_server::sync::create_device_code(
+        .block_on(tessera_server::http::sync::create_device_code(
             &server.state,
             event,
             "Bench",
@@ -161,7 +161,7 @@ fn main() {
 
     // 2. Ingest: a second device uploads distinct admissions in batches of 500.
     let code = server
-        .block_on(tessera_server::sync::create_device_code(
+        .block_on(tessera_server::http::sync::create_device_code(
             &server.state,
             event,
             "Ingest",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection};
 use tessera_scanner::Scanner;
-use tessera_server::AppState;
+use tessera_server::Services;
 use tessera_server::config::{Secret, Settings};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -122,7 +122,7 @@ impl Drop for Db {
 /// A random number from the OS.
 pub fn random_u64() -> u64 {
     let mut b = [0u8; 8];
-    tessera_server::keys::random_bytes(&mut b).unwrap_or_else(|e| panic!("random: {e}"));
+    tessera_server::app::keys::random_bytes(&mut b).unwrap_or_else(|e| panic!("random: {e}"));
     u64::from_le_bytes(b)
 }
 
@@ -132,7 +132,7 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// Its state, for store calls.
-    pub state: AppState,
+    pub state: Services,
     port: u16,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -218,7 +218,7 @@ impl Server {
     pub fn device_code(&self, name: &str, gate: &str) -> String {
         let event = self.demo_event();
         self.rt
-            .block_on(tessera_server::sync::create_device_code(
+            .block_on(tessera_server::http::sync::create_device_code(
                 &self.state,
                 event,
                 name,

@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod crash;
 mod email;
+mod layers;
 mod ops;
 mod payments;
 mod race;

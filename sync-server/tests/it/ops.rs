@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use serde_json::Value;
-use tessera_server::keys::{Keys, MasterKey};
+use tessera_server::app::keys::{Keys, MasterKey};
 
 use crate::support::{TestApp, TestDb, buy, ticket_type_id};
 
@@ -18,7 +18,7 @@ fn enroll_device(dir: std::path::PathBuf, base: String, code: String) -> tessera
 
 async fn code(app: &TestApp, name: &str, gate: &str) -> String {
     let event = app.state.store.events().await.unwrap()[0].id;
-    tessera_server::sync::create_device_code(
+    tessera_server::http::sync::create_device_code(
         &app.state,
         event,
         name,
@@ -440,11 +440,11 @@ async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
         return;
     };
     let store = db.store().await;
-    tessera_server::catalog::seed_demo(store.as_ref(), Utc::now())
+    tessera_server::app::catalog::seed_demo(store.as_ref(), Utc::now())
         .await
         .unwrap();
     let event = store.events().await.unwrap()[0].id;
-    let scarce = tessera_server::catalog::create_ticket_type(
+    let scarce = tessera_server::app::catalog::create_ticket_type(
         store.as_ref(),
         &tessera_server::store::NewTicketType {
             event_id: event,
@@ -501,7 +501,7 @@ async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
     let mut codes = Vec::new();
     for name in ["Gate-1", "Gate-2"] {
         codes.push(
-            tessera_server::sync::create_device_code(
+            tessera_server::http::sync::create_device_code(
                 &state,
                 event,
                 name,
@@ -562,7 +562,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_request() {
     let pass = ticket_type_id(store.as_ref(), "1-Day Pass").await;
     let event = store.events().await.unwrap()[0].id;
     let state = tessera_server::open(db.settings()).await.unwrap();
-    let code = tessera_server::sync::create_device_code(
+    let code = tessera_server::http::sync::create_device_code(
         &state,
         event,
         "Gate",

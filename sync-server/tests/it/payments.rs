@@ -771,7 +771,7 @@ async fn refund_revokes_at_the_gate(db: &TestDb) {
     let (refunded, kept) = (tickets[0].clone(), tickets[1].clone());
     let before = remaining(&app, pass).await;
 
-    let done = tessera_server::payments::refund(&app.state, id, Some(refunded.id), Utc::now())
+    let done = tessera_server::app::payments::refund(&app.state, id, Some(refunded.id), Utc::now())
         .await
         .unwrap();
     assert_eq!(done.amount_cents, 3500);
@@ -794,12 +794,12 @@ async fn refund_revokes_at_the_gate(db: &TestDb) {
     );
     // Refunding the same ticket again is refused, and moves no money.
     let again =
-        tessera_server::payments::refund(&app.state, id, Some(refunded.id), Utc::now()).await;
+        tessera_server::app::payments::refund(&app.state, id, Some(refunded.id), Utc::now()).await;
     assert!(again.is_err());
     assert_eq!(double.lock().unwrap().refunds.len(), 1);
 
     let event_id = app.state.store.events().await.unwrap()[0].id;
-    let code = tessera_server::sync::create_device_code(
+    let code = tessera_server::http::sync::create_device_code(
         &app.state,
         event_id,
         "Gate Tablet",
@@ -826,7 +826,7 @@ async fn refund_revokes_at_the_gate(db: &TestDb) {
     assert_eq!(verdicts.1, ("admit", None));
 
     // The rest of the order: the other ticket's price, and the order is refunded.
-    let rest = tessera_server::payments::refund(&app.state, id, None, Utc::now())
+    let rest = tessera_server::app::payments::refund(&app.state, id, None, Utc::now())
         .await
         .unwrap();
     assert_eq!(rest.amount_cents, 3500);
@@ -1041,15 +1041,15 @@ async fn upgrade_through_stripe(db: &TestDb) {
     // Refunding the upgraded ticket returns what each payment took for it: the 1-Day price
     // from the first order, the difference from the upgrade order. The upgrade order alone
     // cannot be refunded (the ticket would keep the upgrade).
-    let refused = tessera_server::payments::refund(&app.state, up_id, None, Utc::now()).await;
+    let refused = tessera_server::app::payments::refund(&app.state, up_id, None, Utc::now()).await;
     assert!(
         matches!(
             refused,
-            Err(tessera_server::payments::RefundError::NotRefundable(_))
+            Err(tessera_server::app::payments::RefundError::NotRefundable(_))
         ),
         "{refused:?}"
     );
-    let done = tessera_server::payments::refund(&app.state, oid, Some(t1), Utc::now())
+    let done = tessera_server::app::payments::refund(&app.state, oid, Some(t1), Utc::now())
         .await
         .unwrap();
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tessera_server::catalog;
+use tessera_server::app::catalog;
 use tessera_server::store::{NewTicketType, Store, TicketKind};
 
 use crate::support::{ServerProcess, TestApp, TestDb, buy};

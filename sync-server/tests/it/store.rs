@@ -1,10 +1,10 @@
 //! The store conformance story, run on SQLite and on PostgreSQL.
 
 use chrono::{NaiveDate, Utc};
-use tessera_server::catalog;
+use tessera_server::app::catalog;
+use tessera_server::app::keys::{KeyError, Keys, MasterKey};
+use tessera_server::app::orders::{self, OrderRequest};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::keys::{KeyError, Keys, MasterKey};
-use tessera_server::orders::{self, OrderRequest};
 use tessera_server::store::{KeyState, NewEvent, NewTicketType, Payment, StoreError, TicketKind};
 
 use crate::on_both_backends;

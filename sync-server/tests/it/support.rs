@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sqlx::{AssertSqlSafe, Connection};
 use tessera_core::{KeyId, KeyStatus, Keyring};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::{AppState, store::Store};
+use tessera_server::{Services, store::Store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -164,7 +164,7 @@ impl Drop for TestDb {
 
 pub fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
-    tessera_server::keys::random_bytes(&mut b).expect("random");
+    tessera_server::app::keys::random_bytes(&mut b).expect("random");
     u64::from_le_bytes(b)
 }
 
@@ -197,7 +197,7 @@ macro_rules! on_both_backends {
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
-    pub state: AppState,
+    pub state: Services,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }

@@ -25,7 +25,7 @@ pub async fn user_token(app: &TestApp, email: &str, role: &str) -> String {
         .create_user(&NewUser {
             email: email.to_owned(),
             name: format!("{role} {email}"),
-            password_hash: tessera_server::auth::hash_password(PASSWORD.into())
+            password_hash: tessera_server::app::accounts::hash_password(PASSWORD.into())
                 .await
                 .unwrap(),
             role: role.to_owned(),

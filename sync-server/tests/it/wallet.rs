@@ -15,8 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use serde_json::{Value, json};
+use tessera_server::app::wallet::apple::{self, DEMO_PASS_TYPE_ID, certificate, rsa_key};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::wallet::apple::{self, DEMO_PASS_TYPE_ID, certificate, rsa_key};
 
 use crate::on_both_backends;
 use crate::support::{TestApp, TestDb, buy, ticket_type_id};
@@ -647,7 +647,7 @@ async fn web_service_flow(db: &TestDb) {
 
     // Refund: the ticket is voided by the refund path, the phone hears of it.
     let tag2 = tag2.unwrap();
-    tessera_server::payments::refund(
+    tessera_server::app::payments::refund(
         &app.state,
         order_id,
         Some(refunded_ticket),
@@ -821,7 +821,7 @@ async fn google_flow(db: &TestDb) {
     );
 
     // Refunded: the object is inactive.
-    tessera_server::payments::refund(&app.state, order_id, None, chrono::Utc::now())
+    tessera_server::app::payments::refund(&app.state, order_id, None, chrono::Utc::now())
         .await
         .unwrap();
     let (jwt, _) = google_link(&app, ticket, &token).await;

@@ -23,7 +23,9 @@ fn shots_dir() -> PathBuf {
 /// An account with a confirmed address and `role`.
 fn account(server: &Server, email: &str, name: &str, role: &str) {
     let hash = server
-        .block_on(tessera_server::auth::hash_password(PASSWORD.into()))
+        .block_on(tessera_server::app::accounts::hash_password(
+            PASSWORD.into(),
+        ))
         .unwrap();
     server
         .block_on(server.state.store.create_user(&NewUser {

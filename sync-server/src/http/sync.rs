@@ -26,7 +26,7 @@ use tessera_core::{
     SupersedeCause, TicketRecord, TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
 };
 
-use crate::api::AppState;
+use crate::app::Services;
 use crate::store::{
     DeviceRow, EventSync, IncomingCheckIn, NewEnrollmentCode, Redeemed, StoreError, StoredCheckIn,
     TicketState, Verdict,
@@ -48,7 +48,7 @@ const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub struct SyncApiDoc;
 
 /// The sync routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/api/v1/sync/enroll", post(enroll))
         .route("/api/v1/sync/changes", get(changes))
@@ -130,7 +130,7 @@ fn normalize_code(code: &str) -> String {
 /// Creates a one-time enrollment code for a device; returns it as staff will type it
 /// (`XXXX-XXXX-XXXX`). Only its hash is stored.
 pub async fn create_device_code(
-    state: &AppState,
+    state: &Services,
     event_id: i64,
     name: &str,
     gate: Option<&str>,
@@ -138,7 +138,7 @@ pub async fn create_device_code(
     now: DateTime<Utc>,
 ) -> Result<String, SyncApiError> {
     let mut raw = [0u8; 12];
-    crate::keys::random_bytes(&mut raw).map_err(|e| SyncApiError::Internal(e.to_string()))?;
+    crate::app::keys::random_bytes(&mut raw).map_err(|e| SyncApiError::Internal(e.to_string()))?;
     let chars: String = raw
         .iter()
         .map(|b| char::from(CODE_ALPHABET[usize::from(b & 31)]))
@@ -172,7 +172,7 @@ pub async fn create_device_code(
     )
 )]
 pub async fn enroll(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     body: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<EnrollResponse>, SyncApiError> {
     let Json(req) = body.map_err(|e| SyncApiError::BadRequest(e.body_text()))?;
@@ -189,7 +189,7 @@ pub async fn enroll(
         ));
     }
     let mut raw = [0u8; 32];
-    crate::keys::random_bytes(&mut raw).map_err(|e| SyncApiError::Internal(e.to_string()))?;
+    crate::app::keys::random_bytes(&mut raw).map_err(|e| SyncApiError::Internal(e.to_string()))?;
     let token = hex::encode(raw);
     let now = Utc::now();
     let redeemed = state
@@ -225,7 +225,7 @@ pub async fn enroll(
 }
 
 /// The device a request's bearer token belongs to.
-async fn device(state: &AppState, headers: &HeaderMap) -> Result<DeviceRow, SyncApiError> {
+async fn device(state: &Services, headers: &HeaderMap) -> Result<DeviceRow, SyncApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -268,7 +268,7 @@ pub struct ChangesQuery {
     security(("device_token" = []))
 )]
 pub async fn changes(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, SyncApiError> {
@@ -544,7 +544,7 @@ fn judge(
     security(("device_token" = []))
 )]
 pub async fn upload(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     body: Result<Json<UploadRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<UploadResponse>, SyncApiError> {

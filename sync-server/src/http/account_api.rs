@@ -12,18 +12,21 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::api::{
-    ApiError, ApiJson, ApiPath, ApiQuery, AppState, ErrorBody, TicketOut, TokenQuery, ticket_out_at,
+use crate::app::accounts::{self, CurrentUser, Role};
+use crate::app::orders::token_hash;
+use crate::app::tickets;
+use crate::app::{AppError, Services};
+use crate::domain::render::{self, money, order_number};
+use crate::http::api::{TicketOut, TokenQuery, ticket_out_at};
+use crate::http::auth::MaybeUser;
+use crate::http::web::account::{
+    create_account, resend_tickets, reset_with_link, verify_with_link,
 };
-use crate::auth::{self, CurrentUser, MaybeUser, Role};
-use crate::orders::token_hash;
-use crate::render::{self, money, order_number};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::store::{TicketView, User};
-use crate::tickets;
-use crate::web::account::{create_account, resend_tickets, reset_with_link, verify_with_link};
 
 /// The routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/login", post(login))
@@ -130,9 +133,9 @@ fn user_out(u: &User) -> UserOut {
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterIn,
     responses((status = 201, body = UserOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<RegisterIn>,
-) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+) -> Result<(StatusCode, Json<UserOut>), AppError> {
     let user = create_account(&state, &body.name, &body.email, &body.password).await?;
     Ok((StatusCode::CREATED, Json(user_out(&user))))
 }
@@ -162,14 +165,14 @@ pub struct LoginOut {
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginIn,
     responses((status = 200, body = LoginOut), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<LoginIn>,
-) -> Result<Json<LoginOut>, ApiError> {
-    let user = auth::authenticate(&state, &body.email, &body.password).await?;
-    let token = auth::start_session(&state, user.id, "bearer").await?;
+) -> Result<Json<LoginOut>, AppError> {
+    let user = accounts::authenticate(&state, &body.email, &body.password).await?;
+    let token = accounts::start_session(&state, user.id, "bearer").await?;
     Ok(Json(LoginOut {
         token,
-        expires_at: Utc::now().timestamp() + auth::SESSION_SECS,
+        expires_at: Utc::now().timestamp() + accounts::SESSION_SECS,
         user: user_out(&user),
     }))
 }
@@ -178,10 +181,10 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     if user.bearer
         && let Some(token) = headers
             .get(header::AUTHORIZATION)
@@ -207,9 +210,9 @@ pub struct TokenIn {
 #[utoipa::path(post, path = "/api/v1/auth/verify", request_body = TokenIn,
     responses((status = 204), (status = 400, body = ErrorBody)))]
 pub async fn verify(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<TokenIn>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     verify_with_link(&state, &body.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -225,10 +228,10 @@ pub struct EmailIn {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", request_body = EmailIn,
     responses((status = 202)))]
 pub async fn password_reset(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<EmailIn>,
-) -> Result<StatusCode, ApiError> {
-    auth::send_reset(&state, &body.email).await?;
+) -> Result<StatusCode, AppError> {
+    accounts::send_reset(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -245,9 +248,9 @@ pub struct ResetIn {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", request_body = ResetIn,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn password_reset_confirm(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<ResetIn>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     reset_with_link(&state, &body.token, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -270,12 +273,12 @@ pub struct ProfileIn {
 #[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileIn, security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_me(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     ApiJson(body): ApiJson<ProfileIn>,
-) -> Result<Json<UserOut>, ApiError> {
+) -> Result<Json<UserOut>, AppError> {
     let name = body.name.trim();
-    crate::orders::validate_contact(&user.user.email, name)?;
+    crate::app::orders::validate_contact(&user.user.email, name)?;
     state.store.set_name(user.user.id, name).await?;
     let mut out = user_out(&user.user);
     name.clone_into(&mut out.name);
@@ -291,9 +294,9 @@ fn account_ticket(t: &TicketView) -> TicketOut {
 #[utoipa::path(get, path = "/api/v1/me/tickets", security(("bearer" = [])),
     responses((status = 200, body = Vec<TicketOut>), (status = 401, body = ErrorBody)))]
 pub async fn my_tickets(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
-) -> Result<Json<Vec<TicketOut>>, ApiError> {
+) -> Result<Json<Vec<TicketOut>>, AppError> {
     let tickets = match user.verified_email() {
         Some(email) => state.store.holder_tickets(email).await?,
         None => Vec::new(),
@@ -326,9 +329,9 @@ pub struct AccountOrderOut {
 #[utoipa::path(get, path = "/api/v1/me/orders", security(("bearer" = [])),
     responses((status = 200, body = Vec<AccountOrderOut>), (status = 401, body = ErrorBody)))]
 pub async fn my_orders(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
-) -> Result<Json<Vec<AccountOrderOut>>, ApiError> {
+) -> Result<Json<Vec<AccountOrderOut>>, AppError> {
     let orders = state
         .store
         .account_orders(user.user.id, user.verified_email())
@@ -354,19 +357,19 @@ pub async fn my_orders(
 #[utoipa::path(post, path = "/api/v1/me/resend", security(("bearer" = [])),
     responses((status = 202), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     resend_tickets(&state, &user).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 async fn access(
-    state: &AppState,
+    state: &Services,
     user: &Option<CurrentUser>,
     query: &TokenQuery,
     id: i64,
-) -> Result<TicketView, ApiError> {
+) -> Result<TicketView, AppError> {
     tickets::ticket_access(state, user.as_ref(), query.token.as_deref(), id).await
 }
 
@@ -375,11 +378,11 @@ async fn access(
     security(("bearer" = [])),
     responses((status = 200, body = TicketOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ticket(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     MaybeUser(user): MaybeUser,
-) -> Result<Json<TicketOut>, ApiError> {
+) -> Result<Json<TicketOut>, AppError> {
     let t = access(&state, &user, &query, id).await?;
     Ok(Json(account_ticket(&t)))
 }
@@ -395,11 +398,11 @@ fn no_store(content_type: &'static str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-fn valid(t: TicketView) -> Result<TicketView, ApiError> {
+fn valid(t: TicketView) -> Result<TicketView, AppError> {
     if t.status == "valid" {
         Ok(t)
     } else {
-        Err(ApiError::Conflict(format!(
+        Err(AppError::Conflict(format!(
             "ticket {} is {}",
             t.id, t.status
         )))
@@ -411,11 +414,11 @@ fn valid(t: TicketView) -> Result<TicketView, ApiError> {
     security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_png(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     MaybeUser(user): MaybeUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let t = valid(access(&state, &user, &query, id).await?)?;
     Ok(no_store("image/png", render::qr_png(&t.qr_text)?))
 }
@@ -425,11 +428,11 @@ pub async fn ticket_png(
     security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_svg(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     MaybeUser(user): MaybeUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let t = valid(access(&state, &user, &query, id).await?)?;
     Ok(no_store(
         "image/svg+xml",
@@ -442,17 +445,17 @@ pub async fn ticket_svg(
     security(("bearer" = [])),
     responses((status = 200, content_type = "application/pdf", description = "PDF"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_pdf(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     MaybeUser(user): MaybeUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let t = valid(access(&state, &user, &query, id).await?)?;
     let order = state
         .store
         .order(t.order_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", t.order_id)))?;
+        .ok_or_else(|| AppError::Internal(format!("order {} vanished", t.order_id)))?;
     Ok(no_store(
         "application/pdf",
         render::tickets_pdf(&order, std::slice::from_ref(&t))?,
@@ -487,11 +490,11 @@ pub struct TransferOut {
     security(("bearer" = [])),
     responses((status = 200, body = TransferOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn transfer(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     user: CurrentUser,
     ApiJson(body): ApiJson<TransferIn>,
-) -> Result<Json<TransferOut>, ApiError> {
+) -> Result<Json<TransferOut>, AppError> {
     let t = tickets::transfer(&state, &user, id, &body.email, &body.name, body.revision).await?;
     Ok(Json(TransferOut {
         ticket_id: t.id,
@@ -518,10 +521,10 @@ pub struct UpgradeOptionOut {
     security(("bearer" = [])),
     responses((status = 200, body = Vec<UpgradeOptionOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn upgrades(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     user: CurrentUser,
-) -> Result<Json<Vec<UpgradeOptionOut>>, ApiError> {
+) -> Result<Json<Vec<UpgradeOptionOut>>, AppError> {
     let t = tickets::ticket_access(&state, Some(&user), None, id).await?;
     Ok(Json(
         tickets::upgrade_options(&state, &t)
@@ -563,11 +566,11 @@ pub struct UpgradeOut {
     security(("bearer" = [])),
     responses((status = 200, body = UpgradeOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     user: CurrentUser,
     ApiJson(body): ApiJson<UpgradeIn>,
-) -> Result<Json<UpgradeOut>, ApiError> {
+) -> Result<Json<UpgradeOut>, AppError> {
     let started = tickets::upgrade(&state, &user, id, body.ticket_type, body.revision).await?;
     Ok(Json(UpgradeOut {
         ticket: account_ticket(&started.ticket),

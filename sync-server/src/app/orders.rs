@@ -10,7 +10,7 @@ use tessera_core::{
     Claims, DayMask, EventId, Revision, TicketId, TicketSigner, TicketTypeId, ZoneMask,
 };
 
-use crate::keys::{KeyError, MasterKey, random_bytes};
+use crate::app::keys::{KeyError, MasterKey, random_bytes};
 use crate::store::{NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType};
 
 /// Ids are random and below 2^53, so they are exact as JSON numbers in every client and

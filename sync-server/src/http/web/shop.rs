@@ -12,15 +12,17 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, PageError, see_other};
-use crate::api::{ApiError, AppState, TokenQuery, submit_order};
-use crate::auth::{CsrfForm, CsrfToken, MaybeUser, normalize_email};
-use crate::email::held_tickets;
-use crate::orders::{OrderRequest, token_matches};
-use crate::render::{money, order_number, valid_days};
+use crate::app::accounts::normalize_email;
+use crate::app::email::held_tickets;
+use crate::app::orders::{OrderRequest, token_matches};
+use crate::app::tickets::{self, ticket_token};
+use crate::app::{AppError, Services};
+use crate::domain::render::{money, order_number, valid_days};
+use crate::http::api::{TokenQuery, submit_order};
+use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
 use crate::store::{TicketKind, TicketView};
-use crate::tickets::{self, ticket_token};
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Services> {
     Router::new()
         .route("/", get(event_page))
         .route("/checkout", post(checkout))
@@ -96,7 +98,7 @@ fn days_text(days: &[String]) -> String {
 }
 
 async fn event_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
@@ -105,7 +107,7 @@ async fn event_page(
 }
 
 async fn render_event_page(
-    state: &AppState,
+    state: &Services,
     page: &Page,
     error: Option<String>,
     selected: &HashMap<i64, i64>,
@@ -169,7 +171,7 @@ async fn render_event_page(
 
 /// The checkout form: `qty_<type id>` fields, name and email.
 async fn checkout(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
@@ -228,7 +230,7 @@ async fn checkout(
                 format!("/orders/{}?token={}", placed.id, placed.access_token)
             })))
         }
-        Err(e @ (ApiError::Invalid(_) | ApiError::SoldOut(_) | ApiError::UnknownTicketType(_))) => {
+        Err(e @ (AppError::Invalid(_) | AppError::SoldOut(_) | AppError::UnknownTicketType(_))) => {
             again(e.to_string()).await
         }
         Err(e) => Err(e.into()),
@@ -244,21 +246,21 @@ async fn checkout(
     responses((status = 200, content_type = "text/html", description = "Order page"), (status = 401, content_type = "text/html", description = "No token"), (status = 403, content_type = "text/html", description = "Not this order's token"), (status = 404, content_type = "text/html", description = "No such order"))
 )]
 pub async fn order_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<i64>,
     Query(query): Query<TokenQuery>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
     let page = Page::new(user, csrf);
-    let token = query.token.as_deref().ok_or(ApiError::Unauthorized)?;
+    let token = query.token.as_deref().ok_or(AppError::Unauthorized)?;
     let order = state
         .store
         .order(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
     if !token_matches(token, &order.token_hash) {
-        return Err(ApiError::Forbidden.into());
+        return Err(AppError::Forbidden.into());
     }
     let all = state.store.order_tickets(id).await?;
     let count = all.len();
@@ -272,7 +274,7 @@ pub async fn order_page(
                 "/api/v1/orders/{id}/tickets/{}/ticket.pdf?token={token}",
                 t.id
             );
-            let wallet = crate::wallet::links("", t.id, token);
+            let wallet = crate::app::wallet::links("", t.id, token);
             c.apple_url = wallet.apple;
             c.google_url = wallet.google;
             c
@@ -303,7 +305,7 @@ struct NoticeQuery {
 }
 
 async fn ticket_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<i64>,
     Query(query): Query<NoticeQuery>,
     MaybeUser(user): MaybeUser,
@@ -311,7 +313,7 @@ async fn ticket_page(
 ) -> Result<Html<String>, PageError> {
     let page = Page::new(user.clone(), csrf);
     if user.is_none() && query.token.is_none() {
-        return Err(ApiError::LoginRequired.into());
+        return Err(AppError::LoginRequired.into());
     }
     let ticket = tickets::ticket_access(&state, user.as_ref(), query.token.as_deref(), id).await?;
     render_ticket(
@@ -335,7 +337,7 @@ fn notice_text(done: Option<&str>) -> Option<String> {
 }
 
 async fn render_ticket(
-    state: &AppState,
+    state: &Services,
     page: &Page,
     ticket: &TicketView,
     token: Option<&str>,
@@ -390,13 +392,13 @@ struct TransferForm {
 }
 
 async fn transfer(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<i64>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<TransferForm>,
 ) -> Result<Response, PageError> {
-    let user = user.ok_or(ApiError::LoginRequired)?;
+    let user = user.ok_or(AppError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
     match tickets::transfer(&state, &user, id, &form.to_email, &form.to_name, form.revision).await {
         Ok(t) => Ok(page
@@ -414,7 +416,7 @@ async fn transfer(
                 },
             )?
             .into_response()),
-        Err(e @ (ApiError::Invalid(_) | ApiError::NotTransferable(_) | ApiError::Conflict(_))) => {
+        Err(e @ (AppError::Invalid(_) | AppError::NotTransferable(_) | AppError::Conflict(_))) => {
             let status = e.status();
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((status, render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?).into_response())
@@ -430,13 +432,13 @@ struct UpgradeForm {
 }
 
 async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<i64>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<UpgradeForm>,
 ) -> Result<Response, PageError> {
-    let user = user.ok_or(ApiError::LoginRequired)?;
+    let user = user.ok_or(AppError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
     match tickets::upgrade(&state, &user, id, form.to_type, form.revision).await {
         Ok(started) => Ok(see_other(
@@ -444,7 +446,7 @@ async fn upgrade(
                 .checkout_url
                 .unwrap_or_else(|| format!("/tickets/{id}?done=upgraded")),
         )),
-        Err(e @ (ApiError::Invalid(_) | ApiError::SoldOut(_) | ApiError::Conflict(_))) => {
+        Err(e @ (AppError::Invalid(_) | AppError::SoldOut(_) | AppError::Conflict(_))) => {
             let status = e.status();
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((

@@ -16,10 +16,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use crate::api::AppState;
+use crate::app::Services;
+use crate::app::orders::{self, OrderError, OrderRequest, Placed};
 use crate::config::Settings;
-use crate::orders::{self, OrderError, OrderRequest, Placed};
-use crate::render::{money, order_number};
+use crate::domain::render::{money, order_number};
 use crate::store::{Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
 use webhook::{Event, WebhookError};
 
@@ -184,7 +184,7 @@ pub struct Started {
 /// Places a pending order holding its capacity and creates its hosted payment page. When the
 /// provider fails, the order is expired at once so its capacity is not held for nothing.
 pub async fn start_checkout(
-    state: &AppState,
+    state: &Services,
     provider: &dyn PaymentProvider,
     request: &OrderRequest,
     now: DateTime<Utc>,
@@ -227,7 +227,7 @@ pub async fn start_checkout(
 /// returns to the order page. When the provider fails, the order is expired at once so its
 /// capacity is not held for nothing. Used for ticket orders and upgrade orders alike.
 pub async fn open_checkout(
-    state: &AppState,
+    state: &Services,
     provider: &dyn PaymentProvider,
     order: &crate::store::NewOrder,
     access_token: &str,
@@ -272,7 +272,7 @@ pub async fn open_checkout(
 /// Acts on a verified event: stores it (deduplicated by id), then finalizes, expires or
 /// ignores. Returns the outcome, also stored with the event.
 pub async fn handle_event(
-    state: &AppState,
+    state: &Services,
     event: &Event,
     payload: &str,
 ) -> Result<String, WebhookError> {
@@ -303,7 +303,7 @@ pub async fn handle_event(
     result
 }
 
-async fn act(state: &AppState, event: &Event, now: DateTime<Utc>) -> Result<String, WebhookError> {
+async fn act(state: &Services, event: &Event, now: DateTime<Utc>) -> Result<String, WebhookError> {
     let session = event.session();
     match event.kind.as_str() {
         "checkout.session.completed" => match session.payment_status.as_deref() {
@@ -325,7 +325,7 @@ async fn act(state: &AppState, event: &Event, now: DateTime<Utc>) -> Result<Stri
 }
 
 /// The order an event is about, if the session is the one created for it.
-async fn check_order(state: &AppState, event: &Event) -> Result<crate::store::Order, WebhookError> {
+async fn check_order(state: &Services, event: &Event) -> Result<crate::store::Order, WebhookError> {
     let session = event.session();
     let order_id = session.order_id().ok_or(WebhookError::UnknownOrder)?;
     let order = state
@@ -347,7 +347,7 @@ async fn check_order(state: &AppState, event: &Event) -> Result<crate::store::Or
 }
 
 async fn settle(
-    state: &AppState,
+    state: &Services,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<String, WebhookError> {
@@ -372,7 +372,7 @@ async fn settle(
         Some(ticket_id) => {
             let to_type = items.first().map(|i| i.ticket_type_id).unwrap_or_default();
             upgrade =
-                crate::tickets::upgrade_revision(state, &order, ticket_id, to_type, issued_at)
+                crate::app::tickets::upgrade_revision(state, &order, ticket_id, to_type, issued_at)
                     .await
                     .map_err(|e| WebhookError::Internal(e.to_string()))?;
             match &upgrade {
@@ -446,7 +446,7 @@ async fn settle(
 /// An upgrade paid for a ticket that changed meanwhile (transferred, refunded, upgraded
 /// otherwise): the money goes back and the holder is told.
 async fn refund_stale_upgrade(
-    state: &AppState,
+    state: &Services,
     order: &crate::store::Order,
     session: &webhook::SessionObject,
     now: DateTime<Utc>,
@@ -518,7 +518,7 @@ pub struct RefundOut {
 /// demo and comp orders), and revokes the tickets: they are voided, which reaches gate
 /// devices at their next sync.
 pub async fn refund(
-    state: &AppState,
+    state: &Services,
     order_id: i64,
     ticket_id: Option<i64>,
     now: DateTime<Utc>,
@@ -635,7 +635,7 @@ pub async fn refund(
 
 #[allow(clippy::too_many_arguments)]
 async fn refund_money(
-    state: &AppState,
+    state: &Services,
     order: &crate::store::Order,
     ticket_id: Option<i64>,
     amount_cents: i64,
@@ -710,7 +710,7 @@ async fn refund_money(
 }
 
 /// Expires every pending order whose time ran out; returns how many.
-pub async fn expire_overdue(state: &AppState, now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub async fn expire_overdue(state: &Services, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in state.store.overdue_orders(now.timestamp()).await? {
         if state.store.expire_order(id, now.timestamp()).await? {
@@ -722,7 +722,7 @@ pub async fn expire_overdue(state: &AppState, now: DateTime<Utc>) -> Result<usiz
 }
 
 /// Runs [`expire_overdue`] every `expiry_sweep_ms` until `stop` turns true.
-pub async fn run_expiry(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn run_expiry(state: Services, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.settings.payments.expiry_sweep_ms.max(10));
     loop {
         if let Err(e) = expire_overdue(&state, Utc::now()).await {
@@ -765,82 +765,4 @@ pub fn compose_refund_notice(
          sold out meanwhile, this is why: no charge remains.\n",
     );
     (subject, text)
-}
-
-/// The payment routes, merged into [`crate::api::router`].
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route(
-            "/api/v1/payments/stripe/webhook",
-            axum::routing::post(webhook::stripe_webhook),
-        )
-        .route(
-            "/api/v1/orders/{id}/refund",
-            axum::routing::post(refund_order),
-        )
-}
-
-/// `POST /api/v1/orders/{id}/refund` body.
-#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefundIn {
-    /// Refund only this ticket of the order; absent means every valid ticket.
-    #[serde(default)]
-    pub ticket_id: Option<i64>,
-}
-
-/// Refunds an order or one ticket (organizers: `Authorization: Bearer <refund_api_token>`).
-#[utoipa::path(
-    post,
-    path = "/api/v1/orders/{id}/refund",
-    params(("id" = i64, Path, description = "Order id")),
-    request_body = RefundIn,
-    security(("refund_token" = [])),
-    responses(
-        (status = 200, body = RefundOut, description = "Refunded; the tickets are revoked"),
-        (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
-        (status = 404, body = crate::api::ErrorBody, description = "No such order or ticket, or the endpoint is off"),
-        (status = 409, body = crate::api::ErrorBody, description = "not_refundable: not paid, or the ticket is void already"),
-        (status = 502, body = crate::api::ErrorBody, description = "payment_unavailable: Stripe refused or is unreachable; nothing changed"),
-    )
-)]
-pub async fn refund_order(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<i64>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<axum::Json<RefundOut>, crate::api::ApiError> {
-    use crate::api::ApiError;
-    let expected = state
-        .settings
-        .payments
-        .refund_api_token
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFound("route".into()))?;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    // Hashes compared, so timing says nothing about the token.
-    if orders::token_hash(token.trim()) != orders::token_hash(expected.expose()) {
-        return Err(ApiError::Forbidden);
-    }
-    let request: RefundIn = if body.is_empty() {
-        RefundIn::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    };
-    refund(&state, id, request.ticket_id, Utc::now())
-        .await
-        .map(axum::Json)
-        .map_err(|e| match e {
-            RefundError::NotFound(what) => ApiError::NotFound(what),
-            RefundError::NotRefundable(m) => ApiError::NotRefundable(m),
-            RefundError::Provider(e) => {
-                tracing::warn!(error = %e, "refund through the provider failed");
-                ApiError::PaymentUnavailable
-            }
-            RefundError::Store(e) => ApiError::Internal(e.to_string()),
-        })
 }

@@ -6,14 +6,10 @@
 //! What the gate shows for a vendor pass ("Falafel King · Booth B-12") is composed by the
 //! store when the change feed is read (`store/sync_sql.rs`), so it follows assignments.
 //! Vendor tickets are never transferable: the booth ticket types are created so, and staff
-//! passes are of the booth's own type. HTTP lives here too, a few lines per handler; the
-//! organizer routes take [`crate::console::Organizer`].
+//! passes are of the booth's own type. The HTTP routes are `http::vendors`.
 
 use std::num::NonZeroU16;
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_core::{
@@ -21,10 +17,9 @@ use tessera_core::{
 };
 use utoipa::ToSchema;
 
-use crate::api::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, ErrorBody};
-use crate::console::Organizer;
-use crate::email::{Wording, html_escape};
-use crate::orders::{self, OrderError, OrderRequest};
+use crate::app::email::{Wording, html_escape};
+use crate::app::orders::{self, OrderError, OrderRequest};
+use crate::app::{AppError, Services};
 use crate::store::{
     Booth, BoothCategory, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
     StoreError, TicketKind, TicketType, TicketView, VendorPurchase,
@@ -47,16 +42,16 @@ pub enum VendorError {
     Order(#[from] OrderError),
     /// Stripe failed; nothing is owed.
     #[error(transparent)]
-    Provider(#[from] crate::payments::ProviderError),
+    Provider(#[from] crate::app::payments::ProviderError),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Randomness failed.
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeyError),
+    Keys(#[from] crate::app::keys::KeyError),
 }
 
-impl From<VendorError> for ApiError {
+impl From<VendorError> for AppError {
     fn from(e: VendorError) -> Self {
         match e {
             VendorError::Invalid(m) => Self::Invalid(m),
@@ -98,30 +93,6 @@ pub struct BoothPurchaseIn {
     /// A booth ticket type id, when an event has several of a category (optional).
     #[serde(default)]
     pub ticket_type: Option<i64>,
-}
-
-/// A booth purchase as `POST /api/v1/vendor-booths` answers it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BoothPurchaseOut {
-    /// The order (see `GET /api/v1/orders/{id}` with the access token).
-    pub order_id: i64,
-    /// `paid` (demo) or `pending` (Stripe: pay at `checkout_url`).
-    pub status: String,
-    /// The order's bearer token, shown once.
-    pub access_token: String,
-    /// The vendor profile of this email (made by its first booking).
-    pub vendor_id: i64,
-    /// The booth ticket type bought.
-    pub ticket_type: i64,
-    /// Its price, minor units.
-    pub price_cents: i64,
-    /// ISO 4217.
-    pub currency: String,
-    /// The booth ticket, once paid.
-    pub tickets: Vec<crate::api::TicketOut>,
-    /// Where to pay, while `pending`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkout_url: Option<String>,
 }
 
 fn field(name: &str, value: &str, max: usize, required: bool) -> Result<String, VendorError> {
@@ -180,7 +151,7 @@ pub fn validate(
     let booth_name = field("booth_name", &input.booth_name, 100, true)?;
     let contact_name = field("contact_name", &input.contact_name, 100, true)?;
     let phone = validate_phone(&input.phone)?;
-    let email = crate::auth::normalize_email(&field("email", &input.email, 254, true)?);
+    let email = crate::app::accounts::normalize_email(&field("email", &input.email, 254, true)?);
     let description = field("description", &input.description, 1000, false)?;
     let category = BoothCategory::parse(input.category.trim()).ok_or_else(|| {
         VendorError::Invalid("category must be bazaar, food_truck or food_booth".into())
@@ -246,7 +217,7 @@ pub struct Purchased {
 /// (demo: paid at once, in one transaction with the profile and metadata; Stripe: pending
 /// with a checkout page, the metadata stored before the buyer can pay).
 pub async fn buy_booth(
-    state: &AppState,
+    state: &Services,
     input: &BoothPurchaseIn,
     now: DateTime<Utc>,
 ) -> Result<Purchased, VendorError> {
@@ -259,11 +230,11 @@ pub async fn buy_booth(
         items: vec![(tt.id, 1)],
     };
     if let Some(provider) = state.payments.provider().cloned() {
-        let started = crate::payments::start_checkout(state, provider.as_ref(), &request, now)
+        let started = crate::app::payments::start_checkout(state, provider.as_ref(), &request, now)
             .await
             .map_err(|e| match e {
-                crate::payments::CheckoutError::Order(e) => VendorError::Order(e),
-                crate::payments::CheckoutError::Provider(e) => VendorError::Provider(e),
+                crate::app::payments::CheckoutError::Order(e) => VendorError::Order(e),
+                crate::app::payments::CheckoutError::Provider(e) => VendorError::Provider(e),
             })?;
         let vendor_id = state
             .store
@@ -347,7 +318,7 @@ fn sign_staff_passes(
 /// taken, claims carrying the booth, holders named (or "Staff n", numbered on from the
 /// booth's existing passes), emailed to the vendor. Returns the new passes.
 pub async fn grant_staff_passes(
-    state: &AppState,
+    state: &Services,
     booth_id: i64,
     count: u32,
     names: &[String],
@@ -445,7 +416,7 @@ pub async fn vendor_wording(
     let event = tickets
         .first()
         .map_or_else(|| "the festival".to_owned(), |t| t.event.name.clone());
-    let number = crate::render::order_number(order.id);
+    let number = crate::domain::render::order_number(order.id);
     if let Some(p) = store.vendor_purchase(order.id).await? {
         return Ok(Some(booth_wording(&p, &event, &number, &order.name)));
     }
@@ -548,173 +519,6 @@ fn staff_wording(booth: &Booth, event: &str, name: &str, count: usize) -> Wordin
     }
 }
 
-/// Buys a vendor booth (public): validates the vendor's details, creates the order like
-/// `POST /api/v1/orders` (demo: paid at once; Stripe: pending with `checkout_url`), the vendor
-/// profile (keyed by email) and the booth ticket carrying the booth's metadata, and queues the
-/// vendor confirmation email.
-#[utoipa::path(
-    post,
-    path = "/api/v1/vendor-booths",
-    request_body = BoothPurchaseIn,
-    responses(
-        (status = 201, body = BoothPurchaseOut, description = "Booked: paid (demo) or pending (Stripe)"),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 409, body = ErrorBody, description = "sold_out: no booths of this category left"),
-        (status = 422, body = ErrorBody, description = "invalid (the message names the field), unknown_ticket_type, or sales_paused"),
-        (status = 502, body = ErrorBody, description = "payment_unavailable"),
-    )
-)]
-pub async fn buy_booth_api(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<BoothPurchaseIn>,
-) -> Result<(StatusCode, Json<BoothPurchaseOut>), ApiError> {
-    let bought = buy_booth(&state, &body, Utc::now()).await?;
-    let order_id = bought.placed.id;
-    let order = state
-        .store
-        .order(order_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {order_id} vanished")))?;
-    let tickets = state.store.order_tickets(order_id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(BoothPurchaseOut {
-            order_id,
-            status: order.status,
-            access_token: bought.placed.access_token,
-            vendor_id: bought.vendor_id,
-            ticket_type: bought.ticket_type.id,
-            price_cents: bought.ticket_type.price_cents,
-            currency: bought.ticket_type.currency,
-            tickets: tickets
-                .iter()
-                .map(|t| crate::api::ticket_out(order_id, t))
-                .collect(),
-            checkout_url: bought.checkout_url,
-        }),
-    ))
-}
-
-/// A booth as organizers see it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BoothOut {
-    /// Id (staff passes carry it in their claims).
-    pub id: i64,
-    /// The event.
-    pub event_id: i64,
-    /// Location code, "B-12".
-    pub code: String,
-    /// `bazaar`, `food_truck`, `food_booth`, or none.
-    pub category: Option<BoothCategory>,
-    /// The purchase (order id) it is assigned to.
-    pub order_id: Option<i64>,
-    /// That vendor's business.
-    pub business_name: Option<String>,
-    /// Valid staff passes.
-    pub staff_passes: i64,
-}
-
-/// A booth purchase as organizers and its vendor see it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VendorPurchaseOut {
-    /// The order.
-    pub order_id: i64,
-    /// `paid`, `pending`, ...
-    pub order_status: String,
-    /// The vendor profile.
-    pub vendor_id: i64,
-    /// Vendor email.
-    pub email: String,
-    /// Contact.
-    pub contact_name: String,
-    /// Phone.
-    pub phone: String,
-    /// Business.
-    pub business_name: String,
-    /// The vendor's booth name.
-    pub booth_name: String,
-    /// Category.
-    pub category: BoothCategory,
-    /// What they sell.
-    pub description: String,
-    /// The assigned booth's id and code.
-    pub booth_id: Option<i64>,
-    /// "B-12".
-    pub booth_code: Option<String>,
-    /// Valid staff passes of that booth.
-    pub staff_passes: i64,
-}
-
-impl From<&VendorPurchase> for VendorPurchaseOut {
-    fn from(p: &VendorPurchase) -> Self {
-        Self {
-            order_id: p.order_id,
-            order_status: p.order_status.clone(),
-            vendor_id: p.vendor_id,
-            email: p.email.clone(),
-            contact_name: p.contact_name.clone(),
-            phone: p.phone.clone(),
-            business_name: p.business_name.clone(),
-            booth_name: p.booth_name.clone(),
-            category: p.category,
-            description: p.description.clone(),
-            booth_id: p.booth.as_ref().map(|b| b.0),
-            booth_code: p.booth.as_ref().map(|b| b.1.clone()),
-            staff_passes: p.staff_passes,
-        }
-    }
-}
-
-/// `GET /api/v1/console/vendors` body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VendorsOut {
-    /// Booth purchases, newest first.
-    pub purchases: Vec<VendorPurchaseOut>,
-    /// Booths, by event and code.
-    pub booths: Vec<BoothOut>,
-}
-
-/// `POST /api/v1/console/booths` body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BoothIn {
-    /// Location code: letters, digits and dashes, up to 16 ("B-12").
-    pub code: String,
-    /// The event (default: the current one).
-    #[serde(default)]
-    pub event_id: Option<i64>,
-    /// `bazaar`, `food_truck` or `food_booth` (optional).
-    #[serde(default)]
-    pub category: Option<BoothCategory>,
-}
-
-/// `POST /api/v1/console/booths/{id}/assignment` body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AssignIn {
-    /// The booth purchase (its order id); `null` frees the booth.
-    pub order_id: Option<i64>,
-}
-
-/// `POST /api/v1/console/booths/{id}/staff-passes` body.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StaffPassesIn {
-    /// How many ("Staff n" holders), 1 to 50; ignored when `names` is given.
-    #[serde(default)]
-    pub count: u32,
-    /// The holders' names, one pass each.
-    #[serde(default)]
-    pub names: Vec<String>,
-}
-
-/// `POST /api/v1/console/booths/{id}/staff-passes` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StaffPassesOut {
-    /// The new passes (QR text included; emailed to the vendor too).
-    pub tickets: Vec<crate::api::TicketOut>,
-}
-
 /// Checks a booth location code: 1 to 16 letters, digits and dashes, stored upper case.
 pub fn booth_code(code: &str) -> Result<String, VendorError> {
     let code = code.trim().to_uppercase();
@@ -732,13 +536,13 @@ pub fn booth_code(code: &str) -> Result<String, VendorError> {
 /// The event a console request means: the one given, or else the current one — the event
 /// whose last day is the nearest today or later, in its own timezone (the last event when
 /// every one is over).
-pub async fn event_id(store: &dyn Store, given: Option<i64>) -> Result<i64, ApiError> {
+pub async fn event_id(store: &dyn Store, given: Option<i64>) -> Result<i64, AppError> {
     let events = store.events().await?;
     if let Some(id) = given {
         return if events.iter().any(|e| e.id == id) {
             Ok(id)
         } else {
-            Err(ApiError::NotFound(format!("event {id}")))
+            Err(AppError::NotFound(format!("event {id}")))
         };
     }
     let now = Utc::now();
@@ -760,250 +564,7 @@ pub async fn event_id(store: &dyn Store, given: Option<i64>) -> Result<i64, ApiE
             })
         })
         .map(|(_, id)| id)
-        .ok_or_else(|| ApiError::NotFound("event".into()))
-}
-
-async fn vendors_out(store: &dyn Store) -> Result<VendorsOut, ApiError> {
-    let purchases = store.vendor_purchases(None).await?;
-    let booths = store.booths().await?;
-    Ok(VendorsOut {
-        booths: booths
-            .iter()
-            .map(|b| BoothOut {
-                id: b.id,
-                event_id: b.event_id,
-                code: b.code.clone(),
-                category: b.category,
-                order_id: b.order_id,
-                business_name: b.business_name.clone(),
-                staff_passes: purchases
-                    .iter()
-                    .find(|p| p.booth.as_ref().is_some_and(|(id, _)| *id == b.id))
-                    .map_or(0, |p| p.staff_passes),
-            })
-            .collect(),
-        purchases: purchases.iter().map(VendorPurchaseOut::from).collect(),
-    })
-}
-
-/// Booth purchases and booths (organizers).
-#[utoipa::path(
-    get,
-    path = "/api/v1/console/vendors",
-    security(("bearer" = [])),
-    responses((status = 200, body = VendorsOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
-)]
-pub async fn list_vendors(
-    _: Organizer,
-    State(state): State<AppState>,
-) -> Result<Json<VendorsOut>, ApiError> {
-    Ok(Json(vendors_out(state.store.as_ref()).await?))
-}
-
-/// Creates a booth with its location code (organizers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/console/booths",
-    request_body = BoothIn,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, body = BoothOut),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "conflict: the code is taken in the event"),
-        (status = 422, body = ErrorBody, description = "invalid code"),
-    )
-)]
-pub async fn create_booth(
-    _: Organizer,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<BoothIn>,
-) -> Result<(StatusCode, Json<BoothOut>), ApiError> {
-    let code = booth_code(&body.code)?;
-    let event = event_id(state.store.as_ref(), body.event_id).await?;
-    let booth = state
-        .store
-        .create_booth(event, &code, body.category, Utc::now().timestamp())
-        .await
-        .map_err(VendorError::from)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(BoothOut {
-            id: booth.id,
-            event_id: booth.event_id,
-            code: booth.code,
-            category: booth.category,
-            order_id: None,
-            business_name: None,
-            staff_passes: 0,
-        }),
-    ))
-}
-
-/// Assigns a booth to a paid booth purchase, or frees it (organizers). Gate devices get the
-/// vendor's business and booth with their next sync.
-#[utoipa::path(
-    post,
-    path = "/api/v1/console/booths/{id}/assignment",
-    params(("id" = i64, Path, description = "Booth id")),
-    request_body = AssignIn,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = VendorsOut),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "no such booth or purchase"),
-        (status = 409, body = ErrorBody, description = "conflict: the booth or the purchase is taken, or the order is not paid"),
-    )
-)]
-pub async fn assign_booth(
-    _: Organizer,
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<AssignIn>,
-) -> Result<Json<VendorsOut>, ApiError> {
-    state
-        .store
-        .assign_booth(id, body.order_id, Utc::now().timestamp())
-        .await
-        .map_err(VendorError::from)?;
-    Ok(Json(vendors_out(state.store.as_ref()).await?))
-}
-
-/// Grants staff passes for an assigned booth (organizers): signed tickets carrying the
-/// booth, emailed to the vendor.
-#[utoipa::path(
-    post,
-    path = "/api/v1/console/booths/{id}/staff-passes",
-    params(("id" = i64, Path, description = "Booth id")),
-    request_body = StaffPassesIn,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, body = StaffPassesOut),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "no such booth"),
-        (status = 422, body = ErrorBody, description = "invalid count or names, or the booth is not assigned"),
-    )
-)]
-pub async fn staff_passes(
-    _: Organizer,
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<StaffPassesIn>,
-) -> Result<(StatusCode, Json<StaffPassesOut>), ApiError> {
-    let tickets = grant_staff_passes(&state, id, body.count, &body.names, Utc::now()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(StaffPassesOut {
-            tickets: tickets
-                .iter()
-                .map(|t| crate::api::ticket_out(t.order_id, t))
-                .collect(),
-        }),
-    ))
-}
-
-/// What a vendor sees of their booth purchase: the purchase with its assignment, the booth
-/// ticket and the staff passes.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VendorBoothOut {
-    /// The purchase and its booth.
-    pub purchase: VendorPurchaseOut,
-    /// The booth ticket.
-    pub tickets: Vec<crate::api::TicketOut>,
-    /// The booth's staff passes.
-    pub staff_passes: Vec<crate::api::TicketOut>,
-}
-
-/// The vendor's view of a booth purchase, assignment and staff passes.
-pub async fn vendor_booth(
-    store: &dyn Store,
-    purchase: &VendorPurchase,
-) -> Result<VendorBoothOut, ApiError> {
-    let tickets = store.order_tickets(purchase.order_id).await?;
-    let staff = match &purchase.booth {
-        Some((booth_id, _)) => store.staff_passes(*booth_id).await?,
-        None => Vec::new(),
-    };
-    Ok(VendorBoothOut {
-        purchase: VendorPurchaseOut::from(purchase),
-        tickets: tickets
-            .iter()
-            .map(|t| crate::api::ticket_out(purchase.order_id, t))
-            .collect(),
-        staff_passes: staff
-            .iter()
-            .map(|t| crate::api::ticket_out(t.order_id, t))
-            .collect(),
-    })
-}
-
-/// A booth purchase as its vendor sees it: booth, assignment, staff passes (with the
-/// booth order's access token).
-#[utoipa::path(
-    get,
-    path = "/api/v1/vendor-booths/{order_id}",
-    params(("order_id" = i64, Path, description = "The booth order")),
-    security(("access_token" = [])),
-    responses(
-        (status = 200, body = VendorBoothOut),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "no such order, or not a booth order"),
-    )
-)]
-pub async fn get_vendor_booth(
-    State(state): State<AppState>,
-    ApiPath(order_id): ApiPath<i64>,
-    ApiQuery(query): ApiQuery<crate::api::TokenQuery>,
-    headers: axum::http::HeaderMap,
-) -> Result<Json<VendorBoothOut>, ApiError> {
-    crate::api::authorized_order(&state, &headers, &query, order_id).await?;
-    let purchase = state
-        .store
-        .vendor_purchase(order_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("booth order {order_id}")))?;
-    Ok(Json(vendor_booth(state.store.as_ref(), &purchase).await?))
-}
-
-/// The vendor part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        buy_booth_api,
-        get_vendor_booth,
-        list_vendors,
-        create_booth,
-        assign_booth,
-        staff_passes
-    ),
-    components(schemas(
-        BoothPurchaseIn,
-        BoothPurchaseOut,
-        BoothOut,
-        VendorPurchaseOut,
-        VendorsOut,
-        BoothIn,
-        AssignIn,
-        StaffPassesIn,
-        StaffPassesOut,
-        BoothCategory,
-        VendorBoothOut
-    ))
-)]
-pub struct VendorApiDoc;
-
-/// The vendor routes.
-pub fn routes() -> axum::Router<AppState> {
-    use axum::routing::{get, post};
-    axum::Router::new()
-        .route("/api/v1/vendor-booths", post(buy_booth_api))
-        .route("/api/v1/vendor-booths/{order_id}", get(get_vendor_booth))
-        .route("/api/v1/console/vendors", get(list_vendors))
-        .route("/api/v1/console/booths", post(create_booth))
-        .route("/api/v1/console/booths/{id}/assignment", post(assign_booth))
-        .route(
-            "/api/v1/console/booths/{id}/staff-passes",
-            post(staff_passes),
-        )
+        .ok_or_else(|| AppError::NotFound("event".into()))
 }
 
 #[cfg(test)]

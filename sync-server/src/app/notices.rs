@@ -8,13 +8,13 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
-use crate::auth::email_link_token;
+use crate::app::accounts::email_link_token;
+use crate::app::email::{EmailError, message_id};
+use crate::app::keys::MasterKey;
+use crate::app::tickets::ticket_page_url;
 use crate::config::Settings;
-use crate::email::{EmailError, message_id};
-use crate::keys::MasterKey;
-use crate::render::{self, valid_days};
+use crate::domain::render::{self, valid_days};
 use crate::store::{OutboxEmail, Store, TicketView};
-use crate::tickets::ticket_page_url;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

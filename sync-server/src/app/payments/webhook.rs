@@ -4,16 +4,9 @@
 //! parameter) so it is tested without a clock; what an event does to orders is in the
 //! parent module.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-
-use crate::api::{AppState, ErrorBody};
 
 /// Why a webhook request was refused. Nothing is stored or changed for any of these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -228,86 +221,12 @@ impl WebhookError {
             Self::Internal(_) => "internal",
         }
     }
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::NotConfigured => StatusCode::NOT_FOUND,
-            Self::Signature(_) | Self::Malformed(_) => StatusCode::BAD_REQUEST,
-            Self::UnknownOrder | Self::SessionMismatch | Self::AmountMismatch { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
 }
 
 impl From<crate::store::StoreError> for WebhookError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::Internal(e.to_string())
     }
-}
-
-impl IntoResponse for WebhookError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "stripe webhook failed");
-        } else {
-            tracing::warn!(code = self.code(), "stripe webhook refused");
-        }
-        (
-            self.status(),
-            Json(ErrorBody {
-                error: self.code().to_owned(),
-                message: self.to_string(),
-            }),
-        )
-            .into_response()
-    }
-}
-
-/// Receives a Stripe event: verifies its signature, stores it (once per id), then acts.
-#[utoipa::path(
-    post,
-    path = "/api/v1/payments/stripe/webhook",
-    request_body(content = String, description = "A Stripe event, as Stripe sends it", content_type = "application/json"),
-    params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=...]")),
-    responses(
-        (status = 200, body = WebhookOut, description = "Handled, or handled before"),
-        (status = 400, body = ErrorBody, description = "missing_signature, malformed_signature, bad_signature, stale_signature, malformed_event: nothing stored"),
-        (status = 404, body = ErrorBody, description = "not_configured: no webhook secret (demo mode)"),
-        (status = 422, body = ErrorBody, description = "unknown_order, session_mismatch, amount_mismatch: stored, order unchanged"),
-    )
-)]
-pub async fn stripe_webhook(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<WebhookOut>, WebhookError> {
-    let secret = state
-        .settings
-        .payments
-        .stripe_webhook_secret
-        .as_ref()
-        .ok_or(WebhookError::NotConfigured)?;
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
-    let tolerance = i64::try_from(state.settings.payments.webhook_tolerance_secs).unwrap_or(300);
-    verify(
-        header,
-        &body,
-        secret.expose(),
-        chrono::Utc::now().timestamp(),
-        tolerance,
-    )?;
-    let payload = std::str::from_utf8(&body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-    let event: Event =
-        serde_json::from_str(payload).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-    let outcome = super::handle_event(&state, &event, payload).await?;
-    Ok(Json(WebhookOut {
-        id: event.id,
-        outcome,
-    }))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::api::AppState;
+use crate::app::Services;
 
 /// An outbox whose oldest pending email has been due this long is "stuck" for `/readyz`.
 pub const OUTBOX_STUCK_MS: i64 = 15 * 60 * 1000;
@@ -51,7 +51,7 @@ fn request_id(req: &Request) -> String {
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let mut raw = [0u8; 8];
-            let _ = crate::keys::random_bytes(&mut raw);
+            let _ = crate::app::keys::random_bytes(&mut raw);
             hex::encode(raw)
         })
 }
@@ -87,7 +87,7 @@ fn label(v: &str) -> String {
 
 /// The Prometheus text exposition of the server's state.
 pub async fn metrics(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Extension(http): Extension<Arc<HttpMetrics>>,
 ) -> Response {
     let snap = match state.store.snapshot().await {
@@ -290,7 +290,7 @@ pub struct Readiness {
         (status = 503, body = Readiness, description = "not ready: see checks"),
     )
 )]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub async fn readyz(State(state): State<Services>) -> (StatusCode, Json<Readiness>) {
     let mut checks = BTreeMap::new();
     let now_ms = chrono::Utc::now().timestamp_millis();
     match state.store.snapshot().await {

@@ -1,251 +1,20 @@
-//! The HTTP API: routes, request and response types, the one error type every handler
-//! returns, the OpenAPI document, and the attendee's order page. Handlers are short:
-//! extract, call the domain or the store, map the result.
+//! The HTTP API: routes, request and response types, the OpenAPI document, and the
+//! attendee's order endpoints. Handlers are short: extract, call a use-case or the store,
+//! map the result.
 
-use std::sync::Arc;
-
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, RwLock};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::config::Settings;
-use crate::keys::{Keys, MasterKey};
-use crate::orders::{self, OrderError, OrderRequest, token_matches};
-use crate::render::{self, order_number};
-use crate::store::{KeyState, Order, Payment, Store, StoreError, TicketKind, TicketView};
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// Signing keys; replaced when they are reloaded after a rotation.
-    pub keys: Arc<RwLock<Arc<Keys>>>,
-    /// Derives order access tokens.
-    pub master: Arc<MasterKey>,
-    /// Settings.
-    pub settings: Arc<Settings>,
-    /// Wakes the outbox worker when an order queues an email.
-    pub wake: Arc<Notify>,
-    /// Demo mode or Stripe.
-    pub payments: crate::payments::Payments,
-    /// Wallet pass credentials.
-    pub wallet: Arc<crate::wallet::Wallet>,
-}
-
-/// Every API error, as `{"error": code, "message": text}` with the status each variant
-/// names. Internal causes are logged, never returned.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 400: the body is not JSON, or a path or query parameter is malformed.
-    #[error("{0}")]
-    BadRequest(String),
-    /// 422: well-formed but invalid (a field's value, an unknown ticket type).
-    #[error("{0}")]
-    Invalid(String),
-    /// 422: an order names a ticket type that does not exist.
-    #[error("{0}")]
-    UnknownTicketType(String),
-    /// 409: not enough tickets left.
-    #[error("{0}")]
-    SoldOut(String),
-    /// 422: an order names a ticket type whose sales the organizer paused.
-    #[error("{0}")]
-    SalesPaused(String),
-    /// 401: no access token.
-    #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
-    Unauthorized,
-    /// 403: an access token that is not this order's.
-    #[error("the access token does not belong to this order")]
-    Forbidden,
-    /// 404: no such resource.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// 405: the route exists, the method does not.
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
-    /// 413: the body is larger than `max_body_bytes`.
-    #[error("request body too large")]
-    PayloadTooLarge,
-    /// 415: the body is not `application/json`.
-    #[error("expected Content-Type: application/json")]
-    UnsupportedMediaType,
-    /// 409: the order or ticket cannot be refunded in its state.
-    #[error("{0}")]
-    NotRefundable(String),
-    /// 502: the payment provider failed; nothing changed.
-    #[error("the payment provider is unavailable, please try again")]
-    PaymentUnavailable,
-    /// 401: this needs a logged-in account (a session cookie or `Authorization: Bearer`).
-    #[error("please log in first")]
-    LoginRequired,
-    /// 401: wrong email or password.
-    #[error("wrong email or password")]
-    BadCredentials,
-    /// 403: the account's role may not do this.
-    #[error("this needs the {0} role")]
-    RoleRequired(&'static str),
-    /// 403: a form post without the right CSRF token (or from another site).
-    #[error("the form expired or came from another site: reload the page and try again")]
-    Csrf,
-    /// 400: an email link that is tampered with, used or expired.
-    #[error("this link is invalid, used or expired: ask for a new one")]
-    BadLink,
-    /// 409: the resource changed meanwhile, or the request conflicts with its state.
-    #[error("{0}")]
-    Conflict(String),
-    /// 409: vendor tickets and passes of non-transferable types stay with their holder.
-    #[error("{0}")]
-    NotTransferable(String),
-    /// 429: too many failed logins for this address lately.
-    #[error("too many failed logins: wait 15 minutes or reset your password")]
-    TooManyAttempts,
-    /// 500: something broke on our side; the cause is in the server log.
-    #[error("internal error")]
-    Internal(String),
-}
-
-impl ApiError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
-        self.status_and_code().0
-    }
-
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            Self::UnknownTicketType(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_ticket_type"),
-            Self::SoldOut(_) => (StatusCode::CONFLICT, "sold_out"),
-            Self::SalesPaused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "sales_paused"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::NotRefundable(_) => (StatusCode::CONFLICT, "not_refundable"),
-            Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
-            Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
-            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "role_required"),
-            Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
-            Self::BadLink => (StatusCode::BAD_REQUEST, "bad_link"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
-            Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
-    }
-}
-
-/// The error body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
-    /// `sales_paused`,
-    /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
-    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
-    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
-    /// `too_many_attempts`, `internal`.
-    pub error: String,
-    /// What went wrong, for a person.
-    pub message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
-        }
-        (
-            status,
-            Json(ErrorBody {
-                error: code.to_owned(),
-                message: self.to_string(),
-            }),
-        )
-            .into_response()
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(m) => Self::Conflict(m),
-            e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<render::RenderError> for ApiError {
-    fn from(e: render::RenderError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<OrderError> for ApiError {
-    fn from(e: OrderError) -> Self {
-        match e {
-            OrderError::Invalid(m) => Self::Invalid(m),
-            e @ OrderError::UnknownTicketType(_) => Self::UnknownTicketType(e.to_string()),
-            e @ OrderError::SoldOut { .. } => Self::SoldOut(e.to_string()),
-            e @ OrderError::SalesPaused(_) => Self::SalesPaused(e.to_string()),
-            OrderError::Store(StoreError::NotFound(what)) => {
-                Self::UnknownTicketType(format!("{what} not found"))
-            }
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
-            StatusCode::UNPROCESSABLE_ENTITY => Self::Invalid(r.body_text()),
-            _ => Self::BadRequest(r.body_text()),
-        }
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(_: PathRejection) -> Self {
-        Self::NotFound("resource".into())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        Self::BadRequest(r.body_text())
-    }
-}
-
-/// `axum::Json` whose rejections are [`ApiError`]s.
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-/// `axum::extract::Path` whose rejections are 404s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
+use crate::app::orders::{self, OrderRequest, token_matches};
+use crate::app::{AppError, Services};
+use crate::domain::render::{self, order_number};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::store::{KeyState, Order, Payment, TicketKind, TicketView};
 
 /// `GET /healthz` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -496,11 +265,11 @@ pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -
 
 /// Loads an order if the request carries its access token.
 pub async fn authorized_order(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     query: &TokenQuery,
     order_id: i64,
-) -> Result<Order, ApiError> {
+) -> Result<Order, AppError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -508,21 +277,21 @@ pub async fn authorized_order(
         .map(str::trim);
     let token = bearer
         .or(query.token.as_deref())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AppError::Unauthorized)?;
     let order = state
         .store
         .order(order_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("order {order_id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("order {order_id}")))?;
     if !token_matches(token, &order.token_hash) {
-        return Err(ApiError::Forbidden);
+        return Err(AppError::Forbidden);
     }
     Ok(order)
 }
 
 /// Liveness and outbox counts.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub async fn healthz(State(state): State<Services>) -> Result<Json<Health>, AppError> {
     let counts = state.store.outbox_counts().await?;
     Ok(Json(Health {
         status: "ok".into(),
@@ -537,19 +306,19 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
 #[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
-    doc.merge(crate::sync::SyncApiDoc::openapi());
-    doc.merge(crate::metrics::OpsApiDoc::openapi());
-    doc.merge(crate::account_api::AccountApiDoc::openapi());
-    doc.merge(crate::web::PagesDoc::openapi());
+    doc.merge(crate::http::sync::SyncApiDoc::openapi());
+    doc.merge(crate::http::metrics::OpsApiDoc::openapi());
+    doc.merge(crate::http::account_api::AccountApiDoc::openapi());
+    doc.merge(crate::http::web::PagesDoc::openapi());
     // Vendors and the organizer console (issue 9).
-    doc.merge(crate::vendors::VendorApiDoc::openapi());
-    doc.merge(crate::console::ConsoleApiDoc::openapi());
+    doc.merge(crate::http::vendors::VendorApiDoc::openapi());
+    doc.merge(crate::http::console::ConsoleApiDoc::openapi());
     Json(doc)
 }
 
 /// Events with their ticket types, prices and remaining capacity.
 #[utoipa::path(get, path = "/api/v1/events", responses((status = 200, body = EventsOut)))]
-pub async fn list_events(State(state): State<AppState>) -> Result<Json<EventsOut>, ApiError> {
+pub async fn list_events(State(state): State<Services>) -> Result<Json<EventsOut>, AppError> {
     let events = state.store.events().await?;
     let types = state.store.ticket_types().await?;
     let gates = state.store.gates().await?;
@@ -597,7 +366,7 @@ pub async fn list_events(State(state): State<AppState>) -> Result<Json<EventsOut
 
 /// The public keys tickets are signed with.
 #[utoipa::path(get, path = "/api/v1/keys", responses((status = 200, body = KeysOut)))]
-pub async fn list_keys(State(state): State<AppState>) -> Json<KeysOut> {
+pub async fn list_keys(State(state): State<Services>) -> Json<KeysOut> {
     let keys = state.keys.read().await.clone();
     Json(KeysOut {
         keys: keys
@@ -632,9 +401,9 @@ pub async fn list_keys(State(state): State<AppState>) -> Json<KeysOut> {
     )
 )]
 pub async fn create_order(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<OrderIn>,
-) -> Result<(StatusCode, Json<OrderOut>), ApiError> {
+) -> Result<(StatusCode, Json<OrderOut>), AppError> {
     let request = OrderRequest {
         email: body.email,
         name: body.name,
@@ -650,7 +419,7 @@ pub async fn create_order(
             .store
             .order(placed.id)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("order {} vanished", placed.id)))?;
+            .ok_or_else(|| AppError::Internal(format!("order {} vanished", placed.id)))?;
         let mut out = order_out(&order, &[], Some(placed.access_token));
         out.checkout_url = Some(url);
         return Ok((StatusCode::CREATED, Json(out)));
@@ -659,7 +428,7 @@ pub async fn create_order(
         .store
         .order(placed.id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", placed.id)))?;
+        .ok_or_else(|| AppError::Internal(format!("order {} vanished", placed.id)))?;
     let tickets = state.store.order_tickets(placed.id).await?;
     Ok((
         StatusCode::CREATED,
@@ -672,20 +441,24 @@ pub async fn create_order(
 /// offer booths through the booth form (`/vendors/booth`), which records the vendor's
 /// details; the orders API sells any listed type, as the contract says.
 pub async fn submit_order(
-    state: &AppState,
+    state: &Services,
     request: &OrderRequest,
-) -> Result<(orders::Placed, Option<String>), ApiError> {
+) -> Result<(orders::Placed, Option<String>), AppError> {
     if let Some(provider) = state.payments.provider().cloned() {
-        let started =
-            crate::payments::start_checkout(state, provider.as_ref(), request, chrono::Utc::now())
-                .await
-                .map_err(|e| match e {
-                    crate::payments::CheckoutError::Order(e) => ApiError::from(e),
-                    crate::payments::CheckoutError::Provider(e) => {
-                        tracing::warn!(error = %e, "creating a checkout session failed");
-                        ApiError::PaymentUnavailable
-                    }
-                })?;
+        let started = crate::app::payments::start_checkout(
+            state,
+            provider.as_ref(),
+            request,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::app::payments::CheckoutError::Order(e) => AppError::from(e),
+            crate::app::payments::CheckoutError::Provider(e) => {
+                tracing::warn!(error = %e, "creating a checkout session failed");
+                AppError::PaymentUnavailable
+            }
+        })?;
         return Ok((started.placed, Some(started.checkout_url)));
     }
     let keys = state.keys.read().await.clone();
@@ -715,13 +488,13 @@ pub async fn submit_order(
     )
 )]
 pub async fn get_order(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Json<OrderOut>, ApiError> {
+) -> Result<Json<OrderOut>, AppError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
-    let tickets = crate::email::held_tickets(&order, state.store.order_tickets(id).await?);
+    let tickets = crate::app::email::held_tickets(&order, state.store.order_tickets(id).await?);
     let mut out = order_out(&order, &tickets, None);
     if order.status == "pending" {
         out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
@@ -730,31 +503,32 @@ pub async fn get_order(
 }
 
 async fn order_ticket(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     query: &TokenQuery,
     order_id: i64,
     ticket_id: i64,
-) -> Result<(Order, TicketView), ApiError> {
+) -> Result<(Order, TicketView), AppError> {
     let order = authorized_order(state, headers, query, order_id).await?;
-    let ticket = crate::email::held_tickets(&order, state.store.order_tickets(order_id).await?)
-        .into_iter()
-        .find(|t| t.id == ticket_id)
-        .ok_or_else(|| ApiError::NotFound(format!("ticket {ticket_id}")))?;
+    let ticket =
+        crate::app::email::held_tickets(&order, state.store.order_tickets(order_id).await?)
+            .into_iter()
+            .find(|t| t.id == ticket_id)
+            .ok_or_else(|| AppError::NotFound(format!("ticket {ticket_id}")))?;
     Ok((order, ticket))
 }
 
 /// Loads a ticket and its order if the request may see the ticket (see
-/// [`crate::tickets::ticket_access`]): its holder's session, its per-revision link token, or
+/// [`crate::app::tickets::ticket_access`]): its holder's session, its per-revision link token, or
 /// the order's access token (Bearer or `?token=`) while the buyer still holds it. The guard
 /// of the per-ticket endpoints (wallet passes).
 pub async fn authorize_ticket(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     query: &TokenQuery,
     ticket_id: i64,
-) -> Result<(Order, TicketView), ApiError> {
-    let user = crate::auth::current_user(state, headers).await?;
+) -> Result<(Order, TicketView), AppError> {
+    let user = crate::http::auth::current_user(state, headers).await?;
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -762,12 +536,12 @@ pub async fn authorize_ticket(
         .map(str::trim)
         .filter(|_| user.is_none());
     let token = query.token.as_deref().or(bearer);
-    let ticket = crate::tickets::ticket_access(state, user.as_ref(), token, ticket_id).await?;
+    let ticket = crate::app::tickets::ticket_access(state, user.as_ref(), token, ticket_id).await?;
     let order = state
         .store
         .order(ticket.order_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", ticket.order_id)))?;
+        .ok_or_else(|| AppError::Internal(format!("order {} vanished", ticket.order_id)))?;
     Ok((order, ticket))
 }
 
@@ -780,11 +554,11 @@ pub async fn authorize_ticket(
     responses((status = 200, content_type = "image/png", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn ticket_qr_png(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((id, ticket_id)): ApiPath<(i64, i64)>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let (_, ticket) = order_ticket(&state, &headers, &query, id, ticket_id).await?;
     let png = render::qr_png(&ticket.qr_text)?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
@@ -799,11 +573,11 @@ pub async fn ticket_qr_png(
     responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn ticket_qr_svg(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((id, ticket_id)): ApiPath<(i64, i64)>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let (_, ticket) = order_ticket(&state, &headers, &query, id, ticket_id).await?;
     let svg = render::qr_svg(&ticket.qr_text)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -818,11 +592,11 @@ pub async fn ticket_qr_svg(
     responses((status = 200, content_type = "application/pdf", description = "Ticket PDF"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn ticket_pdf(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((id, ticket_id)): ApiPath<(i64, i64)>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let (order, ticket) = order_ticket(&state, &headers, &query, id, ticket_id).await?;
     let pdf = render::tickets_pdf(&order, std::slice::from_ref(&ticket))?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
@@ -837,23 +611,23 @@ pub async fn ticket_pdf(
     responses((status = 200, content_type = "application/pdf", description = "Tickets PDF"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn order_pdf(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let order = authorized_order(&state, &headers, &query, id).await?;
-    let tickets = crate::email::held_tickets(&order, state.store.order_tickets(id).await?);
+    let tickets = crate::app::email::held_tickets(&order, state.store.order_tickets(id).await?);
     let pdf = render::tickets_pdf(&order, &tickets)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("route".into())
+async fn not_found() -> AppError {
+    AppError::NotFound("route".into())
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 struct SecurityAddon;
@@ -914,31 +688,31 @@ impl utoipa::Modify for SecurityAddon {
     paths(
         healthz, openapi, list_events, list_keys, create_order, get_order, ticket_qr_png,
         ticket_qr_svg, ticket_pdf, order_pdf,
-        crate::payments::webhook::stripe_webhook, crate::payments::refund_order,
-        crate::wallet::web::apple_pass, crate::wallet::web::google_link,
-        crate::wallet::web::google_save, crate::wallet::web::register,
-        crate::wallet::web::unregister, crate::wallet::web::updated_serials,
-        crate::wallet::web::latest_pass, crate::wallet::web::device_log
+        crate::http::payments::stripe_webhook, crate::http::payments::refund_order,
+        crate::http::wallet::apple_pass, crate::http::wallet::google_link,
+        crate::http::wallet::google_save, crate::http::wallet::register,
+        crate::http::wallet::unregister, crate::http::wallet::updated_serials,
+        crate::http::wallet::latest_pass, crate::http::wallet::device_log
     ),
     components(schemas(
         Health, EventsOut, EventOut, GateOut, TicketTypeOut, TicketKind, KeysOut, KeyOut,
         OrderIn, OrderItemIn, OrderOut, TicketOut, TicketLinks, ErrorBody,
-        crate::payments::webhook::WebhookOut, crate::payments::RefundIn,
-        crate::payments::RefundOut,
-        crate::wallet::web::GoogleSaveOut, crate::wallet::web::RegistrationIn,
-        crate::wallet::web::SerialsOut, crate::wallet::web::LogIn
+        crate::app::payments::webhook::WebhookOut, crate::http::payments::RefundIn,
+        crate::app::payments::RefundOut,
+        crate::http::wallet::GoogleSaveOut, crate::http::wallet::RegistrationIn,
+        crate::http::wallet::SerialsOut, crate::http::wallet::LogIn
     )),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;
 
 /// Every route, with the body limit.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let limit = state.settings.max_body_bytes;
     let routes = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(crate::metrics::readyz))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route("/readyz", get(crate::http::metrics::readyz))
+        .route("/metrics", get(crate::http::metrics::metrics))
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/events", get(list_events))
         .route("/api/v1/keys", get(list_keys))
@@ -957,20 +731,20 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/orders/{id}/tickets/{ticket_id}/ticket.pdf",
             get(ticket_pdf),
         )
-        .merge(crate::sync::routes())
-        .merge(crate::payments::routes())
-        .merge(crate::account_api::routes())
-        .merge(crate::web::routes())
+        .merge(crate::http::sync::routes())
+        .merge(crate::http::payments::routes())
+        .merge(crate::http::account_api::routes())
+        .merge(crate::http::web::routes())
         // Vendors and the organizer console (issue 9).
-        .merge(crate::console::routes())
-        .merge(crate::wallet::routes())
+        .merge(crate::http::console::routes())
+        .merge(crate::http::wallet::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::csrf_cookie,
+            crate::http::auth::csrf_cookie,
         ))
         .with_state(state);
-    crate::metrics::layers(routes)
+    crate::http::metrics::layers(routes)
 }

@@ -15,15 +15,15 @@ use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::apple::{self, PassFacts, PassState};
-use super::google;
-use crate::api::{
-    ApiError, ApiJson, ApiPath, ApiQuery, AppState, ErrorBody, TokenQuery, authorize_ticket,
-};
+use crate::app::wallet::apple::{self, PassFacts, PassState};
+use crate::app::wallet::{WalletError, google};
+use crate::app::{AppError, Services};
+use crate::http::api::{TokenQuery, authorize_ticket};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::store::{NewRegistration, Order, StoreError, TicketView};
 
-/// The wallet routes, merged into [`crate::api::router`].
-pub fn routes() -> Router<AppState> {
+/// The wallet routes, merged into [`crate::http::api::router`].
+pub fn routes() -> Router<Services> {
     const DEVICE: &str = "/api/v1/wallet/apple/v1/devices/{device}/registrations/{pass_type}";
     Router::new()
         .route("/api/v1/tickets/{id}/wallet/apple", get(apple_pass))
@@ -41,8 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/wallet/apple/v1/log", post(device_log))
 }
 
-impl From<super::WalletError> for ApiError {
-    fn from(e: super::WalletError) -> Self {
+impl From<WalletError> for AppError {
+    fn from(e: WalletError) -> Self {
         Self::Internal(e.to_string())
     }
 }
@@ -54,11 +54,11 @@ pub enum PassKitError {
     /// 401: no `Authorization: ApplePass <token>`, or not this pass's token.
     Unauthorized,
     /// Any other error, as the API answers it.
-    Api(ApiError),
+    Api(AppError),
 }
 
-impl From<ApiError> for PassKitError {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for PassKitError {
+    fn from(e: AppError) -> Self {
         Self::Api(e)
     }
 }
@@ -100,7 +100,7 @@ fn valid_id(s: &str) -> bool {
 
 /// Checks `Authorization: ApplePass <token>` against the serial's derived token.
 fn pass_authorized(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     serial: &str,
 ) -> Result<(), PassKitError> {
@@ -118,21 +118,21 @@ fn pass_authorized(
     }
 }
 
-fn check_pass_type(state: &AppState, pass_type: &str) -> Result<(), ApiError> {
+fn check_pass_type(state: &Services, pass_type: &str) -> Result<(), AppError> {
     if pass_type == state.wallet.pass_type_id() {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!("pass type {pass_type}")))
+        Err(AppError::NotFound(format!("pass type {pass_type}")))
     }
 }
 
 /// The ticket a serial names, its order, and the serial's revision; 404 for a serial of no
 /// ticket or of a revision that does not exist yet.
 async fn serial_ticket(
-    state: &AppState,
+    state: &Services,
     serial: &str,
-) -> Result<(Order, TicketView, i64), ApiError> {
-    let unknown = || ApiError::NotFound(format!("pass {serial}"));
+) -> Result<(Order, TicketView, i64), AppError> {
+    let unknown = || AppError::NotFound(format!("pass {serial}"));
     let (ticket_id, revision) = apple::parse_serial(serial).ok_or_else(unknown)?;
     let order_id = state
         .store
@@ -169,11 +169,11 @@ fn parse_http_date(value: &str) -> Option<i64> {
 
 /// The signed `.pkpass` of `revision` of a ticket, and the feed seq it reflects.
 async fn pkpass(
-    state: &AppState,
+    state: &Services,
     order: &Order,
     ticket: &TicketView,
     revision: i64,
-) -> Result<(Vec<u8>, i64), ApiError> {
+) -> Result<(Vec<u8>, i64), AppError> {
     let signer = state.wallet.apple().await?;
     // Read before the pass is built: a change after this is a later seq, so the phone
     // asks again rather than keeping a stale pass under a fresh tag.
@@ -205,7 +205,7 @@ async fn pkpass(
     let pass = apple::pass_json(&facts);
     let bytes = tokio::task::spawn_blocking(move || apple::package(&pass, &signer))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok((bytes, seq))
 }
 
@@ -240,11 +240,11 @@ fn pkpass_response(ticket_id: i64, bytes: Vec<u8>, seq: i64) -> Response {
     )
 )]
 pub async fn apple_pass(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let (order, ticket) = authorize_ticket(&state, &headers, &query, id).await?;
     let (bytes, seq) = pkpass(&state, &order, &ticket, ticket.revision).await?;
     Ok(pkpass_response(ticket.id, bytes, seq))
@@ -260,10 +260,10 @@ pub struct GoogleSaveOut {
 }
 
 async fn google_url(
-    state: &AppState,
+    state: &Services,
     order: &Order,
     ticket: &TicketView,
-) -> Result<GoogleSaveOut, ApiError> {
+) -> Result<GoogleSaveOut, AppError> {
     let signer = state.wallet.google().await?;
     let claims = google::save_claims(
         &signer,
@@ -293,11 +293,11 @@ async fn google_url(
     )
 )]
 pub async fn google_link(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Json<GoogleSaveOut>, ApiError> {
+) -> Result<Json<GoogleSaveOut>, AppError> {
     let (order, ticket) = authorize_ticket(&state, &headers, &query, id).await?;
     Ok(Json(google_url(&state, &order, &ticket).await?))
 }
@@ -314,11 +314,11 @@ pub async fn google_link(
     )
 )]
 pub async fn google_save(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Redirect, ApiError> {
+) -> Result<Redirect, AppError> {
     let (order, ticket) = authorize_ticket(&state, &headers, &query, id).await?;
     Ok(Redirect::to(
         &google_url(&state, &order, &ticket).await?.url,
@@ -351,7 +351,7 @@ pub struct RegistrationIn {
     )
 )]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((device, pass_type, serial)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegistrationIn>,
@@ -359,7 +359,7 @@ pub async fn register(
     pass_authorized(&state, &headers, &serial)?;
     check_pass_type(&state, &pass_type)?;
     if !valid_id(&device) || !valid_id(&body.push_token) {
-        return Err(ApiError::BadRequest(
+        return Err(AppError::BadRequest(
             "deviceLibraryIdentifier and pushToken must be 1 to 128 letters, digits, '-', '_' or '.'"
                 .into(),
         )
@@ -379,7 +379,7 @@ pub async fn register(
         })
         .await
         .map_err(|e| match e {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::NotFound(what) => AppError::NotFound(what),
             e => e.into(),
         })?;
     Ok(if new {
@@ -400,7 +400,7 @@ pub async fn register(
     responses((status = 200, description = "Not registered (any more)"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn unregister(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((device, pass_type, serial)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, PassKitError> {
@@ -445,15 +445,15 @@ pub struct SerialsOut {
     )
 )]
 pub async fn updated_serials(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((device, pass_type)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<UpdatedQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     check_pass_type(&state, &pass_type)?;
     let since = match query.passes_updated_since.as_deref().map(str::trim) {
         None | Some("") => 0,
         Some(tag) => tag.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::BadRequest(format!(
+            AppError::BadRequest(format!(
                 "passesUpdatedSince {tag:?} is not a tag this server gave"
             ))
         })?,
@@ -489,7 +489,7 @@ pub async fn updated_serials(
     )
 )]
 pub async fn latest_pass(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath((pass_type, serial)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, PassKitError> {

@@ -3,21 +3,13 @@
 //! only their SHA-256 is stored), roles, the CSRF check every form post passes, login rate
 //! limiting and the signed one-time links of verification and password-reset emails.
 
-use std::collections::HashMap;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use chrono::Utc;
-use serde::de::DeserializeOwned;
 
-use crate::api::{ApiError, AppState};
-use crate::keys::{MasterKey, random_bytes};
-use crate::orders::token_hash;
+use crate::app::keys::{MasterKey, random_bytes};
+use crate::app::orders::token_hash;
+use crate::app::{AppError, Services};
 use crate::store::User;
 
 /// The session cookie.
@@ -79,10 +71,10 @@ impl std::str::FromStr for Role {
 pub use crate::store::normalize_email;
 
 /// Passwords: 10 to 128 characters.
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
+pub fn validate_password(password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
     if !(10..=128).contains(&n) {
-        return Err(ApiError::Invalid(
+        return Err(AppError::Invalid(
             "password must be 10 to 128 characters".into(),
         ));
     }
@@ -96,18 +88,18 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes a password (on a blocking thread: it takes tens of milliseconds on purpose).
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+pub async fn hash_password(password: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
-        random_bytes(&mut salt).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(e.to_string()))?;
+        random_bytes(&mut salt).map_err(|e| AppError::Internal(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
         hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
+            .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 /// A hash that no password matches, checked when the address is unknown so a login takes
@@ -132,14 +124,14 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
 }
 
 /// A fresh random token (32 bytes, hex).
-pub fn new_token() -> Result<String, ApiError> {
+pub fn new_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
-    random_bytes(&mut bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+    random_bytes(&mut bytes).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(hex::encode(bytes))
 }
 
 /// Starts a session for a user and returns its token.
-pub async fn start_session(state: &AppState, user_id: i64, kind: &str) -> Result<String, ApiError> {
+pub async fn start_session(state: &Services, user_id: i64, kind: &str) -> Result<String, AppError> {
     let token = new_token()?;
     let now = Utc::now().timestamp();
     state
@@ -147,43 +139,6 @@ pub async fn start_session(state: &AppState, user_id: i64, kind: &str) -> Result
         .create_session(&token_hash(&token), user_id, kind, now, now + SESSION_SECS)
         .await?;
     Ok(token)
-}
-
-/// Whether the server is reached over TLS (cookies get `Secure`).
-pub fn secure_cookies(state: &AppState) -> bool {
-    state.settings.public_url().starts_with("https://")
-}
-
-/// A `Set-Cookie` value.
-pub fn cookie(state: &AppState, name: &str, value: &str, max_age: i64, same_site: &str) -> String {
-    format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{}",
-        if secure_cookies(state) {
-            "; Secure"
-        } else {
-            ""
-        }
-    )
-}
-
-/// The value of one cookie of a request.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
 }
 
 /// The logged-in account of a request.
@@ -204,189 +159,6 @@ impl CurrentUser {
             .email_verified_at
             .is_some()
             .then_some(self.user.email.as_str())
-    }
-}
-
-/// Looks up the session a request carries: a bearer token, else the session cookie.
-pub async fn current_user(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<CurrentUser>, ApiError> {
-    let (token, bearer) = match bearer(headers) {
-        Some(t) => (t.to_owned(), true),
-        None => match cookie_value(headers, SESSION_COOKIE) {
-            Some(t) => (t, false),
-            None => return Ok(None),
-        },
-    };
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(None);
-    }
-    let Some((user, kind)) = state
-        .store
-        .session_user(&token_hash(&token), Utc::now().timestamp())
-        .await?
-    else {
-        return Ok(None);
-    };
-    // A cookie's token is not a bearer token and the other way round.
-    if (kind == "bearer") != bearer {
-        return Ok(None);
-    }
-    let role = user
-        .role
-        .parse()
-        .map_err(|e: String| ApiError::Internal(e))?;
-    Ok(Some(CurrentUser { user, role, bearer }))
-}
-
-impl FromRequestParts<AppState> for CurrentUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = current_user(state, &parts.headers)
-            .await?
-            .ok_or(ApiError::LoginRequired)?;
-        if !user.bearer && cross_site_risk(parts) {
-            return Err(ApiError::Csrf);
-        }
-        Ok(user)
-    }
-}
-
-/// Whether a cookie-authenticated request could have been sent by another site: a
-/// state-changing API call (`/api/...`, not GET/HEAD/OPTIONS) without a JSON body. A JSON
-/// `Content-Type` cannot be sent cross-site without a CORS preflight, which this server never
-/// grants; pages' form posts are checked by [`CsrfForm`] instead.
-fn cross_site_risk(parts: &Parts) -> bool {
-    use axum::http::Method;
-    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let json = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    unsafe_method && parts.uri.path().starts_with("/api/") && !json
-}
-
-/// The account of a request, if any.
-#[derive(Debug, Clone)]
-pub struct MaybeUser(pub Option<CurrentUser>);
-
-impl FromRequestParts<AppState> for MaybeUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(current_user(state, &parts.headers).await?))
-    }
-}
-
-/// An organizer's request: 401 without a session, 403 for any other role.
-#[derive(Debug, Clone)]
-pub struct Organizer(pub CurrentUser);
-
-impl FromRequestParts<AppState> for Organizer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = CurrentUser::from_request_parts(parts, state).await?;
-        if user.role != Role::Organizer {
-            return Err(ApiError::RoleRequired("organizer"));
-        }
-        Ok(Self(user))
-    }
-}
-
-/// The CSRF token of a request, set by [`csrf_cookie`] when the browser had none.
-#[derive(Debug, Clone)]
-pub struct CsrfToken(pub String);
-
-/// Middleware: every response to a browser without the CSRF cookie sets one, and the
-/// handlers see its value (to put in their forms) as a [`CsrfToken`] extension.
-pub async fn csrf_cookie(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let existing = cookie_value(request.headers(), CSRF_COOKIE)
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-    let (token, fresh) = match existing {
-        Some(t) => (t, false),
-        None => match new_token() {
-            Ok(t) => (t, true),
-            Err(e) => return axum::response::IntoResponse::into_response(e),
-        },
-    };
-    request.extensions_mut().insert(CsrfToken(token.clone()));
-    let mut response = next.run(request).await;
-    if fresh
-        && let Ok(v) =
-            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &token, SESSION_SECS, "Strict"))
-    {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// A form post that passed the CSRF check: its `_csrf` field equals the browser's CSRF
-/// cookie (which another site can neither read nor set), and any `Origin` header is ours.
-#[derive(Debug)]
-pub struct CsrfForm<T>(pub T);
-
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let headers = req.headers().clone();
-        let cookie = cookie_value(&headers, CSRF_COOKIE);
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-            && origin != "null"
-            && !same_origin(state, &headers, origin)
-        {
-            return Err(ApiError::Csrf);
-        }
-        let is_form = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            return Err(ApiError::BadRequest(
-                "expected a form (application/x-www-form-urlencoded)".into(),
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("malformed form: {e}")))?;
-        match (cookie, fields.get("_csrf")) {
-            (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()) => {}
-            _ => return Err(ApiError::Csrf),
-        }
-        serde_urlencoded::from_bytes(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::Invalid(format!("form: {e}")))
-    }
-}
-
-fn same_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
-    if origin == state.settings.public_url() {
-        return true;
-    }
-    // Without a configured public URL the server is reached at whatever Host the browser used.
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin.split_once("://"), host) {
-        (Some((_, rest)), Some(host)) => rest == host,
-        _ => false,
     }
 }
 
@@ -413,20 +185,20 @@ pub fn parse_email_link_token(master: &MasterKey, purpose: &str, token: &str) ->
 
 /// Refuses a login when the address failed too often lately (several server instances
 /// share the count through the database).
-pub async fn check_login_rate(state: &AppState, email: &str) -> Result<(), ApiError> {
+pub async fn check_login_rate(state: &Services, email: &str) -> Result<(), AppError> {
     let now = Utc::now().timestamp();
     let failures = state
         .store
         .login_failures_since(email, now - LOGIN_WINDOW_SECS)
         .await?;
     if failures >= LOGIN_MAX_FAILURES {
-        return Err(ApiError::TooManyAttempts);
+        return Err(AppError::TooManyAttempts);
     }
     Ok(())
 }
 
 /// Checks an address and password; records a failure, clears failures on success.
-pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<User, ApiError> {
+pub async fn authenticate(state: &Services, email: &str, password: &str) -> Result<User, AppError> {
     let email = normalize_email(email);
     check_login_rate(state, &email).await?;
     let user = state.store.user_by_email(&email).await?;
@@ -445,7 +217,7 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
                 .store
                 .record_login_failure(&email, Utc::now().timestamp())
                 .await?;
-            Err(ApiError::BadCredentials)
+            Err(AppError::BadCredentials)
         }
     }
 }
@@ -454,7 +226,7 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
 /// forms cannot be used to flood someone's mailbox.
 pub const EMAILS_PER_HOUR: i64 = 3;
 
-async fn email_allowed(state: &AppState, user_id: i64, purpose: &str) -> Result<bool, ApiError> {
+async fn email_allowed(state: &Services, user_id: i64, purpose: &str) -> Result<bool, AppError> {
     let since = Utc::now().timestamp() - 3600;
     Ok(state
         .store
@@ -464,7 +236,7 @@ async fn email_allowed(state: &AppState, user_id: i64, purpose: &str) -> Result<
 }
 
 /// Queues a verification email for a user (unless it got [`EMAILS_PER_HOUR`] this hour).
-pub async fn send_verification(state: &AppState, user: &User) -> Result<(), ApiError> {
+pub async fn send_verification(state: &Services, user: &User) -> Result<(), AppError> {
     if !email_allowed(state, user.id, "verify").await? {
         return Ok(());
     }
@@ -486,7 +258,7 @@ pub async fn send_verification(state: &AppState, user: &User) -> Result<(), ApiE
 
 /// Queues a password-reset email, if the address has an account. Says nothing either way,
 /// so the form cannot be used to find out who has an account.
-pub async fn send_reset(state: &AppState, email: &str) -> Result<(), ApiError> {
+pub async fn send_reset(state: &Services, email: &str) -> Result<(), AppError> {
     let email = normalize_email(email);
     if let Some(user) = state.store.user_by_email(&email).await?
         && email_allowed(state, user.id, "reset").await?
@@ -511,19 +283,19 @@ pub async fn send_reset(state: &AppState, email: &str) -> Result<(), ApiError> {
 /// Resolves an email link to its usable token row: the HMAC is right, the row exists, is
 /// of this purpose, unused and unexpired.
 pub async fn email_link(
-    state: &AppState,
+    state: &Services,
     purpose: &str,
     token: &str,
-) -> Result<crate::store::EmailToken, ApiError> {
-    let id = parse_email_link_token(&state.master, purpose, token).ok_or(ApiError::BadLink)?;
+) -> Result<crate::store::EmailToken, AppError> {
+    let id = parse_email_link_token(&state.master, purpose, token).ok_or(AppError::BadLink)?;
     let row = state
         .store
         .email_token(id)
         .await?
         .filter(|r| r.purpose == purpose)
-        .ok_or(ApiError::BadLink)?;
+        .ok_or(AppError::BadLink)?;
     if row.used_at.is_some() || row.expires_at <= Utc::now().timestamp() {
-        return Err(ApiError::BadLink);
+        return Err(AppError::BadLink);
     }
     Ok(row)
 }
@@ -560,16 +332,5 @@ mod tests {
         assert_eq!(parse_email_link_token(&master, "reset", &flipped), None);
         assert_eq!(parse_email_link_token(&master, "reset", "x.y"), None);
         assert_eq!(parse_email_link_token(&master, "reset", ""), None);
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; tessera_csrf=abc; b=2"),
-        );
-        assert_eq!(cookie_value(&h, CSRF_COOKIE).as_deref(), Some("abc"));
-        assert_eq!(cookie_value(&h, SESSION_COOKIE), None);
     }
 }

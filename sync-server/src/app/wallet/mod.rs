@@ -6,7 +6,6 @@
 
 pub mod apple;
 pub mod google;
-pub mod web;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,8 +16,6 @@ use tokio::sync::OnceCell;
 use crate::config::{Settings, WalletSettings};
 use apple::AppleSigner;
 use google::GoogleSigner;
-
-pub use web::routes;
 
 /// Why a pass could not be made, or the credentials not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +192,7 @@ fn load_or_create(
     }
     let bytes = make()?;
     let mut suffix = [0u8; 8];
-    crate::keys::random_bytes(&mut suffix).map_err(|e| WalletError::Task(e.to_string()))?;
+    crate::app::keys::random_bytes(&mut suffix).map_err(|e| WalletError::Task(e.to_string()))?;
     let tmp = path.with_extension(format!("tmp-{}", hex::encode(suffix)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::WalletError;
 use crate::config::AppleWalletSettings;
-use crate::render::{order_number, valid_days};
+use crate::domain::render::{order_number, valid_days};
 use crate::store::{Order, TicketKind, TicketView};
 
 /// The pass type id demo passes carry (no Apple account owns it).

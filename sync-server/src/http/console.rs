@@ -5,7 +5,7 @@
 //!
 //! The figures are computed here, in plain functions over store rows ([`readiness`],
 //! [`live`], [`csv`]), so they are unit-tested without a database and the event's timezone
-//! rules stay in Rust. Vendor booths' console routes are in `crate::vendors`.
+//! rules stay in Rust. Vendor booths' console routes are in `crate::app::vendors`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,22 +18,23 @@ use serde::{Deserialize, Serialize};
 use tessera_core::Tz;
 use utoipa::ToSchema;
 
-use crate::api::{ApiError, ApiJson, ApiPath, ApiQuery, AppState, ErrorBody};
-use crate::catalog;
-use crate::orders::{self, OrderRequest};
+use crate::app::catalog;
+use crate::app::orders::{self, OrderRequest};
+use crate::app::vendors::event_id;
+use crate::app::{AppError, Services};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::store::{CheckInRow, DeviceRow, NewTicketType, Payment, StoreError, TicketKind};
-use crate::vendors::event_id;
 
-/// An organizer's request (`crate::auth`): 401 without a session or bearer token, 403 for
+/// An organizer's request (`crate::app::accounts`): 401 without a session or bearer token, 403 for
 /// any other role. Every console route takes one.
-pub use crate::auth::Organizer;
+pub use crate::http::auth::Organizer;
 
 /// A store error of a console change: `NotFound` and `Conflict` stay 404 and 409 (the API's
 /// `From` makes every store error a 500, right for reads but not for changes).
-fn mapped(e: StoreError) -> ApiError {
+fn mapped(e: StoreError) -> AppError {
     match e {
-        StoreError::NotFound(what) => ApiError::NotFound(what),
-        StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+        StoreError::NotFound(what) => AppError::NotFound(what),
+        StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
         other => other.into(),
     }
 }
@@ -150,11 +151,11 @@ pub struct ReadinessQuery {
 
 /// Computes readiness for an event.
 pub async fn readiness_of(
-    state: &AppState,
+    state: &Services,
     event: Option<i64>,
     within_minutes: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<ReadinessOut, ApiError> {
+) -> Result<ReadinessOut, AppError> {
     let event_id = event_id(state.store.as_ref(), event).await?;
     let within = within_minutes.unwrap_or(15).clamp(1, 24 * 60);
     let head = state.store.feed_head(event_id).await?;
@@ -187,9 +188,9 @@ pub async fn readiness_of(
 )]
 pub async fn devices(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<ReadinessQuery>,
-) -> Result<Json<ReadinessOut>, ApiError> {
+) -> Result<Json<ReadinessOut>, AppError> {
     Ok(Json(
         readiness_of(&state, q.event_id, q.within_minutes, Utc::now()).await?,
     ))
@@ -230,9 +231,9 @@ pub struct DeviceCodeOut {
 }
 
 /// A QR code (SVG) of an enrollment link, at medium error correction.
-pub fn enroll_qr_svg(link: &str) -> Result<String, ApiError> {
+pub fn enroll_qr_svg(link: &str) -> Result<String, AppError> {
     let qr = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(qr
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
@@ -254,9 +255,9 @@ pub fn enroll_qr_svg(link: &str) -> Result<String, ApiError> {
 )]
 pub async fn create_device_code(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<DeviceCodeIn>,
-) -> Result<(StatusCode, Json<DeviceCodeOut>), ApiError> {
+) -> Result<(StatusCode, Json<DeviceCodeOut>), AppError> {
     Ok((
         StatusCode::CREATED,
         Json(new_device_code(&state, body).await?),
@@ -266,12 +267,12 @@ pub async fn create_device_code(
 /// Creates a one-time enrollment code for a device with its QR code (the API and the
 /// devices page).
 pub async fn new_device_code(
-    state: &AppState,
+    state: &Services,
     body: DeviceCodeIn,
-) -> Result<DeviceCodeOut, ApiError> {
+) -> Result<DeviceCodeOut, AppError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(
+        return Err(AppError::Invalid(
             "name must be 1 to 64 characters without control characters".into(),
         ));
     }
@@ -284,14 +285,14 @@ pub async fn new_device_code(
     if let Some(g) = gate {
         let gates = state.store.gates().await?;
         if !gates.iter().any(|r| r.event_id == event_id && r.name == g) {
-            return Err(ApiError::Invalid(format!(
+            return Err(AppError::Invalid(format!(
                 "gate {g:?} is not a gate of the event"
             )));
         }
     }
     let ttl = body.ttl_hours.unwrap_or(24).clamp(1, 168);
     let now = Utc::now();
-    let code = crate::sync::create_device_code(
+    let code = crate::http::sync::create_device_code(
         state,
         event_id,
         name,
@@ -300,7 +301,7 @@ pub async fn new_device_code(
         now,
     )
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     let enroll_url = format!("{}/enroll?code={code}", state.settings.public_url());
     Ok(DeviceCodeOut {
         qr_svg: enroll_qr_svg(&enroll_url)?,
@@ -313,7 +314,7 @@ pub async fn new_device_code(
 }
 
 /// The enrollment link of a typed code, spelled out only with the characters a code has.
-fn enroll_link(state: &AppState, code: &str) -> String {
+fn enroll_link(state: &Services, code: &str) -> String {
     let code: String = code
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -333,9 +334,9 @@ fn enroll_link(state: &AppState, code: &str) -> String {
 )]
 pub async fn device_code_qr(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(code): ApiPath<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let svg = enroll_qr_svg(&enroll_link(&state, &code))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
@@ -350,10 +351,10 @@ pub async fn device_code_qr(
 )]
 pub async fn device_code_qr_png(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(code): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    let png = crate::render::qr_png(&enroll_link(&state, &code))?;
+) -> Result<Response, AppError> {
+    let png = crate::domain::render::qr_png(&enroll_link(&state, &code))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -367,9 +368,9 @@ pub async fn device_code_qr_png(
 )]
 pub async fn revoke_device(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     if state
         .store
         .revoke_device(&id, Utc::now().timestamp())
@@ -377,7 +378,7 @@ pub async fn revoke_device(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!("device {id}")))
+        Err(AppError::NotFound(format!("device {id}")))
     }
 }
 
@@ -524,16 +525,16 @@ pub struct EventQuery {
 
 /// Computes the live figures of an event.
 pub async fn live_of(
-    state: &AppState,
+    state: &Services,
     event: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<LiveOut, ApiError> {
+) -> Result<LiveOut, AppError> {
     let event_id = event_id(state.store.as_ref(), event).await?;
     let sync = state
         .store
         .event_sync(event_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("event {event_id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("event {event_id}")))?;
     let tz: Tz = sync.event.timezone.parse().unwrap_or(Tz::UTC);
     let rows = state.store.console_check_ins(event_id).await?;
     Ok(live(&rows, tz, sync.policy == "reentry_after_exit", now))
@@ -551,9 +552,9 @@ pub async fn live_of(
 )]
 pub async fn live_api(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<EventQuery>,
-) -> Result<Json<LiveOut>, ApiError> {
+) -> Result<Json<LiveOut>, AppError> {
     Ok(Json(live_of(&state, q.event_id, Utc::now()).await?))
 }
 
@@ -637,7 +638,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Builds one export: `orders`, `tickets`, `check-ins` or `conflicts`.
-pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<String, ApiError> {
+pub async fn export(state: &Services, what: &str, event: Option<i64>) -> Result<String, AppError> {
     let store = state.store.as_ref();
     let mut out = String::new();
     match what {
@@ -657,7 +658,7 @@ pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<
             for o in store.search_orders("", i64::MAX).await? {
                 out.push_str(&csv([
                     o.id.to_string(),
-                    crate::render::order_number(o.id),
+                    crate::domain::render::order_number(o.id),
                     o.status,
                     o.payment,
                     o.email,
@@ -739,7 +740,7 @@ pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<
                 ]));
             }
         }
-        other => return Err(ApiError::NotFound(format!("export {other:?}"))),
+        other => return Err(AppError::NotFound(format!("export {other:?}"))),
     }
     Ok(out)
 }
@@ -755,13 +756,13 @@ pub async fn export(state: &AppState, what: &str, event: Option<i64>) -> Result<
 )]
 pub async fn export_api(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(file): ApiPath<String>,
     ApiQuery(q): ApiQuery<EventQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let what = file
         .strip_suffix(".csv")
-        .ok_or_else(|| ApiError::NotFound(format!("export {file:?}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("export {file:?}")))?;
     let body = export(&state, what, q.event_id).await?;
     Ok((
         [
@@ -855,18 +856,18 @@ pub struct SearchOut {
 )]
 pub async fn search(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> Result<Json<SearchOut>, ApiError> {
+) -> Result<Json<SearchOut>, AppError> {
     Ok(Json(search_of(&state, &q.q, q.limit).await?))
 }
 
 /// Orders and tickets matching `q`.
 pub async fn search_of(
-    state: &AppState,
+    state: &Services,
     q: &str,
     limit: Option<i64>,
-) -> Result<SearchOut, ApiError> {
+) -> Result<SearchOut, AppError> {
     let limit = limit.unwrap_or(50).clamp(1, 500);
     let orders = state.store.search_orders(q, limit).await?;
     let tickets = state.store.search_tickets(q, limit).await?;
@@ -874,7 +875,7 @@ pub async fn search_of(
         orders: orders
             .into_iter()
             .map(|o| OrderRowOut {
-                number: crate::render::order_number(o.id),
+                number: crate::domain::render::order_number(o.id),
                 id: o.id,
                 email: o.email,
                 name: o.name,
@@ -913,14 +914,14 @@ pub async fn search_of(
 )]
 pub async fn void_ticket(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     if state.store.void_ticket(id).await? {
         tracing::info!(ticket = id, "ticket voided from the console");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!("ticket {id}")))
+        Err(AppError::NotFound(format!("ticket {id}")))
     }
 }
 
@@ -934,9 +935,9 @@ pub async fn void_ticket(
 )]
 pub async fn resend(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     state
         .store
         .queue_confirmation(id, Utc::now().timestamp())
@@ -967,13 +968,13 @@ pub struct CompIn {
     path = "/api/v1/console/comps",
     request_body = CompIn,
     security(("bearer" = [])),
-    responses((status = 201, body = crate::api::OrderOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 201, body = crate::http::api::OrderOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn comp(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<CompIn>,
-) -> Result<(StatusCode, Json<crate::api::OrderOut>), ApiError> {
+) -> Result<(StatusCode, Json<crate::http::api::OrderOut>), AppError> {
     let keys = state.keys.read().await.clone();
     let placed = orders::place(
         state.store.as_ref(),
@@ -994,11 +995,11 @@ pub async fn comp(
         .store
         .order(placed.id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("order {} vanished", placed.id)))?;
+        .ok_or_else(|| AppError::Internal(format!("order {} vanished", placed.id)))?;
     let tickets = state.store.order_tickets(placed.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(crate::api::order_out(
+        Json(crate::http::api::order_out(
             &order,
             &tickets,
             Some(placed.access_token),
@@ -1048,11 +1049,11 @@ pub struct EventIn {
 )]
 pub async fn create_event(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<EventIn>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     if !(1..=16).contains(&body.days) {
-        return Err(ApiError::Invalid("days must be 1 to 16".into()));
+        return Err(AppError::Invalid("days must be 1 to 16".into()));
     }
     let event = crate::store::NewEvent {
         name: body.name.trim().to_owned(),
@@ -1067,14 +1068,14 @@ pub async fn create_event(
         created_at: Utc::now().timestamp(),
     };
     if event.gates.iter().any(|(n, z)| n.is_empty() || *z == 0) {
-        return Err(ApiError::Invalid(
+        return Err(AppError::Invalid(
             "every gate needs a name and a zone mask".into(),
         ));
     }
     let id = catalog::create_event(state.store.as_ref(), &event)
         .await
         .map_err(|e| match e {
-            catalog::CatalogError::Invalid(m) => ApiError::Invalid(m),
+            catalog::CatalogError::Invalid(m) => AppError::Invalid(m),
             catalog::CatalogError::Store(e) => mapped(e),
         })?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
@@ -1152,8 +1153,8 @@ pub struct TicketTypeAdminOut {
 )]
 pub async fn ticket_types(
     _: Organizer,
-    State(state): State<AppState>,
-) -> Result<Json<Vec<TicketTypeAdminOut>>, ApiError> {
+    State(state): State<Services>,
+) -> Result<Json<Vec<TicketTypeAdminOut>>, AppError> {
     Ok(Json(
         state
             .store
@@ -1186,9 +1187,9 @@ pub async fn ticket_types(
 )]
 pub async fn create_ticket_type(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiJson(body): ApiJson<TicketTypeIn>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let event_id = event_id(state.store.as_ref(), body.event_id).await?;
     let days = state
         .store
@@ -1201,7 +1202,7 @@ pub async fn create_ticket_type(
         tessera_core::DayMask::from_days(0..days).0
     } else {
         if body.days.contains(&0) {
-            return Err(ApiError::Invalid("days are 1-based day numbers".into()));
+            return Err(AppError::Invalid("days are 1-based day numbers".into()));
         }
         tessera_core::DayMask::from_days(body.days.iter().map(|d| usize::from(*d) - 1)).0
     };
@@ -1219,7 +1220,7 @@ pub async fn create_ticket_type(
     let id = catalog::create_ticket_type(state.store.as_ref(), &tt)
         .await
         .map_err(|e| match e {
-            catalog::CatalogError::Invalid(m) => ApiError::Invalid(m),
+            catalog::CatalogError::Invalid(m) => AppError::Invalid(m),
             catalog::CatalogError::Store(e) => mapped(e),
         })?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
@@ -1236,12 +1237,12 @@ pub async fn create_ticket_type(
 )]
 pub async fn edit_ticket_type(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<TicketTypeEditIn>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     if body.price_cents < 0 || body.capacity < 0 {
-        return Err(ApiError::Invalid(
+        return Err(AppError::Invalid(
             "price and capacity must not be negative".into(),
         ));
     }
@@ -1263,9 +1264,9 @@ pub async fn edit_ticket_type(
 )]
 pub async fn pause(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     state
         .store
         .set_sales_paused(id, true)
@@ -1284,9 +1285,9 @@ pub async fn pause(
 )]
 pub async fn resume(
     _: Organizer,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, AppError> {
     state
         .store
         .set_sales_paused(id, false)
@@ -1305,8 +1306,8 @@ pub async fn resume(
 )]
 pub async fn rotate_key(
     _: Organizer,
-    State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    State(state): State<Services>,
+) -> Result<Json<serde_json::Value>, AppError> {
     let id = rotate(&state).await?;
     Ok(Json(
         serde_json::json!({ "key_id": id, "status": "active" }),
@@ -1315,13 +1316,13 @@ pub async fn rotate_key(
 
 /// Rotates the signing key and makes this process sign with the new one at once (other
 /// instances pick it up within `keys_reload_ms`).
-pub async fn rotate(state: &AppState) -> Result<u16, ApiError> {
-    let id = crate::keys::Keys::rotate(state.store.as_ref(), &state.master)
+pub async fn rotate(state: &Services) -> Result<u16, AppError> {
+    let id = crate::app::keys::Keys::rotate(state.store.as_ref(), &state.master)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let keys = crate::keys::Keys::load_or_create(state.store.as_ref(), &state.master)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let keys = crate::app::keys::Keys::load_or_create(state.store.as_ref(), &state.master)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     *state.keys.write().await = std::sync::Arc::new(keys);
     tracing::info!(key = id, "signing key rotated from the console");
     Ok(id)
@@ -1369,7 +1370,7 @@ pub async fn rotate(state: &AppState) -> Result<u16, ApiError> {
 pub struct ConsoleApiDoc;
 
 /// The console routes (all organizer-only), with the vendor ones.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     use axum::routing::{get, patch, post};
     Router::new()
         .route("/api/v1/console/devices", get(devices))
@@ -1398,7 +1399,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/console/ticket-types/{id}/pause", post(pause))
         .route("/api/v1/console/ticket-types/{id}/resume", post(resume))
         .route("/api/v1/console/keys/rotate", post(rotate_key))
-        .merge(crate::vendors::routes())
+        .merge(crate::http::vendors::routes())
 }
 
 #[cfg(test)]

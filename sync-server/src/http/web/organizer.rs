@@ -6,7 +6,7 @@
 //! answered with a redirect (303) carrying a notice or an error, except the enrollment code,
 //! which is shown once on the page the post returns.
 //!
-//! The figures and actions are `crate::console`'s and `crate::vendors`'s; this module only
+//! The figures and actions are `crate::http::console`'s and `crate::app::vendors`'s; this module only
 //! turns forms into calls and results into template contexts.
 
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -18,14 +18,14 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{Page, PageError, see_other};
-use crate::api::{ApiError, AppState};
-use crate::auth::{CsrfForm, CsrfToken, MaybeUser, Organizer};
-use crate::console;
-use crate::render::{money, order_number};
+use crate::app::vendors::{self, BoothPurchaseIn, VendorError};
+use crate::app::{AppError, Services};
+use crate::domain::render::{money, order_number};
+use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, Organizer};
+use crate::http::console;
 use crate::store::{BoothCategory, StoreError};
-use crate::vendors::{self, BoothPurchaseIn, VendorError};
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Services> {
     Router::new()
         .route("/organizer", get(dashboard))
         .route("/organizer/devices", get(devices_page).post(create_code))
@@ -46,14 +46,14 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// An organizer's page request: like [`Organizer`], but refused as pages are (a redirect to
 /// the login page without a session, an HTML 403 page for other roles).
-struct OrganizerPage(crate::auth::CurrentUser);
+struct OrganizerPage(crate::app::accounts::CurrentUser);
 
-impl FromRequestParts<AppState> for OrganizerPage {
+impl FromRequestParts<Services> for OrganizerPage {
     type Rejection = PageError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &AppState,
+        state: &Services,
     ) -> Result<Self, PageError> {
         Ok(Self(Organizer::from_request_parts(parts, state).await?.0))
     }
@@ -76,18 +76,18 @@ fn back(path: &str, key: &str, text: &str) -> Response {
 }
 
 /// An action's outcome as a redirect: the notice, or the error's message.
-fn done(path: &str, result: Result<String, ApiError>) -> Result<Response, PageError> {
+fn done(path: &str, result: Result<String, AppError>) -> Result<Response, PageError> {
     match result {
         Ok(notice) => Ok(back(path, "notice", &notice)),
-        Err(ApiError::Internal(cause)) => Err(PageError(ApiError::Internal(cause))),
+        Err(AppError::Internal(cause)) => Err(PageError(AppError::Internal(cause))),
         Err(e) => Ok(back(path, "error", &e.to_string())),
     }
 }
 
-fn store_err(e: StoreError) -> ApiError {
+fn store_err(e: StoreError) -> AppError {
     match e {
-        StoreError::NotFound(what) => ApiError::NotFound(what),
-        StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+        StoreError::NotFound(what) => AppError::NotFound(what),
+        StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
         other => other.into(),
     }
 }
@@ -147,7 +147,7 @@ fn device_ctx(d: &console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
     }
 }
 
-async fn readiness_ctx(state: &AppState, now: DateTime<Utc>) -> Result<Value, PageError> {
+async fn readiness_ctx(state: &Services, now: DateTime<Utc>) -> Result<Value, PageError> {
     let r = console::readiness_of(state, None, None, now).await?;
     Ok(context! {
         head => r.head,
@@ -160,7 +160,7 @@ async fn readiness_ctx(state: &AppState, now: DateTime<Utc>) -> Result<Value, Pa
 
 /// The organizer's dashboard: readiness and live gates, refreshed every 30 seconds.
 async fn dashboard(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     Query(flash): Query<Flash>,
@@ -187,8 +187,8 @@ async fn dashboard(
 }
 
 async fn devices_ctx(
-    state: &AppState,
-    user: crate::auth::CurrentUser,
+    state: &Services,
+    user: crate::app::accounts::CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
     flash: Flash,
     code: Option<Value>,
@@ -217,7 +217,7 @@ async fn devices_ctx(
 
 /// Devices: readiness, the enrollment form, revocation.
 async fn devices_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     Query(flash): Query<Flash>,
@@ -234,7 +234,7 @@ struct CodeForm {
 
 /// Creates an enrollment code and shows it, with its QR code, once.
 async fn create_code(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<CodeForm>,
@@ -259,21 +259,21 @@ async fn create_code(
                 .await?
                 .into_response())
         }
-        Err(ApiError::Internal(cause)) => Err(PageError(ApiError::Internal(cause))),
+        Err(AppError::Internal(cause)) => Err(PageError(AppError::Internal(cause))),
         Err(e) => Ok(back("/organizer/devices", "error", &e.to_string())),
     }
 }
 
 /// Revokes a device.
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<serde_json::Value>,
 ) -> Result<Response, PageError> {
     let result = match state.store.revoke_device(&id, Utc::now().timestamp()).await {
         Ok(true) => Ok("Device revoked: its token no longer works.".to_owned()),
-        Ok(false) => Err(ApiError::NotFound(format!("device {id}"))),
+        Ok(false) => Err(AppError::NotFound(format!("device {id}"))),
         Err(e) => Err(e.into()),
     };
     done("/organizer/devices", result)
@@ -281,7 +281,7 @@ async fn revoke(
 
 /// Orders and tickets: search, void, resend, comp; ticket types.
 async fn orders_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     Query(flash): Query<Flash>,
@@ -354,7 +354,7 @@ fn orders_path(q: &str) -> String {
 
 /// Queues an order's confirmation again.
 async fn resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<QForm>,
@@ -373,7 +373,7 @@ async fn resend(
 
 /// Voids a ticket.
 async fn void(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<QForm>,
@@ -382,7 +382,7 @@ async fn void(
         Ok(true) => Ok(format!(
             "Ticket {id} is void: gates refuse it after their next sync."
         )),
-        Ok(false) => Err(ApiError::NotFound(format!("ticket {id}"))),
+        Ok(false) => Err(AppError::NotFound(format!("ticket {id}"))),
         Err(e) => Err(e.into()),
     };
     done(&orders_path(&form.q), result)
@@ -398,16 +398,16 @@ struct CompForm {
 
 /// Issues complimentary tickets.
 async fn comp(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     CsrfForm(form): CsrfForm<CompForm>,
 ) -> Result<Response, PageError> {
     let keys = state.keys.read().await.clone();
-    let result = crate::orders::place(
+    let result = crate::app::orders::place(
         state.store.as_ref(),
         keys.signer(),
         &state.master,
-        &crate::orders::OrderRequest {
+        &crate::app::orders::OrderRequest {
             email: form.email.clone(),
             name: form.name,
             items: vec![(form.ticket_type, form.count)],
@@ -417,7 +417,7 @@ async fn comp(
         state.settings.max_quantity,
     )
     .await
-    .map_err(ApiError::from)
+    .map_err(AppError::from)
     .map(|placed| {
         state.wake.notify_one();
         format!(
@@ -459,7 +459,7 @@ fn parse_money(text: &str) -> Option<i64> {
 
 /// Pauses, resumes, or edits a ticket type.
 async fn edit_type(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<TypeForm>,
@@ -485,18 +485,18 @@ async fn edit_type(
                 .await
                 .map_err(store_err)
                 .map(|()| "Price and capacity changed.".to_owned()),
-            _ => Err(ApiError::Invalid(
+            _ => Err(AppError::Invalid(
                 "price must be an amount like 35.00 and capacity a whole number".into(),
             )),
         },
-        _ => Err(ApiError::BadRequest("unknown action".into())),
+        _ => Err(AppError::BadRequest("unknown action".into())),
     };
     done("/organizer/orders", result)
 }
 
 /// Vendors: booth purchases, booths, assignment, staff passes.
 async fn vendors_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     Query(flash): Query<Flash>,
@@ -573,7 +573,7 @@ struct BoothForm {
 
 /// Creates a booth.
 async fn create_booth(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     CsrfForm(form): CsrfForm<BoothForm>,
 ) -> Result<Response, PageError> {
@@ -586,7 +586,7 @@ async fn create_booth(
             .create_booth(event, &code, category, Utc::now().timestamp())
             .await
             .map_err(VendorError::from)?;
-        Ok::<_, ApiError>(format!("Booth {code} created."))
+        Ok::<_, AppError>(format!("Booth {code} created."))
     }
     .await;
     done("/organizer/vendors", result)
@@ -599,7 +599,7 @@ struct AssignForm {
 
 /// Assigns a booth to a purchase (or frees it with an empty choice).
 async fn assign(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<AssignForm>,
@@ -609,7 +609,7 @@ async fn assign(
         .store
         .assign_booth(id, order, Utc::now().timestamp())
         .await
-        .map_err(|e| ApiError::from(VendorError::from(e)))
+        .map_err(|e| AppError::from(VendorError::from(e)))
         .map(|()| match order {
             Some(_) => "Booth assigned: gates show it after their next sync.".to_owned(),
             None => "Booth freed.".to_owned(),
@@ -624,7 +624,7 @@ struct StaffForm {
 
 /// Grants staff passes for a booth.
 async fn staff(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<StaffForm>,
@@ -632,21 +632,21 @@ async fn staff(
     let result = match form.count.trim().parse::<u32>() {
         Ok(count) => vendors::grant_staff_passes(&state, id, count, &[], Utc::now())
             .await
-            .map_err(ApiError::from)
+            .map_err(AppError::from)
             .map(|passes| {
                 format!(
                     "{} staff passes issued and emailed to the vendor.",
                     passes.len()
                 )
             }),
-        Err(_) => Err(ApiError::Invalid("count must be a whole number".into())),
+        Err(_) => Err(AppError::Invalid("count must be a whole number".into())),
     };
     done("/organizer/vendors", result)
 }
 
 /// Exports and key rotation.
 async fn exports_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
     Query(flash): Query<Flash>,
@@ -673,7 +673,7 @@ async fn exports_page(
 
 /// Rotates the signing key.
 async fn rotate(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     _: OrganizerPage,
     CsrfForm(_): CsrfForm<serde_json::Value>,
 ) -> Result<Response, PageError> {
@@ -702,7 +702,7 @@ struct BoothFormFields {
 }
 
 async fn render_booth_form(
-    state: &AppState,
+    state: &Services,
     page: &Page,
     form: &BoothFormFields,
     error: Option<String>,
@@ -739,7 +739,7 @@ async fn render_booth_form(
 
 /// The booth form.
 async fn booth_form(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
@@ -753,7 +753,7 @@ async fn booth_form(
 
 /// Books a booth from the form: to Stripe's page, or (demo) to the order page.
 async fn buy_booth(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<BoothFormFields>,
@@ -784,9 +784,9 @@ async fn buy_booth(
                 )
             })))
         }
-        Err(e) => match ApiError::from(e) {
-            ApiError::Internal(cause) => Err(PageError(ApiError::Internal(cause))),
-            ApiError::PaymentUnavailable => Err(PageError(ApiError::PaymentUnavailable)),
+        Err(e) => match AppError::from(e) {
+            AppError::Internal(cause) => Err(PageError(AppError::Internal(cause))),
+            AppError::PaymentUnavailable => Err(PageError(AppError::PaymentUnavailable)),
             e => {
                 let html = render_booth_form(&state, &page, &form, Some(e.to_string())).await?;
                 Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
@@ -797,7 +797,7 @@ async fn buy_booth(
 
 /// The booths of a vendor's verified address, for their dashboard: purchase, assigned
 /// booth and staff passes.
-pub async fn vendor_booths(state: &AppState, email: Option<&str>) -> Result<Vec<Value>, PageError> {
+pub async fn vendor_booths(state: &Services, email: Option<&str>) -> Result<Vec<Value>, PageError> {
     let Some(email) = email else {
         return Ok(Vec::new());
     };

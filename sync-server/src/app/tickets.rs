@@ -6,10 +6,10 @@
 use chrono::Utc;
 use tessera_core::{Claims, DayMask, EventId, Revision, TicketId, TicketTypeId, ZoneMask};
 
-use crate::api::{ApiError, AppState};
-use crate::auth::{CurrentUser, constant_time_eq, normalize_email};
-use crate::keys::MasterKey;
-use crate::orders::{random_id, token_hash, token_matches};
+use crate::app::accounts::{CurrentUser, constant_time_eq, normalize_email};
+use crate::app::keys::MasterKey;
+use crate::app::orders::{random_id, token_hash, token_matches};
+use crate::app::{AppError, Services};
 use crate::store::{
     Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
 };
@@ -35,16 +35,16 @@ pub fn ticket_page_url(base: &str, master: &MasterKey, t: &TicketView) -> String
 /// address, the current revision's link token, or the order's access token while the buyer
 /// still holds the ticket. Anyone else gets 403, and an unknown id 404.
 pub async fn ticket_access(
-    state: &AppState,
+    state: &Services,
     user: Option<&CurrentUser>,
     token: Option<&str>,
     ticket_id: i64,
-) -> Result<TicketView, ApiError> {
+) -> Result<TicketView, AppError> {
     let ticket = state
         .store
         .ticket(ticket_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("ticket {ticket_id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("ticket {ticket_id}")))?;
     if let Some(user) = user
         && user.verified_email().is_some()
         && ticket.holder_email.as_deref() == user.verified_email()
@@ -53,9 +53,9 @@ pub async fn ticket_access(
     }
     let Some(token) = token else {
         return Err(if user.is_some() {
-            ApiError::Forbidden
+            AppError::Forbidden
         } else {
-            ApiError::Unauthorized
+            AppError::Unauthorized
         });
     };
     let link = ticket_token(&state.master, ticket.id, ticket.revision);
@@ -71,7 +71,7 @@ pub async fn ticket_access(
     {
         return Ok(ticket);
     }
-    Err(ApiError::Forbidden)
+    Err(AppError::Forbidden)
 }
 
 fn claims_of(
@@ -81,15 +81,15 @@ fn claims_of(
     zones: u16,
     revision: i64,
     issued_at: u32,
-) -> Result<Claims, ApiError> {
-    let corrupt = |what: &str| ApiError::Internal(format!("ticket {}: {what} out of range", t.id));
+) -> Result<Claims, AppError> {
+    let corrupt = |what: &str| AppError::Internal(format!("ticket {}: {what} out of range", t.id));
     Ok(Claims {
         event: EventId(u32::try_from(t.event.id).map_err(|_| corrupt("event"))?),
         ticket: TicketId(u64::try_from(t.id).map_err(|_| corrupt("id"))?),
         ticket_type: TicketTypeId(u16::try_from(ticket_type).map_err(|_| corrupt("type"))?),
         revision: Revision(
             u16::try_from(revision).map_err(|_| {
-                ApiError::Conflict(format!("ticket {} cannot be changed again", t.id))
+                AppError::Conflict(format!("ticket {} cannot be changed again", t.id))
             })?,
         ),
         days: DayMask(days),
@@ -106,24 +106,24 @@ fn claims_of(
 /// The ticket a logged-in holder wants to change: it exists, is theirs (verified address),
 /// is valid, and is at the revision they saw.
 async fn held_ticket(
-    state: &AppState,
+    state: &Services,
     user: &CurrentUser,
     ticket_id: i64,
     expected_revision: Option<i64>,
-) -> Result<(TicketView, String), ApiError> {
+) -> Result<(TicketView, String), AppError> {
     let email = user.verified_email().ok_or_else(|| {
-        ApiError::Conflict("confirm your email address first (see the email we sent)".into())
+        AppError::Conflict("confirm your email address first (see the email we sent)".into())
     })?;
     let ticket = state
         .store
         .ticket(ticket_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("ticket {ticket_id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("ticket {ticket_id}")))?;
     if ticket.holder_email.as_deref() != Some(email) {
-        return Err(ApiError::Forbidden);
+        return Err(AppError::Forbidden);
     }
     if ticket.status != "valid" {
-        return Err(ApiError::Conflict(format!(
+        return Err(AppError::Conflict(format!(
             "ticket {ticket_id} is {} and cannot be changed",
             ticket.status
         )));
@@ -131,46 +131,46 @@ async fn held_ticket(
     if let Some(seen) = expected_revision
         && seen != ticket.revision
     {
-        return Err(ApiError::Conflict(format!(
+        return Err(AppError::Conflict(format!(
             "ticket {ticket_id} changed since it was shown; reload and try again"
         )));
     }
     Ok((ticket, email.to_owned()))
 }
 
-fn now_u32() -> Result<u32, ApiError> {
+fn now_u32() -> Result<u32, AppError> {
     u32::try_from(Utc::now().timestamp())
-        .map_err(|_| ApiError::Internal("clock out of range".into()))
+        .map_err(|_| AppError::Internal("clock out of range".into()))
 }
 
 /// Gives a ticket to another person: a new revision for the recipient, the old code
 /// revoked, both people emailed. Vendor tickets and passes of non-transferable types
 /// refuse; so does a transfer to oneself.
 pub async fn transfer(
-    state: &AppState,
+    state: &Services,
     user: &CurrentUser,
     ticket_id: i64,
     to_email: &str,
     to_name: &str,
     expected_revision: Option<i64>,
-) -> Result<TicketView, ApiError> {
+) -> Result<TicketView, AppError> {
     let to_email = normalize_email(to_email);
     let to_name = to_name.trim();
-    crate::orders::validate_contact(&to_email, to_name).map_err(ApiError::from)?;
+    crate::app::orders::validate_contact(&to_email, to_name).map_err(AppError::from)?;
     let (ticket, from_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind == TicketKind::VendorBooth || ticket.booth.is_some() {
-        return Err(ApiError::NotTransferable(
+        return Err(AppError::NotTransferable(
             "vendor tickets cannot be transferred".into(),
         ));
     }
     if !ticket.transferable {
-        return Err(ApiError::NotTransferable(format!(
+        return Err(AppError::NotTransferable(format!(
             "{} tickets cannot be transferred",
             ticket.type_name
         )));
     }
     if to_email == from_email {
-        return Err(ApiError::Invalid(
+        return Err(AppError::Invalid(
             "this ticket is already yours: enter the other person's email".into(),
         ));
     }
@@ -206,15 +206,15 @@ pub async fn transfer(
         .store
         .ticket(ticket_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("ticket {ticket_id} vanished")))
+        .ok_or_else(|| AppError::Internal(format!("ticket {ticket_id} vanished")))
 }
 
 /// The passes a ticket can be upgraded to: same event and currency, a pass, dearer, and
 /// valid on every day the ticket is.
 pub async fn upgrade_options(
-    state: &AppState,
+    state: &Services,
     ticket: &TicketView,
-) -> Result<Vec<(crate::store::TicketType, i64)>, ApiError> {
+) -> Result<Vec<(crate::store::TicketType, i64)>, AppError> {
     let types = state.store.ticket_types().await?;
     Ok(types
         .iter()
@@ -252,12 +252,12 @@ fn upgrade_target(
 }
 
 async fn sign_upgrade(
-    state: &AppState,
+    state: &Services,
     ticket: &TicketView,
     holder_email: &str,
     target: &crate::store::TicketType,
     issued_at: u32,
-) -> Result<UpgradeRevision, ApiError> {
+) -> Result<UpgradeRevision, AppError> {
     let claims = claims_of(
         ticket,
         target.id,
@@ -286,12 +286,12 @@ async fn sign_upgrade(
 /// longer qualifies (it changed hands, is no longer valid, or is not upgradable to the
 /// ordered type any more): the payment is then refunded.
 pub async fn upgrade_revision(
-    state: &AppState,
+    state: &Services,
     order: &crate::store::Order,
     ticket_id: i64,
     to_type: i64,
     issued_at: u32,
-) -> Result<Option<UpgradeRevision>, ApiError> {
+) -> Result<Option<UpgradeRevision>, AppError> {
     let Some(ticket) = state.store.ticket(ticket_id).await? else {
         return Ok(None);
     };
@@ -315,23 +315,23 @@ pub async fn upgrade_revision(
 /// any order: in demo mode settled at once; with a card provider, a pending order holds the
 /// new type's place and the upgrade happens when the payment is confirmed.
 pub async fn upgrade(
-    state: &AppState,
+    state: &Services,
     user: &CurrentUser,
     ticket_id: i64,
     to_type: i64,
     expected_revision: Option<i64>,
-) -> Result<UpgradeStarted, ApiError> {
+) -> Result<UpgradeStarted, AppError> {
     let (ticket, holder_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind != TicketKind::Pass || ticket.booth.is_some() {
-        return Err(ApiError::Invalid("only passes can be upgraded".into()));
+        return Err(AppError::Invalid("only passes can be upgraded".into()));
     }
     let types = state.store.ticket_types().await?;
     let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
-        return Err(ApiError::Invalid(format!(
+        return Err(AppError::Invalid(format!(
             "ticket {ticket_id} cannot be upgraded to ticket type {to_type}: pick a dearer pass of the same event"
         )));
     };
-    let order_id = random_id().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let order_id = random_id().map_err(|e| AppError::Internal(e.to_string()))?;
     let access_token = state.master.order_token(order_id);
     let now = Utc::now();
     if let Some(provider) = state.payments.provider().cloned() {
@@ -354,12 +354,12 @@ pub async fn upgrade(
             upgrade_ticket_id: Some(ticket_id),
             upgrade_from_type: Some(ticket.ticket_type_id),
         };
-        let lines = vec![crate::payments::CheckoutLine {
+        let lines = vec![crate::app::payments::CheckoutLine {
             name: format!("Upgrade to {}", target.name),
             unit_amount_cents: difference,
             quantity: 1,
         }];
-        let url = crate::payments::open_checkout(
+        let url = crate::app::payments::open_checkout(
             state,
             provider.as_ref(),
             &order,
@@ -369,10 +369,10 @@ pub async fn upgrade(
         )
         .await
         .map_err(|e| match e {
-            crate::payments::CheckoutError::Order(e) => ApiError::from(e),
-            crate::payments::CheckoutError::Provider(e) => {
+            crate::app::payments::CheckoutError::Order(e) => AppError::from(e),
+            crate::app::payments::CheckoutError::Provider(e) => {
                 tracing::warn!(error = %e, "creating an upgrade checkout failed");
-                ApiError::PaymentUnavailable
+                AppError::PaymentUnavailable
             }
         })?;
         state.store.set_order_user(order_id, user.user.id).await?;
@@ -405,7 +405,7 @@ pub async fn upgrade(
         .store
         .ticket(ticket_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("ticket {ticket_id} vanished")))?;
+        .ok_or_else(|| AppError::Internal(format!("ticket {ticket_id} vanished")))?;
     Ok(UpgradeStarted {
         ticket,
         order_id,

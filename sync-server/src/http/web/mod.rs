@@ -17,58 +17,77 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use crate::api::{ApiError, AppState};
-use crate::auth::{CsrfToken, CurrentUser};
+use crate::app::accounts::CurrentUser;
+use crate::app::{AppError, Services};
+use crate::http::auth::CsrfToken;
 
 /// Every template, by name, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
-    ("message.html", include_str!("../../templates/message.html")),
-    ("event.html", include_str!("../../templates/event.html")),
-    ("order.html", include_str!("../../templates/order.html")),
-    ("ticket.html", include_str!("../../templates/ticket.html")),
-    ("login.html", include_str!("../../templates/login.html")),
+    ("base.html", include_str!("../../../templates/base.html")),
+    (
+        "message.html",
+        include_str!("../../../templates/message.html"),
+    ),
+    ("event.html", include_str!("../../../templates/event.html")),
+    ("order.html", include_str!("../../../templates/order.html")),
+    (
+        "ticket.html",
+        include_str!("../../../templates/ticket.html"),
+    ),
+    ("login.html", include_str!("../../../templates/login.html")),
     (
         "register.html",
-        include_str!("../../templates/register.html"),
+        include_str!("../../../templates/register.html"),
     ),
-    ("forgot.html", include_str!("../../templates/forgot.html")),
-    ("reset.html", include_str!("../../templates/reset.html")),
-    ("verify.html", include_str!("../../templates/verify.html")),
+    (
+        "forgot.html",
+        include_str!("../../../templates/forgot.html"),
+    ),
+    ("reset.html", include_str!("../../../templates/reset.html")),
+    (
+        "verify.html",
+        include_str!("../../../templates/verify.html"),
+    ),
     (
         "dashboard.html",
-        include_str!("../../templates/dashboard.html"),
+        include_str!("../../../templates/dashboard.html"),
     ),
-    ("profile.html", include_str!("../../templates/profile.html")),
-    ("macros.html", include_str!("../../templates/macros.html")),
+    (
+        "profile.html",
+        include_str!("../../../templates/profile.html"),
+    ),
+    (
+        "macros.html",
+        include_str!("../../../templates/macros.html"),
+    ),
     // The organizer's pages and the vendor's booth form (issue 9).
     (
         "organizer_nav.html",
-        include_str!("../../templates/organizer_nav.html"),
+        include_str!("../../../templates/organizer_nav.html"),
     ),
     (
         "organizer.html",
-        include_str!("../../templates/organizer.html"),
+        include_str!("../../../templates/organizer.html"),
     ),
     (
         "organizer_devices.html",
-        include_str!("../../templates/organizer_devices.html"),
+        include_str!("../../../templates/organizer_devices.html"),
     ),
     (
         "organizer_orders.html",
-        include_str!("../../templates/organizer_orders.html"),
+        include_str!("../../../templates/organizer_orders.html"),
     ),
     (
         "organizer_vendors.html",
-        include_str!("../../templates/organizer_vendors.html"),
+        include_str!("../../../templates/organizer_vendors.html"),
     ),
     (
         "organizer_exports.html",
-        include_str!("../../templates/organizer_exports.html"),
+        include_str!("../../../templates/organizer_exports.html"),
     ),
     (
         "vendor_booth.html",
-        include_str!("../../templates/vendor_booth.html"),
+        include_str!("../../../templates/vendor_booth.html"),
     ),
 ];
 
@@ -134,10 +153,10 @@ impl Page {
         let full = context! { title => title, user => user, csrf => &self.csrf, ..ctx };
         let tpl = env()
             .get_template(template)
-            .map_err(|e| PageError(ApiError::Internal(format!("template {template}: {e}"))))?;
+            .map_err(|e| PageError(AppError::Internal(format!("template {template}: {e}"))))?;
         tpl.render(full)
             .map(Html)
-            .map_err(|e| PageError(ApiError::Internal(format!("template {template}: {e:#}"))))
+            .map_err(|e| PageError(AppError::Internal(format!("template {template}: {e:#}"))))
     }
 
     /// A page with one message (done, or why not).
@@ -153,10 +172,10 @@ impl Page {
 /// An error on a page: an HTML page with the status the API would give, or a redirect to
 /// the login page when a login is needed.
 #[derive(Debug)]
-pub struct PageError(pub ApiError);
+pub struct PageError(pub AppError);
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
         Self(e)
     }
 }
@@ -169,11 +188,11 @@ impl From<crate::store::StoreError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if matches!(self.0, ApiError::LoginRequired) {
+        if matches!(self.0, AppError::LoginRequired) {
             return Redirect::to("/account/login").into_response();
         }
         let status = self.0.status();
-        if let ApiError::Internal(cause) = &self.0 {
+        if let AppError::Internal(cause) = &self.0 {
             tracing::error!(%cause, "page failed");
         }
         let text = self.0.to_string();
@@ -208,7 +227,7 @@ pub fn see_other(to: &str) -> Response {
 pub struct PagesDoc;
 
 /// The pages' routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     shop::routes()
         .merge(account::routes())
         .merge(organizer::routes())

@@ -19,9 +19,9 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 
+use crate::app::keys::MasterKey;
 use crate::config::{EmailSettings, Settings};
-use crate::keys::MasterKey;
-use crate::render::{self, money, order_number, valid_days};
+use crate::domain::render::{self, money, order_number, valid_days};
 use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
 
 /// Why an email could not be composed or sent.
@@ -168,7 +168,7 @@ pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) ->
 }
 
 /// The words of a tickets email around its ticket list: the order confirmation's, or the
-/// vendor confirmation's (`crate::vendors::vendor_wording`).
+/// vendor confirmation's (`crate::app::vendors::vendor_wording`).
 #[derive(Debug, Clone, Default)]
 pub struct Wording {
     /// The subject, without the `[DEMO] ` mark (added for demo orders).
@@ -208,7 +208,7 @@ pub fn confirmation_wording(order: &Order, tickets: &[TicketView]) -> Wording {
 /// The tickets of an order its buyer still holds: a ticket given to someone else is theirs,
 /// and the buyer's order page, PDF and emails no longer show its code.
 pub fn held_tickets(order: &Order, tickets: Vec<TicketView>) -> Vec<TicketView> {
-    let buyer = crate::auth::normalize_email(&order.email);
+    let buyer = crate::app::accounts::normalize_email(&order.email);
     tickets
         .into_iter()
         .filter(|t| t.holder_email.as_deref().is_none_or(|h| h == buyer))
@@ -269,7 +269,7 @@ pub fn compose_tickets_email(
                 .unwrap_or_default()
         ));
         let wallet =
-            crate::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
+            crate::app::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
         text.push_str(&format!(
             "  Add to Apple Wallet: {}\n  Save to Google Wallet: {}\n",
             wallet.apple, wallet.google
@@ -471,7 +471,7 @@ impl Outbox {
 
     async fn send(&self, row: &OutboxEmail) -> Result<(), EmailError> {
         if let Some(message) =
-            crate::notices::compose(&*self.store, &self.settings, &self.master, row).await?
+            crate::app::notices::compose(&*self.store, &self.settings, &self.master, row).await?
         {
             return self.mailer.deliver(row, message).await;
         }
@@ -483,14 +483,15 @@ impl Outbox {
             .ok_or(EmailError::MissingOrder(order_id))?;
         if row.kind == "payment_refunded" {
             let refunds = self.store.refunds(order_id).await?;
-            let (subject, text) = crate::payments::compose_refund_notice(&order, &refunds);
+            let (subject, text) = crate::app::payments::compose_refund_notice(&order, &refunds);
             let message = compose_plain(&self.settings, row, &order, subject, text)?;
             return self.mailer.deliver(row, message).await;
         }
         let tickets = held_tickets(&order, self.store.order_tickets(order_id).await?);
-        // Booth orders and staff passes get the vendor's words (crate::vendors).
+        // Booth orders and staff passes get the vendor's words (crate::app::vendors).
         let wording =
-            match crate::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await? {
+            match crate::app::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await?
+            {
                 Some(w) => w,
                 None => confirmation_wording(&order, &tickets),
             };

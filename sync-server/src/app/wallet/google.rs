@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::WalletError;
 use crate::config::GoogleWalletSettings;
-use crate::render::valid_days;
+use crate::domain::render::valid_days;
 use crate::store::{Order, TicketView};
 
 /// The issuer id demo links carry.

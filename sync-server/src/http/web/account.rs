@@ -13,16 +13,14 @@ use serde::Deserialize;
 
 use super::shop::TicketCtx;
 use super::{Page, PageError, see_other};
-use crate::api::{ApiError, AppState};
-use crate::auth::{
-    self, CsrfForm, CsrfToken, CurrentUser, MaybeUser, SESSION_COOKIE, SESSION_SECS, cookie,
-    cookie_value, normalize_email,
-};
-use crate::orders::token_hash;
-use crate::render::{money, order_number};
+use crate::app::accounts::{self, CurrentUser, SESSION_COOKIE, SESSION_SECS, normalize_email};
+use crate::app::orders::token_hash;
+use crate::app::{AppError, Services};
+use crate::domain::render::{money, order_number};
+use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, cookie, cookie_value};
 use crate::store::{NewUser, TicketKind};
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Services> {
     Router::new()
         .route("/account", get(dashboard))
         .route("/account/register", get(register_page).post(register))
@@ -37,7 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/resend", post(resend))
 }
 
-fn with_session(state: &AppState, token: &str, mut response: Response) -> Response {
+fn with_session(state: &Services, token: &str, mut response: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&cookie(state, SESSION_COOKIE, token, SESSION_SECS, "Lax"))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -72,23 +70,23 @@ struct RegisterForm {
 
 /// Creates an attendee account, sends the confirmation link, logs the new account in.
 pub async fn create_account(
-    state: &AppState,
+    state: &Services,
     name: &str,
     email: &str,
     password: &str,
-) -> Result<crate::store::User, ApiError> {
+) -> Result<crate::store::User, AppError> {
     let email = normalize_email(email);
     let name = name.trim();
-    crate::orders::validate_contact(&email, name)?;
-    auth::validate_password(password)?;
-    let hash = auth::hash_password(password.to_owned()).await?;
+    crate::app::orders::validate_contact(&email, name)?;
+    accounts::validate_password(password)?;
+    let hash = accounts::hash_password(password.to_owned()).await?;
     let id = state
         .store
         .create_user(&NewUser {
             email,
             name: name.to_owned(),
             password_hash: hash,
-            role: auth::Role::Attendee.as_str().to_owned(),
+            role: accounts::Role::Attendee.as_str().to_owned(),
             verified: false,
             now: Utc::now().timestamp(),
         })
@@ -97,26 +95,26 @@ pub async fn create_account(
         .store
         .user(id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("user {id} vanished")))?;
-    auth::send_verification(state, &user).await?;
+        .ok_or_else(|| AppError::Internal(format!("user {id} vanished")))?;
+    accounts::send_verification(state, &user).await?;
     Ok(user)
 }
 
 async fn register(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, PageError> {
     match create_account(&state, &form.name, &form.email, &form.password).await {
         Ok(user) => {
-            let token = auth::start_session(&state, user.id, "cookie").await?;
+            let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(
                 &state,
                 &token,
                 see_other("/account?notice=registered"),
             ))
         }
-        Err(e @ (ApiError::Invalid(_) | ApiError::Conflict(_))) => {
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "register.html",
@@ -154,16 +152,16 @@ struct LoginForm {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    match auth::authenticate(&state, &form.email, &form.password).await {
+    match accounts::authenticate(&state, &form.email, &form.password).await {
         Ok(user) => {
-            let token = auth::start_session(&state, user.id, "cookie").await?;
+            let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(&state, &token, see_other("/account")))
         }
-        Err(e @ (ApiError::BadCredentials | ApiError::TooManyAttempts)) => {
+        Err(e @ (AppError::BadCredentials | AppError::TooManyAttempts)) => {
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "login.html",
@@ -180,7 +178,7 @@ async fn login(
 struct Empty {}
 
 async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: axum::http::HeaderMap,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
@@ -207,12 +205,12 @@ struct ForgotForm {
 }
 
 async fn forgot(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<Html<String>, PageError> {
-    auth::send_reset(&state, &form.email).await?;
+    accounts::send_reset(&state, &form.email).await?;
     Page::new(user, csrf).render(
         "forgot.html",
         "Reset your password",
@@ -226,13 +224,13 @@ struct TokenParam {
 }
 
 async fn reset_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     Query(q): Query<TokenParam>,
 ) -> Result<Html<String>, PageError> {
     let token = q.token.unwrap_or_default();
-    auth::email_link(&state, "reset", &token).await?;
+    accounts::email_link(&state, "reset", &token).await?;
     Page::new(user, csrf).render(
         "reset.html",
         "Choose a new password",
@@ -248,31 +246,31 @@ struct ResetForm {
 
 /// Sets a new password through a reset link.
 pub async fn reset_with_link(
-    state: &AppState,
+    state: &Services,
     token: &str,
     password: &str,
-) -> Result<(), ApiError> {
-    let row = auth::email_link(state, "reset", token).await?;
-    auth::validate_password(password)?;
-    let hash = auth::hash_password(password.to_owned()).await?;
+) -> Result<(), AppError> {
+    let row = accounts::email_link(state, "reset", token).await?;
+    accounts::validate_password(password)?;
+    let hash = accounts::hash_password(password.to_owned()).await?;
     if !state
         .store
         .reset_password(row.id, &hash, Utc::now().timestamp())
         .await?
     {
-        return Err(ApiError::BadLink);
+        return Err(AppError::BadLink);
     }
     Ok(())
 }
 
 async fn reset(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<Response, PageError> {
     match reset_with_link(&state, &form.token, &form.password).await {
         Ok(()) => Ok(see_other("/account/login?notice=reset")),
-        Err(e @ ApiError::Invalid(_)) => {
+        Err(e @ AppError::Invalid(_)) => {
             let html = Page::new(None, csrf).render(
                 "reset.html",
                 "Choose a new password",
@@ -285,7 +283,7 @@ async fn reset(
 }
 
 async fn verify_page(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     Query(q): Query<TokenParam>,
@@ -293,7 +291,7 @@ async fn verify_page(
     // Following the link only shows a button: mail scanners that open links must not use
     // the token up.
     let token = q.token.unwrap_or_default();
-    auth::email_link(&state, "verify", &token).await?;
+    accounts::email_link(&state, "verify", &token).await?;
     Page::new(user, csrf).render(
         "verify.html",
         "Confirm your email",
@@ -302,14 +300,14 @@ async fn verify_page(
 }
 
 /// Confirms an address through its link.
-pub async fn verify_with_link(state: &AppState, token: &str) -> Result<(), ApiError> {
-    let row = auth::email_link(state, "verify", token).await?;
+pub async fn verify_with_link(state: &Services, token: &str) -> Result<(), AppError> {
+    let row = accounts::email_link(state, "verify", token).await?;
     if !state
         .store
         .verify_email(row.id, Utc::now().timestamp())
         .await?
     {
-        return Err(ApiError::BadLink);
+        return Err(AppError::BadLink);
     }
     Ok(())
 }
@@ -320,7 +318,7 @@ struct VerifyForm {
 }
 
 async fn verify(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, PageError> {
@@ -333,12 +331,12 @@ async fn verify(
 }
 
 async fn verify_resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     if user.verified_email().is_none() {
-        auth::send_verification(&state, &user.user).await?;
+        accounts::send_verification(&state, &user.user).await?;
     }
     Ok(see_other("/account?notice=verify_sent"))
 }
@@ -366,13 +364,13 @@ struct ProfileForm {
 }
 
 async fn profile(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Result<Response, PageError> {
     let name = form.name.trim();
-    if let Err(e) = crate::orders::validate_contact(&user.user.email, name) {
+    if let Err(e) = crate::app::orders::validate_contact(&user.user.email, name) {
         let html = Page::new(Some(user), csrf).render(
             "profile.html",
             "Your account",
@@ -391,17 +389,17 @@ struct PasswordForm {
 }
 
 async fn password(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let result = async {
-        auth::authenticate(&state, &user.user.email, &form.current).await?;
-        auth::validate_password(&form.password)?;
-        let hash = auth::hash_password(form.password.clone()).await?;
+        accounts::authenticate(&state, &user.user.email, &form.current).await?;
+        accounts::validate_password(&form.password)?;
+        let hash = accounts::hash_password(form.password.clone()).await?;
         state.store.set_password(user.user.id, &hash).await?;
-        auth::start_session(&state, user.user.id, "cookie").await
+        accounts::start_session(&state, user.user.id, "cookie").await
     }
     .await;
     match result {
@@ -410,7 +408,7 @@ async fn password(
             &token,
             see_other("/account/profile?notice=password"),
         )),
-        Err(e @ (ApiError::BadCredentials | ApiError::Invalid(_) | ApiError::TooManyAttempts)) => {
+        Err(e @ (AppError::BadCredentials | AppError::Invalid(_) | AppError::TooManyAttempts)) => {
             let status = e.status();
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",
@@ -424,7 +422,7 @@ async fn password(
 }
 
 async fn dashboard(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
     Query(q): Query<Prefill>,
@@ -475,9 +473,9 @@ async fn dashboard(
 }
 
 /// Queues one email with every valid ticket the account holds.
-pub async fn resend_tickets(state: &AppState, user: &CurrentUser) -> Result<(), ApiError> {
+pub async fn resend_tickets(state: &Services, user: &CurrentUser) -> Result<(), AppError> {
     let email = user.verified_email().ok_or_else(|| {
-        ApiError::Conflict("confirm your email address first (see the email we sent)".into())
+        AppError::Conflict("confirm your email address first (see the email we sent)".into())
     })?;
     let now = Utc::now();
     state
@@ -496,7 +494,7 @@ pub async fn resend_tickets(state: &AppState, user: &CurrentUser) -> Result<(), 
 }
 
 async fn resend(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     user: CurrentUser,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {

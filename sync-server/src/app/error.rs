@@ -1,0 +1,109 @@
+//! The one error every use-case returns: what went wrong, in words for the person who must
+//! act, classified so that `http::error` maps each variant to one status and code.
+
+use crate::app::orders::OrderError;
+use crate::domain::render;
+use crate::store::StoreError;
+
+/// Every API error, as `{"error": code, "message": text}` with the status each variant
+/// names. Internal causes are logged, never returned.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body is not JSON, or a path or query parameter is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: well-formed but invalid (a field's value, an unknown ticket type).
+    #[error("{0}")]
+    Invalid(String),
+    /// 422: an order names a ticket type that does not exist.
+    #[error("{0}")]
+    UnknownTicketType(String),
+    /// 409: not enough tickets left.
+    #[error("{0}")]
+    SoldOut(String),
+    /// 422: an order names a ticket type whose sales the organizer paused.
+    #[error("{0}")]
+    SalesPaused(String),
+    /// 401: no access token.
+    #[error("this endpoint needs the order's access token: Authorization: Bearer <access_token>")]
+    Unauthorized,
+    /// 403: an access token that is not this order's.
+    #[error("the access token does not belong to this order")]
+    Forbidden,
+    /// 404: no such resource.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 413: the body is larger than `max_body_bytes`.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 409: the order or ticket cannot be refunded in its state.
+    #[error("{0}")]
+    NotRefundable(String),
+    /// 502: the payment provider failed; nothing changed.
+    #[error("the payment provider is unavailable, please try again")]
+    PaymentUnavailable,
+    /// 401: this needs a logged-in account (a session cookie or `Authorization: Bearer`).
+    #[error("please log in first")]
+    LoginRequired,
+    /// 401: wrong email or password.
+    #[error("wrong email or password")]
+    BadCredentials,
+    /// 403: the account's role may not do this.
+    #[error("this needs the {0} role")]
+    RoleRequired(&'static str),
+    /// 403: a form post without the right CSRF token (or from another site).
+    #[error("the form expired or came from another site: reload the page and try again")]
+    Csrf,
+    /// 400: an email link that is tampered with, used or expired.
+    #[error("this link is invalid, used or expired: ask for a new one")]
+    BadLink,
+    /// 409: the resource changed meanwhile, or the request conflicts with its state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 409: vendor tickets and passes of non-transferable types stay with their holder.
+    #[error("{0}")]
+    NotTransferable(String),
+    /// 429: too many failed logins for this address lately.
+    #[error("too many failed logins: wait 15 minutes or reset your password")]
+    TooManyAttempts,
+    /// 500: something broke on our side; the cause is in the server log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<render::RenderError> for AppError {
+    fn from(e: render::RenderError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<OrderError> for AppError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Invalid(m) => Self::Invalid(m),
+            e @ OrderError::UnknownTicketType(_) => Self::UnknownTicketType(e.to_string()),
+            e @ OrderError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            e @ OrderError::SalesPaused(_) => Self::SalesPaused(e.to_string()),
+            OrderError::Store(StoreError::NotFound(what)) => {
+                Self::UnknownTicketType(format!("{what} not found"))
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

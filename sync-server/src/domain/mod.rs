@@ -1,0 +1,4 @@
+//! Pure rules and figures: no IO, no clock, no database and no HTTP. What it computes from
+//! rows and values is the same wherever it is called.
+
+pub mod render;

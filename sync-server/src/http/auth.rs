@@ -1,0 +1,255 @@
+//! Who is asking, for axum: the session cookie and bearer token, the `CurrentUser`,
+//! `MaybeUser` and `Organizer` extractors, the CSRF cookie middleware and the `CsrfForm`
+//! extractor every form post goes through. The accounts themselves are `app::accounts`.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+
+use crate::app::accounts::{
+    CSRF_COOKIE, CurrentUser, Role, SESSION_COOKIE, SESSION_SECS, constant_time_eq, new_token,
+};
+use crate::app::orders::token_hash;
+use crate::app::{AppError, Services};
+
+/// Whether the server is reached over TLS (cookies get `Secure`).
+pub fn secure_cookies(state: &Services) -> bool {
+    state.settings.public_url().starts_with("https://")
+}
+
+/// A `Set-Cookie` value.
+pub fn cookie(state: &Services, name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+    format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{}",
+        if secure_cookies(state) {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The value of one cookie of a request.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Looks up the session a request carries: a bearer token, else the session cookie.
+pub async fn current_user(
+    state: &Services,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, AppError> {
+    let (token, bearer) = match bearer(headers) {
+        Some(t) => (t.to_owned(), true),
+        None => match cookie_value(headers, SESSION_COOKIE) {
+            Some(t) => (t, false),
+            None => return Ok(None),
+        },
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let Some((user, kind)) = state
+        .store
+        .session_user(&token_hash(&token), Utc::now().timestamp())
+        .await?
+    else {
+        return Ok(None);
+    };
+    // A cookie's token is not a bearer token and the other way round.
+    if (kind == "bearer") != bearer {
+        return Ok(None);
+    }
+    let role = user
+        .role
+        .parse()
+        .map_err(|e: String| AppError::Internal(e))?;
+    Ok(Some(CurrentUser { user, role, bearer }))
+}
+
+impl FromRequestParts<Services> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let user = current_user(state, &parts.headers)
+            .await?
+            .ok_or(AppError::LoginRequired)?;
+        if !user.bearer && cross_site_risk(parts) {
+            return Err(AppError::Csrf);
+        }
+        Ok(user)
+    }
+}
+
+/// Whether a cookie-authenticated request could have been sent by another site: a
+/// state-changing API call (`/api/...`, not GET/HEAD/OPTIONS) without a JSON body. A JSON
+/// `Content-Type` cannot be sent cross-site without a CORS preflight, which this server never
+/// grants; pages' form posts are checked by [`CsrfForm`] instead.
+fn cross_site_risk(parts: &Parts) -> bool {
+    use axum::http::Method;
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    unsafe_method && parts.uri.path().starts_with("/api/") && !json
+}
+
+/// The account of a request, if any.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<Services> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(current_user(state, &parts.headers).await?))
+    }
+}
+
+/// An organizer's request: 401 without a session, 403 for any other role.
+#[derive(Debug, Clone)]
+pub struct Organizer(pub CurrentUser);
+
+impl FromRequestParts<Services> for Organizer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Organizer {
+            return Err(AppError::RoleRequired("organizer"));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// The CSRF token of a request, set by [`csrf_cookie`] when the browser had none.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// Middleware: every response to a browser without the CSRF cookie sets one, and the
+/// handlers see its value (to put in their forms) as a [`CsrfToken`] extension.
+pub async fn csrf_cookie(
+    axum::extract::State(state): axum::extract::State<Services>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = cookie_value(request.headers(), CSRF_COOKIE)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let (token, fresh) = match existing {
+        Some(t) => (t, false),
+        None => match new_token() {
+            Ok(t) => (t, true),
+            Err(e) => return axum::response::IntoResponse::into_response(e),
+        },
+    };
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut response = next.run(request).await;
+    if fresh
+        && let Ok(v) =
+            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &token, SESSION_SECS, "Strict"))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// A form post that passed the CSRF check: its `_csrf` field equals the browser's CSRF
+/// cookie (which another site can neither read nor set), and any `Origin` header is ours.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &Services) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let cookie = cookie_value(&headers, CSRF_COOKIE);
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+            && origin != "null"
+            && !same_origin(state, &headers, origin)
+        {
+            return Err(AppError::Csrf);
+        }
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::BadRequest(
+                "expected a form (application/x-www-form-urlencoded)".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))?;
+        match (cookie, fields.get("_csrf")) {
+            (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()) => {}
+            _ => return Err(AppError::Csrf),
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Self)
+            .map_err(|e| AppError::Invalid(format!("form: {e}")))
+    }
+}
+
+fn same_origin(state: &Services, headers: &HeaderMap, origin: &str) -> bool {
+    if origin == state.settings.public_url() {
+        return true;
+    }
+    // Without a configured public URL the server is reached at whatever Host the browser used.
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some((_, rest)), Some(host)) => rest == host,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tessera_csrf=abc; b=2"),
+        );
+        assert_eq!(cookie_value(&h, CSRF_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie_value(&h, SESSION_COOKIE), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! The one mapping from the application's errors to HTTP: each [`AppError`] variant's status
+//! and stable code, the `{"error", "message"}` body, and axum's extractor rejections.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppError;
+
+impl AppError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::UnknownTicketType(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_ticket_type"),
+            Self::SoldOut(_) => (StatusCode::CONFLICT, "sold_out"),
+            Self::SalesPaused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "sales_paused"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::NotRefundable(_) => (StatusCode::CONFLICT, "not_refundable"),
+            Self::PaymentUnavailable => (StatusCode::BAD_GATEWAY, "payment_unavailable"),
+            Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
+            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "role_required"),
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            Self::BadLink => (StatusCode::BAD_REQUEST, "bad_link"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
+            Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// The error body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code: `bad_request`, `invalid`, `unknown_ticket_type`, `sold_out`,
+    /// `sales_paused`,
+    /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
+    /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
+    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
+    /// `too_many_attempts`, `internal`.
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: code.to_owned(),
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Invalid(r.body_text()),
+            _ => Self::BadRequest(r.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(_: PathRejection) -> Self {
+        Self::NotFound("resource".into())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        Self::BadRequest(r.body_text())
+    }
+}
