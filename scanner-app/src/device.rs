@@ -7,16 +7,22 @@
 //! [`SYNC_INTERVAL`]: a gate scanning at human pace fsyncs every check-in, a burst shares one
 //! fsync per interval, and a hard power cut can cost at most that interval's check-ins
 //! (docs/adr/0006-check-in-durability.md).
+//!
+//! A `device.db` that is there but empty, cut short or garbled is refused, never replaced
+//! ([`Error::DeviceDamaged`]); `tessera-scan repair` ([`crate::repair`]) salvages it. A new
+//! store is built under another name and renamed into place, so a `device.db` of 0 bytes is
+//! never one this software was still creating (docs/adr/0014-gate-file-damage.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tessera_core::{Direction, PriorScan, TicketId};
 
 use crate::Error;
 use crate::codes;
+use crate::replica::EventSnapshot;
 use crate::schema;
 
 /// Who this device is.
@@ -110,21 +116,55 @@ pub struct QueueCounts {
 /// The longest a committed check-in waits for an fsync: the most a hard power cut can lose.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 
+/// The setting below which no new check-in is numbered: set by a repair that could not read
+/// every sequence number, so a new check-in never reuses one the server may already hold.
+pub(crate) const SEQ_FLOOR_KEY: &str = "seq_floor";
+
 /// The device store.
 pub struct DeviceStore {
     conn: Connection,
     identity: Option<Identity>,
     last_fsync: Option<Instant>,
+    seq_floor: i64,
 }
 
 impl DeviceStore {
-    /// Opens (or creates) the store. Unlike the replica, a damaged store is never replaced:
-    /// opening fails and says so, because the queue in it exists nowhere else.
+    /// Opens the store, creating it when `path` does not exist. A file that is there but
+    /// empty, cut short or garbled is refused with [`Error::DeviceDamaged`]: the queue in it
+    /// exists nowhere else, so it is never replaced behind the operator's back.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let mut conn = Connection::open(path)?;
+        match std::fs::metadata(path) {
+            // A store this software creates is complete before it has this name (see
+            // `create`), so an empty `device.db` was truncated, or copied or restored badly.
+            // Even then it may stand for an identity the server knows: refuse.
+            Ok(meta) if meta.len() == 0 => {
+                return Err(damaged(path, "the file is empty (0 bytes)".into()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                refuse_traces(path)?;
+                create(path)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Self::open_existing(path).map_err(|e| match e {
+            Error::Sqlite(s) if is_corruption(&s) => damaged(path, s.to_string()),
+            e => e,
+        })
+    }
+
+    fn open_existing(path: &Path) -> Result<Self, Error> {
+        // Never create here: a file that vanished since the check above is not a new device.
+        let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+        let mut conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        let check: String = conn.pragma_query_value(None, "quick_check", |r| r.get(0))?;
+        if check != "ok" {
+            let first = check.lines().next().unwrap_or("integrity check failed");
+            return Err(damaged(path, format!("integrity check: {first}")));
+        }
         schema::upgrade(&mut conn, "device store", schema::DEVICE)?;
         // From here on, `record` chooses per commit (see the module doc).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -136,10 +176,20 @@ impl DeviceStore {
                 })
             })
             .optional()?;
+        let seq_floor = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [SEQ_FLOOR_KEY],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
         Ok(Self {
             conn,
             identity,
             last_fsync: None,
+            seq_floor,
         })
     }
 
@@ -244,7 +294,7 @@ impl DeviceStore {
         let id = self.identity.as_ref().ok_or(Error::NoIdentity)?;
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, basis, text)
-             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM queue WHERE device_id = ?1),
+             VALUES (?1, (SELECT MAX(COALESCE(MAX(seq), 0), ?11) + 1 FROM queue WHERE device_id = ?1),
                      ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              RETURNING seq",
         )?;
@@ -260,6 +310,7 @@ impl DeviceStore {
                 c.reason,
                 c.basis,
                 c.text,
+                self.seq_floor,
             ],
             |r| r.get(0),
         )?;
@@ -387,6 +438,23 @@ impl DeviceStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The event and keyring kept for signature-only mode, if the replica ever had one.
+    pub fn kept_event(&self) -> Result<Option<EventSnapshot>, Error> {
+        read_kept_event(&self.conn)
+    }
+
+    /// Keeps the replica's event and keyring, writing only when they changed. Returns
+    /// whether it wrote.
+    pub fn keep_event(&mut self, snapshot: &EventSnapshot) -> Result<bool, Error> {
+        if self.kept_event()?.as_ref() == Some(snapshot) {
+            return Ok(false);
+        }
+        let tx = self.conn.transaction()?;
+        write_kept_event(&tx, snapshot)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// `PRAGMA integrity_check`: `ok` for a sound file.
     pub fn integrity_check(&self) -> Result<String, Error> {
         Ok(self
@@ -398,4 +466,176 @@ impl DeviceStore {
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.conn
     }
+}
+
+/// Reads the kept event and keyring.
+pub(crate) fn read_kept_event(conn: &Connection) -> Result<Option<EventSnapshot>, Error> {
+    let row = conn
+        .query_row(
+            "SELECT event_id, name, timezone, days, policy FROM kept_event",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((id, name, timezone, days, policy)) = row else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare("SELECT name, zones FROM kept_gates ORDER BY name")?;
+    let gates = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare("SELECT id, name, kind FROM kept_ticket_types ORDER BY id")?;
+    let ticket_types = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt =
+        conn.prepare("SELECT key_id, public_key, status FROM kept_keys ORDER BY key_id")?;
+    let keys = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(EventSnapshot {
+        id,
+        name,
+        timezone,
+        days,
+        policy,
+        gates,
+        ticket_types,
+        keys,
+    }))
+}
+
+/// Replaces the kept event and keyring inside the caller's transaction.
+pub(crate) fn write_kept_event(
+    tx: &rusqlite::Transaction<'_>,
+    s: &EventSnapshot,
+) -> Result<(), Error> {
+    tx.execute_batch(
+        "DELETE FROM kept_event; DELETE FROM kept_gates; DELETE FROM kept_ticket_types;
+         DELETE FROM kept_keys;",
+    )?;
+    tx.execute(
+        "INSERT INTO kept_event (singleton, event_id, name, timezone, days, policy)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+        params![s.id, s.name, s.timezone, s.days, s.policy],
+    )?;
+    let mut gate = tx.prepare("INSERT INTO kept_gates (name, zones) VALUES (?1, ?2)")?;
+    for (name, zones) in &s.gates {
+        gate.execute(params![name, zones])?;
+    }
+    let mut ty =
+        tx.prepare("INSERT INTO kept_ticket_types (id, name, kind) VALUES (?1, ?2, ?3)")?;
+    for (id, name, kind) in &s.ticket_types {
+        ty.execute(params![id, name, kind])?;
+    }
+    let mut key =
+        tx.prepare("INSERT INTO kept_keys (key_id, public_key, status) VALUES (?1, ?2, ?3)")?;
+    for (id, bytes, status) in &s.keys {
+        key.execute(params![id, bytes, status])?;
+    }
+    Ok(())
+}
+
+/// The error for a damaged store at `path`.
+pub(crate) fn damaged(path: &Path, reason: String) -> Error {
+    Error::DeviceDamaged {
+        path: path.to_path_buf(),
+        data_dir: path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+        reason,
+    }
+}
+
+/// Whether SQLite found the file damaged (rather than busy, full or unreadable).
+pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// `path` with `suffix` appended to its file name (`device.db` → `device.db-wal`).
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Where a new store is built before it is renamed to its real name.
+const CREATING: &str = ".creating";
+/// Where `repair` builds the salvaged store; complete (fsynced) before the damaged file is
+/// moved aside, so finding it with no `device.db` means a repair stopped half-way.
+pub(crate) const REPAIRING: &str = ".repairing";
+
+/// A missing `device.db` is a new device, unless something says a store was there.
+fn refuse_traces(path: &Path) -> Result<(), Error> {
+    let wal = sibling(path, "-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(damaged(
+            path,
+            format!(
+                "the file is missing but its write-ahead log {} is still there: it was deleted or moved. Put it back",
+                wal.display()
+            ),
+        ));
+    }
+    if sibling(path, REPAIRING).exists() {
+        return Err(damaged(path, "a repair was interrupted".into()));
+    }
+    Ok(())
+}
+
+/// Creates a sound, empty store at `path`: built and fsynced under another name, then renamed,
+/// so `path` never names a half-created file.
+fn create(path: &Path) -> Result<(), Error> {
+    let tmp = sibling(path, CREATING);
+    // A leftover from an interrupted creation never held a check-in: no identity is given
+    // before the store has its real name.
+    remove_files(&tmp)?;
+    let conn = build_fresh(&tmp)?;
+    install(conn, &tmp, path)
+}
+
+/// A new store with the whole schema at `path` (which must not exist).
+pub(crate) fn build_fresh(path: &Path) -> Result<Connection, Error> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    schema::upgrade(&mut conn, "device store", schema::DEVICE)?;
+    Ok(conn)
+}
+
+/// Closes `conn` on `tmp` (checkpointing its log into the file), fsyncs it, and renames it to
+/// `dest`, fsyncing the directory so the new name survives a power cut.
+pub(crate) fn install(conn: Connection, tmp: &Path, dest: &Path) -> Result<(), Error> {
+    conn.close().map_err(|(_, e)| e)?;
+    std::fs::File::open(tmp)?.sync_all()?;
+    std::fs::rename(tmp, dest)?;
+    sync_dir(dest)
+}
+
+/// Fsyncs the directory holding `path`.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), Error> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Removes a database file and its `-wal` and `-shm`, if there.
+pub(crate) fn remove_files(path: &Path) -> Result<(), Error> {
+    for p in [
+        path.to_path_buf(),
+        sibling(path, "-wal"),
+        sibling(path, "-shm"),
+    ] {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }

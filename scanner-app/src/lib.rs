@@ -10,6 +10,7 @@ mod codes;
 pub mod debounce;
 pub mod decode;
 pub mod device;
+pub mod repair;
 pub mod replica;
 pub mod scanner;
 mod schema;
@@ -36,6 +37,21 @@ pub enum Error {
         found: usize,
         /// Ours.
         known: usize,
+    },
+    /// `device.db` exists but cannot be trusted: empty, cut short, or garbled. It is never
+    /// replaced on its own, because the check-ins queued in it exist nowhere else.
+    #[error(
+        "device.db at {path} is damaged ({reason}): this gate will not start on it, because its queued check-ins exist nowhere else. Run `tessera-scan repair --data-dir {data_dir}` to salvage them into a fresh file (the damaged one is kept beside it)",
+        path = .path.display(),
+        data_dir = .data_dir.display()
+    )]
+    DeviceDamaged {
+        /// The damaged file (or, when it is missing, where it should be).
+        path: PathBuf,
+        /// Its data directory, for the repair command.
+        data_dir: PathBuf,
+        /// What is wrong with it, in a few words.
+        reason: String,
     },
     /// No event loaded yet.
     #[error("this device has no event yet: load one with `tessera-scan provision --bundle FILE`")]

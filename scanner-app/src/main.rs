@@ -15,7 +15,7 @@ use tessera_scanner::bundle::Bundle;
 use tessera_scanner::camera::{self, FrameSource, ReplaySource};
 use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
-use tessera_scanner::{ScanReport, Scanner, sync};
+use tessera_scanner::{ScanReport, Scanner, repair, sync};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,10 @@ enum Command {
     },
     /// Print the device's state as JSON.
     Status,
+    /// Salvage a damaged device.db: every check-in that can be read, and the identity where
+    /// it can, go into a fresh file; the damaged one is renamed aside. Prints what was
+    /// salvaged and what was lost.
+    Repair,
     /// List cameras.
     Cameras,
 }
@@ -143,14 +147,20 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 fn open(dir: &Path) -> Result<Scanner> {
     let mut scanner = Scanner::open(dir)
         .with_context(|| format!("opening the device data in {}", dir.display()))?;
-    if let Ok(s) = scanner.status(Utc::now())
-        && let Some(aside) = s.replica_rebuilt_from
-    {
-        let _ = writeln!(
-            std::io::stderr(),
-            "tessera-scan: the replica was damaged and has been moved to {}; the check-in queue is intact; provision or sync again",
-            aside.display()
-        );
+    if let Ok(s) = scanner.status(Utc::now()) {
+        if let Some(aside) = &s.replica_rebuilt_from {
+            let _ = writeln!(
+                std::io::stderr(),
+                "tessera-scan: the replica was damaged and has been moved to {}; the check-in queue is intact",
+                aside.display()
+            );
+        }
+        if s.mode == Some("signature_only") {
+            let _ = writeln!(
+                std::io::stderr(),
+                "tessera-scan: signature-only mode: no replica, so tickets are judged on their signature and this device's own check-ins; revoked or transferred tickets are not known until the next sync. Sync (or provision) as soon as possible"
+            );
+        }
     }
     Ok(scanner)
 }
@@ -221,6 +231,12 @@ fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Status => print_json(&open(&cli.data_dir)?.status(Utc::now())?),
+        Command::Repair => {
+            let report = repair::repair(&cli.data_dir, Utc::now()).with_context(|| {
+                format!("repairing the device data in {}", cli.data_dir.display())
+            })?;
+            print_json(&report)
+        }
         Command::Cameras => {
             let cams = camera::list_cameras()?;
             if cams.is_empty() {

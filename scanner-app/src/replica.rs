@@ -89,6 +89,81 @@ pub struct ReplicaCounts {
     pub relayed_check_ins: u64,
 }
 
+/// The replica's event and keys as stored, without tickets or personal data: everything a
+/// gate needs to decide on a ticket's signature alone. The scanner keeps a copy in
+/// `device.db` so a gate whose replica is lost keeps deciding until its next sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSnapshot {
+    /// Event id.
+    pub id: u32,
+    /// Event name.
+    pub name: String,
+    /// IANA timezone name.
+    pub timezone: String,
+    /// The days, a JSON array of ISO dates.
+    pub days: String,
+    /// `once_per_day` or `reentry_after_exit`.
+    pub policy: String,
+    /// Gate names and zone masks, by name.
+    pub gates: Vec<(String, u16)>,
+    /// Ticket type id, name and kind, by id.
+    pub ticket_types: Vec<(u16, String, String)>,
+    /// Key id, public key bytes and `active` / `retired`, by id.
+    pub keys: Vec<(u16, Vec<u8>, String)>,
+}
+
+impl EventSnapshot {
+    /// The event as a scan needs it.
+    pub fn event(&self) -> Result<EventInfo, Error> {
+        let tz: Tz = self
+            .timezone
+            .parse()
+            .map_err(|_| bad(format!("unknown timezone {:?}", self.timezone)))?;
+        let days: Vec<NaiveDate> =
+            serde_json::from_str(&self.days).map_err(|e| bad(e.to_string()))?;
+        let policy = codes::parse_policy(&self.policy)
+            .ok_or_else(|| bad(format!("unknown policy {:?}", self.policy)))?;
+        let config =
+            EventConfig::new(EventId(self.id), tz, days, policy).map_err(|e| bad(e.to_string()))?;
+        Ok(EventInfo {
+            config,
+            name: self.name.clone(),
+            gates: self
+                .gates
+                .iter()
+                .map(|(name, zones)| (name.clone(), ZoneMask(*zones)))
+                .collect(),
+            ticket_types: self
+                .ticket_types
+                .iter()
+                .map(|(id, name, kind)| (*id, (name.clone(), kind.clone())))
+                .collect(),
+        })
+    }
+
+    /// The keys as a keyring.
+    pub fn keyring(&self) -> Keyring {
+        keyring_of(&self.keys)
+    }
+}
+
+/// A keyring from stored rows; a key that is not a valid point is skipped, so tickets signed
+/// by it are refused as signed by an unknown key.
+fn keyring_of(rows: &[(u16, Vec<u8>, String)]) -> Keyring {
+    let mut ring = Keyring::new();
+    for (id, bytes, status) in rows {
+        let status = if status == "active" {
+            tessera_core::KeyStatus::Active
+        } else {
+            tessera_core::KeyStatus::Retired
+        };
+        if let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            let _ = ring.insert(KeyId(*id), &bytes, status);
+        }
+    }
+    ring
+}
+
 /// The local replica.
 pub struct Replica {
     conn: Connection,
@@ -193,79 +268,61 @@ impl Replica {
 
     /// The event, or `None` before the device was provisioned.
     pub fn event(&self) -> Result<Option<EventInfo>, Error> {
+        self.snapshot()?.map(|s| s.event()).transpose()
+    }
+
+    /// The event, its gates and ticket types, and the keys, as stored (no tickets): what the
+    /// scanner keeps in `device.db` for signature-only mode. `None` before provisioning.
+    pub fn snapshot(&self) -> Result<Option<EventSnapshot>, Error> {
         let row = self
             .conn
             .query_row(
                 "SELECT id, name, timezone, days, policy FROM event",
                 [],
-                |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((id, name, tz, days, policy)) = row else {
+        let Some((id, name, timezone, days, policy)) = row else {
             return Ok(None);
         };
-        let tz: Tz = tz
-            .parse()
-            .map_err(|_| bad(format!("unknown timezone {tz:?}")))?;
-        let days: Vec<NaiveDate> = serde_json::from_str(&days).map_err(|e| bad(e.to_string()))?;
-        let policy = codes::parse_policy(&policy)
-            .ok_or_else(|| bad(format!("unknown policy {policy:?}")))?;
-        let config =
-            EventConfig::new(EventId(id), tz, days, policy).map_err(|e| bad(e.to_string()))?;
         let mut stmt = self
             .conn
             .prepare("SELECT name, zones FROM gates ORDER BY name")?;
         let gates = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, ZoneMask(r.get(1)?))))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, kind FROM ticket_types")?;
+            .prepare("SELECT id, name, kind FROM ticket_types ORDER BY id")?;
         let ticket_types = stmt
-            .query_map([], |r| Ok((r.get::<_, u16>(0)?, (r.get(1)?, r.get(2)?))))?
-            .collect::<Result<HashMap<_, _>, _>>()?;
-        Ok(Some(EventInfo {
-            config,
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(EventSnapshot {
+            id,
             name,
+            timezone,
+            days,
+            policy,
             gates,
             ticket_types,
+            keys: self.key_rows()?,
         }))
+    }
+
+    fn key_rows(&self) -> Result<Vec<(u16, Vec<u8>, String)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, public_key, status FROM keys ORDER BY key_id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The public keys, as a keyring. A stored key that is not a valid point is skipped:
     /// tickets signed by it are refused as signed by an unknown key.
     pub fn keyring(&self) -> Result<Keyring, Error> {
-        let mut ring = Keyring::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_id, public_key, status FROM keys")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, u16>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, bytes, status) = row?;
-            let status = if status == "active" {
-                tessera_core::KeyStatus::Active
-            } else {
-                tessera_core::KeyStatus::Retired
-            };
-            if let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()) {
-                let _ = ring.insert(KeyId(id), &bytes, status);
-            }
-        }
-        Ok(ring)
+        Ok(keyring_of(&self.key_rows()?))
     }
 
     /// The ticket's row, if the replica knows it.

@@ -2,6 +2,12 @@
 //! replica's keyring, gather the facts, [`tessera_core::decide`], record, report.
 //!
 //! The network is never touched here: every scan is decided from local state.
+//!
+//! Each load of the replica's event and keys is also kept in `device.db`. When the replica
+//! has no event (it was damaged and rebuilt empty, or deleted) but `device.db` kept one, the
+//! gate runs in signature-only mode: it decides with the kept event and keyring and its own
+//! check-in log, and says so, until a sync or a provision fills the replica again
+//! (docs/adr/0014-gate-file-damage.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +15,8 @@ use std::time::Instant;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use tessera_core::{
-    Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, ZoneMask, decide, verify,
+    Basis, Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, ZoneMask, decide,
+    verify,
 };
 
 use crate::Error;
@@ -41,6 +48,9 @@ pub struct ScanReport {
     pub detail: Option<String>,
     /// `replica`, or `signature_only` when the replica does not know the ticket.
     pub basis: Option<&'static str>,
+    /// What the gate is deciding with: `replica`, or `signature_only` while its replica is
+    /// being rebuilt (every scan is then judged on the signature and this device's own log).
+    pub mode: &'static str,
     /// For `already_admitted`: the entry that blocks this one.
     pub first_entry: Option<EntryReport>,
     /// Gate name.
@@ -79,6 +89,9 @@ pub struct StatusReport {
     pub gate: Option<String>,
     /// `entry` or `exit`.
     pub direction: &'static str,
+    /// `replica`; `signature_only` while the replica is lost and the gate decides with the
+    /// event and keys kept in `device.db` until its next sync; `null` before provisioning.
+    pub mode: Option<&'static str>,
     /// The sync cursor (none until the device syncs).
     pub cursor: Option<String>,
     /// When the replica's data was produced by the server.
@@ -101,6 +114,8 @@ struct Loaded {
     event: EventInfo,
     keyring: Keyring,
     gate: Gate,
+    /// `Replica`, or `SignatureOnly` when the event and keys came from `device.db`.
+    mode: Basis,
 }
 
 /// A gate device: replica, device store, and what a scan needs in memory.
@@ -132,21 +147,37 @@ impl Scanner {
         Ok(s)
     }
 
-    /// Re-reads event, keys and gate after the replica or the settings changed.
+    /// Re-reads event, keys and gate after the replica or the settings changed, and keeps
+    /// the replica's event and keys in `device.db`; without a replica event, falls back to the
+    /// kept ones (signature-only mode).
     pub fn reload(&mut self) -> Result<(), Error> {
-        self.loaded = match self.replica.event()? {
+        let (snapshot, mode) = match self.replica.snapshot()? {
+            Some(snapshot) => {
+                self.device.keep_event(&snapshot)?;
+                (Some(snapshot), Basis::Replica)
+            }
+            None => (self.device.kept_event()?, Basis::SignatureOnly),
+        };
+        self.loaded = match snapshot {
             None => None,
-            Some(event) => {
-                let keyring = self.replica.keyring()?;
+            Some(snapshot) => {
+                let event = snapshot.event()?;
                 let gate = self.pick_gate(&event)?;
                 Some(Loaded {
                     event,
-                    keyring,
+                    keyring: snapshot.keyring(),
                     gate,
+                    mode,
                 })
             }
         };
         Ok(())
+    }
+
+    /// `Replica`, or `SignatureOnly` while the gate decides with the event and keys kept in
+    /// `device.db`; `None` before provisioning.
+    pub fn mode(&self) -> Option<Basis> {
+        self.loaded.as_ref().map(|l| l.mode)
     }
 
     fn pick_gate(&self, event: &EventInfo) -> Result<Gate, Error> {
@@ -254,6 +285,7 @@ impl Scanner {
             holder: None,
             detail: None,
             basis: None,
+            mode: codes::basis_str(loaded.mode),
             first_entry: None,
             gate: gate.name.clone(),
             direction: gate.direction.as_str(),
@@ -297,7 +329,7 @@ impl Scanner {
             Decision::Admit(a) => {
                 report.verdict = "admit";
                 report.basis = Some(codes::basis_str(a.basis));
-                report.message = admit_message(a, report.ticket_type.as_deref());
+                report.message = admit_message(a, report.ticket_type.as_deref(), loaded.mode);
             }
             Decision::Reject(r) => {
                 report.reason = Some(r.code());
@@ -343,6 +375,7 @@ impl Scanner {
                 .loaded
                 .as_ref()
                 .map_or("entry", |l| l.gate.direction.as_str()),
+            mode: self.mode().map(codes::basis_str),
             cursor: self.replica.cursor()?,
             replica_generated_at: generated,
             replica_age_seconds: generated.map(|g| (now - g).num_seconds()),
@@ -365,14 +398,16 @@ impl Scanner {
     }
 }
 
-fn admit_message(a: &tessera_core::Admission, ticket_type: Option<&str>) -> String {
+fn admit_message(a: &tessera_core::Admission, ticket_type: Option<&str>, mode: Basis) -> String {
     let what = ticket_type.unwrap_or("Ticket");
     let mut m = match (a.direction, a.reentry) {
         (Direction::Exit, _) => format!("Exit recorded — {what}"),
         (Direction::Entry, true) => format!("Welcome back — {what}"),
         (Direction::Entry, false) => format!("Admit — {what}"),
     };
-    if a.basis == tessera_core::Basis::SignatureOnly {
+    if mode == Basis::SignatureOnly {
+        m.push_str(" (signature only: the replica is being rebuilt; sync soon)");
+    } else if a.basis == Basis::SignatureOnly {
         m.push_str(" (signature only: this ticket is not in the replica yet)");
     }
     m

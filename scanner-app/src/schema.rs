@@ -14,6 +14,7 @@ pub const REPLICA: &[&str] = &[
 pub const DEVICE: &[&str] = &[
     include_str!("../sql/device/0001_init.sql"),
     include_str!("../sql/device/0002_sync.sql"),
+    include_str!("../sql/device/0003_kept_event.sql"),
 ];
 
 /// Brings `conn` up to the last script; refuses a database newer than this software.

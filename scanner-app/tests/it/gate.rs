@@ -160,10 +160,15 @@ fn the_queue_survives_a_corrupt_replica() {
     let mut s = Scanner::open(dir.path()).unwrap();
     let status = s.status(now()).unwrap();
     assert!(status.replica_rebuilt_from.is_some());
-    assert_eq!(status.event, None);
+    assert_eq!(status.replica.tickets, 0, "the replica starts afresh");
     assert_eq!(status.check_ins.total, 4, "the queue is intact");
+    // Until it is provisioned or synced again, the gate decides with the event and keys it
+    // kept in device.db, and says so.
+    assert_eq!(status.event.as_deref(), Some("Demo Festival"));
+    assert_eq!(status.mode, Some("signature_only"));
     // Re-provisioned, the device still remembers whom it admitted.
     s.provision(&bundle(10), None, now()).unwrap();
+    assert_eq!(s.status(now()).unwrap().mode, Some("replica"));
     assert_eq!(
         s.scan(&ticket(1), now()).unwrap().reason,
         Some("already_admitted")
