@@ -8,8 +8,11 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::SqlStore;
+use super::backend::{Affected, Backend};
+use super::steps::OutboxRow;
 use super::{
-    NewItem, Order, PgStore, SqliteStore, StoreError, TicketView, is_unique_violation,
+    NewItem, Order, StoreError, TicketView, is_unique_violation,
     sql::{order_from, ticket_view_from},
 };
 
@@ -259,510 +262,524 @@ where
     })
 }
 
-macro_rules! user_select {
-    () => {
-        "SELECT id, email, name, password_hash, role, email_verified_at, created_at FROM users"
-    };
-}
+pub(crate) const USER_SELECT: &str =
+    "SELECT id, email, name, password_hash, role, email_verified_at, created_at FROM users";
 
-/// Uses a one-time email token inside `$tx`: marks it used if it is of `$purpose`, unused
-/// and unexpired, in one conditional statement (two racing uses: one wins); evaluates to the
-/// token's user, or `None`.
-macro_rules! use_email_token {
-    ($tx:ident, $id:expr, $purpose:expr, $now:expr) => {{
-        let user_id: Option<i64> = sqlx::query_scalar(
-            "UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND purpose = $3 \
-             AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+#[async_trait]
+impl<DB> AccountStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn create_user(&self, user: &NewUser) -> Result<i64, StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query_scalar(
+            "INSERT INTO users (email, name, password_hash, role, email_verified_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
-        .bind($now)
-        .bind($id)
-        .bind($purpose)
-        .fetch_optional(&mut *$tx)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .bind(user.verified.then_some(user.now))
+        .bind(user.now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("an account with this email exists".into())
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        sqlx::query(crate::sql(&[USER_SELECT, " WHERE id = $1"]))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(crate::sql(&[USER_SELECT, " WHERE email = $1"]))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        sqlx::query(crate::sql(&[USER_SELECT, " ORDER BY id"]))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(user_from)
+            .collect()
+    }
+
+    async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        kind: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        // Expired sessions of this user go when a new one starts.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+            .bind(user_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(kind)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
         .await?;
-        user_id
-    }};
-}
+        Ok(())
+    }
 
-macro_rules! account_store {
-    ($store:ty) => {
-        #[async_trait]
-        impl AccountStore for $store {
-            async fn create_user(&self, user: &NewUser) -> Result<i64, StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query_scalar(
-                    "INSERT INTO users (email, name, password_hash, role, email_verified_at, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(&user.email)
-                .bind(&user.name)
-                .bind(&user.password_hash)
-                .bind(&user.role)
-                .bind(user.verified.then_some(user.now))
-                .bind(user.now)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict("an account with this email exists".into())
-                    } else {
-                        e.into()
-                    }
-                })
-            }
+    async fn session_user(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name, u.password_hash, u.role, \
+             u.email_verified_at, u.created_at, s.kind AS session_kind \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((user_from(&row)?, row.try_get("session_kind")?)))
+            .transpose()
+    }
 
-            async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-                sqlx::query(concat!(user_select!(), " WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(user_from)
-                    .transpose()
-            }
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-                sqlx::query(concat!(user_select!(), " WHERE email = $1"))
-                    .bind(email)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(user_from)
-                    .transpose()
-            }
+    async fn create_email_token(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        recipient: &str,
+        now: i64,
+        expires_at: i64,
+        email_due_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO email_tokens (user_id, purpose, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(purpose)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let kind = if purpose == "reset" {
+            "password_reset"
+        } else {
+            "verify_email"
+        };
+        Self::queue_outbox(
+            &mut *tx,
+            OutboxRow {
+                kind,
+                order_id: None,
+                ref_id: Some(id),
+                recipient,
+                due_ms: email_due_ms,
+                now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
 
-            async fn users(&self) -> Result<Vec<User>, StoreError> {
-                sqlx::query(concat!(user_select!(), " ORDER BY id"))
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(user_from)
-                    .collect()
-            }
+    async fn email_token(&self, id: i64) -> Result<Option<EmailToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, purpose, expires_at, used_at FROM email_tokens \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(EmailToken {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                purpose: row.try_get("purpose")?,
+                expires_at: row.try_get("expires_at")?,
+                used_at: row.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
 
-            async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-                    .bind(role)
-                    .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
+    async fn email_tokens_since(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM email_tokens \
+             WHERE user_id = $1 AND purpose = $2 AND created_at >= $3",
+        )
+        .bind(user_id)
+        .bind(purpose)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 
-            async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
-                    .bind(name)
-                    .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
+    async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let Some(user_id) = Self::use_email_token(&mut *tx, token_id, "verify", now).await? else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE users SET email_verified_at = $1 \
+             WHERE id = $2 AND email_verified_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        // Guest orders with the now verified address become the account's.
+        sqlx::query(
+            "UPDATE orders SET user_id = $1 WHERE user_id IS NULL \
+             AND lower(email) = (SELECT email FROM users WHERE id = $1)",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 
-            async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                    .bind(hash)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
-            }
+    async fn reset_password(
+        &self,
+        token_id: i64,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let Some(user_id) = Self::use_email_token(&mut *tx, token_id, "reset", now).await? else {
+            return Ok(false);
+        };
+        // The reset link went to the address: following it proves the address too.
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, \
+             email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 
-            async fn create_session(
-                &self,
-                token_hash: &[u8],
-                user_id: i64,
-                kind: &str,
-                now: i64,
-                expires_at: i64,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                // Expired sessions of this user go when a new one starts.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(token_hash)
-                .bind(user_id)
-                .bind(kind)
-                .bind(now)
-                .bind(expires_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
+    async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
+            .bind(email)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn session_user(
-                &self,
-                token_hash: &[u8],
-                now: i64,
-            ) -> Result<Option<(User, String)>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT u.id, u.email, u.name, u.password_hash, u.role, \
-                     u.email_verified_at, u.created_at, s.kind AS session_kind \
-                     FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.token_hash = $1 AND s.expires_at > $2",
-                )
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|row| Ok((user_from(&row)?, row.try_get("session_kind")?)))
-                    .transpose()
-            }
-
-            async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn create_email_token(
-                &self,
-                user_id: i64,
-                purpose: &str,
-                recipient: &str,
-                now: i64,
-                expires_at: i64,
-                email_due_ms: i64,
-            ) -> Result<i64, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO email_tokens (user_id, purpose, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(user_id)
-                .bind(purpose)
-                .bind(now)
-                .bind(expires_at)
-                .fetch_one(&mut *tx)
-                .await?;
-                let kind = if purpose == "reset" { "password_reset" } else { "verify_email" };
-                queue_outbox!(&mut *tx, kind, None::<i64>, Some(id), recipient, email_due_ms, now);
-                tx.commit().await?;
-                Ok(id)
-            }
-
-            async fn email_token(&self, id: i64) -> Result<Option<EmailToken>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, user_id, purpose, expires_at, used_at FROM email_tokens \
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|row| {
-                    Ok(EmailToken {
-                        id: row.try_get("id")?,
-                        user_id: row.try_get("user_id")?,
-                        purpose: row.try_get("purpose")?,
-                        expires_at: row.try_get("expires_at")?,
-                        used_at: row.try_get("used_at")?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn email_tokens_since(
-                &self,
-                user_id: i64,
-                purpose: &str,
-                since: i64,
-            ) -> Result<i64, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM email_tokens \
-                     WHERE user_id = $1 AND purpose = $2 AND created_at >= $3",
-                )
-                .bind(user_id)
-                .bind(purpose)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?)
-            }
-
-            async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let Some(user_id) = use_email_token!(tx, token_id, "verify", now) else {
-                    return Ok(false);
-                };
-                sqlx::query(
-                    "UPDATE users SET email_verified_at = $1 \
-                     WHERE id = $2 AND email_verified_at IS NULL",
-                )
-                .bind(now)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-                // Guest orders with the now verified address become the account's.
-                sqlx::query(
-                    "UPDATE orders SET user_id = $1 WHERE user_id IS NULL \
-                     AND lower(email) = (SELECT email FROM users WHERE id = $1)",
-                )
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn reset_password(
-                &self,
-                token_id: i64,
-                hash: &str,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let Some(user_id) = use_email_token!(tx, token_id, "reset", now) else {
-                    return Ok(false);
-                };
-                // The reset link went to the address: following it proves the address too.
-                sqlx::query(
-                    "UPDATE users SET password_hash = $1, \
-                     email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
-                )
-                .bind(hash)
-                .bind(now)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
-                    .bind(email)
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn login_failures_since(
-                &self,
-                email: &str,
-                since: i64,
-            ) -> Result<i64, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2",
-                )
+    async fn login_failures_since(&self, email: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2")
                 .bind(email)
                 .bind(since)
                 .fetch_one(&self.pool)
-                .await?)
-            }
+                .await?,
+        )
+    }
 
-            async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query("DELETE FROM login_failures WHERE email = $1")
-                    .bind(email)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
+    async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("DELETE FROM login_failures WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn holder_tickets(&self, email: &str) -> Result<Vec<TicketView>, StoreError> {
-                sqlx::query(concat!(
-                    super::sql::ticket_view_select!(),
-                    " WHERE t.holder_email = $1 ORDER BY t.issued_at DESC, t.id"
-                ))
-                .bind(email)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(ticket_view_from)
-                .collect()
-            }
+    async fn holder_tickets(&self, email: &str) -> Result<Vec<TicketView>, StoreError> {
+        sqlx::query(crate::sql(&[
+            super::sql::TICKET_VIEW_SELECT.as_str(),
+            " WHERE t.holder_email = $1 ORDER BY t.issued_at DESC, t.id",
+        ]))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(ticket_view_from)
+        .collect()
+    }
 
-            async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError> {
-                sqlx::query(concat!(super::sql::ticket_view_select!(), " WHERE t.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(ticket_view_from)
-                    .transpose()
-            }
+    async fn ticket(&self, id: i64) -> Result<Option<TicketView>, StoreError> {
+        sqlx::query(crate::sql(&[
+            super::sql::TICKET_VIEW_SELECT.as_str(),
+            " WHERE t.id = $1",
+        ]))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(ticket_view_from)
+        .transpose()
+    }
 
-            async fn account_orders(
-                &self,
-                user_id: i64,
-                verified_email: Option<&str>,
-            ) -> Result<Vec<Order>, StoreError> {
-                sqlx::query(concat!(
-                    super::sql::order_select!(),
-                    " WHERE user_id = $1 OR ($2 IS NOT NULL AND lower(email) = $2) \
-                     ORDER BY created_at DESC, id"
-                ))
-                .bind(user_id)
-                .bind(verified_email)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(order_from)
-                .collect()
-            }
+    async fn account_orders(
+        &self,
+        user_id: i64,
+        verified_email: Option<&str>,
+    ) -> Result<Vec<Order>, StoreError> {
+        sqlx::query(crate::sql(&[
+            super::sql::ORDER_SELECT,
+            " WHERE user_id = $1 OR ($2 IS NOT NULL AND lower(email) = $2) \
+             ORDER BY created_at DESC, id",
+        ]))
+        .bind(user_id)
+        .bind(verified_email)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(order_from)
+        .collect()
+    }
 
-            async fn paid_upgrades(&self, ticket_id: i64) -> Result<Vec<Order>, StoreError> {
-                sqlx::query(concat!(
-                    super::sql::order_select!(),
-                    " WHERE upgrade_ticket_id = $1 AND status = 'paid' ORDER BY created_at, id"
-                ))
-                .bind(ticket_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(order_from)
-                .collect()
-            }
+    async fn paid_upgrades(&self, ticket_id: i64) -> Result<Vec<Order>, StoreError> {
+        sqlx::query(crate::sql(&[
+            super::sql::ORDER_SELECT,
+            " WHERE upgrade_ticket_id = $1 AND status = 'paid' ORDER BY created_at, id",
+        ]))
+        .bind(ticket_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(order_from)
+        .collect()
+    }
 
-            async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query("UPDATE orders SET user_id = $1 WHERE id = $2 AND user_id IS NULL")
-                    .bind(user_id)
-                    .bind(order_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
+    async fn set_order_user(&self, order_id: i64, user_id: i64) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("UPDATE orders SET user_id = $1 WHERE id = $2 AND user_id IS NULL")
+            .bind(user_id)
+            .bind(order_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn queue_email(
-                &self,
-                kind: &str,
-                order_id: Option<i64>,
-                ref_id: Option<i64>,
-                recipient: &str,
-                due_ms: i64,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                queue_outbox!(&self.pool, kind, order_id, ref_id, recipient, due_ms, now);
-                Ok(())
-            }
+    async fn queue_email(
+        &self,
+        kind: &str,
+        order_id: Option<i64>,
+        ref_id: Option<i64>,
+        recipient: &str,
+        due_ms: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut conn = self.pool.acquire().await?;
+        Self::queue_outbox(
+            &mut conn,
+            OutboxRow {
+                kind,
+                order_id,
+                ref_id,
+                recipient,
+                due_ms,
+                now,
+            },
+        )
+        .await?;
+        Ok(())
+    }
 
-            async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let order_id: Option<i64> = sqlx::query_scalar(
-                    "UPDATE tickets SET revision = revision + 1, holder_name = $1, \
-                     holder_email = $2, qr_text = $3, key_id = $4, issued_at = $5, \
-                     superseded_by = 'transfer' \
-                     WHERE id = $6 AND revision = $7 AND status = 'valid' AND holder_email = $8 \
-                     RETURNING order_id",
-                )
-                .bind(&t.to_name)
-                .bind(&t.to_email)
-                .bind(&t.qr_text)
-                .bind(t.key_id)
-                .bind(t.issued_at)
-                .bind(t.ticket_id)
-                .bind(t.expected_revision)
-                .bind(&t.from_email)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(order_id) = order_id else {
-                    return Err(StoreError::Conflict(format!(
-                        "ticket {} changed since it was shown; reload and try again",
-                        t.ticket_id
-                    )));
-                };
-                for (kind, recipient) in [
-                    ("ticket_transferred_out", &t.from_email),
-                    ("ticket_transferred_in", &t.to_email),
-                ] {
-                    queue_outbox!(
-                        &mut *tx,
-                        kind,
-                        Some(order_id),
-                        Some(t.ticket_id),
-                        recipient,
-                        t.email_due_ms,
-                        t.issued_at
-                    );
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let r = &u.revision;
-                let items = [NewItem {
-                    ticket_type_id: r.to_type,
-                    quantity: 1,
-                    unit_price_cents: u.amount_cents,
-                }];
-                take_capacity!(tx, items);
-                // The order row first: the notice queued by `apply_upgrade!` refers to it.
-                sqlx::query(
-                    "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, paid_at, user_id, upgrade_ticket_id, \
-                     upgrade_from_type) \
-                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10, $11)",
-                )
-                .bind(u.order_id)
-                .bind(&r.holder_email)
-                .bind(&u.name)
-                .bind(&u.payment)
-                .bind(u.amount_cents)
-                .bind(&u.currency)
-                .bind(&u.order_token_hash)
-                .bind(u.now)
-                .bind(u.user_id)
-                .bind(r.ticket_id)
-                .bind(r.from_type)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
-                     unit_price_cents) VALUES ($1, $2, 1, $3)",
-                )
-                .bind(u.order_id)
-                .bind(r.to_type)
-                .bind(u.amount_cents)
-                .execute(&mut *tx)
-                .await?;
-                apply_upgrade!(
-                    tx,
-                    r,
-                    u.order_id,
-                    u.email_due_ms,
-                    u.now,
-                    Err(StoreError::Conflict(format!(
-                        "ticket {} changed since it was shown; reload and try again",
-                        r.ticket_id
-                    )))
-                );
-                tx.commit().await?;
-                Ok(())
-            }
+    async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let order_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE tickets SET revision = revision + 1, holder_name = $1, \
+             holder_email = $2, qr_text = $3, key_id = $4, issued_at = $5, \
+             superseded_by = 'transfer' \
+             WHERE id = $6 AND revision = $7 AND status = 'valid' AND holder_email = $8 \
+             RETURNING order_id",
+        )
+        .bind(&t.to_name)
+        .bind(&t.to_email)
+        .bind(&t.qr_text)
+        .bind(t.key_id)
+        .bind(t.issued_at)
+        .bind(t.ticket_id)
+        .bind(t.expected_revision)
+        .bind(&t.from_email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(order_id) = order_id else {
+            return Err(StoreError::Conflict(format!(
+                "ticket {} changed since it was shown; reload and try again",
+                t.ticket_id
+            )));
+        };
+        for (kind, recipient) in [
+            ("ticket_transferred_out", &t.from_email),
+            ("ticket_transferred_in", &t.to_email),
+        ] {
+            Self::queue_outbox(
+                &mut *tx,
+                OutboxRow {
+                    kind,
+                    order_id: Some(order_id),
+                    ref_id: Some(t.ticket_id),
+                    recipient,
+                    due_ms: t.email_due_ms,
+                    now: t.issued_at,
+                },
+            )
+            .await?;
         }
-    };
-}
+        tx.commit().await?;
+        Ok(())
+    }
 
-account_store!(SqliteStore);
-account_store!(PgStore);
+    async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let r = &u.revision;
+        let items = [NewItem {
+            ticket_type_id: r.to_type,
+            quantity: 1,
+            unit_price_cents: u.amount_cents,
+        }];
+        Self::take_capacity(&mut *tx, &items).await?;
+        // The order row first: the notice queued by `apply_upgrade` refers to it.
+        sqlx::query(
+            "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
+             token_hash, created_at, paid_at, user_id, upgrade_ticket_id, \
+             upgrade_from_type) \
+             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10, $11)",
+        )
+        .bind(u.order_id)
+        .bind(&r.holder_email)
+        .bind(&u.name)
+        .bind(&u.payment)
+        .bind(u.amount_cents)
+        .bind(&u.currency)
+        .bind(&u.order_token_hash)
+        .bind(u.now)
+        .bind(u.user_id)
+        .bind(r.ticket_id)
+        .bind(r.from_type)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
+             unit_price_cents) VALUES ($1, $2, 1, $3)",
+        )
+        .bind(u.order_id)
+        .bind(r.to_type)
+        .bind(u.amount_cents)
+        .execute(&mut *tx)
+        .await?;
+        if !Self::apply_upgrade(&mut *tx, r, u.order_id, u.email_due_ms, u.now).await? {
+            return Err(StoreError::Conflict(format!(
+                "ticket {} changed since it was shown; reload and try again",
+                r.ticket_id
+            )));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -8,7 +8,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{PgStore, SqliteStore, StoreError, TicketKind};
+use super::SqlStore;
+use super::backend::{Affected, Backend};
+use super::{StoreError, TicketKind};
 
 /// An order as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,23 +123,15 @@ pub trait ConsoleStore: Send + Sync {
 }
 
 /// `SELECT` of an [`OrderSummary`].
-macro_rules! order_summary_select {
-    () => {
-        "SELECT o.id, o.email, o.name, o.status, o.payment, o.total_cents, o.currency, \
+pub(crate) const ORDER_SUMMARY_SELECT: &str = "SELECT o.id, o.email, o.name, o.status, o.payment, o.total_cents, o.currency, \
          o.created_at, (SELECT COUNT(*) FROM tickets t WHERE t.order_id = o.id) AS tickets \
-         FROM orders o"
-    };
-}
+         FROM orders o";
 
 /// `SELECT` of a [`TicketRow`].
-macro_rules! ticket_row_select {
-    () => {
-        "SELECT t.id, t.order_id, o.email, t.event_id, t.ticket_type_id, tt.name AS type_name, \
+pub(crate) const TICKET_ROW_SELECT: &str = "SELECT t.id, t.order_id, o.email, t.event_id, t.ticket_type_id, tt.name AS type_name, \
          tt.kind, t.holder_name, t.status, t.revision, t.booth, t.issued_at \
          FROM tickets t JOIN orders o ON o.id = t.order_id \
-         JOIN ticket_types tt ON tt.id = t.ticket_type_id"
-    };
-}
+         JOIN ticket_types tt ON tt.id = t.ticket_type_id";
 
 fn order_summary_from<R: Row>(row: &R) -> Result<OrderSummary, StoreError>
 where
@@ -216,157 +210,158 @@ fn contains_pattern(query: &str) -> String {
     format!("%{escaped}%")
 }
 
-macro_rules! console_store {
-    ($store:ty) => {
-        #[async_trait]
-        impl ConsoleStore for $store {
-            async fn search_orders(
-                &self,
-                query: &str,
-                limit: i64,
-            ) -> Result<Vec<OrderSummary>, StoreError> {
-                let query = query.trim();
-                sqlx::query(concat!(
-                    order_summary_select!(),
-                    " WHERE $1 = '' OR LOWER(o.email) LIKE $2 ESCAPE '\\' \
-                     OR LOWER(o.name) LIKE $2 ESCAPE '\\' OR CAST(o.id AS TEXT) = $1 \
-                     ORDER BY o.created_at DESC, o.id LIMIT $3"
-                ))
-                .bind(query)
-                .bind(contains_pattern(query))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(order_summary_from)
-                .collect()
-            }
+#[async_trait]
+impl<DB> ConsoleStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn search_orders(
+        &self,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<OrderSummary>, StoreError> {
+        let query = query.trim();
+        sqlx::query(crate::sql(&[
+            ORDER_SUMMARY_SELECT,
+            " WHERE $1 = '' OR LOWER(o.email) LIKE $2 ESCAPE '\\' \
+             OR LOWER(o.name) LIKE $2 ESCAPE '\\' OR CAST(o.id AS TEXT) = $1 \
+             ORDER BY o.created_at DESC, o.id LIMIT $3",
+        ]))
+        .bind(query)
+        .bind(contains_pattern(query))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(order_summary_from)
+        .collect()
+    }
 
-            async fn search_tickets(
-                &self,
-                query: &str,
-                limit: i64,
-            ) -> Result<Vec<TicketRow>, StoreError> {
-                let query = query.trim();
-                sqlx::query(concat!(
-                    ticket_row_select!(),
-                    " WHERE $1 = '' OR CAST(t.id AS TEXT) = $1 OR CAST(t.order_id AS TEXT) = $1 \
-                     OR LOWER(t.holder_name) LIKE $2 ESCAPE '\\' OR LOWER(o.email) LIKE $2 ESCAPE '\\' \
-                     ORDER BY t.issued_at DESC, t.id LIMIT $3"
-                ))
-                .bind(query)
-                .bind(contains_pattern(query))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(ticket_row_from)
-                .collect()
-            }
+    async fn search_tickets(&self, query: &str, limit: i64) -> Result<Vec<TicketRow>, StoreError> {
+        let query = query.trim();
+        sqlx::query(crate::sql(&[
+            TICKET_ROW_SELECT,
+            " WHERE $1 = '' OR CAST(t.id AS TEXT) = $1 OR CAST(t.order_id AS TEXT) = $1 \
+             OR LOWER(t.holder_name) LIKE $2 ESCAPE '\\' OR LOWER(o.email) LIKE $2 ESCAPE '\\' \
+             ORDER BY t.issued_at DESC, t.id LIMIT $3",
+        ]))
+        .bind(query)
+        .bind(contains_pattern(query))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(ticket_row_from)
+        .collect()
+    }
 
-            async fn console_check_ins(
-                &self,
-                event_id: i64,
-            ) -> Result<Vec<CheckInRow>, StoreError> {
-                sqlx::query(
-                    "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
-                     tt.name AS ticket_type, c.at_ms, c.gate, c.direction, c.admitted, c.reason, \
-                     c.server_admitted, c.server_reason, c.conflict \
-                     FROM check_ins c JOIN devices d ON d.id = c.device_id \
-                     LEFT JOIN tickets t ON t.id = c.ticket_id \
-                     LEFT JOIN ticket_types tt ON tt.id = t.ticket_type_id \
-                     WHERE c.event_id = $1 ORDER BY c.at_ms, c.device_id, c.seq",
-                )
-                .bind(event_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(check_in_row_from)
-                .collect()
-            }
+    async fn console_check_ins(&self, event_id: i64) -> Result<Vec<CheckInRow>, StoreError> {
+        sqlx::query(
+            "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
+             tt.name AS ticket_type, c.at_ms, c.gate, c.direction, c.admitted, c.reason, \
+             c.server_admitted, c.server_reason, c.conflict \
+             FROM check_ins c JOIN devices d ON d.id = c.device_id \
+             LEFT JOIN tickets t ON t.id = c.ticket_id \
+             LEFT JOIN ticket_types tt ON tt.id = t.ticket_type_id \
+             WHERE c.event_id = $1 ORDER BY c.at_ms, c.device_id, c.seq",
+        )
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(check_in_row_from)
+        .collect()
+    }
 
-            async fn feed_head(&self, event_id: i64) -> Result<i64, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE event_id = $1 OR event_id IS NULL",
-                )
-                .bind(event_id)
-                .fetch_one(&self.pool)
-                .await?)
-            }
+    async fn feed_head(&self, event_id: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE event_id = $1 OR event_id IS NULL",
+        )
+        .bind(event_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 
-            async fn set_sales_paused(
-                &self,
-                ticket_type_id: i64,
-                paused: bool,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query("UPDATE ticket_types SET sales_paused = $1 WHERE id = $2")
-                    .bind(paused)
-                    .bind(ticket_type_id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("ticket type {ticket_type_id}")));
-                }
-                Ok(())
-            }
-
-            async fn edit_unsold_ticket_type(
-                &self,
-                ticket_type_id: i64,
-                price_cents: i64,
-                capacity: i64,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                // Conditional on nothing sold and no order line (a pending or expired order
-                // priced at the old price): the check and the change are one statement.
-                let done = sqlx::query(
-                    "UPDATE ticket_types SET price_cents = $1, capacity = $2 WHERE id = $3 \
-                     AND sold = 0 AND NOT EXISTS \
-                     (SELECT 1 FROM order_items i WHERE i.ticket_type_id = $3)",
-                )
-                .bind(price_cents)
-                .bind(capacity)
-                .bind(ticket_type_id)
-                .execute(&self.pool)
-                .await?;
-                if done.rows_affected() == 1 {
-                    return Ok(());
-                }
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM ticket_types WHERE id = $1")
-                        .bind(ticket_type_id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Err(match exists {
-                    None => StoreError::NotFound(format!("ticket type {ticket_type_id}")),
-                    Some(_) => StoreError::Conflict(format!(
-                        "an order of ticket type {ticket_type_id} (price and capacity are fixed once it sells)"
-                    )),
-                })
-            }
-
-            async fn queue_confirmation(&self, order_id: i64, now: i64) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query(
-                    "INSERT INTO outbox (kind, order_id, recipient, status, attempts, \
-                     next_attempt_ms, created_at) \
-                     SELECT 'order_confirmation', id, email, 'pending', 0, $2, $3 FROM orders \
-                     WHERE id = $1 AND status = 'paid'",
-                )
-                .bind(order_id)
-                .bind(now * 1000)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("paid order {order_id}")));
-                }
-                Ok(())
-            }
+    async fn set_sales_paused(&self, ticket_type_id: i64, paused: bool) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query("UPDATE ticket_types SET sales_paused = $1 WHERE id = $2")
+            .bind(paused)
+            .bind(ticket_type_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "ticket type {ticket_type_id}"
+            )));
         }
-    };
-}
+        Ok(())
+    }
 
-console_store!(SqliteStore);
-console_store!(PgStore);
+    async fn edit_unsold_ticket_type(
+        &self,
+        ticket_type_id: i64,
+        price_cents: i64,
+        capacity: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        // Conditional on nothing sold and no order line (a pending or expired order
+        // priced at the old price): the check and the change are one statement.
+        let done = sqlx::query(
+            "UPDATE ticket_types SET price_cents = $1, capacity = $2 WHERE id = $3 \
+             AND sold = 0 AND NOT EXISTS \
+             (SELECT 1 FROM order_items i WHERE i.ticket_type_id = $3)",
+        )
+        .bind(price_cents)
+        .bind(capacity)
+        .bind(ticket_type_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM ticket_types WHERE id = $1")
+            .bind(ticket_type_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Err(match exists {
+            None => StoreError::NotFound(format!("ticket type {ticket_type_id}")),
+            Some(_) => StoreError::Conflict(format!(
+                "an order of ticket type {ticket_type_id} (price and capacity are fixed once it sells)"
+            )),
+        })
+    }
+
+    async fn queue_confirmation(&self, order_id: i64, now: i64) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query(
+            "INSERT INTO outbox (kind, order_id, recipient, status, attempts, \
+             next_attempt_ms, created_at) \
+             SELECT 'order_confirmation', id, email, 'pending', 0, $2, $3 FROM orders \
+             WHERE id = $1 AND status = 'paid'",
+        )
+        .bind(order_id)
+        .bind(now * 1000)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("paid order {order_id}")));
+        }
+        Ok(())
+    }
+}

@@ -6,227 +6,36 @@
 //! accounting; knows nothing about HTTP, signing or email rendering, and never reads the
 //! clock: every time it stores comes in as a parameter.
 
-/// Takes capacity for an order's items inside its transaction `$tx` (items sorted by ticket
-/// type id, so two orders lock the same rows in the same order and cannot deadlock), or
-/// rolls back and returns `SoldOut` / `NotFound`. The conditional UPDATE is the capacity
-/// check: it takes the row's write lock (PostgreSQL) or the database's (SQLite) and re-reads
-/// `sold` under it, so concurrent orders serialize here and never oversell. A macro because
-/// both backends' store bodies are macro-instantiated.
-macro_rules! take_capacity {
-    ($tx:ident, $items:expr) => {
-        for item in &$items {
-            let taken = sqlx::query(
-                "UPDATE ticket_types SET sold = sold + $1 WHERE id = $2 AND sold + $1 <= capacity",
-            )
-            .bind(item.quantity)
-            .bind(item.ticket_type_id)
-            .execute(&mut *$tx)
-            .await?;
-            if taken.rows_affected() == 0 {
-                let remaining: Option<i64> =
-                    sqlx::query_scalar("SELECT capacity - sold FROM ticket_types WHERE id = $1")
-                        .bind(item.ticket_type_id)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                $tx.rollback().await?;
-                return Err(match remaining {
-                    Some(remaining) => StoreError::SoldOut {
-                        ticket_type: item.ticket_type_id,
-                        remaining,
-                    },
-                    None => StoreError::NotFound(format!("ticket type {}", item.ticket_type_id)),
-                });
-            }
-        }
-    };
-}
-
-/// Queues one email in the outbox (due at `$due_ms`) with `$exec` (`&mut *tx` or `&pool`):
-/// the row every email of the server starts as; the worker composes it when it sends.
-macro_rules! queue_outbox {
-    ($exec:expr, $kind:expr, $order_id:expr, $ref_id:expr, $recipient:expr, $due_ms:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
-             next_attempt_ms, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
-        )
-        .bind($kind)
-        .bind($order_id)
-        .bind($ref_id)
-        .bind($recipient)
-        .bind($due_ms)
-        .bind($now)
-        .execute($exec)
-        .await?
-    };
-}
-
-/// Inserts a paid order's row and its lines inside its transaction `$tx` (the caller took
-/// capacity for `$items` first): the same rows for ticket orders and vendor booth orders.
-macro_rules! insert_paid_order {
-    ($tx:ident, $order:expr, $items:expr) => {{
-        let order = $order;
-        sqlx::query(
-            "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-             token_hash, created_at, paid_at) \
-             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(order.id)
-        .bind(&order.email)
-        .bind(&order.name)
-        .bind(order.payment.as_str())
-        .bind(order.total_cents)
-        .bind(&order.currency)
-        .bind(&order.token_hash)
-        .bind(order.created_at)
-        .execute(&mut *$tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("order {}", order.id))
-            } else {
-                e.into()
-            }
-        })?;
-        for item in &$items {
-            sqlx::query(
-                "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
-                 unit_price_cents) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(order.id)
-            .bind(item.ticket_type_id)
-            .bind(item.quantity)
-            .bind(item.unit_price_cents)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    }};
-}
-
-/// Inserts a paid order's signed tickets and queues its confirmation email, inside its
-/// transaction `$tx`: the two always go together, for demo, comp and Stripe orders alike.
-macro_rules! insert_issued {
-    ($tx:ident, $order_id:expr, $tickets:expr, $email:expr, $due_ms:expr, $now:expr) => {
-        for t in $tickets {
-            sqlx::query(
-                "INSERT INTO tickets (id, order_id, event_id, ticket_type_id, revision, \
-                 status, holder_name, days_mask, zones, booth, key_id, issued_at, qr_text, \
-                 holder_email) \
-                 VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(t.id)
-            .bind($order_id)
-            .bind(t.event_id)
-            .bind(t.ticket_type_id)
-            .bind(t.revision)
-            .bind(&t.holder_name)
-            .bind(i64::from(t.days_mask))
-            .bind(i64::from(t.zones))
-            .bind(t.booth)
-            .bind(t.key_id)
-            .bind(t.issued_at)
-            .bind(&t.qr_text)
-            .bind(crate::normalize_email($email))
-            .execute(&mut *$tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("ticket {}", t.id))
-                } else {
-                    e.into()
-                }
-            })?;
-        }
-        queue_outbox!(
-            &mut *$tx,
-            "order_confirmation",
-            Some($order_id),
-            None::<i64>,
-            $email,
-            $due_ms,
-            $now
-        );
-    };
-}
-
-/// Writes an upgrade's new revision of a ticket ([`UpgradeRevision`]), returns one place to
-/// the old type and queues the `ticket_upgraded` email, inside the transaction `$tx` (whose
-/// caller took the new type's capacity). The ticket must still be at the expected revision,
-/// valid, held by the same address and of the old type; otherwise the transaction is rolled
-/// back and the enclosing function returns `$stale`.
-macro_rules! apply_upgrade {
-    ($tx:ident, $u:expr, $order_id:expr, $due_ms:expr, $now:expr, $stale:expr) => {{
-        let u: &UpgradeRevision = $u;
-        let changed = sqlx::query(
-            "UPDATE tickets SET revision = revision + 1, ticket_type_id = $1, \
-             days_mask = $2, zones = $3, qr_text = $4, key_id = $5, issued_at = $6, \
-             superseded_by = 'upgrade' \
-             WHERE id = $7 AND revision = $8 AND status = 'valid' AND holder_email = $9 \
-             AND ticket_type_id = $10",
-        )
-        .bind(u.to_type)
-        .bind(i64::from(u.days_mask))
-        .bind(i64::from(u.zones))
-        .bind(&u.qr_text)
-        .bind(u.key_id)
-        .bind(u.issued_at)
-        .bind(u.ticket_id)
-        .bind(u.expected_revision)
-        .bind(&u.holder_email)
-        .bind(u.from_type)
-        .execute(&mut *$tx)
-        .await?;
-        if changed.rows_affected() != 1 {
-            $tx.rollback().await?;
-            return $stale;
-        }
-        sqlx::query("UPDATE ticket_types SET sold = sold - 1 WHERE id = $1 AND sold > 0")
-            .bind(u.from_type)
-            .execute(&mut *$tx)
-            .await?;
-        queue_outbox!(
-            &mut *$tx,
-            "ticket_upgraded",
-            Some($order_id),
-            Some(u.ticket_id),
-            &u.holder_email,
-            $due_ms,
-            $now
-        );
-    }};
-}
-
 /// The gate and page detail of ticket `t` (migration 0006's vendor tables), composed when
 /// read so it follows assignments: a booth ticket names its purchase's business and assigned
 /// booth ("Falafel King · Booth B-12", or "· booth to be assigned"), a staff pass its booth's;
-/// NULL for other tickets. A macro so `concat!` can put it in a column list.
-macro_rules! vendor_detail_sql {
-    () => {
-        "COALESCE(\
+/// NULL for other tickets.
+pub(crate) const VENDOR_DETAIL_SQL: &str = "COALESCE(\
           (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned') \
            FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id \
            WHERE p.order_id = t.order_id), \
           (SELECT COALESCE(p.business_name || ' · ', '') || 'Booth ' || b.code \
            FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
            LEFT JOIN vendor_purchases p ON p.order_id = b.order_id \
-           WHERE s.ticket_id = t.id))"
-    };
-}
+           WHERE s.ticket_id = t.id))";
 
 mod accounts_sql;
+mod backend;
 mod ops_sql;
 mod payments_sql;
-#[macro_use]
 mod sql;
 mod sync_sql;
 mod values;
 // After `sql`, whose row macros they use.
 mod console_sql;
+mod steps;
 mod vendor_sql;
 mod wallet_sql;
 
 pub use accounts_sql::{
     AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, UpgradeRevision, User,
 };
+pub use backend::{Affected, Backend};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
 pub use ops_sql::{DeviceLag, OpsStore, Snapshot};
 pub use payments_sql::{
@@ -730,23 +539,26 @@ pub trait Store:
     async fn next_email_due_ms(&self) -> Result<Option<i64>, StoreError>;
 }
 
-/// The SQLite backend. Writers are serialized in-process by a mutex (SQLite has one writer
-/// anyway, and waiting on a mutex is cheaper than spinning in `busy_timeout`); other
-/// processes on the same file (admin subcommands) wait through `busy_timeout`.
+/// The store on one database: the same SQL for both, run by the native driver of `DB`
+/// ([`Backend`]: SQLite or PostgreSQL).
+///
+/// On SQLite, writers are serialized in-process by a mutex (SQLite has one writer anyway, and
+/// waiting on a mutex is cheaper than spinning in `busy_timeout`); other processes on the same
+/// file (admin subcommands) wait through `busy_timeout`. On PostgreSQL capacity is taken with
+/// a conditional `UPDATE`, which locks the ticket type's row until commit and re-checks the
+/// condition after waiting on it, so several server instances never oversell (see
+/// `docs/adr/0004-capacity-locking.md`).
 #[derive(Debug)]
-pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+pub struct SqlStore<DB: Backend> {
+    pool: sqlx::Pool<DB>,
     writer: Option<tokio::sync::Mutex<()>>,
 }
 
-/// The PostgreSQL backend. Capacity is taken with a conditional `UPDATE`, which locks the
-/// ticket type's row until commit and re-checks the condition after waiting on it, so
-/// several server instances never oversell (see `docs/adr/0004-capacity-locking.md`).
-#[derive(Debug)]
-pub struct PgStore {
-    pool: sqlx::PgPool,
-    writer: Option<tokio::sync::Mutex<()>>,
-}
+/// The SQLite backend (the embedded default).
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+
+/// The PostgreSQL backend (several server instances on one database).
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file in WAL mode.
@@ -814,6 +626,12 @@ pub(crate) fn format_days(days: &[NaiveDate]) -> String {
 
 pub(crate) fn mask(value: i64, what: &str) -> Result<u16, StoreError> {
     u16::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} out of range")))
+}
+
+/// A statement assembled from the store's constant SQL fragments (a select list and its
+/// filter), never from input: values always go in as bound parameters.
+pub(crate) fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(parts.concat())
 }
 
 /// Whether a database error is a unique-constraint violation.

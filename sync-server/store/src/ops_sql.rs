@@ -1,8 +1,9 @@
 //! What operations read from the store: the figures `/metrics` exports and the checks
 //! `/readyz` runs. Read-only; one SQL body for both backends, like the rest of the store.
 
-use super::sql::{POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
-use super::{PgStore, SqliteStore, StoreError};
+use super::SqlStore;
+use super::StoreError;
+use super::backend::{Affected, Backend};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -55,86 +56,89 @@ pub trait OpsStore: Send + Sync {
     async fn pending_migrations(&self) -> Result<usize, StoreError>;
 }
 
-/// `(k, n)` rows of a `GROUP BY` query.
-macro_rules! grouped {
-    ($pool:expr, $sql:literal) => {
-        sqlx::query($sql)
-            .fetch_all($pool)
-            .await?
+#[async_trait]
+impl<DB> OpsStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let orders = self
+            .grouped("SELECT status AS k, COUNT(*) AS n FROM orders GROUP BY status")
+            .await?;
+        let tickets = self
+            .grouped("SELECT status AS k, COUNT(*) AS n FROM tickets GROUP BY status")
+            .await?;
+        let outbox = self
+            .grouped("SELECT status AS k, COUNT(*) AS n FROM outbox GROUP BY status")
+            .await?;
+        let oldest_due_ms: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(conflict), 0) AS BIGINT) AS c FROM check_ins",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let feed_head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await?;
+        let devices = sqlx::query(
+            "SELECT d.id, d.name, d.status, d.cursor, d.last_seen_ms, d.clock_skew_ms, d.check_ins, \
+             (SELECT COALESCE(MAX(c.seq), 0) FROM changes c \
+              WHERE c.event_id = d.event_id OR c.event_id IS NULL) AS head \
+             FROM devices d ORDER BY d.enrolled_at, d.id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(DeviceLag {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                status: r.try_get("status")?,
+                changes_behind: (r.try_get::<i64, _>("head")? - r.try_get::<i64, _>("cursor")?).max(0),
+                last_seen_ms: r.try_get("last_seen_ms")?,
+                clock_skew_ms: r.try_get("clock_skew_ms")?,
+                check_ins: r.try_get("check_ins")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Snapshot {
+            orders,
+            tickets,
+            outbox,
+            oldest_due_ms,
+            check_ins: row.try_get("n")?,
+            conflicts: row.try_get("c")?,
+            feed_head,
+            devices,
+        })
+    }
+
+    async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(DB::migrator()
             .iter()
-            .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
-            .collect::<Result<Vec<(String, i64)>, StoreError>>()?
-    };
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
 }
-
-macro_rules! ops_store {
-    ($store:ty, $migrator:expr) => {
-        #[async_trait]
-        impl OpsStore for $store {
-            async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-                let orders = grouped!(&self.pool, "SELECT status AS k, COUNT(*) AS n FROM orders GROUP BY status");
-                let tickets = grouped!(&self.pool, "SELECT status AS k, COUNT(*) AS n FROM tickets GROUP BY status");
-                let outbox = grouped!(&self.pool, "SELECT status AS k, COUNT(*) AS n FROM outbox GROUP BY status");
-                let oldest_due_ms: Option<i64> = sqlx::query_scalar(
-                    "SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                let row = sqlx::query(
-                    "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(conflict), 0) AS BIGINT) AS c FROM check_ins",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                let feed_head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
-                    .fetch_one(&self.pool)
-                    .await?;
-                let devices = sqlx::query(
-                    "SELECT d.id, d.name, d.status, d.cursor, d.last_seen_ms, d.clock_skew_ms, d.check_ins, \
-                     (SELECT COALESCE(MAX(c.seq), 0) FROM changes c \
-                      WHERE c.event_id = d.event_id OR c.event_id IS NULL) AS head \
-                     FROM devices d ORDER BY d.enrolled_at, d.id",
-                )
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(DeviceLag {
-                        id: r.try_get("id")?,
-                        name: r.try_get("name")?,
-                        status: r.try_get("status")?,
-                        changes_behind: (r.try_get::<i64, _>("head")? - r.try_get::<i64, _>("cursor")?).max(0),
-                        last_seen_ms: r.try_get("last_seen_ms")?,
-                        clock_skew_ms: r.try_get("clock_skew_ms")?,
-                        check_ins: r.try_get("check_ins")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok(Snapshot {
-                    orders,
-                    tickets,
-                    outbox,
-                    oldest_due_ms,
-                    check_ins: row.try_get("n")?,
-                    conflicts: row.try_get("c")?,
-                    feed_head,
-                    devices,
-                })
-            }
-
-            async fn pending_migrations(&self) -> Result<usize, StoreError> {
-                let applied: Vec<i64> = sqlx::query_scalar(
-                    "SELECT version FROM _sqlx_migrations WHERE success",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                Ok($migrator
-                    .iter()
-                    .filter(|m| !applied.contains(&m.version))
-                    .count())
-            }
-        }
-    };
-}
-
-ops_store!(SqliteStore, SQLITE_MIGRATOR);
-ops_store!(PgStore, POSTGRES_MIGRATOR);

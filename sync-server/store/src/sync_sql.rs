@@ -4,14 +4,14 @@
 //! before judging uploads and how each reads a JSON array of ids.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{
-    Event, GateRow, KeyState, PgStore, SqliteStore, StoreError, is_unique_violation, mask,
-    parse_days,
-};
+use super::SqlStore;
+use super::backend::{Affected, Backend};
+use super::{Event, GateRow, KeyState, StoreError, is_unique_violation, mask, parse_days};
 
 /// A registered scanning device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,23 +259,14 @@ pub trait SyncStore: Send + Sync {
     async fn set_event_policy(&self, event_id: i64, policy: &str) -> Result<(), StoreError>;
 }
 
-/// `SELECT` of a [`DeviceRow`]; a macro so `concat!` can append a filter (sqlx takes only
-/// static SQL).
-macro_rules! device_select {
-    () => {
-        "SELECT id, event_id, name, gate, status, app_version, enrolled_at, \
-         last_seen_ms, cursor, clock_skew_ms, check_ins, queued_check_ins FROM devices"
-    };
-}
+/// `SELECT` of a [`DeviceRow`].
+pub(crate) const DEVICE_SELECT: &str = "SELECT id, event_id, name, gate, status, app_version, enrolled_at, \
+         last_seen_ms, cursor, clock_skew_ms, check_ins, queued_check_ins FROM devices";
 
 /// `SELECT` of a [`StoredCheckIn`].
-macro_rules! check_in_select {
-    () => {
-        "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
+pub(crate) const CHECK_IN_SELECT: &str = "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
          c.text, c.at_ms, c.gate, c.direction, c.admitted, c.reason, c.server_admitted, \
-         c.server_reason, c.conflict FROM check_ins c JOIN devices d ON d.id = c.device_id"
-    };
-}
+         c.server_reason, c.conflict FROM check_ins c JOIN devices d ON d.id = c.device_id";
 
 fn device_from<R: Row>(row: &R) -> Result<DeviceRow, StoreError>
 where
@@ -346,553 +337,542 @@ where
 }
 
 /// The columns of a [`TicketState`] from `tickets t`, with the gate detail (see
-/// `vendor_detail_sql!`); assigning a booth touches the affected tickets so the change reaches
+/// `VENDOR_DETAIL_SQL`); assigning a booth touches the affected tickets so the change reaches
 /// devices.
-macro_rules! ticket_state_columns {
-    () => {
-        concat!(
-            "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth, \
+pub(crate) static TICKET_STATE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    [
+        "t.id, t.ticket_type_id, t.revision, t.status, t.holder_name, t.booth, \
              t.superseded_by, ",
-            vendor_detail_sql!(),
-            " AS detail"
+        crate::VENDOR_DETAIL_SQL,
+        " AS detail",
+    ]
+    .concat()
+});
+
+#[async_trait]
+impl<DB> SyncStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO enrollment_codes (code_hash, event_id, name, gate, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
-    };
-}
-
-macro_rules! sync_store {
-    ($store:ty, $db:ty, $feed_lock:literal, $ids_from_json:literal) => {
-        #[async_trait]
-        impl SyncStore for $store {
-            async fn create_enrollment_code(
-                &self,
-                code: &NewEnrollmentCode,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query(
-                    "INSERT INTO enrollment_codes (code_hash, event_id, name, gate, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&code.code_hash)
-                .bind(code.event_id)
-                .bind(&code.name)
-                .bind(&code.gate)
-                .bind(code.created_at)
-                .bind(code.expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict("enrollment code".into())
-                    } else {
-                        e.into()
-                    }
-                })?;
-                Ok(())
+        .bind(&code.code_hash)
+        .bind(code.event_id)
+        .bind(&code.name)
+        .bind(&code.gate)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("enrollment code".into())
+            } else {
+                e.into()
             }
+        })?;
+        Ok(())
+    }
 
-            async fn redeem_enrollment_code(
-                &self,
-                code_hash: &[u8],
-                device_id: &str,
-                token_hash: &[u8],
-                app_version: &str,
-                now: i64,
-            ) -> Result<Redeemed, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                // Marking the code used first, conditionally, makes redemption single-use
-                // also with two instances racing on one code.
-                let code = sqlx::query(
-                    "UPDATE enrollment_codes SET used_by = $1, used_at = $2 \
-                     WHERE code_hash = $3 AND used_by IS NULL AND expires_at > $2 \
-                     RETURNING event_id, name, gate",
-                )
-                .bind(device_id)
-                .bind(now)
-                .bind(code_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(code) = code else {
-                    let row = sqlx::query(
-                        "SELECT used_by, expires_at FROM enrollment_codes WHERE code_hash = $1",
-                    )
-                    .bind(code_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    return Ok(match row {
-                        None => Redeemed::Unknown,
-                        Some(r) if r.try_get::<Option<String>, _>("used_by")?.is_some() => {
-                            Redeemed::Used
-                        }
-                        Some(_) => Redeemed::Expired,
-                    });
-                };
-                let event_id: i64 = code.try_get("event_id")?;
-                let name: String = code.try_get("name")?;
-                let gate: Option<String> = code.try_get("gate")?;
-                // A device enrolling again (a new code after a revocation) keeps its id and
-                // its check-ins, and gets a fresh token.
-                sqlx::query(
-                    "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) \
-                     ON CONFLICT (id) DO UPDATE SET event_id = excluded.event_id, name = excluded.name, \
-                     gate = excluded.gate, token_hash = excluded.token_hash, status = 'active', \
-                     app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL",
-                )
-                .bind(device_id)
-                .bind(event_id)
-                .bind(&name)
-                .bind(&gate)
-                .bind(token_hash)
-                .bind(app_version)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let device = sqlx::query(concat!(device_select!(), " WHERE id = $1"))
-                    .bind(device_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let device = device_from(&device)?;
-                tx.commit().await?;
-                Ok(Redeemed::Device(device))
-            }
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &[u8],
+        device_id: &str,
+        token_hash: &[u8],
+        app_version: &str,
+        now: i64,
+    ) -> Result<Redeemed, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        // Marking the code used first, conditionally, makes redemption single-use
+        // also with two instances racing on one code.
+        let code = sqlx::query(
+            "UPDATE enrollment_codes SET used_by = $1, used_at = $2 \
+             WHERE code_hash = $3 AND used_by IS NULL AND expires_at > $2 \
+             RETURNING event_id, name, gate",
+        )
+        .bind(device_id)
+        .bind(now)
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(code) = code else {
+            let row = sqlx::query(
+                "SELECT used_by, expires_at FROM enrollment_codes WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            return Ok(match row {
+                None => Redeemed::Unknown,
+                Some(r) if r.try_get::<Option<String>, _>("used_by")?.is_some() => Redeemed::Used,
+                Some(_) => Redeemed::Expired,
+            });
+        };
+        let event_id: i64 = code.try_get("event_id")?;
+        let name: String = code.try_get("name")?;
+        let gate: Option<String> = code.try_get("gate")?;
+        // A device enrolling again (a new code after a revocation) keeps its id and
+        // its check-ins, and gets a fresh token.
+        sqlx::query(
+            "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET event_id = excluded.event_id, name = excluded.name, \
+             gate = excluded.gate, token_hash = excluded.token_hash, status = 'active', \
+             app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL",
+        )
+        .bind(device_id)
+        .bind(event_id)
+        .bind(&name)
+        .bind(&gate)
+        .bind(token_hash)
+        .bind(app_version)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let device = sqlx::query(crate::sql(&[DEVICE_SELECT, " WHERE id = $1"]))
+            .bind(device_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let device = device_from(&device)?;
+        tx.commit().await?;
+        Ok(Redeemed::Device(device))
+    }
 
-            async fn device_by_token(
-                &self,
-                token_hash: &[u8],
-            ) -> Result<Option<DeviceRow>, StoreError> {
-                sqlx::query(concat!(device_select!(), " WHERE token_hash = $1"))
-                    .bind(token_hash)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| device_from(&r))
-                    .transpose()
-            }
+    async fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<DeviceRow>, StoreError> {
+        sqlx::query(crate::sql(&[DEVICE_SELECT, " WHERE token_hash = $1"]))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| device_from(&r))
+            .transpose()
+    }
 
-            async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
-                sqlx::query(concat!(device_select!(), " ORDER BY enrolled_at, id"))
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(device_from)
-                    .collect()
-            }
+    async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        sqlx::query(crate::sql(&[DEVICE_SELECT, " ORDER BY enrolled_at, id"]))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(device_from)
+            .collect()
+    }
 
-            async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query(
-                    "UPDATE devices SET status = 'revoked', revoked_at = $1 WHERE id = $2",
-                )
+    async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let done =
+            sqlx::query("UPDATE devices SET status = 'revoked', revoked_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-                Ok(done.rows_affected() == 1)
-            }
+        Ok(done.rows_affected() == 1)
+    }
 
-            async fn touch_device(
-                &self,
-                id: &str,
-                now_ms: i64,
-                skew_ms: Option<i64>,
-                cursor: Option<i64>,
-                queued: Option<i64>,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                sqlx::query(
-                    "UPDATE devices SET last_seen_ms = $1, clock_skew_ms = COALESCE($2, clock_skew_ms), \
-                     cursor = COALESCE($3, cursor), \
-                     queued_check_ins = COALESCE($5, queued_check_ins) WHERE id = $4",
-                )
-                .bind(now_ms)
-                .bind(skew_ms)
-                .bind(cursor)
-                .bind(id)
-                .bind(queued)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
+    async fn touch_device(
+        &self,
+        id: &str,
+        now_ms: i64,
+        skew_ms: Option<i64>,
+        cursor: Option<i64>,
+        queued: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query(
+            "UPDATE devices SET last_seen_ms = $1, clock_skew_ms = COALESCE($2, clock_skew_ms), \
+             cursor = COALESCE($3, cursor), \
+             queued_check_ins = COALESCE($5, queued_check_ins) WHERE id = $4",
+        )
+        .bind(now_ms)
+        .bind(skew_ms)
+        .bind(cursor)
+        .bind(id)
+        .bind(queued)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 
-            async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError> {
-                let Some(row) = sqlx::query(
-                    "SELECT id, name, venue, timezone, days, policy FROM events WHERE id = $1",
-                )
+    async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT id, name, venue, timezone, days, policy FROM events WHERE id = $1")
                 .bind(event_id)
                 .fetch_optional(&self.pool)
                 .await?
-                else {
-                    return Ok(None);
-                };
-                let event = Event {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    venue: row.try_get("venue")?,
-                    timezone: row.try_get("timezone")?,
-                    days: parse_days(&row.try_get::<String, _>("days")?)?,
-                };
-                let policy: String = row.try_get("policy")?;
-                let gates = sqlx::query(
-                    "SELECT event_id, name, zones FROM gates WHERE event_id = $1 ORDER BY name",
-                )
-                .bind(event_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(GateRow {
-                        event_id: r.try_get("event_id")?,
-                        name: r.try_get("name")?,
-                        zones: mask(r.try_get("zones")?, "zones")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-                let ticket_types = sqlx::query(
-                    "SELECT id, name, kind FROM ticket_types WHERE event_id = $1 ORDER BY id",
-                )
+        else {
+            return Ok(None);
+        };
+        let event = Event {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            venue: row.try_get("venue")?,
+            timezone: row.try_get("timezone")?,
+            days: parse_days(&row.try_get::<String, _>("days")?)?,
+        };
+        let policy: String = row.try_get("policy")?;
+        let gates = sqlx::query(
+            "SELECT event_id, name, zones FROM gates WHERE event_id = $1 ORDER BY name",
+        )
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(GateRow {
+                event_id: r.try_get("event_id")?,
+                name: r.try_get("name")?,
+                zones: mask(r.try_get("zones")?, "zones")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let ticket_types =
+            sqlx::query("SELECT id, name, kind FROM ticket_types WHERE event_id = $1 ORDER BY id")
                 .bind(event_id)
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
                 .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("kind")?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok(Some(EventSync {
-                    event,
-                    policy,
-                    gates,
-                    ticket_types,
-                }))
-            }
+        Ok(Some(EventSync {
+            event,
+            policy,
+            gates,
+            ticket_types,
+        }))
+    }
 
-            async fn ingest_check_ins(
-                &self,
-                device: &DeviceRow,
-                items: &[IncomingCheckIn],
-                now: i64,
-                judge: &Judge<'_>,
-            ) -> Result<Vec<IngestOutcome>, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                // Judging reads every check-in of a ticket: serialize ingests (and every
-                // other feed writer) so two instances never judge on half of each other.
-                sqlx::query($feed_lock).execute(&mut *tx).await?;
+    async fn ingest_check_ins(
+        &self,
+        device: &DeviceRow,
+        items: &[IncomingCheckIn],
+        now: i64,
+        judge: &Judge<'_>,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        // Judging reads every check-in of a ticket: serialize ingests (and every
+        // other feed writer) so two instances never judge on half of each other.
+        sqlx::query(DB::FEED_LOCK).execute(&mut *tx).await?;
 
-                // What the server already has of this batch: answered, not judged again.
-                let (lo, hi) = items.iter().fold((i64::MAX, i64::MIN), |(lo, hi), i| {
-                    (lo.min(i.seq), hi.max(i.seq))
-                });
-                let mut known: HashMap<i64, Verdict> = HashMap::new();
-                for row in sqlx::query(
-                    "SELECT seq, server_admitted, server_reason, conflict FROM check_ins \
-                     WHERE device_id = $1 AND seq >= $2 AND seq <= $3",
-                )
-                .bind(&device.id)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&mut *tx)
-                .await?
-                {
-                    known.insert(
-                        row.try_get("seq")?,
-                        Verdict {
-                            admitted: row.try_get::<i64, _>("server_admitted")? != 0,
-                            reason: row.try_get("server_reason")?,
-                            conflict: row.try_get::<i64, _>("conflict")? != 0,
-                        },
-                    );
-                }
-                let mut new_items: Vec<&IncomingCheckIn> = Vec::new();
-                for item in items {
-                    if !known.contains_key(&item.seq) && !new_items.iter().any(|n| n.seq == item.seq) {
-                        new_items.push(item);
-                    }
-                }
-
-                // Every touched ticket's state and history, in two queries.
-                let mut ticket_ids: Vec<i64> = new_items.iter().filter_map(|i| i.ticket_id).collect();
-                ticket_ids.sort_unstable();
-                ticket_ids.dedup();
-                let ids_json = serde_json::to_string(&ticket_ids)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mut states: HashMap<i64, TicketState> = HashMap::new();
-                for row in sqlx::query(concat!(
-                    "SELECT ",
-                    ticket_state_columns!(),
-                    " FROM tickets t WHERE t.id IN (",
-                    $ids_from_json,
-                    ")"
-                ))
-                .bind(&ids_json)
-                .fetch_all(&mut *tx)
-                .await?
-                {
-                    let t = ticket_state_from(&row)?;
-                    states.insert(t.id, t);
-                }
-                let mut histories: HashMap<i64, Vec<StoredCheckIn>> = HashMap::new();
-                for row in sqlx::query(concat!(
-                    check_in_select!(),
-                    " WHERE c.ticket_id IN (",
-                    $ids_from_json,
-                    ")"
-                ))
-                .bind(&ids_json)
-                .fetch_all(&mut *tx)
-                .await?
-                {
-                    let c = check_in_from(&row)?;
-                    if let Some(t) = c.ticket_id {
-                        histories.entry(t).or_default().push(c);
-                    }
-                }
-                let as_stored = |item: &IncomingCheckIn| StoredCheckIn {
-                    device_id: device.id.clone(),
-                    seq: item.seq,
-                    device_name: device.name.clone(),
-                    ticket_id: item.ticket_id,
-                    text: item.text.clone(),
-                    at_ms: item.at_ms,
-                    gate: item.gate.clone(),
-                    direction: item.direction.clone(),
-                    admitted: item.admitted,
-                    reason: item.reason.clone(),
-                    server_admitted: false,
-                    server_reason: item.unverified_reason.clone(),
-                    conflict: false,
-                };
-
-                // Judge each ticket's whole history with the new check-ins in it; new rows are
-                // written once with their verdict, older rows only when their verdict moved.
-                let mut verdicts: HashMap<i64, Verdict> = HashMap::new();
-                for ticket_id in &ticket_ids {
-                    let mut history = histories.remove(ticket_id).unwrap_or_default();
-                    history.extend(
-                        new_items
-                            .iter()
-                            .filter(|i| i.ticket_id == Some(*ticket_id))
-                            .map(|i| as_stored(i)),
-                    );
-                    history.sort_by(|a, b| {
-                        (a.at_ms, &a.device_id, a.seq).cmp(&(b.at_ms, &b.device_id, b.seq))
-                    });
-                    let judged = judge(states.get(ticket_id), &history);
-                    for (row, v) in history.iter().zip(judged) {
-                        let is_new = row.device_id == device.id
-                            && new_items.iter().any(|i| i.seq == row.seq);
-                        if is_new {
-                            verdicts.insert(row.seq, v);
-                        } else if row.server_admitted != v.admitted
-                            || row.server_reason != v.reason
-                            || row.conflict != v.conflict
-                        {
-                            sqlx::query(
-                                "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
-                                 WHERE device_id = $4 AND seq = $5",
-                            )
-                            .bind(i64::from(v.admitted))
-                            .bind(&v.reason)
-                            .bind(i64::from(v.conflict))
-                            .bind(&row.device_id)
-                            .bind(row.seq)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                }
-                for item in &new_items {
-                    // Not a verified ticket: kept with the reason it failed.
-                    verdicts.entry(item.seq).or_insert_with(|| Verdict {
-                        admitted: false,
-                        reason: item.unverified_reason.clone(),
-                        conflict: false,
-                    });
-                }
-                // 14 parameters a row: 100 rows stay far below both backends' limits.
-                for chunk in new_items.chunks(100) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
-                         direction, admitted, reason, server_admitted, server_reason, conflict, received_at) ",
-                    );
-                    insert.push_values(chunk, |mut row, item| {
-                        let v = verdicts.get(&item.seq);
-                        row.push_bind(device.id.clone())
-                            .push_bind(item.seq)
-                            .push_bind(device.event_id)
-                            .push_bind(item.ticket_id)
-                            .push_bind(item.text.clone())
-                            .push_bind(item.at_ms)
-                            .push_bind(item.gate.clone())
-                            .push_bind(item.direction.clone())
-                            .push_bind(i64::from(item.admitted))
-                            .push_bind(item.reason.clone())
-                            .push_bind(i64::from(v.is_some_and(|v| v.admitted)))
-                            .push_bind(v.and_then(|v| v.reason.clone()))
-                            .push_bind(i64::from(v.is_some_and(|v| v.conflict)))
-                            .push_bind(now);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
-                sqlx::query("UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3")
-                    .bind(new_items.len() as i64)
-                    .bind(now * 1000)
-                    .bind(&device.id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-
-                // A seq repeated inside one batch is answered like its first occurrence.
-                let mut first_seen: Vec<i64> = Vec::new();
-                items
-                    .iter()
-                    .map(|item| {
-                        let stored = !known.contains_key(&item.seq) && !first_seen.contains(&item.seq);
-                        first_seen.push(item.seq);
-                        let verdict = known
-                            .get(&item.seq)
-                            .or_else(|| verdicts.get(&item.seq))
-                            .cloned()
-                            .ok_or_else(|| StoreError::Corrupt(format!("no verdict for seq {}", item.seq)))?;
-                        Ok(IngestOutcome {
-                            seq: item.seq,
-                            stored,
-                            verdict,
-                        })
-                    })
-                    .collect()
-            }
-            async fn feed_page(
-                &self,
-                event_id: i64,
-                after: i64,
-                limit: i64,
-            ) -> Result<FeedPage, StoreError> {
-                let head: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE event_id = $1 OR event_id IS NULL",
-                )
-                .bind(event_id)
-                .fetch_one(&self.pool)
-                .await?;
-                // The page ends at the limit-th change after the cursor, or at the head.
-                let upper: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM changes WHERE seq > $1 AND (event_id = $2 OR event_id IS NULL) \
-                     ORDER BY seq LIMIT 1 OFFSET $3",
-                )
-                .bind(after)
-                .bind(event_id)
-                .bind(limit.max(1) - 1)
-                .fetch_optional(&self.pool)
-                .await?;
-                let upper = upper.unwrap_or(head).max(after);
-                let event_changed: bool = sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM changes WHERE kind = 'event' AND event_id = $1 \
-                     AND seq > $2 AND seq <= $3",
-                )
-                .bind(event_id)
-                .bind(after)
-                .bind(upper)
-                .fetch_one(&self.pool)
-                .await?
-                    > 0;
-                let event = if event_changed || after == 0 {
-                    self.event_sync(event_id).await?
-                } else {
-                    None
-                };
-                let keys = sqlx::query(
-                    "SELECT id, public_key, status FROM signing_keys WHERE id IN \
-                     (SELECT entity FROM changes WHERE kind = 'key' AND seq > $1 AND seq <= $2) ORDER BY id",
-                )
-                .bind(after)
-                .bind(upper)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    let state = match r.try_get::<String, _>("status")?.as_str() {
-                        "active" => KeyState::Active,
-                        _ => KeyState::Retired,
-                    };
-                    Ok((r.try_get("id")?, r.try_get("public_key")?, state))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-                let tickets = sqlx::query(concat!(
-                    "SELECT ",
-                    ticket_state_columns!(),
-                    " FROM tickets t WHERE t.id IN \
-                     (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
-                     ORDER BY t.id"
-                ))
-                .bind(event_id)
-                .bind(after)
-                .bind(upper)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(ticket_state_from)
-                .collect::<Result<Vec<_>, _>>()?;
-                let check_ins = sqlx::query(concat!(
-                    check_in_select!(),
-                    " WHERE (c.device_id, c.seq) IN \
-                     (SELECT device_id, entity FROM changes WHERE kind = 'check_in' AND event_id = $1 \
-                      AND seq > $2 AND seq <= $3) ORDER BY c.at_ms, c.device_id, c.seq"
-                ))
-                .bind(event_id)
-                .bind(after)
-                .bind(upper)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(check_in_from)
-                .collect::<Result<Vec<_>, _>>()?;
-                Ok(FeedPage {
-                    cursor: upper,
-                    head,
-                    more: upper < head,
-                    event,
-                    keys,
-                    tickets,
-                    check_ins,
-                })
-            }
-
-            async fn event_check_ins(&self, event_id: i64) -> Result<Vec<StoredCheckIn>, StoreError> {
-                sqlx::query(concat!(
-                    check_in_select!(),
-                    " WHERE c.event_id = $1 ORDER BY c.at_ms, c.device_id, c.seq"
-                ))
-                .bind(event_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(check_in_from)
-                .collect()
-            }
-
-            async fn set_event_policy(&self, event_id: i64, policy: &str) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query("UPDATE events SET policy = $1 WHERE id = $2")
-                    .bind(policy)
-                    .bind(event_id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("event {event_id}")));
-                }
-                Ok(())
+        // What the server already has of this batch: answered, not judged again.
+        let (lo, hi) = items.iter().fold((i64::MAX, i64::MIN), |(lo, hi), i| {
+            (lo.min(i.seq), hi.max(i.seq))
+        });
+        let mut known: HashMap<i64, Verdict> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT seq, server_admitted, server_reason, conflict FROM check_ins \
+             WHERE device_id = $1 AND seq >= $2 AND seq <= $3",
+        )
+        .bind(&device.id)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            known.insert(
+                row.try_get("seq")?,
+                Verdict {
+                    admitted: row.try_get::<i64, _>("server_admitted")? != 0,
+                    reason: row.try_get("server_reason")?,
+                    conflict: row.try_get::<i64, _>("conflict")? != 0,
+                },
+            );
+        }
+        let mut new_items: Vec<&IncomingCheckIn> = Vec::new();
+        for item in items {
+            if !known.contains_key(&item.seq) && !new_items.iter().any(|n| n.seq == item.seq) {
+                new_items.push(item);
             }
         }
-    };
-}
 
-sync_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "SELECT 1",
-    "SELECT value FROM json_each($1)"
-);
-sync_store!(
-    PgStore,
-    sqlx::Postgres,
-    "SELECT pg_advisory_xact_lock(7283001)",
-    "SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)"
-);
+        // Every touched ticket's state and history, in two queries.
+        let mut ticket_ids: Vec<i64> = new_items.iter().filter_map(|i| i.ticket_id).collect();
+        ticket_ids.sort_unstable();
+        ticket_ids.dedup();
+        let ids_json =
+            serde_json::to_string(&ticket_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut states: HashMap<i64, TicketState> = HashMap::new();
+        // Built per backend (the JSON subquery differs) from constant fragments only.
+        let states_sql = format!(
+            "SELECT {} FROM tickets t WHERE t.id IN ({})",
+            TICKET_STATE_COLUMNS.as_str(),
+            DB::IDS_FROM_JSON
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(states_sql))
+            .bind(&ids_json)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let t = ticket_state_from(&row)?;
+            states.insert(t.id, t);
+        }
+        let mut histories: HashMap<i64, Vec<StoredCheckIn>> = HashMap::new();
+        let histories_sql = format!(
+            "{} WHERE c.ticket_id IN ({})",
+            CHECK_IN_SELECT,
+            DB::IDS_FROM_JSON
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(histories_sql))
+            .bind(&ids_json)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let c = check_in_from(&row)?;
+            if let Some(t) = c.ticket_id {
+                histories.entry(t).or_default().push(c);
+            }
+        }
+        let as_stored = |item: &IncomingCheckIn| StoredCheckIn {
+            device_id: device.id.clone(),
+            seq: item.seq,
+            device_name: device.name.clone(),
+            ticket_id: item.ticket_id,
+            text: item.text.clone(),
+            at_ms: item.at_ms,
+            gate: item.gate.clone(),
+            direction: item.direction.clone(),
+            admitted: item.admitted,
+            reason: item.reason.clone(),
+            server_admitted: false,
+            server_reason: item.unverified_reason.clone(),
+            conflict: false,
+        };
+
+        // Judge each ticket's whole history with the new check-ins in it; new rows are
+        // written once with their verdict, older rows only when their verdict moved.
+        let mut verdicts: HashMap<i64, Verdict> = HashMap::new();
+        for ticket_id in &ticket_ids {
+            let mut history = histories.remove(ticket_id).unwrap_or_default();
+            history.extend(
+                new_items
+                    .iter()
+                    .filter(|i| i.ticket_id == Some(*ticket_id))
+                    .map(|i| as_stored(i)),
+            );
+            history.sort_by(|a, b| {
+                (a.at_ms, &a.device_id, a.seq).cmp(&(b.at_ms, &b.device_id, b.seq))
+            });
+            let judged = judge(states.get(ticket_id), &history);
+            for (row, v) in history.iter().zip(judged) {
+                let is_new =
+                    row.device_id == device.id && new_items.iter().any(|i| i.seq == row.seq);
+                if is_new {
+                    verdicts.insert(row.seq, v);
+                } else if row.server_admitted != v.admitted
+                    || row.server_reason != v.reason
+                    || row.conflict != v.conflict
+                {
+                    sqlx::query(
+                        "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
+                         WHERE device_id = $4 AND seq = $5",
+                    )
+                    .bind(i64::from(v.admitted))
+                    .bind(&v.reason)
+                    .bind(i64::from(v.conflict))
+                    .bind(&row.device_id)
+                    .bind(row.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        for item in &new_items {
+            // Not a verified ticket: kept with the reason it failed.
+            verdicts.entry(item.seq).or_insert_with(|| Verdict {
+                admitted: false,
+                reason: item.unverified_reason.clone(),
+                conflict: false,
+            });
+        }
+        // 14 parameters a row: 100 rows stay far below both backends' limits.
+        for chunk in new_items.chunks(100) {
+            let mut insert = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
+                 direction, admitted, reason, server_admitted, server_reason, conflict, received_at) ",
+            );
+            insert.push_values(chunk, |mut row, item| {
+                let v = verdicts.get(&item.seq);
+                row.push_bind(device.id.clone())
+                    .push_bind(item.seq)
+                    .push_bind(device.event_id)
+                    .push_bind(item.ticket_id)
+                    .push_bind(item.text.clone())
+                    .push_bind(item.at_ms)
+                    .push_bind(item.gate.clone())
+                    .push_bind(item.direction.clone())
+                    .push_bind(i64::from(item.admitted))
+                    .push_bind(item.reason.clone())
+                    .push_bind(i64::from(v.is_some_and(|v| v.admitted)))
+                    .push_bind(v.and_then(|v| v.reason.clone()))
+                    .push_bind(i64::from(v.is_some_and(|v| v.conflict)))
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3",
+        )
+        .bind(new_items.len() as i64)
+        .bind(now * 1000)
+        .bind(&device.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        // A seq repeated inside one batch is answered like its first occurrence.
+        let mut first_seen: Vec<i64> = Vec::new();
+        items
+            .iter()
+            .map(|item| {
+                let stored = !known.contains_key(&item.seq) && !first_seen.contains(&item.seq);
+                first_seen.push(item.seq);
+                let verdict = known
+                    .get(&item.seq)
+                    .or_else(|| verdicts.get(&item.seq))
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("no verdict for seq {}", item.seq))
+                    })?;
+                Ok(IngestOutcome {
+                    seq: item.seq,
+                    stored,
+                    verdict,
+                })
+            })
+            .collect()
+    }
+    async fn feed_page(
+        &self,
+        event_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<FeedPage, StoreError> {
+        let head: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE event_id = $1 OR event_id IS NULL",
+        )
+        .bind(event_id)
+        .fetch_one(&self.pool)
+        .await?;
+        // The page ends at the limit-th change after the cursor, or at the head.
+        let upper: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM changes WHERE seq > $1 AND (event_id = $2 OR event_id IS NULL) \
+             ORDER BY seq LIMIT 1 OFFSET $3",
+        )
+        .bind(after)
+        .bind(event_id)
+        .bind(limit.max(1) - 1)
+        .fetch_optional(&self.pool)
+        .await?;
+        let upper = upper.unwrap_or(head).max(after);
+        let event_changed: bool = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM changes WHERE kind = 'event' AND event_id = $1 \
+             AND seq > $2 AND seq <= $3",
+        )
+        .bind(event_id)
+        .bind(after)
+        .bind(upper)
+        .fetch_one(&self.pool)
+        .await?
+            > 0;
+        let event = if event_changed || after == 0 {
+            self.event_sync(event_id).await?
+        } else {
+            None
+        };
+        let keys = sqlx::query(
+            "SELECT id, public_key, status FROM signing_keys WHERE id IN \
+             (SELECT entity FROM changes WHERE kind = 'key' AND seq > $1 AND seq <= $2) ORDER BY id",
+        )
+        .bind(after)
+        .bind(upper)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let state = match r.try_get::<String, _>("status")?.as_str() {
+                "active" => KeyState::Active,
+                _ => KeyState::Retired,
+            };
+            Ok((r.try_get("id")?, r.try_get("public_key")?, state))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let tickets = sqlx::query(crate::sql(&["SELECT ", TICKET_STATE_COLUMNS.as_str(), " FROM tickets t WHERE t.id IN \
+             (SELECT entity FROM changes WHERE kind = 'ticket' AND event_id = $1 AND seq > $2 AND seq <= $3) \
+             ORDER BY t.id"]))
+        .bind(event_id)
+        .bind(after)
+        .bind(upper)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(ticket_state_from)
+        .collect::<Result<Vec<_>, _>>()?;
+        let check_ins = sqlx::query(crate::sql(&[
+            CHECK_IN_SELECT,
+            " WHERE (c.device_id, c.seq) IN \
+             (SELECT device_id, entity FROM changes WHERE kind = 'check_in' AND event_id = $1 \
+              AND seq > $2 AND seq <= $3) ORDER BY c.at_ms, c.device_id, c.seq",
+        ]))
+        .bind(event_id)
+        .bind(after)
+        .bind(upper)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(check_in_from)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(FeedPage {
+            cursor: upper,
+            head,
+            more: upper < head,
+            event,
+            keys,
+            tickets,
+            check_ins,
+        })
+    }
+
+    async fn event_check_ins(&self, event_id: i64) -> Result<Vec<StoredCheckIn>, StoreError> {
+        sqlx::query(crate::sql(&[
+            CHECK_IN_SELECT,
+            " WHERE c.event_id = $1 ORDER BY c.at_ms, c.device_id, c.seq",
+        ]))
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(check_in_from)
+        .collect()
+    }
+
+    async fn set_event_policy(&self, event_id: i64, policy: &str) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query("UPDATE events SET policy = $1 WHERE id = $2")
+            .bind(policy)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("event {event_id}")));
+        }
+        Ok(())
+    }
+}

@@ -10,7 +10,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{NewOrder, PgStore, SqliteStore, StoreError, TicketView, is_unique_violation};
+use super::SqlStore;
+use super::backend::{Affected, Backend};
+use super::{NewOrder, StoreError, TicketView, is_unique_violation};
 
 /// The booth categories of the original system; each matches one ticket type.
 #[derive(
@@ -210,10 +212,8 @@ pub trait VendorStore: Send + Sync {
     async fn staff_passes(&self, booth_id: i64) -> Result<Vec<TicketView>, StoreError>;
 }
 
-/// `SELECT` of a [`VendorPurchase`]; a macro so `concat!` can append a filter.
-macro_rules! purchase_select {
-    () => {
-        "SELECT p.order_id, o.status AS order_status, p.vendor_id, v.email, \
+/// `SELECT` of a [`VendorPurchase`].
+pub(crate) const PURCHASE_SELECT: &str = "SELECT p.order_id, o.status AS order_status, p.vendor_id, v.email, \
          COALESCE(p.contact_name, v.contact_name) AS contact_name, \
          COALESCE(p.phone, v.phone) AS phone, p.event_id, p.ticket_type_id, p.category, p.business_name, p.booth_name, \
          p.description, p.created_at, b.id AS booth_id, b.code AS booth_code, \
@@ -221,66 +221,11 @@ macro_rules! purchase_select {
           WHERE s.booth_id = b.id AND t.status = 'valid') AS staff \
          FROM vendor_purchases p JOIN orders o ON o.id = p.order_id \
          JOIN vendor_profiles v ON v.id = p.vendor_id \
-         LEFT JOIN booths b ON b.order_id = p.order_id"
-    };
-}
+         LEFT JOIN booths b ON b.order_id = p.order_id";
 
 /// `SELECT` of a [`Booth`].
-macro_rules! booth_select {
-    () => {
-        "SELECT b.id, b.event_id, b.code, b.category, b.order_id, b.assigned_at, \
-         p.business_name FROM booths b LEFT JOIN vendor_purchases p ON p.order_id = b.order_id"
-    };
-}
-
-/// Creates the profile if the email has none (an existing one is left as it is: anyone can
-/// submit the form) and inserts the purchase row with its own contact details inside `$tx`;
-/// evaluates to the vendor id.
-macro_rules! insert_purchase {
-    ($tx:ident, $order_id:expr, $p:expr) => {{
-        let p = $p;
-        let vendor_id: i64 = sqlx::query_scalar(
-            "INSERT INTO vendor_profiles (email, business_name, contact_name, phone, description, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (email) DO UPDATE SET updated_at = vendor_profiles.updated_at \
-             RETURNING id",
-        )
-        .bind(&p.email)
-        .bind(&p.business_name)
-        .bind(&p.contact_name)
-        .bind(&p.phone)
-        .bind(&p.description)
-        .bind(p.now)
-        .fetch_one(&mut *$tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO vendor_purchases (order_id, vendor_id, event_id, ticket_type_id, category, \
-             business_name, booth_name, description, created_at, contact_name, phone) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind($order_id)
-        .bind(vendor_id)
-        .bind(p.event_id)
-        .bind(p.ticket_type_id)
-        .bind(p.category.as_str())
-        .bind(&p.business_name)
-        .bind(&p.booth_name)
-        .bind(&p.description)
-        .bind(p.now)
-        .bind(&p.contact_name)
-        .bind(&p.phone)
-        .execute(&mut *$tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("vendor purchase of order {}", $order_id))
-            } else {
-                e.into()
-            }
-        })?;
-        vendor_id
-    }};
-}
+pub(crate) const BOOTH_SELECT: &str = "SELECT b.id, b.event_id, b.code, b.category, b.order_id, b.assigned_at, \
+         p.business_name FROM booths b LEFT JOIN vendor_purchases p ON p.order_id = b.order_id";
 
 fn profile_from<R: Row>(row: &R) -> Result<VendorProfile, StoreError>
 where
@@ -354,329 +299,334 @@ where
     })
 }
 
-macro_rules! vendor_store {
-    ($store:ty) => {
-        #[async_trait]
-        impl VendorStore for $store {
-            async fn place_vendor_order(
-                &self,
-                order: &NewOrder,
-                purchase: &NewVendorPurchase,
-            ) -> Result<i64, StoreError> {
-                let mut items = order.items.clone();
-                items.sort_by_key(|i| i.ticket_type_id);
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                take_capacity!(tx, items);
-                // The same order rows `place_order` writes; the purchase rows join them in
-                // this transaction so the confirmation email can never be composed without
-                // the vendor's metadata.
-                insert_paid_order!(tx, order, items);
-                let vendor_id = insert_purchase!(tx, order.id, purchase);
-                insert_issued!(
-                    tx,
-                    order.id,
-                    &order.tickets,
-                    &order.email,
-                    order.email_due_ms,
-                    order.created_at
-                );
-                tx.commit().await?;
-                Ok(vendor_id)
-            }
+#[async_trait]
+impl<DB> VendorStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn place_vendor_order(
+        &self,
+        order: &NewOrder,
+        purchase: &NewVendorPurchase,
+    ) -> Result<i64, StoreError> {
+        let mut items = order.items.clone();
+        items.sort_by_key(|i| i.ticket_type_id);
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        Self::take_capacity(&mut *tx, &items).await?;
+        // The same order rows `place_order` writes; the purchase rows join them in
+        // this transaction so the confirmation email can never be composed without
+        // the vendor's metadata.
+        Self::insert_paid_order(&mut *tx, order).await?;
+        let vendor_id = Self::insert_purchase(&mut *tx, order.id, purchase).await?;
+        Self::insert_issued(
+            &mut *tx,
+            order.id,
+            &order.tickets,
+            &order.email,
+            order.email_due_ms,
+            order.created_at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(vendor_id)
+    }
 
-            async fn record_vendor_purchase(
-                &self,
-                order_id: i64,
-                purchase: &NewVendorPurchase,
-            ) -> Result<i64, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let vendor_id = insert_purchase!(tx, order_id, purchase);
-                tx.commit().await?;
-                Ok(vendor_id)
-            }
+    async fn record_vendor_purchase(
+        &self,
+        order_id: i64,
+        purchase: &NewVendorPurchase,
+    ) -> Result<i64, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let vendor_id = Self::insert_purchase(&mut *tx, order_id, purchase).await?;
+        tx.commit().await?;
+        Ok(vendor_id)
+    }
 
-            async fn vendor_by_email(
-                &self,
-                email: &str,
-            ) -> Result<Option<VendorProfile>, StoreError> {
-                sqlx::query(
-                    "SELECT id, email, business_name, contact_name, phone, description, created_at \
-                     FROM vendor_profiles WHERE email = $1",
-                )
+    async fn vendor_by_email(&self, email: &str) -> Result<Option<VendorProfile>, StoreError> {
+        sqlx::query(
+            "SELECT id, email, business_name, contact_name, phone, description, created_at \
+             FROM vendor_profiles WHERE email = $1",
+        )
+        .bind(crate::normalize_email(email))
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| profile_from(&r))
+        .transpose()
+    }
+
+    async fn vendor_profiles(&self) -> Result<Vec<VendorProfile>, StoreError> {
+        sqlx::query(
+            "SELECT id, email, business_name, contact_name, phone, description, created_at \
+             FROM vendor_profiles ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(profile_from)
+        .collect()
+    }
+
+    async fn vendor_purchases(
+        &self,
+        email: Option<&str>,
+    ) -> Result<Vec<VendorPurchase>, StoreError> {
+        let rows = match email {
+            Some(email) => {
+                sqlx::query(crate::sql(&[
+                    PURCHASE_SELECT,
+                    " WHERE v.email = $1 ORDER BY p.created_at DESC, p.order_id",
+                ]))
                 .bind(crate::normalize_email(email))
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| profile_from(&r))
-                .transpose()
-            }
-
-            async fn vendor_profiles(&self) -> Result<Vec<VendorProfile>, StoreError> {
-                sqlx::query(
-                    "SELECT id, email, business_name, contact_name, phone, description, created_at \
-                     FROM vendor_profiles ORDER BY id",
-                )
                 .fetch_all(&self.pool)
                 .await?
-                .iter()
-                .map(profile_from)
-                .collect()
             }
-
-            async fn vendor_purchases(
-                &self,
-                email: Option<&str>,
-            ) -> Result<Vec<VendorPurchase>, StoreError> {
-                let rows = match email {
-                    Some(email) => {
-                        sqlx::query(concat!(
-                            purchase_select!(),
-                            " WHERE v.email = $1 ORDER BY p.created_at DESC, p.order_id"
-                        ))
-                        .bind(crate::normalize_email(email))
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query(concat!(
-                            purchase_select!(),
-                            " ORDER BY p.created_at DESC, p.order_id"
-                        ))
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                };
-                rows.iter().map(purchase_from).collect()
-            }
-
-            async fn vendor_purchase(
-                &self,
-                order_id: i64,
-            ) -> Result<Option<VendorPurchase>, StoreError> {
-                sqlx::query(concat!(purchase_select!(), " WHERE p.order_id = $1"))
-                    .bind(order_id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| purchase_from(&r))
-                    .transpose()
-            }
-
-            async fn create_booth(
-                &self,
-                event_id: i64,
-                code: &str,
-                category: Option<BoothCategory>,
-                now: i64,
-            ) -> Result<Booth, StoreError> {
-                let _w = self.write_guard().await;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO booths (event_id, code, category, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(event_id)
-                .bind(code)
-                .bind(category.map(BoothCategory::as_str))
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("booth {code:?}"))
-                    } else if matches!(&e, sqlx::Error::Database(db) if db.is_foreign_key_violation()) {
-                        StoreError::NotFound(format!("event {event_id}"))
-                    } else if matches!(&e, sqlx::Error::Database(db) if db.is_check_violation()) {
-                        StoreError::Conflict("booth ids (all 65535 are used)".into())
-                    } else {
-                        e.into()
-                    }
-                })?;
-                Ok(Booth {
-                    id,
-                    event_id,
-                    code: code.to_owned(),
-                    category,
-                    order_id: None,
-                    business_name: None,
-                    assigned_at: None,
-                })
-            }
-
-            async fn booths(&self) -> Result<Vec<Booth>, StoreError> {
-                sqlx::query(concat!(booth_select!(), " ORDER BY b.event_id, b.code"))
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(booth_from)
-                    .collect()
-            }
-
-            async fn assign_booth(
-                &self,
-                booth_id: i64,
-                order_id: Option<i64>,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let booth = sqlx::query("SELECT order_id, event_id FROM booths WHERE id = $1")
-                    .bind(booth_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(booth) = booth else {
-                    return Err(StoreError::NotFound(format!("booth {booth_id}")));
-                };
-                let previous: Option<i64> = booth.try_get("order_id")?;
-                let booth_event: i64 = booth.try_get("event_id")?;
-                if let Some(order_id) = order_id {
-                    let purchase = sqlx::query(
-                        "SELECT o.status, p.event_id FROM vendor_purchases p \
-                         JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1",
-                    )
-                    .bind(order_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let status: Option<String> =
-                        purchase.as_ref().map(|r| r.try_get("status")).transpose()?;
-                    let purchase_event: Option<i64> =
-                        purchase.as_ref().map(|r| r.try_get("event_id")).transpose()?;
-                    if purchase_event.is_some_and(|e| e != booth_event) {
-                        return Err(StoreError::NotFound(format!(
-                            "booth purchase (order {order_id}) in the booth's event"
-                        )));
-                    }
-                    match status.as_deref() {
-                        None => {
-                            return Err(StoreError::NotFound(format!(
-                                "booth purchase (order {order_id})"
-                            )));
-                        }
-                        Some("paid") => {}
-                        Some(other) => {
-                            return Err(StoreError::Conflict(format!(
-                                "an assignment for order {order_id}, which is {other} and not paid,"
-                            )));
-                        }
-                    }
-                    if previous.is_some_and(|p| p != order_id) {
-                        return Err(StoreError::Conflict(format!(
-                            "an assignment for booth {booth_id}"
-                        )));
-                    }
-                }
-                sqlx::query("UPDATE booths SET order_id = $1, assigned_at = $2 WHERE id = $3")
-                    .bind(order_id)
-                    .bind(order_id.map(|_| now))
-                    .bind(booth_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict(format!(
-                                "a booth for order {}",
-                                order_id.unwrap_or_default()
-                            ))
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                // A no-op update of the affected tickets: the feed triggers append a change
-                // for each, and devices read the new detail with it.
-                sqlx::query(
-                    "UPDATE tickets SET revision = revision WHERE order_id = $1 OR order_id = $2 \
-                     OR id IN (SELECT ticket_id FROM vendor_staff_passes WHERE booth_id = $3)",
-                )
-                .bind(order_id.unwrap_or(0))
-                .bind(previous.unwrap_or(0))
-                .bind(booth_id)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn insert_staff_passes(
-                &self,
-                booth_id: i64,
-                order: &NewOrder,
-            ) -> Result<(), StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-                     token_hash, created_at, paid_at) \
-                     VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(order.id)
-                .bind(&order.email)
-                .bind(&order.name)
-                .bind(order.payment.as_str())
-                .bind(order.total_cents)
-                .bind(&order.currency)
-                .bind(&order.token_hash)
-                .bind(order.created_at)
-                .execute(&mut *tx)
-                .await?;
-                for item in &order.items {
-                    sqlx::query(
-                        "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
-                         unit_price_cents) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(order.id)
-                    .bind(item.ticket_type_id)
-                    .bind(item.quantity)
-                    .bind(item.unit_price_cents)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                // The feed reads a ticket's gate detail when it serves the change, after
-                // commit, so the pass rows below are there by then.
-                insert_issued!(
-                    tx,
-                    order.id,
-                    &order.tickets,
-                    &order.email,
-                    order.email_due_ms,
-                    order.created_at
-                );
-                for t in &order.tickets {
-                    sqlx::query(
-                        "INSERT INTO vendor_staff_passes (ticket_id, booth_id, created_at) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(t.id)
-                    .bind(booth_id)
-                    .bind(order.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if matches!(&e, sqlx::Error::Database(db) if db.is_foreign_key_violation()) {
-                            StoreError::NotFound(format!("booth {booth_id}"))
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn staff_passes(&self, booth_id: i64) -> Result<Vec<TicketView>, StoreError> {
-                sqlx::query(concat!(
-                    ticket_view_select!(),
-                    " WHERE t.id IN (SELECT ticket_id FROM vendor_staff_passes WHERE booth_id = $1) \
-                     ORDER BY t.issued_at, t.holder_name, t.id"
-                ))
-                .bind(booth_id)
+            None => {
+                sqlx::query(crate::sql(&[
+                    PURCHASE_SELECT,
+                    " ORDER BY p.created_at DESC, p.order_id",
+                ]))
                 .fetch_all(&self.pool)
                 .await?
-                .iter()
-                .map(super::sql::ticket_view_from)
-                .collect()
+            }
+        };
+        rows.iter().map(purchase_from).collect()
+    }
+
+    async fn vendor_purchase(&self, order_id: i64) -> Result<Option<VendorPurchase>, StoreError> {
+        sqlx::query(crate::sql(&[PURCHASE_SELECT, " WHERE p.order_id = $1"]))
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| purchase_from(&r))
+            .transpose()
+    }
+
+    async fn create_booth(
+        &self,
+        event_id: i64,
+        code: &str,
+        category: Option<BoothCategory>,
+        now: i64,
+    ) -> Result<Booth, StoreError> {
+        let _w = self.write_guard().await;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO booths (event_id, code, category, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(event_id)
+        .bind(code)
+        .bind(category.map(BoothCategory::as_str))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("booth {code:?}"))
+            } else if matches!(&e, sqlx::Error::Database(db) if db.is_foreign_key_violation()) {
+                StoreError::NotFound(format!("event {event_id}"))
+            } else if matches!(&e, sqlx::Error::Database(db) if db.is_check_violation()) {
+                StoreError::Conflict("booth ids (all 65535 are used)".into())
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(Booth {
+            id,
+            event_id,
+            code: code.to_owned(),
+            category,
+            order_id: None,
+            business_name: None,
+            assigned_at: None,
+        })
+    }
+
+    async fn booths(&self) -> Result<Vec<Booth>, StoreError> {
+        sqlx::query(crate::sql(&[BOOTH_SELECT, " ORDER BY b.event_id, b.code"]))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(booth_from)
+            .collect()
+    }
+
+    async fn assign_booth(
+        &self,
+        booth_id: i64,
+        order_id: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let booth = sqlx::query("SELECT order_id, event_id FROM booths WHERE id = $1")
+            .bind(booth_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(booth) = booth else {
+            return Err(StoreError::NotFound(format!("booth {booth_id}")));
+        };
+        let previous: Option<i64> = booth.try_get("order_id")?;
+        let booth_event: i64 = booth.try_get("event_id")?;
+        if let Some(order_id) = order_id {
+            let purchase = sqlx::query(
+                "SELECT o.status, p.event_id FROM vendor_purchases p \
+                 JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1",
+            )
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let status: Option<String> =
+                purchase.as_ref().map(|r| r.try_get("status")).transpose()?;
+            let purchase_event: Option<i64> = purchase
+                .as_ref()
+                .map(|r| r.try_get("event_id"))
+                .transpose()?;
+            if purchase_event.is_some_and(|e| e != booth_event) {
+                return Err(StoreError::NotFound(format!(
+                    "booth purchase (order {order_id}) in the booth's event"
+                )));
+            }
+            match status.as_deref() {
+                None => {
+                    return Err(StoreError::NotFound(format!(
+                        "booth purchase (order {order_id})"
+                    )));
+                }
+                Some("paid") => {}
+                Some(other) => {
+                    return Err(StoreError::Conflict(format!(
+                        "an assignment for order {order_id}, which is {other} and not paid,"
+                    )));
+                }
+            }
+            if previous.is_some_and(|p| p != order_id) {
+                return Err(StoreError::Conflict(format!(
+                    "an assignment for booth {booth_id}"
+                )));
             }
         }
-    };
-}
+        sqlx::query("UPDATE booths SET order_id = $1, assigned_at = $2 WHERE id = $3")
+            .bind(order_id)
+            .bind(order_id.map(|_| now))
+            .bind(booth_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!(
+                        "a booth for order {}",
+                        order_id.unwrap_or_default()
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+        // A no-op update of the affected tickets: the feed triggers append a change
+        // for each, and devices read the new detail with it.
+        sqlx::query(
+            "UPDATE tickets SET revision = revision WHERE order_id = $1 OR order_id = $2 \
+             OR id IN (SELECT ticket_id FROM vendor_staff_passes WHERE booth_id = $3)",
+        )
+        .bind(order_id.unwrap_or(0))
+        .bind(previous.unwrap_or(0))
+        .bind(booth_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-vendor_store!(SqliteStore);
-vendor_store!(PgStore);
+    async fn insert_staff_passes(&self, booth_id: i64, order: &NewOrder) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
+             token_hash, created_at, paid_at) \
+             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(order.id)
+        .bind(&order.email)
+        .bind(&order.name)
+        .bind(order.payment.as_str())
+        .bind(order.total_cents)
+        .bind(&order.currency)
+        .bind(&order.token_hash)
+        .bind(order.created_at)
+        .execute(&mut *tx)
+        .await?;
+        for item in &order.items {
+            sqlx::query(
+                "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
+                 unit_price_cents) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(order.id)
+            .bind(item.ticket_type_id)
+            .bind(item.quantity)
+            .bind(item.unit_price_cents)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The feed reads a ticket's gate detail when it serves the change, after
+        // commit, so the pass rows below are there by then.
+        Self::insert_issued(
+            &mut *tx,
+            order.id,
+            &order.tickets,
+            &order.email,
+            order.email_due_ms,
+            order.created_at,
+        )
+        .await?;
+        for t in &order.tickets {
+            sqlx::query(
+                "INSERT INTO vendor_staff_passes (ticket_id, booth_id, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(t.id)
+            .bind(booth_id)
+            .bind(order.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if matches!(&e, sqlx::Error::Database(db) if db.is_foreign_key_violation()) {
+                    StoreError::NotFound(format!("booth {booth_id}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn staff_passes(&self, booth_id: i64) -> Result<Vec<TicketView>, StoreError> {
+        sqlx::query(crate::sql(&[
+            super::sql::TICKET_VIEW_SELECT.as_str(),
+            " WHERE t.id IN (SELECT ticket_id FROM vendor_staff_passes WHERE booth_id = $1) \
+             ORDER BY t.issued_at, t.holder_name, t.id",
+        ]))
+        .bind(booth_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(super::sql::ticket_view_from)
+        .collect()
+    }
+}

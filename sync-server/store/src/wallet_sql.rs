@@ -11,7 +11,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{PgStore, SqliteStore, StoreError};
+use super::SqlStore;
+use super::StoreError;
+use super::backend::{Affected, Backend};
 
 /// A phone's request to hear about a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,113 +62,126 @@ pub trait WalletStore: Send + Sync {
     ) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
-macro_rules! wallet_store {
-    ($store:ty) => {
-        #[async_trait]
-        impl WalletStore for $store {
-            async fn ticket_order_id(&self, ticket_id: i64) -> Result<Option<i64>, StoreError> {
-                Ok(
-                    sqlx::query_scalar("SELECT order_id FROM tickets WHERE id = $1")
-                        .bind(ticket_id)
-                        .fetch_optional(&self.pool)
-                        .await?,
-                )
-            }
-
-            async fn ticket_feed_seq(&self, ticket_id: i64) -> Result<Option<i64>, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT MAX(seq) FROM changes WHERE kind = 'ticket' AND entity = $1",
-                )
+#[async_trait]
+impl<DB> WalletStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    DB::QueryResult: Affected,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::ColumnIndex<DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn ticket_order_id(&self, ticket_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT order_id FROM tickets WHERE id = $1")
                 .bind(ticket_id)
-                .fetch_one(&self.pool)
-                .await?)
-            }
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
 
-            async fn register_pass(&self, r: &NewRegistration) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let mut tx = self.pool.begin().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO wallet_registrations (device_library_id, pass_type_id, serial, \
-                     ticket_id, revision, push_token, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (device_library_id, pass_type_id, serial) DO NOTHING",
-                )
-                .bind(&r.device_library_id)
-                .bind(&r.pass_type_id)
-                .bind(&r.serial)
-                .bind(r.ticket_id)
-                .bind(r.revision)
-                .bind(&r.push_token)
-                .bind(r.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound(format!("ticket {}", r.ticket_id))
-                    }
-                    _ => e.into(),
-                })?
-                .rows_affected()
-                    == 1;
-                if !inserted {
-                    sqlx::query(
-                        "UPDATE wallet_registrations SET push_token = $1 \
-                         WHERE device_library_id = $2 AND pass_type_id = $3 AND serial = $4",
-                    )
-                    .bind(&r.push_token)
-                    .bind(&r.device_library_id)
-                    .bind(&r.pass_type_id)
-                    .bind(&r.serial)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(inserted)
-            }
+    async fn ticket_feed_seq(&self, ticket_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT MAX(seq) FROM changes WHERE kind = 'ticket' AND entity = $1",
+            )
+            .bind(ticket_id)
+            .fetch_one(&self.pool)
+            .await?,
+        )
+    }
 
-            async fn unregister_pass(
-                &self,
-                device_library_id: &str,
-                pass_type_id: &str,
-                serial: &str,
-            ) -> Result<bool, StoreError> {
-                let _w = self.write_guard().await;
-                let done = sqlx::query(
-                    "DELETE FROM wallet_registrations \
-                     WHERE device_library_id = $1 AND pass_type_id = $2 AND serial = $3",
-                )
-                .bind(device_library_id)
-                .bind(pass_type_id)
-                .bind(serial)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() > 0)
+    async fn register_pass(&self, r: &NewRegistration) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO wallet_registrations (device_library_id, pass_type_id, serial, \
+             ticket_id, revision, push_token, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (device_library_id, pass_type_id, serial) DO NOTHING",
+        )
+        .bind(&r.device_library_id)
+        .bind(&r.pass_type_id)
+        .bind(&r.serial)
+        .bind(r.ticket_id)
+        .bind(r.revision)
+        .bind(&r.push_token)
+        .bind(r.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("ticket {}", r.ticket_id))
             }
-
-            async fn passes_updated_since(
-                &self,
-                device_library_id: &str,
-                pass_type_id: &str,
-                since: i64,
-            ) -> Result<Vec<(String, i64)>, StoreError> {
-                sqlx::query(
-                    "SELECT r.serial, MAX(c.seq) AS seq FROM wallet_registrations r \
-                     JOIN changes c ON c.kind = 'ticket' AND c.entity = r.ticket_id \
-                     WHERE r.device_library_id = $1 AND r.pass_type_id = $2 AND c.seq > $3 \
-                     GROUP BY r.serial ORDER BY r.serial",
-                )
-                .bind(device_library_id)
-                .bind(pass_type_id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| Ok((row.try_get("serial")?, row.try_get("seq")?)))
-                .collect()
-            }
+            _ => e.into(),
+        })?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            sqlx::query(
+                "UPDATE wallet_registrations SET push_token = $1 \
+                 WHERE device_library_id = $2 AND pass_type_id = $3 AND serial = $4",
+            )
+            .bind(&r.push_token)
+            .bind(&r.device_library_id)
+            .bind(&r.pass_type_id)
+            .bind(&r.serial)
+            .execute(&mut *tx)
+            .await?;
         }
-    };
-}
+        tx.commit().await?;
+        Ok(inserted)
+    }
 
-wallet_store!(SqliteStore);
-wallet_store!(PgStore);
+    async fn unregister_pass(
+        &self,
+        device_library_id: &str,
+        pass_type_id: &str,
+        serial: &str,
+    ) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query(
+            "DELETE FROM wallet_registrations \
+             WHERE device_library_id = $1 AND pass_type_id = $2 AND serial = $3",
+        )
+        .bind(device_library_id)
+        .bind(pass_type_id)
+        .bind(serial)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn passes_updated_since(
+        &self,
+        device_library_id: &str,
+        pass_type_id: &str,
+        since: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query(
+            "SELECT r.serial, MAX(c.seq) AS seq FROM wallet_registrations r \
+             JOIN changes c ON c.kind = 'ticket' AND c.entity = r.ticket_id \
+             WHERE r.device_library_id = $1 AND r.pass_type_id = $2 AND c.seq > $3 \
+             GROUP BY r.serial ORDER BY r.serial",
+        )
+        .bind(device_library_id)
+        .bind(pass_type_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("serial")?, row.try_get("seq")?)))
+        .collect()
+    }
+}
