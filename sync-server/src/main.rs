@@ -14,7 +14,7 @@ use serde_json::json;
 use tessera_server::app::accounts::{self, Role};
 use tessera_server::app::{catalog, keys, orders};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::store::{NewEvent, NewTicketType, NewUser, Payment, TicketKind};
+use tessera_server::store::{NewEvent, NewTicketType, NewUser, TicketKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -824,15 +824,11 @@ async fn main() -> Result<()> {
                 email: args.email.clone(),
                 items: vec![(tt.id, i64::from(args.count))],
             };
-            let keys = state.keys.read().await.clone();
-            let placed = orders::place(
-                state.store.as_ref(),
-                keys.signer(),
-                &state.master,
+            let placed = orders::comp(
+                &state,
                 &request,
-                Payment::Comp,
-                chrono::Utc::now(),
                 args.count.max(state.settings.max_quantity),
+                chrono::Utc::now(),
             )
             .await?;
             for t in state.store.order_tickets(placed.id).await? {
@@ -881,14 +877,14 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// `booth ...`: vendor booths (issue 9).
+/// `booth ...`: vendor booths.
 async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> {
     use tessera_server::store::BoothCategory;
     let state = tessera_server::open(settings).await?;
     let store = state.store.as_ref();
     let booth_by_code = |code: String, event: Option<i64>| async move {
         let code = tessera_server::app::vendors::booth_code(&code)?;
-        let event = tessera_server::app::vendors::event_id(store, event)
+        let event = catalog::event_id(store, event, chrono::Utc::now())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         store
@@ -912,7 +908,7 @@ async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> 
                 ),
                 None => None,
             };
-            let event = tessera_server::app::vendors::event_id(store, event)
+            let event = catalog::event_id(store, event, chrono::Utc::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let booth = store

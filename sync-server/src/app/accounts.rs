@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
-use crate::store::User;
+use crate::store::{NewUser, User};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";
@@ -298,6 +298,91 @@ pub async fn email_link(
         return Err(AppError::BadLink);
     }
     Ok(row)
+}
+
+/// Creates an attendee account and sends its confirmation link (the caller logs it in).
+pub async fn create_account(
+    state: &Services,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> Result<User, AppError> {
+    let email = normalize_email(email);
+    let name = name.trim();
+    crate::app::orders::validate_contact(&email, name)?;
+    validate_password(password)?;
+    let hash = hash_password(password.to_owned()).await?;
+    let id = state
+        .store
+        .create_user(&NewUser {
+            email,
+            name: name.to_owned(),
+            password_hash: hash,
+            role: Role::Attendee.as_str().to_owned(),
+            verified: false,
+            now: Utc::now().timestamp(),
+        })
+        .await?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("user {id} vanished")))?;
+    send_verification(state, &user).await?;
+    Ok(user)
+}
+
+/// Sets a new password through a reset link.
+pub async fn reset_with_link(
+    state: &Services,
+    token: &str,
+    password: &str,
+) -> Result<(), AppError> {
+    let row = email_link(state, "reset", token).await?;
+    validate_password(password)?;
+    let hash = hash_password(password.to_owned()).await?;
+    if !state
+        .store
+        .reset_password(row.id, &hash, Utc::now().timestamp())
+        .await?
+    {
+        return Err(AppError::BadLink);
+    }
+    Ok(())
+}
+
+/// Confirms an address through its link.
+pub async fn verify_with_link(state: &Services, token: &str) -> Result<(), AppError> {
+    let row = email_link(state, "verify", token).await?;
+    if !state
+        .store
+        .verify_email(row.id, Utc::now().timestamp())
+        .await?
+    {
+        return Err(AppError::BadLink);
+    }
+    Ok(())
+}
+
+/// Queues one email with every valid ticket the account holds.
+pub async fn resend_tickets(state: &Services, user: &CurrentUser) -> Result<(), AppError> {
+    let email = user.verified_email().ok_or_else(|| {
+        AppError::Conflict("confirm your email address first (see the email we sent)".into())
+    })?;
+    let now = Utc::now();
+    state
+        .store
+        .queue_email(
+            "my_tickets",
+            None,
+            Some(user.user.id),
+            email,
+            now.timestamp_millis(),
+            now.timestamp(),
+        )
+        .await?;
+    state.wake.notify_one();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -205,3 +205,19 @@ async fn ensure_demo_types(store: &dyn Store, event_id: i64) -> Result<(), Catal
     }
     Ok(())
 }
+
+/// The event a console request means: the one given (which must exist), or else the
+/// current one ([`crate::domain::catalog::current_event`]).
+pub async fn event_id(
+    store: &dyn Store,
+    given: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<i64, crate::app::AppError> {
+    let events = store.events().await?;
+    match given {
+        Some(id) if events.iter().any(|e| e.id == id) => Ok(id),
+        Some(id) => Err(crate::app::AppError::NotFound(format!("event {id}"))),
+        None => crate::domain::catalog::current_event(&events, now)
+            .ok_or_else(|| crate::app::AppError::NotFound("event".into())),
+    }
+}

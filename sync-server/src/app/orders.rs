@@ -293,6 +293,30 @@ pub async fn place(
     Ok(placed)
 }
 
+/// Issues complimentary tickets (also of paused types): a paid order at no charge with its
+/// signed tickets and confirmation email, as the console, the organizer's pages and the CLI
+/// all issue them; wakes the outbox worker.
+pub async fn comp(
+    services: &crate::app::Services,
+    request: &OrderRequest,
+    max_quantity: u32,
+    now: DateTime<Utc>,
+) -> Result<Placed, OrderError> {
+    let keys = services.keys.read().await.clone();
+    let placed = place(
+        services.store.as_ref(),
+        keys.signer(),
+        &services.master,
+        request,
+        Payment::Comp,
+        now,
+        max_quantity,
+    )
+    .await?;
+    services.wake.notify_one();
+    Ok(placed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

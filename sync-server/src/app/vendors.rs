@@ -533,40 +533,6 @@ pub fn booth_code(code: &str) -> Result<String, VendorError> {
     Ok(code)
 }
 
-/// The event a console request means: the one given, or else the current one — the event
-/// whose last day is the nearest today or later, in its own timezone (the last event when
-/// every one is over).
-pub async fn event_id(store: &dyn Store, given: Option<i64>) -> Result<i64, AppError> {
-    let events = store.events().await?;
-    if let Some(id) = given {
-        return if events.iter().any(|e| e.id == id) {
-            Ok(id)
-        } else {
-            Err(AppError::NotFound(format!("event {id}")))
-        };
-    }
-    let now = Utc::now();
-    let last_day = |e: &crate::store::Event| {
-        let tz: tessera_core::Tz = e.timezone.parse().unwrap_or(tessera_core::Tz::UTC);
-        let today = now.with_timezone(&tz).date_naive();
-        e.days.last().map(|d| (*d < today, *d))
-    };
-    events
-        .iter()
-        .filter_map(|e| last_day(e).map(|k| (k, e.id)))
-        // Not over first, then by last day: the nearest running or coming event; if all are
-        // over, the most recent (the largest day among those over).
-        .min_by(|((over_a, day_a), _), ((over_b, day_b), _)| {
-            over_a.cmp(over_b).then(if *over_a {
-                day_b.cmp(day_a)
-            } else {
-                day_a.cmp(day_b)
-            })
-        })
-        .map(|(_, id)| id)
-        .ok_or_else(|| AppError::NotFound("event".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 //! Pure rules and figures: no IO, no clock, no database and no HTTP. What it computes from
 //! rows and values is the same wherever it is called.
 
+pub mod catalog;
 pub mod render;

@@ -13,15 +13,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::app::accounts::{self, CurrentUser, Role};
+use crate::app::accounts::{create_account, resend_tickets, reset_with_link, verify_with_link};
 use crate::app::orders::token_hash;
 use crate::app::tickets;
 use crate::app::{AppError, Services};
 use crate::domain::render::{self, money, order_number};
 use crate::http::api::{TicketOut, TokenQuery, ticket_out_at};
 use crate::http::auth::MaybeUser;
-use crate::http::web::account::{
-    create_account, resend_tickets, reset_with_link, verify_with_link,
-};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::store::{TicketView, User};
 

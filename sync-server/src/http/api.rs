@@ -310,7 +310,7 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::http::metrics::OpsApiDoc::openapi());
     doc.merge(crate::http::account_api::AccountApiDoc::openapi());
     doc.merge(crate::http::web::PagesDoc::openapi());
-    // Vendors and the organizer console (issue 9).
+    // Vendors and the organizer console.
     doc.merge(crate::http::vendors::VendorApiDoc::openapi());
     doc.merge(crate::http::console::ConsoleApiDoc::openapi());
     Json(doc)
@@ -735,7 +735,7 @@ pub fn router(state: Services) -> Router {
         .merge(crate::http::payments::routes())
         .merge(crate::http::account_api::routes())
         .merge(crate::http::web::routes())
-        // Vendors and the organizer console (issue 9).
+        // Vendors and the organizer console.
         .merge(crate::http::console::routes())
         .merge(crate::http::wallet::routes())
         .fallback(not_found)

@@ -19,11 +19,11 @@ use tessera_core::Tz;
 use utoipa::ToSchema;
 
 use crate::app::catalog;
+use crate::app::catalog::event_id;
 use crate::app::orders::{self, OrderRequest};
-use crate::app::vendors::event_id;
 use crate::app::{AppError, Services};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::store::{CheckInRow, DeviceRow, NewTicketType, Payment, StoreError, TicketKind};
+use crate::store::{CheckInRow, DeviceRow, NewTicketType, StoreError, TicketKind};
 
 /// An organizer's request (`crate::app::accounts`): 401 without a session or bearer token, 403 for
 /// any other role. Every console route takes one.
@@ -156,7 +156,7 @@ pub async fn readiness_of(
     within_minutes: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<ReadinessOut, AppError> {
-    let event_id = event_id(state.store.as_ref(), event).await?;
+    let event_id = event_id(state.store.as_ref(), event, Utc::now()).await?;
     let within = within_minutes.unwrap_or(15).clamp(1, 24 * 60);
     let head = state.store.feed_head(event_id).await?;
     let devices: Vec<DeviceRow> = state
@@ -276,7 +276,7 @@ pub async fn new_device_code(
             "name must be 1 to 64 characters without control characters".into(),
         ));
     }
-    let event_id = event_id(state.store.as_ref(), body.event_id).await?;
+    let event_id = event_id(state.store.as_ref(), body.event_id, Utc::now()).await?;
     let gate = body
         .gate
         .as_deref()
@@ -529,7 +529,7 @@ pub async fn live_of(
     event: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<LiveOut, AppError> {
-    let event_id = event_id(state.store.as_ref(), event).await?;
+    let event_id = event_id(state.store.as_ref(), event, Utc::now()).await?;
     let sync = state
         .store
         .event_sync(event_id)
@@ -703,7 +703,7 @@ pub async fn export(state: &Services, what: &str, event: Option<i64>) -> Result<
             }
         }
         "check-ins" | "conflicts" => {
-            let event_id = event_id(store, event).await?;
+            let event_id = event_id(store, event, Utc::now()).await?;
             out.push_str(&csv([
                 "device_id",
                 "seq",
@@ -975,22 +975,12 @@ pub async fn comp(
     State(state): State<Services>,
     ApiJson(body): ApiJson<CompIn>,
 ) -> Result<(StatusCode, Json<crate::http::api::OrderOut>), AppError> {
-    let keys = state.keys.read().await.clone();
-    let placed = orders::place(
-        state.store.as_ref(),
-        keys.signer(),
-        &state.master,
-        &OrderRequest {
-            email: body.email,
-            name: body.name,
-            items: vec![(body.ticket_type, body.count.unwrap_or(1))],
-        },
-        Payment::Comp,
-        Utc::now(),
-        state.settings.max_quantity,
-    )
-    .await?;
-    state.wake.notify_one();
+    let request = OrderRequest {
+        email: body.email,
+        name: body.name,
+        items: vec![(body.ticket_type, body.count.unwrap_or(1))],
+    };
+    let placed = orders::comp(&state, &request, state.settings.max_quantity, Utc::now()).await?;
     let order = state
         .store
         .order(placed.id)
@@ -1190,7 +1180,7 @@ pub async fn create_ticket_type(
     State(state): State<Services>,
     ApiJson(body): ApiJson<TicketTypeIn>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let event_id = event_id(state.store.as_ref(), body.event_id).await?;
+    let event_id = event_id(state.store.as_ref(), body.event_id, Utc::now()).await?;
     let days = state
         .store
         .events()

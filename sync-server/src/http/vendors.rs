@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::vendors::{
-    BoothPurchaseIn, VendorError, booth_code, buy_booth, event_id, grant_staff_passes,
+    BoothPurchaseIn, VendorError, booth_code, buy_booth, grant_staff_passes,
 };
 use crate::app::{AppError, Services};
 use crate::http::api::TicketOut;
@@ -264,7 +264,8 @@ pub async fn create_booth(
     ApiJson(body): ApiJson<BoothIn>,
 ) -> Result<(StatusCode, Json<BoothOut>), AppError> {
     let code = booth_code(&body.code)?;
-    let event = event_id(state.store.as_ref(), body.event_id).await?;
+    let event =
+        crate::app::catalog::event_id(state.store.as_ref(), body.event_id, Utc::now()).await?;
     let booth = state
         .store
         .create_booth(event, &code, body.category, Utc::now().timestamp())

@@ -1,6 +1,7 @@
 //! The dependency rules of ARCHITECTURE.md, checked on the source tree: the server's rooms
 //! depend one way (`domain` ← `app` ← `http`), only `http` speaks axum, the store crate knows
-//! neither the server nor the clock, and `tessera-core` does no IO and reads no clock.
+//! neither the server nor the clock and keeps no SQL in macros, and `tessera-core` does no IO
+//! and reads no clock.
 //!
 //! The check reads the sources as text (code lines only: comments and test modules are left
 //! out), so it needs no build of its own and names the file and line of each violation.
@@ -58,6 +59,12 @@ const RULES: &[Rule] = &[
             "SystemTime",
             "Instant::now",
         ],
+    },
+    Rule {
+        name: "the store's SQL sits in functions, never in a macro body",
+        under: "sync-server/store/src/",
+        except: &[],
+        forbidden: &["macro_rules"],
     },
     Rule {
         name: "`tessera-core` does no IO and reads no clock or randomness",
@@ -254,6 +261,10 @@ fn each_rule_catches_a_deliberate_violation() {
             "let t = std::time::SystemTime::now();",
         ),
         file("core/src/ticket.rs", "getrandom::fill(&mut seed)?;"),
+        file(
+            "sync-server/store/src/sql.rs",
+            "macro_rules! order_select {",
+        ),
     ];
     for f in &broken {
         assert_eq!(

@@ -1134,7 +1134,7 @@ async fn session_of(app: &TestApp, order_id: i64) -> String {
 }
 
 /// A vendor booth through Stripe: pending with a checkout page and the vendor's metadata
-/// stored; the webhook issues the booth ticket and the vendor email (issue 9).
+/// stored; the webhook issues the booth ticket and the vendor email.
 async fn vendor_booth_through_stripe(db: &TestDb) {
     let (api, _double) = start_double().await;
     let app = TestApp::spawn(stripe_settings(db, &api, 1800)).await;

@@ -7,18 +7,21 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use minijinja::context;
 use serde::Deserialize;
 
 use super::shop::TicketCtx;
 use super::{Page, PageError, see_other};
-use crate::app::accounts::{self, CurrentUser, SESSION_COOKIE, SESSION_SECS, normalize_email};
+use crate::app::accounts::{
+    self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
+    reset_with_link, verify_with_link,
+};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, cookie, cookie_value};
-use crate::store::{NewUser, TicketKind};
+use crate::store::TicketKind;
 
 pub(super) fn routes() -> Router<Services> {
     Router::new()
@@ -66,38 +69,6 @@ struct RegisterForm {
     name: String,
     email: String,
     password: String,
-}
-
-/// Creates an attendee account, sends the confirmation link, logs the new account in.
-pub async fn create_account(
-    state: &Services,
-    name: &str,
-    email: &str,
-    password: &str,
-) -> Result<crate::store::User, AppError> {
-    let email = normalize_email(email);
-    let name = name.trim();
-    crate::app::orders::validate_contact(&email, name)?;
-    accounts::validate_password(password)?;
-    let hash = accounts::hash_password(password.to_owned()).await?;
-    let id = state
-        .store
-        .create_user(&NewUser {
-            email,
-            name: name.to_owned(),
-            password_hash: hash,
-            role: accounts::Role::Attendee.as_str().to_owned(),
-            verified: false,
-            now: Utc::now().timestamp(),
-        })
-        .await?;
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("user {id} vanished")))?;
-    accounts::send_verification(state, &user).await?;
-    Ok(user)
 }
 
 async fn register(
@@ -244,25 +215,6 @@ struct ResetForm {
     password: String,
 }
 
-/// Sets a new password through a reset link.
-pub async fn reset_with_link(
-    state: &Services,
-    token: &str,
-    password: &str,
-) -> Result<(), AppError> {
-    let row = accounts::email_link(state, "reset", token).await?;
-    accounts::validate_password(password)?;
-    let hash = accounts::hash_password(password.to_owned()).await?;
-    if !state
-        .store
-        .reset_password(row.id, &hash, Utc::now().timestamp())
-        .await?
-    {
-        return Err(AppError::BadLink);
-    }
-    Ok(())
-}
-
 async fn reset(
     State(state): State<Services>,
     csrf: Option<Extension<CsrfToken>>,
@@ -297,19 +249,6 @@ async fn verify_page(
         "Confirm your email",
         context! { token => token },
     )
-}
-
-/// Confirms an address through its link.
-pub async fn verify_with_link(state: &Services, token: &str) -> Result<(), AppError> {
-    let row = accounts::email_link(state, "verify", token).await?;
-    if !state
-        .store
-        .verify_email(row.id, Utc::now().timestamp())
-        .await?
-    {
-        return Err(AppError::BadLink);
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -457,7 +396,7 @@ async fn dashboard(
         Some("resent") => Some("Your tickets are on their way by email."),
         _ => None,
     };
-    // A vendor's booths: assignment and staff passes (issue 9).
+    // A vendor's booths: assignment and staff passes.
     let booths = super::organizer::vendor_booths(&state, user.verified_email()).await?;
     Page::new(Some(user), csrf).render(
         "dashboard.html",
@@ -470,27 +409,6 @@ async fn dashboard(
             booths => booths,
         },
     )
-}
-
-/// Queues one email with every valid ticket the account holds.
-pub async fn resend_tickets(state: &Services, user: &CurrentUser) -> Result<(), AppError> {
-    let email = user.verified_email().ok_or_else(|| {
-        AppError::Conflict("confirm your email address first (see the email we sent)".into())
-    })?;
-    let now = Utc::now();
-    state
-        .store
-        .queue_email(
-            "my_tickets",
-            None,
-            Some(user.user.id),
-            email,
-            now.timestamp_millis(),
-            now.timestamp(),
-        )
-        .await?;
-    state.wake.notify_one();
-    Ok(())
 }
 
 async fn resend(

@@ -5,7 +5,7 @@
 //! No JavaScript is needed for any of it.
 
 pub(crate) mod account;
-// The organizer's pages and the vendor's booth form (issue 9).
+// The organizer's pages and the vendor's booth form.
 pub(crate) mod organizer;
 mod shop;
 
@@ -60,7 +60,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "macros.html",
         include_str!("../../../templates/macros.html"),
     ),
-    // The organizer's pages and the vendor's booth form (issue 9).
+    // The organizer's pages and the vendor's booth form.
     (
         "organizer_nav.html",
         include_str!("../../../templates/organizer_nav.html"),

@@ -402,30 +402,22 @@ async fn comp(
     _: OrganizerPage,
     CsrfForm(form): CsrfForm<CompForm>,
 ) -> Result<Response, PageError> {
-    let keys = state.keys.read().await.clone();
-    let result = crate::app::orders::place(
-        state.store.as_ref(),
-        keys.signer(),
-        &state.master,
-        &crate::app::orders::OrderRequest {
-            email: form.email.clone(),
-            name: form.name,
-            items: vec![(form.ticket_type, form.count)],
-        },
-        crate::store::Payment::Comp,
-        Utc::now(),
-        state.settings.max_quantity,
-    )
-    .await
-    .map_err(AppError::from)
-    .map(|placed| {
-        state.wake.notify_one();
-        format!(
-            "Order {} issued and emailed to {}.",
-            order_number(placed.id),
-            form.email
-        )
-    });
+    let request = crate::app::orders::OrderRequest {
+        email: form.email.clone(),
+        name: form.name,
+        items: vec![(form.ticket_type, form.count)],
+    };
+    let result =
+        crate::app::orders::comp(&state, &request, state.settings.max_quantity, Utc::now())
+            .await
+            .map_err(AppError::from)
+            .map(|placed| {
+                format!(
+                    "Order {} issued and emailed to {}.",
+                    order_number(placed.id),
+                    form.email
+                )
+            });
     done("/organizer/orders", result)
 }
 
@@ -580,7 +572,7 @@ async fn create_booth(
     let result = async {
         let code = vendors::booth_code(&form.code)?;
         let category = BoothCategory::parse(form.category.trim());
-        let event = vendors::event_id(state.store.as_ref(), None).await?;
+        let event = crate::app::catalog::event_id(state.store.as_ref(), None, Utc::now()).await?;
         state
             .store
             .create_booth(event, &code, category, Utc::now().timestamp())

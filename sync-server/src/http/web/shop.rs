@@ -123,7 +123,7 @@ async fn render_event_page(
             let ctx = |kind: TicketKind| -> Vec<TypeCtx> {
                 types
                     .iter()
-                    // Types whose sales an organizer paused are not offered (issue 9).
+                    // Types whose sales an organizer paused are not offered.
                     .filter(|t| t.event_id == e.id && t.kind == kind && !t.sales_paused)
                     .map(|t| TypeCtx {
                         id: t.id,
