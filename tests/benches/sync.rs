@@ -131,7 +131,7 @@ fn main() {
 
     // 1. First sync.
     let code = server
-        .block_on(tessera_server::http::sync::create_device_code(
+        .block_on(tessera_server::app::devices::create_device_code(
             &server.state,
             event,
             "Bench",
@@ -161,7 +161,7 @@ fn main() {
 
     // 2. Ingest: a second device uploads distinct admissions in batches of 500.
     let code = server
-        .block_on(tessera_server::http::sync::create_device_code(
+        .block_on(tessera_server::app::devices::create_device_code(
             &server.state,
             event,
             "Ingest",

@@ -218,7 +218,7 @@ impl Server {
     pub fn device_code(&self, name: &str, gate: &str) -> String {
         let event = self.demo_event();
         self.rt
-            .block_on(tessera_server::http::sync::create_device_code(
+            .block_on(tessera_server::app::devices::create_device_code(
                 &self.state,
                 event,
                 name,

@@ -78,9 +78,14 @@ pub enum AppError {
 }
 
 impl From<StoreError> for AppError {
+    /// The one reading of the store's errors: a taken name is a conflict that names it, a
+    /// changed row a conflict that says what to do, a missing row a 404, no capacity
+    /// `sold_out`; anything else is ours to fix (logged, never shown).
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Self::Conflict(m),
+            e @ StoreError::Conflict(_) => Self::Conflict(e.to_string()),
+            StoreError::Changed(m) => Self::Conflict(m),
+            StoreError::NotFound(what) => Self::NotFound(what),
             e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
             other => Self::Internal(other.to_string()),
         }

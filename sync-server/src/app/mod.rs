@@ -5,6 +5,8 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod console;
+pub mod devices;
 pub mod email;
 pub mod error;
 pub mod keys;

@@ -61,10 +61,6 @@ impl From<VendorError> for AppError {
                 tracing::warn!(error = %e, "creating a checkout session failed");
                 Self::PaymentUnavailable
             }
-            VendorError::Store(StoreError::Conflict(what)) => {
-                Self::Conflict(format!("{what} already exists"))
-            }
-            VendorError::Store(StoreError::NotFound(what)) => Self::NotFound(what),
             VendorError::Store(e) => e.into(),
             VendorError::Keys(e) => Self::Internal(e.to_string()),
         }

@@ -2,4 +2,5 @@
 //! rows and values is the same wherever it is called.
 
 pub mod catalog;
+pub mod console;
 pub mod render;

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+
 use tessera_core::sync::{
     ChangesPage, CheckInState, EnrollRequest, EnrollResponse, EventState, GateState, KeyState,
     PROTOCOL, SyncError, TicketState as WireTicket, TicketTypeState, UploadRequest, UploadResponse,
@@ -27,9 +27,10 @@ use tessera_core::{
 };
 
 use crate::app::Services;
+use crate::app::devices::{hash, normalize_code};
 use crate::store::{
-    DeviceRow, EventSync, IncomingCheckIn, NewEnrollmentCode, Redeemed, StoreError, StoredCheckIn,
-    TicketState, Verdict,
+    DeviceRow, EventSync, IncomingCheckIn, Redeemed, StoreError, StoredCheckIn, TicketState,
+    Verdict,
 };
 
 /// Most check-ins in one upload.
@@ -38,8 +39,6 @@ pub const MAX_BATCH: usize = 1000;
 pub const MAX_PAGE: i64 = 10_000;
 /// Upload bodies may be larger than the general API limit.
 const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
-/// Crockford's base32 without I, L, O, U: nothing to misread when typing a code.
-const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// The OpenAPI part of the sync API. The bodies are the wire types of
 /// `tessera_core::sync`, described field by field in docs/sync-protocol.md.
@@ -109,53 +108,6 @@ impl From<StoreError> for SyncApiError {
     fn from(e: StoreError) -> Self {
         Self::Internal(e.to_string())
     }
-}
-
-fn hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-/// Normalizes a typed code: upper case, no separators, easily confused letters mapped.
-fn normalize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect()
-}
-
-/// Creates a one-time enrollment code for a device; returns it as staff will type it
-/// (`XXXX-XXXX-XXXX`). Only its hash is stored.
-pub async fn create_device_code(
-    state: &Services,
-    event_id: i64,
-    name: &str,
-    gate: Option<&str>,
-    ttl: chrono::Duration,
-    now: DateTime<Utc>,
-) -> Result<String, SyncApiError> {
-    let mut raw = [0u8; 12];
-    crate::app::keys::random_bytes(&mut raw).map_err(|e| SyncApiError::Internal(e.to_string()))?;
-    let chars: String = raw
-        .iter()
-        .map(|b| char::from(CODE_ALPHABET[usize::from(b & 31)]))
-        .collect();
-    let code = format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12]);
-    state
-        .store
-        .create_enrollment_code(&NewEnrollmentCode {
-            code_hash: hash(&normalize_code(&code)),
-            event_id,
-            name: name.to_owned(),
-            gate: gate.map(str::to_owned),
-            created_at: now.timestamp(),
-            expires_at: (now + ttl).timestamp(),
-        })
-        .await?;
-    Ok(code)
 }
 
 /// Exchanges a one-time enrollment code for a device token.

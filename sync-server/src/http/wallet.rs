@@ -377,11 +377,7 @@ pub async fn register(
             push_token: body.push_token,
             created_at: chrono::Utc::now().timestamp(),
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(what) => AppError::NotFound(what),
-            e => e.into(),
-        })?;
+        .await?;
     Ok(if new {
         StatusCode::CREATED
     } else {

@@ -301,7 +301,7 @@ where
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                StoreError::Conflict("an account with this email exists".into())
+                StoreError::Conflict("an account with this email".into())
             } else {
                 e.into()
             }
@@ -708,7 +708,7 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         let Some(order_id) = order_id else {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Changed(format!(
                 "ticket {} changed since it was shown; reload and try again",
                 t.ticket_id
             )));
@@ -774,7 +774,7 @@ where
         .execute(&mut *tx)
         .await?;
         if !Self::apply_upgrade(&mut *tx, r, u.order_id, u.email_due_ms, u.now).await? {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Changed(format!(
                 "ticket {} changed since it was shown; reload and try again",
                 r.ticket_id
             )));

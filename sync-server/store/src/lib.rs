@@ -73,9 +73,13 @@ pub enum StoreError {
         /// How many are left.
         remaining: i64,
     },
-    /// A unique name or id is taken.
+    /// A unique name or id is taken: the message names what exists.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The row changed since the caller read it (a conditional write found another
+    /// revision): the message says what to do.
+    #[error("{0}")]
+    Changed(String),
     /// A referenced row does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -442,7 +442,7 @@ where
             } else if matches!(&e, sqlx::Error::Database(db) if db.is_foreign_key_violation()) {
                 StoreError::NotFound(format!("event {event_id}"))
             } else if matches!(&e, sqlx::Error::Database(db) if db.is_check_violation()) {
-                StoreError::Conflict("booth ids (all 65535 are used)".into())
+                StoreError::Changed("every booth id (1 to 65535) is in use".into())
             } else {
                 e.into()
             }

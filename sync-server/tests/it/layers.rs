@@ -31,6 +31,12 @@ const RULES: &[Rule] = &[
         forbidden: &["crate::http", "super::http", "tessera_server::http"],
     },
     Rule {
+        name: "the CLI speaks no HTTP: it calls `app` and the store",
+        under: "sync-server/src/cli/",
+        except: &[],
+        forbidden: &["tessera_server::http", "crate::http"],
+    },
+    Rule {
         name: "`domain` imports neither the store's trait, the database, the runtime, axum, nor the rooms above it, and reads no clock",
         under: "sync-server/src/domain/",
         except: &[],

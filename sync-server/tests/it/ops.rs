@@ -18,7 +18,7 @@ fn enroll_device(dir: std::path::PathBuf, base: String, code: String) -> tessera
 
 async fn code(app: &TestApp, name: &str, gate: &str) -> String {
     let event = app.state.store.events().await.unwrap()[0].id;
-    tessera_server::http::sync::create_device_code(
+    tessera_server::app::devices::create_device_code(
         &app.state,
         event,
         name,
@@ -501,7 +501,7 @@ async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
     let mut codes = Vec::new();
     for name in ["Gate-1", "Gate-2"] {
         codes.push(
-            tessera_server::http::sync::create_device_code(
+            tessera_server::app::devices::create_device_code(
                 &state,
                 event,
                 name,
@@ -562,7 +562,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_request() {
     let pass = ticket_type_id(store.as_ref(), "1-Day Pass").await;
     let event = store.events().await.unwrap()[0].id;
     let state = tessera_server::open(db.settings()).await.unwrap();
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &state,
         event,
         "Gate",

@@ -799,7 +799,7 @@ async fn refund_revokes_at_the_gate(db: &TestDb) {
     assert_eq!(double.lock().unwrap().refunds.len(), 1);
 
     let event_id = app.state.store.events().await.unwrap()[0].id;
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &app.state,
         event_id,
         "Gate Tablet",

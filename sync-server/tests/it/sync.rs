@@ -14,7 +14,7 @@ use crate::support::{ServerProcess, TestApp, TestDb, buy, eventually, ticket_typ
 /// Enrolls a device over HTTP; returns its token.
 async fn enroll(app: &TestApp, name: &str, device_id: &str) -> String {
     let event = app.state.store.events().await.unwrap()[0].id;
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &app.state,
         event,
         name,
@@ -107,7 +107,7 @@ async fn codes_uploads_and_revocation(db: &TestDb) {
     let res = enroll_with("NOPE-NOPE-NOPE".into()).await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "bad_code");
-    let expired = tessera_server::http::sync::create_device_code(
+    let expired = tessera_server::app::devices::create_device_code(
         &app.state,
         event,
         "Old",
@@ -337,7 +337,7 @@ async fn sigkill_mid_upload_stores_every_check_in_once() {
     }
     let event = store.events().await.unwrap()[0].id;
     let app_state = tessera_server::open(db.settings()).await.unwrap();
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &app_state,
         event,
         "Tablet",
@@ -428,7 +428,7 @@ async fn a_dropped_pull_resumes_from_the_cursor() {
     }
     let event = store.events().await.unwrap()[0].id;
     let app_state = tessera_server::open(db.settings()).await.unwrap();
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &app_state,
         event,
         "Tablet",
@@ -528,7 +528,7 @@ async fn devices_report_their_queue(db: &TestDb) {
             .queued_check_ins
     };
     let readiness = || async {
-        let r = tessera_server::http::console::readiness_of(&app.state, None, Some(15), Utc::now())
+        let r = tessera_server::app::console::readiness_of(&app.state, None, Some(15), Utc::now())
             .await
             .unwrap();
         r.devices
@@ -562,7 +562,7 @@ async fn devices_report_their_queue(db: &TestDb) {
     let text = order["tickets"][0]["qr_text"].as_str().unwrap().to_owned();
     let dir = db.dir.path().join("device");
     let event = app.state.store.events().await.unwrap()[0].id;
-    let code = tessera_server::http::sync::create_device_code(
+    let code = tessera_server::app::devices::create_device_code(
         &app.state,
         event,
         "Tablet-R",

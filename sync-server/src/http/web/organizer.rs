@@ -23,7 +23,7 @@ use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, Organizer};
 use crate::http::console;
-use crate::store::{BoothCategory, StoreError};
+use crate::store::BoothCategory;
 
 pub(super) fn routes() -> Router<Services> {
     Router::new()
@@ -84,14 +84,6 @@ fn done(path: &str, result: Result<String, AppError>) -> Result<Response, PageEr
     }
 }
 
-fn store_err(e: StoreError) -> AppError {
-    match e {
-        StoreError::NotFound(what) => AppError::NotFound(what),
-        StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
-        other => other.into(),
-    }
-}
-
 fn time_ago(ms: Option<i64>, now: DateTime<Utc>) -> String {
     let Some(ms) = ms else {
         return "never".into();
@@ -122,7 +114,7 @@ struct DeviceCtx {
     problem: String,
 }
 
-fn device_ctx(d: &console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
+fn device_ctx(d: &crate::domain::console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
     DeviceCtx {
         id: d.id.clone(),
         name: d.name.clone(),
@@ -148,7 +140,7 @@ fn device_ctx(d: &console::DeviceStatus, now: DateTime<Utc>) -> DeviceCtx {
 }
 
 async fn readiness_ctx(state: &Services, now: DateTime<Utc>) -> Result<Value, PageError> {
-    let r = console::readiness_of(state, None, None, now).await?;
+    let r = crate::app::console::readiness_of(state, None, None, now).await?;
     Ok(context! {
         head => r.head,
         within => r.within_minutes,
@@ -167,8 +159,10 @@ async fn dashboard(
 ) -> Result<Html<String>, PageError> {
     let now = Utc::now();
     let readiness = readiness_ctx(&state, now).await?;
-    let live = console::live_of(&state, None, now).await?;
-    let chart = Value::from_safe_string(console::scans_chart_svg(&live.scans_per_minute));
+    let live = crate::app::console::live_of(&state, None, now).await?;
+    let chart = Value::from_safe_string(crate::domain::console::scans_chart_svg(
+        &live.scans_per_minute,
+    ));
     let last_hour: i64 = live.scans_per_minute.iter().sum();
     Page::new(Some(user), csrf).render(
         "organizer.html",
@@ -363,7 +357,7 @@ async fn resend(
         .store
         .queue_confirmation(id, Utc::now().timestamp())
         .await
-        .map_err(store_err)
+        .map_err(AppError::from)
         .map(|()| {
             state.wake.notify_one();
             format!("The confirmation of order {} is queued.", order_number(id))
@@ -461,12 +455,12 @@ async fn edit_type(
         "pause" => store
             .set_sales_paused(id, true)
             .await
-            .map_err(store_err)
+            .map_err(AppError::from)
             .map(|()| "Sales paused.".to_owned()),
         "resume" => store
             .set_sales_paused(id, false)
             .await
-            .map_err(store_err)
+            .map_err(AppError::from)
             .map(|()| "Sales resumed.".to_owned()),
         "edit" => match (
             parse_money(&form.price),
@@ -475,7 +469,7 @@ async fn edit_type(
             (Some(price), Ok(capacity)) if capacity >= 0 => store
                 .edit_unsold_ticket_type(id, price, capacity)
                 .await
-                .map_err(store_err)
+                .map_err(AppError::from)
                 .map(|()| "Price and capacity changed.".to_owned()),
             _ => Err(AppError::Invalid(
                 "price must be an amount like 35.00 and capacity a whole number".into(),
@@ -669,7 +663,7 @@ async fn rotate(
     _: OrganizerPage,
     CsrfForm(_): CsrfForm<serde_json::Value>,
 ) -> Result<Response, PageError> {
-    let result = console::rotate(&state).await.map(|id| {
+    let result = crate::app::console::rotate(&state).await.map(|id| {
         format!("Key {id} signs from now on. Sync every gate device so it learns the key.")
     });
     done("/organizer/exports", result)
