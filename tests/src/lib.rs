@@ -1,32 +1,28 @@
-//! End-to-end harness: the sync server in-process (its own thread and runtime, restartable on
-//! the same port, on SQLite or a fresh PostgreSQL database) and gate devices through the
-//! `tessera-scanner` library, exactly as `tessera-scan` drives them. The stories themselves
-//! are in `tests/it/`.
+//! The test harness of the server's tests and the end-to-end stories. [`harness`] is the
+//! async core both use (databases, the server in-process or as a process, the SMTP sink, the
+//! typed client); this module drives it from synchronous stories: the server on its own
+//! runtime, restartable on the same port, and gate devices through the `tessera-scanner`
+//! library, exactly as `tessera-scan` drives them. The stories themselves are in `tests/it/`.
 #![allow(clippy::print_stderr)] // A skipped PostgreSQL story says so loudly.
 
+pub mod harness;
 pub mod webdriver;
+
+pub use harness::{MASTER_KEY, TestApp, TestDb, free_port, random_u64};
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Connection};
 use tessera_scanner::Scanner;
 use tessera_server::Services;
-use tessera_server::config::{Secret, Settings};
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
 
-/// The master key every test server uses.
-pub const MASTER_KEY: &str = "5151515151515151515151515151515151515151515151515151515151515151";
-
-/// A database of its own: a SQLite file in a temp dir, or a PostgreSQL database dropped on drop.
+/// A database of its own with the runtime that blocking stories run their async calls on:
+/// the harness's [`TestDb`] (so PostgreSQL is provisioned in one place), driven from
+/// synchronous code.
 pub struct Db {
-    /// Its URL.
-    pub url: String,
-    /// Where the server keeps its files.
-    pub dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
+    db: TestDb,
     rt: Arc<Runtime>,
 }
 
@@ -43,12 +39,8 @@ fn runtime() -> Arc<Runtime> {
 impl Db {
     /// A SQLite database.
     pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
         Self {
-            url,
-            dir,
-            pg: None,
+            db: TestDb::sqlite(),
             rt: runtime(),
         }
     }
@@ -56,45 +48,9 @@ impl Db {
     /// A fresh PostgreSQL database, or `None` with a loud message when PostgreSQL is not
     /// reachable outside CI; in CI (`CI` set) that is a failure.
     pub fn postgres() -> Option<Self> {
-        let in_ci = std::env::var_os("CI").is_some();
-        let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-            assert!(
-                !in_ci,
-                "TESSERA_TEST_POSTGRES_URL is not set, and CI needs PostgreSQL"
-            );
-            eprintln!(
-                "SKIPPING PostgreSQL story: TESSERA_TEST_POSTGRES_URL is not set (./scripts/test sets it)"
-            );
-            return None;
-        };
         let rt = runtime();
-        let name = format!("tessera_e2e_{:016x}", random_u64());
-        let created = rt.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&base).await?;
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await?;
-            admin.close().await
-        });
-        if let Err(e) = created {
-            assert!(
-                !in_ci,
-                "PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable in CI: {e}"
-            );
-            eprintln!("SKIPPING PostgreSQL story: cannot reach TESSERA_TEST_POSTGRES_URL: {e}");
-            return None;
-        }
-        let head = base.split('?').next().unwrap_or(&base);
-        let host = head
-            .rfind('/')
-            .filter(|&i| i > head.find("://").map_or(0, |j| j + 2))
-            .map_or(head, |i| &head[..i]);
-        Some(Self {
-            url: format!("{host}/{name}"),
-            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
-            pg: Some((base, name)),
-            rt,
-        })
+        let db = rt.block_on(TestDb::postgres())?;
+        Some(Self { db, rt })
     }
 
     /// Runs a future on this database's runtime (for store calls from a test).
@@ -103,27 +59,11 @@ impl Db {
     }
 }
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, name)) = self.pg.take() {
-            let _ = self.rt.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&base).await?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map(|_| ())
-            });
-        }
+impl std::ops::Deref for Db {
+    type Target = TestDb;
+    fn deref(&self) -> &TestDb {
+        &self.db
     }
-}
-
-/// A random number from the OS.
-pub fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    tessera_server::app::keys::random_bytes(&mut b).unwrap_or_else(|e| panic!("random: {e}"));
-    u64::from_le_bytes(b)
 }
 
 /// The demo server, in-process on a fixed port so it can be stopped and started again at
@@ -134,39 +74,20 @@ pub struct Server {
     /// Its state, for store calls.
     pub state: Services,
     port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    app: Option<TestApp>,
     rt: Arc<Runtime>,
-}
-
-fn settings(db: &Db, port: u16) -> Settings {
-    Settings {
-        data_dir: db.dir.path().to_owned(),
-        database_url: Some(Secret::new(db.url.clone())),
-        master_key: Some(Secret::new(MASTER_KEY)),
-        demo: true,
-        public_url: Some(format!("http://127.0.0.1:{port}")),
-        ..Settings::default()
-    }
 }
 
 impl Server {
     /// Starts the demo server on a free port.
     pub fn start(db: &Db) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("free port: {e}"));
-        Self::start_on(db, port)
+        Self::start_on(db, free_port())
     }
 
     /// Starts the demo server on `port`.
     pub fn start_on(db: &Db, port: u16) -> Self {
         let rt = db.rt.clone();
-        let (state, listener) = rt.block_on(async {
-            let state = tessera_server::open(settings(db, port))
-                .await
-                .unwrap_or_else(|e| panic!("open server: {e}"));
+        let app = rt.block_on(async {
             // The port was just released by the previous instance: retry briefly.
             let deadline = Instant::now() + Duration::from_secs(10);
             let listener = loop {
@@ -179,22 +100,13 @@ impl Server {
                     Err(e) => panic!("bind 127.0.0.1:{port}: {e}"),
                 }
             };
-            (state, listener)
-        });
-        let (stop, stopped) = oneshot::channel::<()>();
-        let served = state.clone();
-        let task = rt.spawn(async move {
-            let _ = tessera_server::serve_state(served, listener, async {
-                let _ = stopped.await;
-            })
-            .await;
+            TestApp::serve(db.settings(), listener).await
         });
         Self {
-            url: format!("http://127.0.0.1:{port}"),
-            state,
+            url: app.base.clone(),
+            state: app.state.clone(),
             port,
-            stop: Some(stop),
-            task: Some(task),
+            app: Some(app),
             rt,
         }
     }
@@ -206,11 +118,8 @@ impl Server {
 
     /// Stops it (the network is gone for the devices).
     pub fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = self.rt.block_on(task);
+        if let Some(app) = self.app.take() {
+            self.rt.block_on(app.stop());
         }
     }
 
@@ -295,11 +204,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = self.rt.block_on(task);
+        if let Some(app) = self.app.take() {
+            self.rt.block_on(app.stop());
         }
     }
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
+use crate::store::OutboxKind;
 use crate::store::{NewUser, User};
 
 /// The session cookie.
@@ -373,7 +374,7 @@ pub async fn resend_tickets(state: &Services, user: &CurrentUser) -> Result<(), 
     state
         .store
         .queue_email(
-            "my_tickets",
+            OutboxKind::MyTickets,
             None,
             Some(user.user.id),
             email,

@@ -23,6 +23,7 @@ use crate::app::keys::MasterKey;
 use crate::config::{EmailSettings, Settings};
 use crate::domain::render::{self, money, order_number, valid_days};
 use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
+use crate::store::{OutboxKind, Payment};
 
 /// Why an email could not be composed or sent.
 #[derive(Debug, thiserror::Error)]
@@ -237,7 +238,7 @@ pub fn compose_tickets_email(
     tickets: &[TicketView],
     wording: &Wording,
 ) -> Result<Message, EmailError> {
-    let demo = order.payment == "demo";
+    let demo = order.payment == Payment::Demo;
     let event_name = tickets
         .first()
         .map(|t| t.event.name.clone())
@@ -470,40 +471,57 @@ impl Outbox {
     }
 
     async fn send(&self, row: &OutboxEmail) -> Result<(), EmailError> {
-        if let Some(message) =
-            crate::app::notices::compose(&*self.store, &self.settings, &self.master, row).await?
-        {
-            return self.mailer.deliver(row, message).await;
-        }
+        use crate::app::notices::{Notice, compose};
+        let notice = |notice| compose(&*self.store, &self.settings, &self.master, row, notice);
+        let message = match row.kind {
+            OutboxKind::OrderConfirmation => self.confirmation(row).await?,
+            OutboxKind::PaymentRefunded => self.refund_notice(row).await?,
+            OutboxKind::VerifyEmail => notice(Notice::VerifyEmail).await?,
+            OutboxKind::PasswordReset => notice(Notice::PasswordReset).await?,
+            OutboxKind::TicketTransferredOut => notice(Notice::TransferredOut).await?,
+            OutboxKind::TicketTransferredIn => notice(Notice::TransferredIn).await?,
+            OutboxKind::TicketUpgraded => notice(Notice::Upgraded).await?,
+            OutboxKind::MyTickets => notice(Notice::MyTickets).await?,
+        };
+        self.mailer.deliver(row, message).await
+    }
+
+    /// The order an order's email is about.
+    async fn order_of(&self, row: &OutboxEmail) -> Result<Order, EmailError> {
         let order_id = row.order_id.ok_or(EmailError::MissingOrder(0))?;
-        let order = self
-            .store
+        self.store
             .order(order_id)
             .await?
-            .ok_or(EmailError::MissingOrder(order_id))?;
-        if row.kind == "payment_refunded" {
-            let refunds = self.store.refunds(order_id).await?;
-            let (subject, text) = crate::app::payments::compose_refund_notice(&order, &refunds);
-            let message = compose_plain(&self.settings, row, &order, subject, text)?;
-            return self.mailer.deliver(row, message).await;
-        }
-        let tickets = held_tickets(&order, self.store.order_tickets(order_id).await?);
-        // Booth orders and staff passes get the vendor's words (crate::app::vendors).
+            .ok_or(EmailError::MissingOrder(order_id))
+    }
+
+    /// A refund's notice, from the order's refunds as they stand.
+    async fn refund_notice(&self, row: &OutboxEmail) -> Result<Message, EmailError> {
+        let order = self.order_of(row).await?;
+        let refunds = self.store.refunds(order.id).await?;
+        let (subject, text) = crate::app::payments::compose_refund_notice(&order, &refunds);
+        compose_plain(&self.settings, row, &order, subject, text)
+    }
+
+    /// An order's confirmation with the tickets its buyer still holds; booth orders and staff
+    /// passes get the vendor's words (`app::vendors`).
+    async fn confirmation(&self, row: &OutboxEmail) -> Result<Message, EmailError> {
+        let order = self.order_of(row).await?;
+        let tickets = held_tickets(&order, self.store.order_tickets(order.id).await?);
         let wording =
             match crate::app::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await?
             {
                 Some(w) => w,
                 None => confirmation_wording(&order, &tickets),
             };
-        let message = compose_tickets_email(
+        compose_tickets_email(
             &self.settings,
             &self.master,
             row,
             &order,
             &tickets,
             &wording,
-        )?;
-        self.mailer.deliver(row, message).await
+        )
     }
 
     /// Drains the outbox until `shutdown` turns true: at once when woken, else when the
@@ -561,7 +579,7 @@ mod tests {
         let mailer = Mailer::Files(dir.path().to_owned());
         let row = OutboxEmail {
             id: 7,
-            kind: "order_confirmation".into(),
+            kind: OutboxKind::OrderConfirmation,
             order_id: Some(42),
             ref_id: None,
             recipient: "a@example.com".into(),

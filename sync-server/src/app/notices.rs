@@ -15,6 +15,7 @@ use crate::app::tickets::ticket_page_url;
 use crate::config::Settings;
 use crate::domain::render::{self, valid_days};
 use crate::store::{OutboxEmail, Store, TicketView};
+use crate::store::{OutboxKind, TicketStatus};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -24,17 +25,35 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// Composes the email of an account or ticket-change outbox row; `None` for other kinds.
+/// The emails of accounts and ticket changes: the outbox kinds this module composes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The address confirmation link.
+    VerifyEmail,
+    /// The password reset link.
+    PasswordReset,
+    /// To the giver of a transferred ticket.
+    TransferredOut,
+    /// The transferred ticket, to its recipient.
+    TransferredIn,
+    /// The upgraded ticket's new code.
+    Upgraded,
+    /// Every valid ticket the account holds.
+    MyTickets,
+}
+
+/// Composes the email of an account or ticket-change outbox row.
 pub async fn compose(
     store: &dyn Store,
     settings: &Settings,
     master: &MasterKey,
     row: &OutboxEmail,
-) -> Result<Option<Message>, EmailError> {
+    notice: Notice,
+) -> Result<Message, EmailError> {
     let base = settings.public_url();
     let ref_id = row.ref_id.unwrap_or_default();
-    let message = match row.kind.as_str() {
-        "verify_email" => {
+    let message = match notice {
+        Notice::VerifyEmail => {
             let link = format!(
                 "{base}/account/verify?token={}",
                 email_link_token(master, "verify", ref_id)
@@ -51,7 +70,7 @@ pub async fn compose(
                 ),
             )?
         }
-        "password_reset" => {
+        Notice::PasswordReset => {
             let link = format!(
                 "{base}/account/reset?token={}",
                 email_link_token(master, "reset", ref_id)
@@ -68,7 +87,7 @@ pub async fn compose(
                 ),
             )?
         }
-        "ticket_transferred_out" => {
+        Notice::TransferredOut => {
             let ticket = load(store, ref_id).await?;
             plain(
                 settings,
@@ -82,10 +101,10 @@ pub async fn compose(
                 ),
             )?
         }
-        "ticket_transferred_in" | "ticket_upgraded" => {
+        Notice::TransferredIn | Notice::Upgraded => {
             let ticket = load(store, ref_id).await?;
             let held = ticket.holder_email.as_deref() == Some(row.recipient.as_str())
-                && ticket.status == "valid";
+                && ticket.status == TicketStatus::Valid;
             if !held {
                 plain(
                     settings,
@@ -99,18 +118,17 @@ pub async fn compose(
                 with_code(settings, master, row, &ticket, &base)?
             }
         }
-        "my_tickets" => {
+        Notice::MyTickets => {
             let tickets: Vec<TicketView> = store
                 .holder_tickets(&row.recipient)
                 .await?
                 .into_iter()
-                .filter(|t| t.status == "valid")
+                .filter(|t| t.status == TicketStatus::Valid)
                 .collect();
             all_tickets(settings, master, row, &tickets, &base)?
         }
-        _ => return Ok(None),
     };
-    Ok(Some(message))
+    Ok(message)
 }
 
 async fn load(store: &dyn Store, id: i64) -> Result<TicketView, EmailError> {
@@ -161,7 +179,7 @@ fn with_code(
     let (from, to) = mailbox(settings, row)?;
     let link = ticket_page_url(base, master, t);
     let days = valid_days(t.days_mask, &t.event.days).join(", ");
-    let (subject, lead) = if row.kind == "ticket_upgraded" {
+    let (subject, lead) = if row.kind == OutboxKind::TicketUpgraded {
         (
             format!("Your ticket is now a {}", t.type_name),
             "your upgrade is done. Here is your new QR code: the old one no longer opens the gates."

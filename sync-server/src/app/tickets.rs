@@ -10,6 +10,7 @@ use crate::app::accounts::{CurrentUser, constant_time_eq, normalize_email};
 use crate::app::keys::MasterKey;
 use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
+use crate::store::TicketStatus;
 use crate::store::{
     Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
 };
@@ -122,7 +123,7 @@ async fn held_ticket(
     if ticket.holder_email.as_deref() != Some(email) {
         return Err(AppError::Forbidden);
     }
-    if ticket.status != "valid" {
+    if ticket.status != TicketStatus::Valid {
         return Err(AppError::Conflict(format!(
             "ticket {ticket_id} is {} and cannot be changed",
             ticket.status
@@ -296,7 +297,9 @@ pub async fn upgrade_revision(
         return Ok(None);
     };
     let holder = normalize_email(&order.email);
-    if ticket.status != "valid" || ticket.holder_email.as_deref() != Some(holder.as_str()) {
+    if ticket.status != TicketStatus::Valid
+        || ticket.holder_email.as_deref() != Some(holder.as_str())
+    {
         return Ok(None);
     }
     let types = state.store.ticket_types().await?;

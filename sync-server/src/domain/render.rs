@@ -10,6 +10,7 @@ use qrcode::{EcLevel, QrCode};
 use tessera_core::DayMask;
 
 use crate::store::{Order, TicketKind, TicketView};
+use crate::store::{Payment, TicketStatus};
 
 /// Side of the printed QR code, quiet zone excluded: large enough for any phone camera at
 /// a gate from a sheet of A4 or Letter paper.
@@ -212,7 +213,7 @@ fn ticket_page(order: &Order, ticket: &TicketView) -> Result<PdfPage, RenderErro
         false,
         &format!("Order {}   Ticket {}", order_number(order.id), ticket.id),
     );
-    if ticket.status != "valid" {
+    if ticket.status != TicketStatus::Valid {
         text_at(
             &mut ops,
             left,
@@ -233,7 +234,7 @@ fn ticket_page(order: &Order, ticket: &TicketView) -> Result<PdfPage, RenderErro
         false,
         "Show this code at the gate, on paper or on your phone. One entry per valid day.",
     );
-    if order.payment == "demo" {
+    if order.payment == Payment::Demo {
         text_at(
             &mut ops,
             left,
@@ -242,7 +243,7 @@ fn ticket_page(order: &Order, ticket: &TicketView) -> Result<PdfPage, RenderErro
             true,
             "DEMO ORDER - no payment was taken; not valid at a real event.",
         );
-    } else if order.payment == "comp" {
+    } else if order.payment == Payment::Comp {
         text_at(&mut ops, left, 100.0, 12.0, true, "Complimentary ticket");
     }
     Ok(PdfPage::new(Mm(210.0), Mm(297.0), ops))

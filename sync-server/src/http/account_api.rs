@@ -21,6 +21,7 @@ use crate::domain::render::{self, money, order_number};
 use crate::http::api::{TicketOut, TokenQuery, ticket_out_at};
 use crate::http::auth::MaybeUser;
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::store::TicketStatus;
 use crate::store::{TicketView, User};
 
 /// The routes.
@@ -342,7 +343,7 @@ pub async fn my_orders(
                 total: money(o.total_cents, &o.currency),
                 access_token: state.master.order_token(o.id),
                 id: o.id,
-                status: o.status,
+                status: o.status.to_string(),
                 total_cents: o.total_cents,
                 created_at: o.created_at,
                 upgrade_ticket_id: o.upgrade_ticket_id,
@@ -397,7 +398,7 @@ fn no_store(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 fn valid(t: TicketView) -> Result<TicketView, AppError> {
-    if t.status == "valid" {
+    if t.status == TicketStatus::Valid {
         Ok(t)
     } else {
         Err(AppError::Conflict(format!(

@@ -14,6 +14,7 @@ use crate::app::orders::{self, OrderRequest, token_matches};
 use crate::app::{AppError, Services};
 use crate::domain::render::{self, order_number};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::store::OrderStatus;
 use crate::store::{KeyState, Order, Payment, TicketKind, TicketView};
 
 /// `GET /healthz` body.
@@ -227,7 +228,7 @@ pub(crate) fn ticket_out_at(base: &str, t: &TicketView) -> TicketOut {
         ticket_type_name: t.type_name.clone(),
         kind: t.kind,
         holder_name: t.holder_name.clone(),
-        status: t.status.clone(),
+        status: t.status.to_string(),
         event_id: t.event.id,
         valid_days: tessera_core::DayMask(t.days_mask)
             .days()
@@ -249,9 +250,9 @@ pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -
     OrderOut {
         id: order.id,
         number: order_number(order.id),
-        status: order.status.clone(),
-        payment: order.payment.clone(),
-        demo: order.payment == "demo",
+        status: order.status.to_string(),
+        payment: order.payment.as_str().to_owned(),
+        demo: order.payment == Payment::Demo,
         total_cents: order.total_cents,
         currency: order.currency.clone(),
         email: order.email.clone(),
@@ -496,7 +497,7 @@ pub async fn get_order(
     let order = authorized_order(&state, &headers, &query, id).await?;
     let tickets = crate::app::email::held_tickets(&order, state.store.order_tickets(id).await?);
     let mut out = order_out(&order, &tickets, None);
-    if order.status == "pending" {
+    if order.status == OrderStatus::Pending {
         out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
     }
     Ok(Json(out))

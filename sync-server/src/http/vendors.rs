@@ -73,7 +73,7 @@ pub async fn buy_booth_api(
         StatusCode::CREATED,
         Json(BoothPurchaseOut {
             order_id,
-            status: order.status,
+            status: order.status.to_string(),
             access_token: bought.placed.access_token,
             vendor_id: bought.vendor_id,
             ticket_type: bought.ticket_type.id,

@@ -21,6 +21,7 @@ use crate::app::{AppError, Services};
 use crate::http::api::{TokenQuery, authorize_ticket};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::store::{NewRegistration, Order, StoreError, TicketView};
+use crate::store::{OrderStatus, TicketStatus};
 
 /// The wallet routes, merged into [`crate::http::api::router`].
 pub fn routes() -> Router<Services> {
@@ -180,7 +181,7 @@ async fn pkpass(
     let seq = state.store.ticket_feed_seq(ticket.id).await?.unwrap_or(0);
     let pass_state = if revision < ticket.revision {
         PassState::Superseded
-    } else if ticket.status != "valid" || order.status != "paid" {
+    } else if ticket.status != TicketStatus::Valid || order.status != OrderStatus::Paid {
         PassState::Void
     } else {
         PassState::Current

@@ -8,13 +8,13 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::SqlStore;
 use super::backend::{Affected, Backend};
 use super::steps::OutboxRow;
 use super::{
     NewItem, Order, StoreError, TicketView, is_unique_violation,
     sql::{order_from, ticket_view_from},
 };
+use super::{OutboxKind, SqlStore};
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,7 +227,7 @@ pub trait AccountStore: Send + Sync {
     /// Queues one email (a resend).
     async fn queue_email(
         &self,
-        kind: &str,
+        kind: OutboxKind,
         order_id: Option<i64>,
         ref_id: Option<i64>,
         recipient: &str,
@@ -452,9 +452,9 @@ where
         .fetch_one(&mut *tx)
         .await?;
         let kind = if purpose == "reset" {
-            "password_reset"
+            OutboxKind::PasswordReset
         } else {
-            "verify_email"
+            OutboxKind::VerifyEmail
         };
         Self::queue_outbox(
             &mut *tx,
@@ -663,7 +663,7 @@ where
 
     async fn queue_email(
         &self,
-        kind: &str,
+        kind: OutboxKind,
         order_id: Option<i64>,
         ref_id: Option<i64>,
         recipient: &str,
@@ -714,8 +714,8 @@ where
             )));
         };
         for (kind, recipient) in [
-            ("ticket_transferred_out", &t.from_email),
-            ("ticket_transferred_in", &t.to_email),
+            (OutboxKind::TicketTransferredOut, &t.from_email),
+            (OutboxKind::TicketTransferredIn, &t.to_email),
         ] {
             Self::queue_outbox(
                 &mut *tx,

@@ -46,7 +46,7 @@ pub use sync_sql::{
     DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
     Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
 };
-pub use values::{Email, normalize_email};
+pub use values::{Email, OrderStatus, OutboxKind, TicketStatus, normalize_email};
 pub use vendor_sql::{
     Booth, BoothCategory, NewVendorPurchase, VendorProfile, VendorPurchase, VendorStore,
 };
@@ -147,6 +147,18 @@ impl Payment {
             Self::Demo => "demo",
             Self::Comp => "comp",
             Self::Stripe => "stripe",
+        }
+    }
+}
+
+impl FromStr for Payment {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "demo" => Ok(Self::Demo),
+            "comp" => Ok(Self::Comp),
+            "stripe" => Ok(Self::Stripe),
+            other => Err(StoreError::Corrupt(format!("unknown payment {other:?}"))),
         }
     }
 }
@@ -365,10 +377,10 @@ pub struct Order {
     pub email: String,
     /// Buyer name.
     pub name: String,
-    /// `pending`, `paid` or `cancelled`.
-    pub status: String,
-    /// `demo` or `comp`.
-    pub payment: String,
+    /// Where it is in its life.
+    pub status: OrderStatus,
+    /// How it was paid.
+    pub payment: Payment,
     /// Total.
     pub total_cents: i64,
     /// ISO 4217 code.
@@ -390,8 +402,8 @@ pub struct TicketView {
     pub id: i64,
     /// Its order.
     pub order_id: i64,
-    /// `valid` or `void`.
-    pub status: String,
+    /// Valid or void.
+    pub status: TicketStatus,
     /// Revision.
     pub revision: i64,
     /// Holder.
@@ -431,9 +443,8 @@ pub struct TicketView {
 pub struct OutboxEmail {
     /// Outbox row id.
     pub id: i64,
-    /// `order_confirmation`, `payment_refunded`, `verify_email`, `password_reset`,
-    /// `ticket_transferred_out`, `ticket_transferred_in`, `ticket_upgraded`.
-    pub kind: String,
+    /// What email it is.
+    pub kind: OutboxKind,
     /// The order it is about; `None` for account emails.
     pub order_id: Option<i64>,
     /// What else it is about: the email token (verification, reset) or the ticket.
@@ -451,8 +462,8 @@ pub struct OutboxEntry {
     pub id: i64,
     /// The order it is about (`None` for account emails).
     pub order_id: Option<i64>,
-    /// `order_confirmation`, `verify_email`, ...
-    pub kind: String,
+    /// What email it is.
+    pub kind: OutboxKind,
     /// `pending`, `sent` or `dead`.
     pub status: String,
     /// Attempts so far.

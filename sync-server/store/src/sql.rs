@@ -49,8 +49,8 @@ where
         id: row.try_get("id")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
-        status: row.try_get("status")?,
-        payment: row.try_get("payment")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
+        payment: row.try_get::<String, _>("payment")?.parse()?,
         total_cents: row.try_get("total_cents")?,
         currency: row.try_get("currency")?,
         token_hash: row.try_get("token_hash")?,
@@ -108,7 +108,7 @@ where
     Ok(TicketView {
         id: row.try_get("id")?,
         order_id: row.try_get("order_id")?,
-        status: row.try_get("status")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
         revision: row.try_get("revision")?,
         holder_name: row.try_get("holder_name")?,
         holder_email: row.try_get("holder_email")?,
@@ -446,7 +446,7 @@ where
             if let Some(row) = row {
                 claimed.push(OutboxEmail {
                     id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
+                    kind: row.try_get::<String, _>("kind")?.parse()?,
                     order_id: row.try_get("order_id")?,
                     ref_id: row.try_get("ref_id")?,
                     recipient: row.try_get("recipient")?,
@@ -521,7 +521,7 @@ where
             Ok(OutboxEntry {
                 id: row.try_get("id")?,
                 order_id: row.try_get("order_id")?,
-                kind: row.try_get("kind")?,
+                kind: row.try_get::<String, _>("kind")?.parse()?,
                 status: row.try_get("status")?,
                 attempts: row.try_get("attempts")?,
                 last_error: row.try_get("last_error")?,

@@ -10,8 +10,8 @@ use sqlx::Row;
 
 use super::backend::{Affected, Backend};
 use super::{
-    NewItem, NewOrder, NewTicket, NewVendorPurchase, SqlStore, StoreError, UpgradeRevision,
-    is_unique_violation,
+    NewItem, NewOrder, NewTicket, NewVendorPurchase, OutboxKind, SqlStore, StoreError,
+    UpgradeRevision, is_unique_violation,
 };
 
 impl<DB> SqlStore<DB>
@@ -78,7 +78,7 @@ where
             "INSERT INTO outbox (kind, order_id, ref_id, recipient, status, attempts, \
              next_attempt_ms, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
         )
-        .bind(email.kind)
+        .bind(email.kind.as_str())
         .bind(email.order_id)
         .bind(email.ref_id)
         .bind(email.recipient)
@@ -175,7 +175,7 @@ where
         Self::queue_outbox(
             conn,
             OutboxRow {
-                kind: "order_confirmation",
+                kind: OutboxKind::OrderConfirmation,
                 order_id: Some(order_id),
                 ref_id: None,
                 recipient: email,
@@ -226,7 +226,7 @@ where
         Self::queue_outbox(
             conn,
             OutboxRow {
-                kind: "ticket_upgraded",
+                kind: OutboxKind::TicketUpgraded,
                 order_id: Some(order_id),
                 ref_id: Some(u.ticket_id),
                 recipient: &u.holder_email,
@@ -325,8 +325,8 @@ where
 /// One email to queue ([`SqlStore::queue_outbox`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutboxRow<'a> {
-    /// `order_confirmation`, `verify_email`, ...
-    pub kind: &'a str,
+    /// What email it is.
+    pub kind: OutboxKind,
     /// The order it is about.
     pub order_id: Option<i64>,
     /// The email token or ticket it is about.

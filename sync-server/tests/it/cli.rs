@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use std::time::Duration;
 
-use crate::support::{MASTER_KEY, ServerProcess, TestDb, buy, eventually, keyring};
+use crate::support::{MASTER_KEY, TestDb, buy, eventually, keyring};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
@@ -37,7 +37,7 @@ fn json_lines(out: &Output) -> Vec<Value> {
 async fn admin_subcommands_work_while_the_server_runs() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().display().to_string();
-    let server = ServerProcess::start(
+    let server = crate::support::server_process(
         &["demo", "--data-dir", &dir],
         &[("TESSERA_KEYS_RELOAD_MS", "100".to_owned())],
     );

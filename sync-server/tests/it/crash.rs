@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mail_parser::MessageParser;
 
-use crate::support::{ServerProcess, SmtpSink, TestDb, buy, eventually, free_port};
+use crate::support::{SmtpSink, TestDb, buy, eventually, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_with_emails_in_the_outbox_sends_each_exactly_once_after_restart() {
@@ -18,7 +18,7 @@ async fn sigkill_with_emails_in_the_outbox_sends_each_exactly_once_after_restart
     let args = ["demo", "--data-dir", &dir];
     let http = reqwest::Client::new();
 
-    let first = ServerProcess::start(&args, &env);
+    let first = crate::support::server_process(&args, &env);
     let mut orders = Vec::new();
     for _ in 0..5 {
         let (status, order) = buy(&http, &first.base, 1, 1).await;
@@ -51,7 +51,7 @@ async fn sigkill_with_emails_in_the_outbox_sends_each_exactly_once_after_restart
     );
 
     let sink = SmtpSink::start(db.dir.path(), port).await;
-    let second = ServerProcess::start(&args, &env);
+    let second = crate::support::server_process(&args, &env);
     eventually("every email sent", Duration::from_secs(60), || {
         let store = store.clone();
         async move {
@@ -100,7 +100,7 @@ async fn sigkill_while_writing_eml_files_loses_none_and_duplicates_none() {
     // Queue a backlog with the worker off, then let a worker loose on it and kill it while
     // it is writing.
     let env_off = [("TESSERA_EMAIL_WORKER", "false".to_owned())];
-    let first = ServerProcess::start(&args, &env_off);
+    let first = crate::support::server_process(&args, &env_off);
     let mut orders = Vec::new();
     for _ in 0..40 {
         let (status, order) = buy(&http, &first.base, 1, 1).await;
@@ -109,7 +109,7 @@ async fn sigkill_while_writing_eml_files_loses_none_and_duplicates_none() {
     }
     first.kill();
     let store = db.store().await;
-    let second = ServerProcess::start(&args, &[]);
+    let second = crate::support::server_process(&args, &[]);
     eventually(
         "the worker to start writing",
         Duration::from_secs(30),
@@ -127,7 +127,7 @@ async fn sigkill_while_writing_eml_files_loses_none_and_duplicates_none() {
     )
     .await;
     second.kill();
-    let third = ServerProcess::start(&args, &[]);
+    let third = crate::support::server_process(&args, &[]);
     eventually("every email written", Duration::from_secs(60), || {
         let store = store.clone();
         async move {

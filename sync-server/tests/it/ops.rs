@@ -462,8 +462,8 @@ async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
     .unwrap();
     let env = [("TESSERA_DATABASE_URL", db.url.clone())];
     let dir = db.dir.path().display().to_string();
-    let one = crate::support::ServerProcess::start(&["serve", "--data-dir", &dir], &env);
-    let two = crate::support::ServerProcess::start(&["serve", "--data-dir", &dir], &env);
+    let one = crate::support::server_process(&["serve", "--data-dir", &dir], &env);
+    let two = crate::support::server_process(&["serve", "--data-dir", &dir], &env);
     let (front, proxy_task) = proxy(vec![one.base.clone(), two.base.clone()]).await;
 
     // 80 buyers, each on a connection of its own, for 30 tickets.
@@ -557,7 +557,7 @@ async fn two_instances_behind_a_proxy_sell_and_sync_as_one() {
 async fn sigterm_during_a_burst_loses_no_acknowledged_request() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().display().to_string();
-    let mut server = crate::support::ServerProcess::start(&["demo", "--data-dir", &dir], &[]);
+    let mut server = crate::support::server_process(&["demo", "--data-dir", &dir], &[]);
     let store = db.store().await;
     let pass = ticket_type_id(store.as_ref(), "1-Day Pass").await;
     let event = store.events().await.unwrap()[0].id;

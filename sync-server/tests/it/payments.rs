@@ -270,7 +270,14 @@ async fn remaining(app: &TestApp, ticket_type: i64) -> i64 {
 }
 
 async fn order_status(app: &TestApp, id: i64) -> String {
-    app.state.store.order(id).await.unwrap().unwrap().status
+    app.state
+        .store
+        .order(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .to_string()
 }
 
 /// Pay → webhook → tickets issued once, however often and in whatever form Stripe repeats it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tessera_server::app::catalog;
 use tessera_server::store::{NewTicketType, Store, TicketKind};
 
-use crate::support::{ServerProcess, TestApp, TestDb, buy};
+use crate::support::{TestApp, TestDb, buy};
 
 async fn last_fifty(store: &dyn Store) -> i64 {
     let event = store.events().await.unwrap()[0].id;
@@ -90,8 +90,8 @@ async fn postgres_two_server_processes_200_buyers_for_the_last_50_tickets() {
         ("TESSERA_EMAIL_WORKER", "false".to_owned()),
     ];
     let dir = db.dir.path().display().to_string();
-    let one = ServerProcess::start(&["serve", "--data-dir", &dir], &env);
-    let two = ServerProcess::start(&["serve", "--data-dir", &dir], &env);
+    let one = crate::support::server_process(&["serve", "--data-dir", &dir], &env);
+    let two = crate::support::server_process(&["serve", "--data-dir", &dir], &env);
     let (created, sold_out) = race(vec![one.base.clone(), two.base.clone()], tt).await;
     assert_eq!((created, sold_out), (50, 150));
     assert_exactly_fifty(store.as_ref(), tt).await;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tessera_core::sync::{PROTOCOL, UploadCheckIn, UploadRequest, UploadResponse};
 
 use crate::on_both_backends;
-use crate::support::{ServerProcess, TestApp, TestDb, buy, eventually, ticket_type_id};
+use crate::support::{TestApp, TestDb, buy, eventually, ticket_type_id};
 
 /// Enrolls a device over HTTP; returns its token.
 async fn enroll(app: &TestApp, name: &str, device_id: &str) -> String {
@@ -324,7 +324,7 @@ async fn sigkill_mid_upload_stores_every_check_in_once() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().display().to_string();
     let args = ["demo", "--data-dir", &dir];
-    let server = ServerProcess::start(&args, &[]);
+    let server = crate::support::server_process(&args, &[]);
     let store = db.store().await;
     let pass = ticket_type_id(store.as_ref(), "3-Day Pass").await;
     let http = reqwest::Client::new();
@@ -386,7 +386,7 @@ async fn sigkill_mid_upload_stores_every_check_in_once() {
     let stored_at_kill = store.event_check_ins(event).await.unwrap().len();
     assert!(!completed || stored_at_kill == 600);
 
-    let restarted = ServerProcess::start(&args, &[]);
+    let restarted = crate::support::server_process(&args, &[]);
     let device_dir2 = device_dir.clone();
     let base2 = restarted.base.clone();
     let acked = tokio::task::spawn_blocking(move || {
@@ -418,7 +418,7 @@ async fn a_dropped_pull_resumes_from_the_cursor() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().display().to_string();
     let args = ["demo", "--data-dir", &dir];
-    let server = ServerProcess::start(&args, &[]);
+    let server = crate::support::server_process(&args, &[]);
     let store = db.store().await;
     let pass = ticket_type_id(store.as_ref(), "2-Day Pass").await;
     let http = reqwest::Client::new();
@@ -465,7 +465,7 @@ async fn a_dropped_pull_resumes_from_the_cursor() {
     assert!(!pulling.await.unwrap(), "the pull was cut off");
     assert!(first_cursor > 0);
 
-    let restarted = ServerProcess::start(&args, &[]);
+    let restarted = crate::support::server_process(&args, &[]);
     let base2 = restarted.base.clone();
     let replica: BTreeMap<u64, u16> = tokio::task::spawn_blocking(move || {
         let mut s = tessera_scanner::Scanner::open(&device_dir).unwrap();

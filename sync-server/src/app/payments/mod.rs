@@ -21,6 +21,7 @@ use crate::app::orders::{self, OrderError, OrderRequest, Placed};
 use crate::config::Settings;
 use crate::domain::render::{money, order_number};
 use crate::store::{Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
+use crate::store::{OrderStatus, TicketStatus};
 use webhook::{Event, WebhookError};
 
 /// Why the payment provider failed. Messages never carry keys or personal data.
@@ -381,16 +382,12 @@ async fn settle(
                     // Read again: a concurrent delivery may have just applied this very
                     // upgrade (order paid and ticket upgraded commit together), which is
                     // why the ticket no longer qualifies. Only an unpaid order is stale.
-                    let now_status = store
-                        .order(order.id)
-                        .await?
-                        .map(|o| o.status)
-                        .unwrap_or_default();
-                    return match now_status.as_str() {
-                        "pending" | "expired" => {
+                    let now_status = store.order(order.id).await?.map(|o| o.status);
+                    return match now_status {
+                        Some(OrderStatus::Pending | OrderStatus::Expired) => {
                             refund_stale_upgrade(state, &order, &session, now).await
                         }
-                        "refunded" => Ok("already_refunded".into()),
+                        Some(OrderStatus::Refunded) => Ok("already_refunded".into()),
                         _ => Ok("duplicate".into()),
                     };
                 }
@@ -528,7 +525,7 @@ pub async fn refund(
         .order(order_id)
         .await?
         .ok_or_else(|| RefundError::NotFound(format!("order {order_id}")))?;
-    if order.status != "paid" {
+    if order.status != OrderStatus::Paid {
         return Err(RefundError::NotRefundable(format!(
             "order {} is {}, only paid orders can be refunded",
             order_number(order.id),
@@ -543,7 +540,10 @@ pub async fn refund(
         )));
     }
     let tickets = store.order_tickets(order_id).await?;
-    let valid: Vec<_> = tickets.iter().filter(|t| t.status == "valid").collect();
+    let valid: Vec<_> = tickets
+        .iter()
+        .filter(|t| t.status == TicketStatus::Valid)
+        .collect();
     let items = store.order_items(order_id).await?;
     // An upgraded ticket was sold as the type it had before its first upgrade; what the
     // upgrades cost was paid (and is refunded) by their own orders.
@@ -571,7 +571,7 @@ pub async fn refund(
                 .iter()
                 .find(|t| t.id == id)
                 .ok_or_else(|| RefundError::NotFound(format!("ticket {id} in order {order_id}")))?;
-            if t.status != "valid" {
+            if t.status != TicketStatus::Valid {
                 return Err(RefundError::NotRefundable(format!(
                     "ticket {id} is {} already",
                     t.status
@@ -584,8 +584,12 @@ pub async fn refund(
             valid.iter().map(|t| price_of_ticket(t)).sum(),
         ),
     };
-    let amount = if order.payment == "comp" { 0 } else { amount };
-    let intent = if order.payment == "stripe" {
+    let amount = if order.payment == Payment::Comp {
+        0
+    } else {
+        amount
+    };
+    let intent = if order.payment == Payment::Stripe {
         let payment = store.payment(order_id).await?;
         Some(payment.and_then(|p| p.payment_intent).ok_or_else(|| {
             RefundError::NotRefundable("the payment has no payment intent".into())
@@ -610,7 +614,7 @@ pub async fn refund(
     // The revoked tickets' upgrades go back too, each through its own payment.
     for id in &revoke {
         for up in upgrades.get(id).into_iter().flatten() {
-            let intent = if up.payment == "stripe" {
+            let intent = if up.payment == Payment::Stripe {
                 store.payment(up.id).await?.and_then(|p| p.payment_intent)
             } else {
                 None
@@ -685,7 +689,7 @@ async fn refund_money(
             .order_tickets(order.id)
             .await?
             .iter()
-            .all(|t| t.status != "valid" || revoke.contains(&t.id));
+            .all(|t| t.status != TicketStatus::Valid || revoke.contains(&t.id));
     store
         .complete_refund(&RefundDone {
             refund_id,
@@ -748,7 +752,7 @@ pub fn compose_refund_notice(
     let number = order_number(order.id);
     let subject = format!("Refund for order {number}");
     let mut text = format!("Hello {},\n\n", order.name);
-    if order.status == "refunded" && refunds.iter().any(|r| r.ticket_id.is_none()) {
+    if order.status == OrderStatus::Refunded && refunds.iter().any(|r| r.ticket_id.is_none()) {
         text.push_str(&format!(
             "your order {number} has been refunded: {} goes back to the card you paid with.\n",
             money(amount, &order.currency)

@@ -16,6 +16,7 @@ use super::WalletError;
 use crate::config::GoogleWalletSettings;
 use crate::domain::render::valid_days;
 use crate::store::{Order, TicketView};
+use crate::store::{OrderStatus, TicketStatus};
 
 /// The issuer id demo links carry.
 pub const DEMO_ISSUER_ID: &str = "3388000000000000000";
@@ -145,7 +146,7 @@ pub fn save_claims(
     now: i64,
 ) -> Value {
     let t = ticket;
-    let active = t.status == "valid" && order.status == "paid";
+    let active = t.status == TicketStatus::Valid && order.status == OrderStatus::Paid;
     let demo = if signer.demo { " (DEMO)" } else { "" };
     let mut class = json!({
         "id": class_id(&signer.issuer_id, t.event.id),

@@ -24,6 +24,7 @@ use crate::domain::render::{money, order_number};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, Organizer};
 use crate::http::console;
 use crate::store::BoothCategory;
+use crate::store::TicketStatus;
 
 pub(super) fn routes() -> Router<Services> {
     Router::new()
@@ -801,7 +802,7 @@ pub async fn vendor_booths(state: &Services, email: Option<&str>) -> Result<Vec<
             booth_name => p.booth_name,
             category => p.category.label(),
             booth => p.booth.as_ref().map(|b| b.1.clone()),
-            staff => staff.iter().filter(|t| t.status == "valid").map(|t| context! {
+            staff => staff.iter().filter(|t| t.status == TicketStatus::Valid).map(|t| context! {
                 id => t.id,
                 holder => t.holder_name,
                 qr_url => format!("/api/v1/tickets/{}/qr.svg", t.id),

@@ -20,6 +20,7 @@ use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number, valid_days};
 use crate::http::api::{TokenQuery, submit_order};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
+use crate::store::{Payment, TicketStatus};
 use crate::store::{TicketKind, TicketView};
 
 pub(super) fn routes() -> Router<Services> {
@@ -70,7 +71,7 @@ impl TicketCtx {
         Self {
             id: t.id,
             type_name: t.type_name.clone(),
-            status: t.status.clone(),
+            status: t.status.to_string(),
             event: t.event.name.clone(),
             days: valid_days(t.days_mask, &t.event.days).join(", "),
             holder: t.holder_name.clone(),
@@ -286,7 +287,7 @@ pub async fn order_page(
         context! {
             number => order_number(id),
             status => &order.status,
-            demo => order.payment == "demo",
+            demo => order.payment == Payment::Demo,
             name => &order.name,
             email => &order.email,
             total => money(order.total_cents, &order.currency),
@@ -357,7 +358,7 @@ async fn render_ticket(
         .as_ref()
         .and_then(|u| u.verified_email())
         .is_some_and(|e| ticket.holder_email.as_deref() == Some(e));
-    let can_change = holder && ticket.status == "valid";
+    let can_change = holder && ticket.status == TicketStatus::Valid;
     let upgrades: Vec<_> = if can_change
         && ticket.kind == TicketKind::Pass
         && ticket.booth.is_none()
