@@ -1,13 +1,32 @@
-//! QR decoding on grayscale frames. quircs by default, rqrr as the alternative; both are
-//! pure Rust (docs/adr/0007-qr-decoder.md has the measurements behind the choice).
+//! QR decoding on grayscale camera frames, cheapest attempt first, and what to tell the
+//! ticket holder when a code is in view but unreadable. quircs does the decoding (rqrr can
+//! be chosen instead); this module owns the attempts around it: which copies of a frame to
+//! try, in which order, on how many cores, for how long (docs/adr/0015-decoder-for-real-cameras.md).
 //!
-//! A frame is tried cheapest first: a half-size copy of large frames (a ticket held up to a
-//! camera covers a good part of the frame, and a quarter of the pixels is four times less
-//! work), then the full frame, then a smoothed and locally binarized copy for noisy,
-//! low-contrast and unevenly lit frames, and for small frames a doubled copy for codes of
-//! three pixels a module or less.
+//! 1. Cheap, for every frame: a half-size copy of large frames (a ticket held up to a gate
+//!    camera usually fills a good part of the frame), then the frame itself.
+//! 2. If those fail, a search for finder patterns (1:1:3:1:1 runs) in both polarities on a
+//!    locally binarized copy. None: nothing like a code is in view, stop.
+//! 3. Otherwise the costly attempts, on the region around the finders, taken from the full
+//!    frame and enlarged when modules are small, inverted for light-on-dark codes: local
+//!    contrast normalization (dim light, glare), unsharp masking (defocus), local
+//!    thresholding at two window sizes (noise, uneven light), spread over the cores, until a
+//!    text passes the caller's check or the time budget is spent.
+//!
+//! It does not verify tickets: the caller's check (`Scanner` verifies signatures) decides
+//! whether a text is the one to stop at.
+
+mod filters;
+mod finder;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use image::GrayImage;
+
+use filters::{Plane, Rect};
+use finder::Sighting;
 
 /// Which decoder library to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,178 +38,446 @@ pub enum Engine {
     Rqrr,
 }
 
+/// What one frame gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A code was read and its text passed the caller's check.
+    Read(String),
+    /// A code is in view (finder patterns were seen) but could not be read: show the
+    /// guidance, never a verdict.
+    Unreadable(Guidance),
+    /// Nothing like a QR code in view.
+    NoCode,
+}
+
+/// What the ticket holder can do about a code the camera sees but cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guidance {
+    /// The modules are too small to sample.
+    HoldCloser,
+    /// Part of the code is outside the picture.
+    MoveIntoView,
+    /// A bright reflection washes part of the code out.
+    TiltAgainstGlare,
+    /// Too dark to tell the modules apart.
+    MoreLight,
+    /// Blurred, bent or moving: the usual cause when none of the above is seen.
+    HoldStill,
+}
+
+impl Guidance {
+    /// A stable identifier for the UI (`hold_closer`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            Guidance::HoldCloser => "hold_closer",
+            Guidance::MoveIntoView => "move_into_view",
+            Guidance::TiltAgainstGlare => "tilt_against_glare",
+            Guidance::MoreLight => "more_light",
+            Guidance::HoldStill => "hold_still",
+        }
+    }
+
+    /// The sentence for the gate screen, addressed to the person holding the ticket.
+    pub fn message(self) -> &'static str {
+        match self {
+            Guidance::HoldCloser => "Hold the code closer to the camera",
+            Guidance::MoveIntoView => "Move the whole code into view",
+            Guidance::TiltAgainstGlare => "Tilt the ticket to avoid the glare",
+            Guidance::MoreLight => "Too dark: turn up the screen or find more light",
+            Guidance::HoldStill => "Hold the code flat and still",
+        }
+    }
+}
+
+/// Time a frame may take before the decoder gives up on it, in production. A camera at
+/// 30 fps delivers a new frame every 33 ms; giving up after two frame times lets the next
+/// frame (often sharper: the holder steadies the ticket) have its chance.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(40);
+
+/// Frames whose longer side exceeds this are first tried at half size.
+const DOWNSCALE_ABOVE: usize = 800;
+
 /// A reusable decoder: keeps its buffers between frames.
 pub struct Decoder {
     engine: Engine,
     quirc: quircs::Quirc,
+    budget: Option<Duration>,
+    threads: usize,
     half: Vec<u8>,
-    binary: Vec<u8>,
     integral: Vec<u32>,
 }
 
-/// Frames whose longer side exceeds this are first tried at half size.
-const DOWNSCALE_ABOVE: u32 = 800;
-
 impl Decoder {
-    /// A decoder using `engine`.
+    /// A decoder using `engine`, with [`DEFAULT_BUDGET`] per frame, on all cores.
     pub fn new(engine: Engine) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         Self {
             engine,
             quirc: quircs::Quirc::default(),
+            budget: Some(DEFAULT_BUDGET),
+            threads,
             half: Vec::new(),
-            binary: Vec::new(),
             integral: Vec::new(),
         }
     }
 
-    /// The texts of the QR codes found in the frame (usually none or one). Codes whose
-    /// payload is not UTF-8 are skipped: no Tessera ticket is.
+    /// Sets the time budget per frame; `None` runs every attempt (tests use this, so that a
+    /// slow debug build or a busy machine cannot change what is read).
+    pub fn with_budget(mut self, budget: Option<Duration>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Runs the costly attempts on `threads` threads (at least one).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The texts of the QR codes found in the frame (none or one). Codes whose payload is not
+    /// UTF-8 are skipped: no Tessera ticket is. Prefer [`Decoder::scan`], which stops at a
+    /// text that verifies and explains an unreadable code.
     pub fn decode(&mut self, frame: &GrayImage) -> Vec<String> {
+        match self.scan(frame, &|_| true) {
+            Outcome::Read(text) => vec![text],
+            Outcome::Unreadable(_) | Outcome::NoCode => Vec::new(),
+        }
+    }
+
+    /// Reads the frame, stopping at the first text for which `accept` returns true (give it
+    /// the signature check, so a misread, however unlikely, costs another attempt rather
+    /// than a verdict).
+    pub fn scan(&mut self, frame: &GrayImage, accept: &(dyn Fn(&str) -> bool + Sync)) -> Outcome {
+        let start = Instant::now();
         let (w, h) = (frame.width() as usize, frame.height() as usize);
-        if w == 0 || h == 0 {
-            return Vec::new();
+        if w < 21 || h < 21 {
+            return Outcome::NoCode;
         }
-        if frame.width().max(frame.height()) > DOWNSCALE_ABOVE {
-            let (hw, hh) = halve(frame.as_raw(), w, h, &mut self.half);
+        let large = w.max(h) > DOWNSCALE_ABOVE;
+        if large {
+            let (hw, hh) = filters::halve(frame.as_raw(), w, h, &mut self.half);
             let half = std::mem::take(&mut self.half);
-            let found = self.run(&half, hw, hh);
+            let found = run(self.engine, &mut self.quirc, &half, hw, hh, accept);
             self.half = half;
-            if !found.is_empty() {
-                return found;
+            if let Some(text) = found {
+                return Outcome::Read(text);
             }
         }
-        let found = self.run(frame.as_raw(), w, h);
-        if !found.is_empty() {
-            return found;
+        if let Some(text) = run(self.engine, &mut self.quirc, frame.as_raw(), w, h, accept) {
+            return Outcome::Read(text);
         }
-        // Noise (a dim gate at night, a cheap sensor) breaks the finder-pattern runs that
-        // the decoders look for: smooth it, then threshold locally.
-        box_blur(frame.as_raw(), w, h, &mut self.half);
-        binarize(&self.half, w, h, &mut self.integral, &mut self.binary);
-        let binary = std::mem::take(&mut self.binary);
-        let found = self.run(&binary, w, h);
-        self.binary = binary;
-        if !found.is_empty() || frame.width().max(frame.height()) > DOWNSCALE_ABOVE {
-            return found;
-        }
-        // A small code in a small frame (three pixels a module or less) loses its module
-        // edges to sampling: give the decoder twice the resolution to fit its grid to.
-        let (dw, dh) = double(frame.as_raw(), w, h, &mut self.half);
-        let doubled = std::mem::take(&mut self.half);
-        let found = self.run(&doubled, dw, dh);
-        self.half = doubled;
-        found
-    }
 
-    fn run(&mut self, pixels: &[u8], w: usize, h: usize) -> Vec<String> {
-        match self.engine {
-            Engine::Quircs => self
-                .quirc
-                .identify(w, h, pixels)
-                .filter_map(|code| code.ok()?.decode().ok())
-                .filter_map(|data| String::from_utf8(data.payload).ok())
-                .collect(),
-            Engine::Rqrr => {
-                let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-                    pixels.get(y * w + x).copied().unwrap_or(255)
-                });
-                img.detect_grids()
-                    .iter()
-                    .filter_map(|g| g.decode().ok())
-                    .map(|(_, text)| text)
-                    .collect()
+        let full = Plane::new(frame.as_raw().clone(), w, h);
+        let window = (w.max(h) / 24).max(8);
+        // Smoothed first (noise breaks finder runs), then as it is (smoothing merges the
+        // rings of finders under two pixels a module).
+        let mut sighting = None;
+        for smoothed in [true, false] {
+            let source = if smoothed {
+                filters::smooth(&full)
+            } else {
+                full.clone()
+            };
+            let binary = filters::binarize(&source, window, 90, &mut self.integral);
+            sighting = finder::sighting(&finder::find(&binary), w, h);
+            if sighting.is_some() {
+                break;
             }
         }
-    }
-}
-
-/// 2×2 box downscale into `out`; returns the new size.
-fn halve(src: &[u8], w: usize, h: usize, out: &mut Vec<u8>) -> (usize, usize) {
-    let (hw, hh) = (w / 2, h / 2);
-    out.clear();
-    out.reserve(hw * hh);
-    for y in 0..hh {
-        let (r0, r1) = (&src[2 * y * w..][..w], &src[(2 * y + 1) * w..][..w]);
-        for x in 0..hw {
-            let sum = u16::from(r0[2 * x])
-                + u16::from(r0[2 * x + 1])
-                + u16::from(r1[2 * x])
-                + u16::from(r1[2 * x + 1]);
-            out.push((sum / 4) as u8);
+        // A smoothed, locally thresholded copy of the whole frame (the pipeline's third step
+        // since ADR 0007, 3–5 ms) reads the odd noisy or unevenly lit code, including some
+        // the finder search misses.
+        let binary = filters::binarize(&filters::smooth(&full), window, 85, &mut self.integral);
+        if let Some(text) = run(self.engine, &mut self.quirc, &binary.px, w, h, accept) {
+            return Outcome::Read(text);
         }
-    }
-    (hw, hh)
-}
-
-/// Bilinear 2× upscale into `out`; returns the new size.
-fn double(src: &[u8], w: usize, h: usize, out: &mut Vec<u8>) -> (usize, usize) {
-    let (dw, dh) = (w * 2, h * 2);
-    out.clear();
-    out.reserve(dw * dh);
-    for y in 0..dh {
-        // Sample centres: destination pixel y covers source y/2 - 0.25 .. in half steps.
-        let sy = (y as f32 - 0.5) / 2.0;
-        let y0 = sy.floor().clamp(0.0, (h - 1) as f32) as usize;
-        let y1 = (y0 + 1).min(h - 1);
-        let fy = (sy - y0 as f32).clamp(0.0, 1.0);
-        for x in 0..dw {
-            let sx = (x as f32 - 0.5) / 2.0;
-            let x0 = sx.floor().clamp(0.0, (w - 1) as f32) as usize;
-            let x1 = (x0 + 1).min(w - 1);
-            let fx = (sx - x0 as f32).clamp(0.0, 1.0);
-            let p = |xx: usize, yy: usize| f32::from(src[yy * w + xx]);
-            let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
-            let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-            out.push((top * (1.0 - fy) + bottom * fy) as u8);
+        let Some(sighting) = sighting else {
+            return Outcome::NoCode;
+        };
+        let deadline = self.budget.map(|b| start + b);
+        let jobs = plan(&sighting, w, h, large);
+        let base = Bases::new(&full, &sighting, &jobs);
+        if let Some(text) = attempt_all(self.engine, self.threads, &base, &jobs, deadline, accept) {
+            return Outcome::Read(text);
         }
-    }
-    (dw, dh)
-}
-
-/// 3×3 box blur into `out` (edges copied).
-fn box_blur(src: &[u8], w: usize, h: usize, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(src);
-    if w < 3 || h < 3 {
-        return;
-    }
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            let mut sum = 0u16;
-            for row in [y - 1, y, y + 1] {
-                let base = row * w + x;
-                sum += u16::from(src[base - 1]) + u16::from(src[base]) + u16::from(src[base + 1]);
+        // A small frame doubled whole, as before the finder search: a finder group found in
+        // the wrong place (text, a pattern) must not hide the code elsewhere.
+        if !large && deadline.is_none_or(|d| Instant::now() < d) {
+            let whole = Rect {
+                x0: 0,
+                y0: 0,
+                x1: w,
+                y1: h,
+            };
+            let doubled = filters::crop_scale(&full, whole, 2.0);
+            if let Some(text) = run(
+                self.engine,
+                &mut self.quirc,
+                &doubled.px,
+                doubled.w,
+                doubled.h,
+                accept,
+            ) {
+                return Outcome::Read(text);
             }
-            out[y * w + x] = (sum / 9) as u8;
+        }
+        Outcome::Unreadable(guidance(&full, &sighting))
+    }
+}
+
+/// Runs one decoder on one picture; the first text that `accept`s.
+fn run(
+    engine: Engine,
+    quirc: &mut quircs::Quirc,
+    px: &[u8],
+    w: usize,
+    h: usize,
+    accept: &(dyn Fn(&str) -> bool + Sync),
+) -> Option<String> {
+    match engine {
+        Engine::Quircs => quirc
+            .identify(w, h, px)
+            .filter_map(|code| code.ok()?.decode().ok())
+            .filter_map(|data| String::from_utf8(data.payload).ok())
+            .find(|text| accept(text)),
+        Engine::Rqrr => {
+            let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+                px.get(y * w + x).copied().unwrap_or(255)
+            });
+            img.detect_grids()
+                .iter()
+                .filter_map(|g| g.decode().ok())
+                .map(|(_, text)| text)
+                .find(|text| accept(text))
         }
     }
 }
 
-/// Local-mean thresholding (Bradley): a pixel is black when darker than 85 % of the mean of
-/// the window around it. Copes with shadows and glare that defeat one global threshold.
-fn binarize(src: &[u8], w: usize, h: usize, integral: &mut Vec<u32>, out: &mut Vec<u8>) {
-    integral.clear();
-    integral.resize((w + 1) * (h + 1), 0);
-    for y in 0..h {
-        let mut row = 0u32;
-        for x in 0..w {
-            row += u32::from(src[y * w + x]);
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+/// How to prepare one copy of the region before decoding it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Prep {
+    /// As it is (cropped, scaled, inverted).
+    Plain,
+    /// Local contrast normalization over a window of this many modules.
+    Normalize(f32),
+    /// Unsharp mask.
+    Sharpen,
+    /// Smoothed, then thresholded against the local mean over this many modules.
+    Binarize(f32),
+    /// Sharpened, then thresholded.
+    SharpenBinarize(f32),
+}
+
+/// One costly attempt: which base (index into the scales) and how to prepare it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Job {
+    scale: usize,
+    prep: Prep,
+    /// Another engine than the decoder's for this attempt.
+    engine: Option<Engine>,
+}
+
+/// The attempts for a sighting, likeliest first.
+fn plan(s: &Sighting, w: usize, h: usize, large: bool) -> Vec<Job> {
+    let _ = (w, h);
+    let scales = scales(s.module);
+    let mut jobs = Vec::new();
+    for (i, &scale) in scales.iter().enumerate() {
+        if s.module < 2.6 {
+            // rqrr fits its grid differently from quirc and reads some small codes quirc
+            // does not.
+            jobs.push(Job {
+                scale: i,
+                prep: Prep::Plain,
+                engine: Some(Engine::Rqrr),
+            });
+        }
+        let whole = s.region.x0 == 0 && s.region.y0 == 0 && s.region.x1 == w && s.region.y1 == h;
+        // The plain full frame was the cheap attempt already (unless inverted).
+        if s.inverted || !whole || scale != 1.0 || large {
+            jobs.push(Job {
+                scale: i,
+                prep: Prep::Plain,
+                engine: None,
+            });
+        }
+        for prep in [
+            Prep::Sharpen,
+            Prep::Binarize(4.0),
+            Prep::Normalize(6.0),
+            Prep::Binarize(12.0),
+            Prep::SharpenBinarize(6.0),
+        ] {
+            jobs.push(Job {
+                scale: i,
+                prep,
+                engine: None,
+            });
         }
     }
-    let r = (w.max(h) / 16).max(4);
-    out.clear();
-    out.reserve(w * h);
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
-                - integral[y0 * (w + 1) + x1]
-                - integral[y1 * (w + 1) + x0];
-            let n = ((x1 - x0) * (y1 - y0)) as u32;
-            let v = u32::from(src[y * w + x]) * n * 100;
-            out.push(if v < sum * 85 { 0 } else { 255 });
+    jobs
+}
+
+/// Enlargements to try for a module size: quirc samples a grid reliably from about four
+/// pixels a module.
+fn scales(module: f32) -> Vec<f32> {
+    if module < 2.6 {
+        vec![2.0, 3.0]
+    } else if module < 4.0 {
+        vec![2.0, 1.0]
+    } else if module > 10.0 {
+        vec![0.5, 1.0]
+    } else {
+        vec![1.0, 2.0]
+    }
+}
+
+/// The cropped, scaled (and, for light-on-dark codes, inverted) copies the jobs start from.
+struct Bases {
+    planes: Vec<Plane>,
+    /// Module size in each plane's pixels.
+    modules: Vec<f32>,
+}
+
+impl Bases {
+    fn new(full: &Plane, s: &Sighting, jobs: &[Job]) -> Self {
+        let scales = scales(s.module);
+        let used = jobs.iter().map(|j| j.scale).max().map_or(0, |m| m + 1);
+        let mut planes = Vec::new();
+        let mut modules = Vec::new();
+        let r = s.region;
+        let area = ((r.x1 - r.x0) * (r.y1 - r.y0)) as f32;
+        for &scale in scales.iter().take(used) {
+            // Enlarging a whole frame would cost more than the budget: at most ≈ 1.2 Mpx.
+            let scale = scale.min((1_200_000.0 / area).sqrt()).max(0.25);
+            let mut p = if scale == 1.0
+                && s.region
+                    == (Rect {
+                        x0: 0,
+                        y0: 0,
+                        x1: full.w,
+                        y1: full.h,
+                    }) {
+                full.clone()
+            } else {
+                filters::crop_scale(full, s.region, scale)
+            };
+            if s.inverted {
+                filters::invert(&mut p);
+            }
+            planes.push(p);
+            modules.push(s.module * scale);
         }
+        Self { planes, modules }
+    }
+}
+
+/// Runs the jobs on `threads` threads, each taking the next job until one reads or time is
+/// up.
+fn attempt_all(
+    engine: Engine,
+    threads: usize,
+    bases: &Bases,
+    jobs: &[Job],
+    deadline: Option<Instant>,
+    accept: &(dyn Fn(&str) -> bool + Sync),
+) -> Option<String> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let found: Mutex<Option<String>> = Mutex::new(None);
+    let work = || {
+        let mut quirc = quircs::Quirc::default();
+        let mut ii = Vec::new();
+        let mut sq = Vec::new();
+        // An attempt cannot be interrupted: start one only if an attempt as long as the last
+        // one still ends within the budget.
+        let mut last = Duration::ZERO;
+        loop {
+            let now = Instant::now();
+            if done.load(Ordering::Relaxed) || deadline.is_some_and(|d| now + last >= d) {
+                return;
+            }
+            let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return;
+            };
+            let base = &bases.planes[job.scale];
+            let m = bases.modules[job.scale];
+            let win = |modules: f32| ((m * modules) as usize).max(4);
+            let prepared;
+            let plane = match job.prep {
+                Prep::Plain => base,
+                Prep::Normalize(n) => {
+                    prepared = filters::normalize(base, win(n), &mut ii, &mut sq);
+                    &prepared
+                }
+                Prep::Sharpen => {
+                    prepared = filters::sharpen(base, ((m / 2.0) as usize).max(1), 1.5, &mut ii);
+                    &prepared
+                }
+                Prep::Binarize(n) => {
+                    prepared = filters::binarize(&filters::smooth(base), win(n), 90, &mut ii);
+                    &prepared
+                }
+                Prep::SharpenBinarize(n) => {
+                    let sharp = filters::sharpen(base, ((m / 2.0) as usize).max(1), 1.5, &mut ii);
+                    prepared = filters::binarize(&sharp, win(n), 90, &mut ii);
+                    &prepared
+                }
+            };
+            let read = run(
+                job.engine.unwrap_or(engine),
+                &mut quirc,
+                &plane.px,
+                plane.w,
+                plane.h,
+                accept,
+            );
+            last = now.elapsed();
+            if let Some(text) = read {
+                done.store(true, Ordering::Relaxed);
+                if let Ok(mut slot) = found.lock() {
+                    slot.get_or_insert(text);
+                }
+                return;
+            }
+        }
+    };
+    if threads <= 1 {
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(work);
+            }
+            work();
+        });
+    }
+    found.into_inner().ok().flatten()
+}
+
+/// Why a sighted code was not read, judged from the region around its finders.
+fn guidance(full: &Plane, s: &Sighting) -> Guidance {
+    if s.clipped {
+        return Guidance::MoveIntoView;
+    }
+    if s.module < 2.5 {
+        return Guidance::HoldCloser;
+    }
+    let r = s.region;
+    let (mut n, mut sum, mut bright) = (0u64, 0u64, 0u64);
+    for y in r.y0..r.y1 {
+        for &v in &full.px[y * full.w + r.x0..y * full.w + r.x1] {
+            n += 1;
+            sum += u64::from(v);
+            bright += u64::from(v >= 250);
+        }
+    }
+    let n = n.max(1);
+    if bright * 100 >= n * 2 {
+        Guidance::TiltAgainstGlare
+    } else if sum / n < 50 {
+        Guidance::MoreLight
+    } else {
+        Guidance::HoldStill
     }
 }

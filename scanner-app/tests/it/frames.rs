@@ -45,15 +45,16 @@ pub fn modules(text: &str) -> (Vec<bool>, usize) {
     (out, size)
 }
 
-struct Rng(u64);
+/// A small deterministic generator (xorshift): the same frames on every machine.
+pub struct Rng(pub u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -117,7 +118,13 @@ pub fn photograph(picture: &GrayImage, scale: f64, s: &Spec) -> GrayImage {
 
 /// Places a `sw`×`sh` source (darkness 0..1 from `dark_at`) into a frame: scaled, rotated,
 /// tilted, unevenly lit, blurred and noisy.
-fn warp(sw: f64, sh: f64, scale: f64, s: &Spec, dark_at: impl Fn(f64, f64) -> f64) -> GrayImage {
+pub fn warp(
+    sw: f64,
+    sh: f64,
+    scale: f64,
+    s: &Spec,
+    dark_at: impl Fn(f64, f64) -> f64,
+) -> GrayImage {
     let (cx, cy) = (
         s.centre.0 * f64::from(s.width),
         s.centre.1 * f64::from(s.height),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 mod cli;
+mod conditions;
 mod damage;
 mod decoding;
 mod fixtures;
