@@ -77,6 +77,11 @@ pub enum SyncApiError {
     /// 409: used code.
     #[error("this enrollment code was already used: ask the organizer for a new one")]
     CodeUsed,
+    /// 409: an active device has this id; the code was not used.
+    #[error(
+        "a device with this id is enrolled and active: enroll this device with its own id, or revoke the other first"
+    )]
+    DeviceActive,
     /// 500.
     #[error("internal error")]
     Internal(String),
@@ -91,6 +96,7 @@ impl IntoResponse for SyncApiError {
             Self::BadCode => (StatusCode::NOT_FOUND, "bad_code"),
             Self::CodeExpired => (StatusCode::GONE, "code_expired"),
             Self::CodeUsed => (StatusCode::CONFLICT, "code_used"),
+            Self::DeviceActive => (StatusCode::CONFLICT, "device_enrolled"),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "sync request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -119,7 +125,7 @@ impl From<StoreError> for SyncApiError {
         (status = 200, description = "EnrollResponse: protocol, device_id, name, gate, token (shown once), server_time"),
         (status = 400, description = "malformed request"),
         (status = 404, description = "bad_code"),
-        (status = 409, description = "code_used"),
+        (status = 409, description = "code_used, or device_enrolled: an active device has this id (the code stays unused)"),
         (status = 410, description = "code_expired"),
     )
 )]
@@ -159,6 +165,7 @@ pub async fn enroll(
         Redeemed::Unknown => return Err(SyncApiError::BadCode),
         Redeemed::Expired => return Err(SyncApiError::CodeExpired),
         Redeemed::Used => return Err(SyncApiError::CodeUsed),
+        Redeemed::DeviceActive => return Err(SyncApiError::DeviceActive),
     };
     let skew = (req.device_time - now).num_milliseconds();
     state

@@ -70,6 +70,9 @@ pub enum Redeemed {
     Expired,
     /// The code was used already.
     Used,
+    /// An active device already has the id the request names: enrollment never takes over
+    /// a live gate (the code stays unused).
+    DeviceActive,
 }
 
 /// An uploaded check-in, its ticket already verified by the server.
@@ -431,14 +434,17 @@ where
         let event_id: i64 = code.try_get("event_id")?;
         let name: String = code.try_get("name")?;
         let gate: Option<String> = code.try_get("gate")?;
-        // A device enrolling again (a new code after a revocation) keeps its id and
-        // its check-ins, and gets a fresh token.
-        sqlx::query(
+        // A device enrolling again after the organizer revoked it (a new code for the same
+        // tablet) keeps its id and its check-ins, and gets a fresh token. An active device's
+        // id is never taken over, whatever code is presented: the conditional update leaves
+        // it alone and the whole redemption rolls back.
+        let enrolled = sqlx::query(
             "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at) \
              VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) \
              ON CONFLICT (id) DO UPDATE SET event_id = excluded.event_id, name = excluded.name, \
              gate = excluded.gate, token_hash = excluded.token_hash, status = 'active', \
-             app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL",
+             app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL \
+             WHERE devices.status = 'revoked'",
         )
         .bind(device_id)
         .bind(event_id)
@@ -449,6 +455,9 @@ where
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if enrolled.rows_affected() == 0 {
+            return Ok(Redeemed::DeviceActive);
+        }
         let device = sqlx::query(crate::sql(&[DEVICE_SELECT, " WHERE id = $1"]))
             .bind(device_id)
             .fetch_one(&mut *tx)

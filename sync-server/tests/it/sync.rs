@@ -588,3 +588,93 @@ async fn devices_report_their_queue(db: &TestDb) {
     app.stop().await;
 }
 on_both_backends!(devices_report_their_queue_on, devices_report_their_queue);
+
+/// Enrolls `device_id` with a fresh code; returns the response status and body.
+async fn try_enroll(app: &TestApp, device_id: &str) -> (u16, Value) {
+    let event = app.state.store.events().await.unwrap()[0].id;
+    let code = tessera_server::app::devices::create_device_code(
+        &app.state,
+        event,
+        "Intruder",
+        Some("North Gate"),
+        chrono::Duration::hours(1),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/v1/sync/enroll"))
+        .json(
+            &json!({"protocol": PROTOCOL, "code": code, "device_id": device_id,
+                      "app_version": "t", "device_time": Utc::now()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Device ids are public (in `/metrics` and every feed). Someone holding any enrollment code
+/// tries to enroll under a live gate's id: refused, nothing about the gate changes, its token
+/// and uploads keep working; only a revoked device's id may be enrolled again.
+async fn enrollment_never_takes_over_a_live_gate(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (_, order) = buy(&app.http, &app.base, pass, 2).await;
+    let texts: Vec<String> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect();
+    let gate_id = "c3".repeat(16);
+    let token = enroll(&app, "Main Gate tablet", &gate_id).await;
+    let device = |app: &TestApp| {
+        let store = app.state.store.clone();
+        let id = gate_id.clone();
+        async move {
+            let all = store.devices().await.unwrap();
+            all.into_iter().find(|d| d.id == id).unwrap()
+        }
+    };
+    let before = device(&app).await;
+
+    let (status, body) = try_enroll(&app, &gate_id).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "device_enrolled");
+    assert!(body.get("token").is_none());
+    let after = device(&app).await;
+    assert_eq!(after, before, "the live gate's row must not change");
+
+    // The real gate still uploads under its own token.
+    let req = serde_json::to_value(batch(&texts[..1], 1)).unwrap();
+    let (status, up) = post_batch(&app, &token, &req).await;
+    assert_eq!(status, 200, "{up}");
+    let up: UploadResponse = serde_json::from_value(up).unwrap();
+    assert!(up.results.iter().all(|r| r.stored && r.server_admitted));
+
+    // A revoked tablet enrolled again with a new code keeps its id and its check-ins.
+    assert!(app.state.store.revoke_device(&gate_id, 0).await.unwrap());
+    let (status, body) = try_enroll(&app, &gate_id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["device_id"], gate_id.as_str());
+    let (status, _) = post_batch(&app, &token, &req).await;
+    assert_eq!(status, 401, "the old token died with the revocation");
+    let new_token = body["token"].as_str().unwrap();
+    let req = serde_json::to_value(batch(&texts[1..], 2)).unwrap();
+    let (status, _) = post_batch(&app, new_token, &req).await;
+    assert_eq!(status, 200);
+    let event = app.state.store.events().await.unwrap()[0].id;
+    let stored = app.state.store.event_check_ins(event).await.unwrap();
+    assert_eq!(stored.iter().filter(|c| c.device_id == gate_id).count(), 2);
+    app.stop().await;
+}
+
+on_both_backends!(
+    enrollment_never_takes_over_a_live_gate_on,
+    enrollment_never_takes_over_a_live_gate
+);
