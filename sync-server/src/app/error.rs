@@ -72,6 +72,9 @@ pub enum AppError {
     /// 429: too many failed logins for this address lately.
     #[error("too many failed logins: wait 15 minutes or reset your password")]
     TooManyAttempts,
+    /// 503: too many requests are waiting for a password check; try again in a moment.
+    #[error("the server is busy: try again in a moment")]
+    Busy,
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),

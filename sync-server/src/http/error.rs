@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,6 +41,7 @@ impl AppError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
             Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -54,7 +55,7 @@ pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
     /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
-    /// `too_many_attempts`, `internal`.
+    /// `too_many_attempts`, `busy` (503, with `Retry-After`), `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -66,14 +67,20 @@ impl IntoResponse for AppError {
         if let Self::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: code.to_owned(),
                 message: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if matches!(self, Self::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -12,6 +12,7 @@ mod support;
 
 mod accounts;
 mod api;
+mod attacks;
 mod cli;
 mod crash;
 mod email;
