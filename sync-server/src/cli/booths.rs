@@ -51,7 +51,7 @@ pub(super) enum BoothCommand {
 /// `booth ...`: vendor booths.
 async fn booth_command(settings: Settings, command: BoothCommand) -> Result<()> {
     use tessera_server::store::BoothCategory;
-    let state = tessera_server::open(settings).await?;
+    let state = admin_services(settings).await?;
     let store = state.store.as_ref();
     let booth_by_code = |code: String, event: Option<i64>| async move {
         let code = app::vendors::booth_code(&code)?;

@@ -65,7 +65,7 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
                     .filter(|u| u.starts_with("http"))
                     .unwrap_or_else(|| settings.public_url()),
             };
-            let state = tessera_server::open(settings).await?;
+            let state = admin_services(settings).await?;
             let events = state.store.events().await?;
             let event_id = match (event, events.as_slice()) {
                 (Some(id), _) if events.iter().any(|e| e.id == id) => id,
@@ -128,7 +128,7 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
             within_minutes,
         } => {
             settings.email.worker = false;
-            let state = tessera_server::open(settings).await?;
+            let state = admin_services(settings).await?;
             let out =
                 app::console::readiness_of(&state, event, Some(within_minutes), chrono::Utc::now())
                     .await

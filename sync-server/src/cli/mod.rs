@@ -40,6 +40,9 @@ struct Cli {
     /// TOML settings file (see `print-config`) [env: TESSERA_CONFIG]
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Listen address of `serve` and `demo` [env: TESSERA_BIND; `demo`: 127.0.0.1:8080]
+    #[arg(long, global = true)]
+    bind: Option<SocketAddr>,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,6 +79,9 @@ fn settings(cli: &Cli) -> Result<Settings> {
     if let Some(url) = &cli.database_url {
         settings.database_url = Some(Secret::new(url.clone()));
     }
+    if let Some(bind) = cli.bind {
+        settings.bind = bind;
+    }
     Ok(settings)
 }
 
@@ -99,7 +105,38 @@ fn init_logging() {
     }
 }
 
+/// The store of an existing database, migrated. A SQLite file that does not exist is
+/// refused rather than created: a mistyped `--data-dir` must not report success on a new,
+/// empty database with a new key.
 async fn admin_store(
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn tessera_server::store::Store>> {
+    refuse_missing_database(settings)?;
+    open_store(settings).await
+}
+
+/// Everything the server's use-cases need, for an admin command on an existing database
+/// (refused like [`admin_store`] when the SQLite file does not exist).
+async fn admin_services(settings: Settings) -> Result<tessera_server::Services> {
+    refuse_missing_database(&settings)?;
+    Ok(tessera_server::open(settings).await?)
+}
+
+fn refuse_missing_database(settings: &Settings) -> Result<()> {
+    if let Some(path) = sqlite_file(&settings.database_url())
+        && !path.exists()
+    {
+        bail!(
+            "no database at {}: check --data-dir (or TESSERA_DATA_DIR), or create one with \
+             `tessera-server migrate`",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The store, created and migrated if needed (`migrate`).
+async fn open_store(
     settings: &Settings,
 ) -> Result<std::sync::Arc<dyn tessera_server::store::Store>> {
     let store = tessera_server::store::open(&settings.database_url(), 2)
@@ -109,13 +146,22 @@ async fn admin_store(
     Ok(store)
 }
 
+/// The file a SQLite URL names (`sqlite://PATH` or `sqlite:PATH`, options after `?`).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
 /// Parses the command line and runs the subcommand.
 #[tokio::main]
 pub async fn main() -> Result<()> {
     let cli = Cli::parse();
     let settings = settings(&cli)?;
     match cli.command {
-        Command::Serve(command) => serve::run(settings, command).await,
+        Command::Serve(command) => serve::run(settings, cli.bind, command).await,
         Command::Catalog(command) => catalog::run(settings, command).await,
         Command::Orders(command) => orders::run(settings, command).await,
         Command::Keys(command) => keys::run(settings, command).await,

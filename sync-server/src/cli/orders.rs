@@ -46,7 +46,7 @@ pub(super) enum Command {
 pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> {
     match command {
         Command::Comp(args) => {
-            let state = tessera_server::open(settings).await?;
+            let state = admin_services(settings).await?;
             let types = state.store.ticket_types().await?;
             let matching: Vec<_> = types
                 .iter()
@@ -97,7 +97,7 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
         }
         Command::Refund { order_id, ticket } => {
             settings.email.worker = false;
-            let state = tessera_server::open(settings)
+            let state = admin_services(settings)
                 .await
                 .context("cannot open the server's state")?;
             let done = app::payments::refund(&state, order_id, ticket, chrono::Utc::now())

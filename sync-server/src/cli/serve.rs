@@ -85,17 +85,9 @@ pub(super) const SERVED_AT_FILE: &str = "served-at";
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Runs the server.
-    Serve {
-        /// Listen address [env: TESSERA_BIND]
-        #[arg(long)]
-        bind: Option<SocketAddr>,
-    },
+    Serve,
     /// Runs the server with the demo festival seeded, demo payments and `.eml` emails.
-    Demo {
-        /// Listen address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
-    },
+    Demo,
     /// Applies database migrations and exits.
     Migrate,
     /// Prints the settings in force as TOML, secrets redacted.
@@ -103,26 +95,30 @@ pub(super) enum Command {
 }
 
 /// Runs one subcommand of this topic.
-pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> {
+///
+/// `bind` is the `--bind` flag, already in `settings`; `demo` without it listens on
+/// 127.0.0.1:8080 whatever the settings say, so a demo is never exposed by accident.
+pub(super) async fn run(
+    mut settings: Settings,
+    bind: Option<SocketAddr>,
+    command: Command,
+) -> Result<()> {
     match command {
         Command::PrintConfig => {
             print!("{}", settings.to_toml());
         }
-        Command::Serve { bind } => {
+        Command::Serve => {
             init_logging();
-            if let Some(bind) = bind {
-                settings.bind = bind;
-            }
             run_server(settings, false).await?;
         }
-        Command::Demo { bind } => {
+        Command::Demo => {
             init_logging();
-            settings.bind = bind;
+            settings.bind = bind.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
             settings.demo = true;
             run_server(settings, true).await?;
         }
         Command::Migrate => {
-            admin_store(&settings).await?;
+            open_store(&settings).await?;
             println!(
                 "migrations applied to the {} database",
                 settings.database_url().split(':').next().unwrap_or("?")

@@ -40,7 +40,9 @@ pub(super) enum Command {
 pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
     match command {
         Command::User(UserCommand::Create { email, name, role }) => {
-            let store = admin_store(&settings).await?;
+            // The first organizer is made on a fresh installation: `user create` creates the
+            // database like `migrate` (every other admin command refuses a missing one).
+            let store = open_store(&settings).await?;
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;

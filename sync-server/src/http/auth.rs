@@ -196,9 +196,10 @@ impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
     async fn from_request(req: Request, state: &Services) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
         let cookie = cookie_value(&headers, CSRF_COOKIE);
+        // An opaque `Origin: null` (a sandboxed frame, a data: page, a redirect from another
+        // site) is never one of our pages: refused like another site's origin.
         if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-            && origin != "null"
-            && !same_origin(state, &headers, origin)
+            && (origin == "null" || !same_origin(state, &headers, origin))
         {
             return Err(AppError::Csrf);
         }

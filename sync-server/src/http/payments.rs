@@ -67,6 +67,7 @@ pub async fn stripe_webhook(
         .payments
         .stripe_webhook_secret
         .as_ref()
+        .filter(|s| !s.expose().trim().is_empty())
         .ok_or(WebhookError::NotConfigured)?;
     let header = headers
         .get("stripe-signature")

@@ -1,11 +1,15 @@
-//! The server under attack, as an attacker would run it against the real binary: a burst of
-//! anonymous logins, each an argon2id check of 19 MiB.
+//! The server under attack, as an attacker would run it: a burst of anonymous logins against
+//! the real binary, each an argon2id check of 19 MiB; a form posted from an opaque origin; a
+//! webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{TestDb, server_process};
+use reqwest::StatusCode;
+use tessera_server::config::Secret;
+
+use crate::support::{TestApp, TestDb, server_process};
 
 /// The peak resident memory of a process, in bytes (`VmHWM` in `/proc/<pid>/status`).
 fn peak_rss(pid: u32) -> u64 {
@@ -96,4 +100,76 @@ async fn a_login_burst_keeps_memory_bounded_and_health_answering() {
         "no request was refused: the pool is not bounded"
     );
     server.kill();
+}
+
+/// A form posted with the right CSRF cookie and field but `Origin: null` (a sandboxed frame or
+/// a data: page of another site can send one) is refused and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_from_an_opaque_origin_changes_nothing() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let jar = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = jar
+        .get(app.url("/account/register"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "Mallory"),
+        ("email", "null-origin@example.com"),
+        ("password", "a long enough password"),
+    ];
+    let res = jar
+        .post(app.url("/account/register"))
+        .header("Origin", "null")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let users = app.state.store.users().await.unwrap();
+    assert!(users.iter().all(|u| u.email != "null-origin@example.com"));
+    // The same form from our own page goes through.
+    let res = jar
+        .post(app.url("/account/register"))
+        .header("Origin", app.base.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+/// A Stripe webhook secret (or key, or refund token) set to nothing would let anyone sign
+/// events: the server refuses to start, and says which setting.
+#[tokio::test]
+async fn an_empty_payment_secret_is_refused_at_start() {
+    let db = TestDb::sqlite();
+    for blank in ["", "  "] {
+        let mut settings = db.settings();
+        settings.payments.stripe_secret_key = Some(Secret::new("sk_test_123"));
+        settings.payments.stripe_webhook_secret = Some(Secret::new(blank));
+        let err = tessera_server::open(settings)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TESSERA_STRIPE_WEBHOOK_SECRET"), "{err}");
+    }
 }

@@ -372,3 +372,79 @@ async fn accounts_with_roles_come_from_the_command_line() {
     }
     app.stop().await;
 }
+
+/// An admin command pointed at a data dir with no database (a typo in `--data-dir`) fails,
+/// says where it looked, and creates nothing; `migrate` is the way to create one.
+#[test]
+fn admin_commands_refuse_a_data_dir_without_a_database() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().join("tesera-data-typo");
+    let dir_arg = dir.display().to_string();
+    for args in [
+        vec!["devices", "list", "--data-dir", &dir_arg],
+        vec![
+            "comp",
+            "--type",
+            "3-Day Pass",
+            "--email",
+            "g@example.com",
+            "--data-dir",
+            &dir_arg,
+        ],
+        vec!["device-code", "--name", "Tablet-9", "--data-dir", &dir_arg],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .args(&args)
+            .env("TESSERA_MASTER_KEY", MASTER_KEY)
+            .output()
+            .expect("run tessera-server");
+        assert!(!out.status.success(), "{args:?} succeeded on no database");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no database at"), "{args:?}: {stderr}");
+        assert!(
+            !dir.join("tessera.db").exists(),
+            "{args:?} created a database"
+        );
+    }
+    run(&["migrate", "--data-dir", &dir_arg], &[]);
+    assert!(dir.join("tessera.db").exists());
+    run(&["devices", "list", "--data-dir", &dir_arg], &[]);
+}
+
+/// `--bind` goes before or after the subcommand, like every global option.
+#[test]
+fn bind_goes_before_or_after_the_subcommand() {
+    for before in [true, false] {
+        let db = TestDb::sqlite();
+        let dir = db.dir.path().display().to_string();
+        let mut args = vec!["--data-dir", dir.as_str()];
+        if before {
+            args.splice(0..0, ["--bind", "127.0.0.1:0", "serve"]);
+        } else {
+            args.splice(0..0, ["serve", "--bind", "127.0.0.1:0"]);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .args(&args)
+            .env("TESSERA_MASTER_KEY", MASTER_KEY)
+            .env("TESSERA_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            line.starts_with("listening on http://127.0.0.1:"),
+            "{args:?}: {line:?}"
+        );
+        assert!(
+            !line.ends_with(":8080\n"),
+            "{args:?} ignored --bind: {line:?}"
+        );
+    }
+}

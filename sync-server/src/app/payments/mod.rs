@@ -125,6 +125,23 @@ impl Payments {
 
     /// Stripe when a secret key is configured, else demo mode.
     pub fn from_settings(settings: &Settings) -> Result<Self, ProviderError> {
+        // A secret set to nothing is a mistake, never a configuration: an empty webhook
+        // secret would accept events anyone can sign.
+        let p = &settings.payments;
+        for (name, secret) in [
+            ("TESSERA_STRIPE_SECRET_KEY", &p.stripe_secret_key),
+            ("TESSERA_STRIPE_WEBHOOK_SECRET", &p.stripe_webhook_secret),
+            ("TESSERA_REFUND_API_TOKEN", &p.refund_api_token),
+        ] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim().is_empty())
+            {
+                return Err(ProviderError::Config(format!(
+                    "{name} is set but empty: give it its value, or unset it"
+                )));
+            }
+        }
         match &settings.payments.stripe_secret_key {
             None => Ok(Self::demo()),
             Some(key) => Ok(Self::with_provider(Arc::new(stripe::StripeProvider::new(
