@@ -331,10 +331,14 @@ pub async fn readyz(State(state): State<Services>) -> (StatusCode, Json<Readines
     )
 }
 
-/// The layers that wrap every route: request ids, logs, counts, and the counts' home.
+/// The layers that wrap every route: the security headers, request ids, logs, counts, and
+/// the counts' home.
 pub fn layers(router: axum::Router) -> axum::Router {
     let http = Arc::new(HttpMetrics::default());
     router
+        .layer(axum::middleware::from_fn(
+            crate::http::headers::security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(http.clone(), track))
         .layer(Extension(http))
 }

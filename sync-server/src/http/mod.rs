@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod metrics;
 pub mod payments;
 pub mod sync;

@@ -173,3 +173,47 @@ async fn an_empty_payment_secret_is_refused_at_start() {
         assert!(err.contains("TESSERA_STRIPE_WEBHOOK_SECRET"), "{err}");
     }
 }
+
+/// Every page and API answer carries the security headers; order and ticket pages (which
+/// hold tokens and names) are never stored by a cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = crate::support::ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    assert_eq!(status, 201, "{order}");
+    let token = order["access_token"].as_str().unwrap();
+    let id = order["id"].as_i64().unwrap();
+    let ticket = &order["tickets"][0];
+    let pages = [
+        "/".to_owned(),
+        "/account/login".to_owned(),
+        format!("/orders/{id}?token={token}"),
+        format!("/api/v1/orders/{id}?token={token}"),
+        format!(
+            "{}?token={token}",
+            ticket["links"]["qr_png"].as_str().unwrap()
+        ),
+        "/no/such/page".to_owned(),
+    ];
+    for page in pages {
+        let url = if page.starts_with("http") {
+            page.clone()
+        } else {
+            app.url(&page)
+        };
+        let res = app.http.get(&url).send().await.unwrap();
+        let h = res.headers();
+        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(get("x-content-type-options"), "nosniff", "{page}");
+        assert_eq!(get("x-frame-options"), "DENY", "{page}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{page}");
+        assert!(
+            get("content-security-policy").contains("frame-ancestors 'none'"),
+            "{page}"
+        );
+        assert!(get("cache-control").contains("no-store"), "{page}: {h:?}");
+    }
+    app.stop().await;
+}
