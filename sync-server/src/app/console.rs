@@ -176,3 +176,21 @@ pub async fn rotate(state: &Services) -> Result<u16, AppError> {
     tracing::info!(key = id, "signing key rotated from the console");
     Ok(id)
 }
+
+/// Retires a signing key ([`crate::app::keys::Keys::retire`]) and makes this process refuse
+/// its tickets at once (other instances within `keys_reload_ms`).
+pub async fn retire_key(state: &Services, key_id: i64) -> Result<(), AppError> {
+    use crate::app::keys::{KeyError, Keys};
+    Keys::retire(state.store.as_ref(), key_id)
+        .await
+        .map_err(|e| match e {
+            KeyError::UnknownKey(id) => AppError::NotFound(format!("signing key {id}")),
+            e @ KeyError::SigningKey(_) => AppError::Conflict(e.to_string()),
+            e => AppError::Internal(e.to_string()),
+        })?;
+    let keys = Keys::load_or_create(state.store.as_ref(), &state.master)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    *state.keys.write().await = std::sync::Arc::new(keys);
+    Ok(())
+}

@@ -42,6 +42,14 @@ pub enum KeyError {
     /// No more key ids.
     #[error("all 65535 key ids are used")]
     Exhausted,
+    /// No signing key has this id.
+    #[error("there is no signing key {0} (see `tessera-server keys list`)")]
+    UnknownKey(i64),
+    /// The key signs new tickets: another must take over first.
+    #[error(
+        "key {0} signs new tickets: rotate first (`tessera-server keys rotate`), then retire it"
+    )]
+    SigningKey(i64),
     /// The OS random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
@@ -256,6 +264,31 @@ impl Keys {
                 return u16::try_from(next).map_err(|_| KeyError::Exhausted);
             }
         }
+    }
+
+    /// Retires a key: from then on every ticket it signed is refused (`retired_key`), by the
+    /// server at once and by each gate at its next sync (the feed carries the key's state).
+    /// The key that signs new tickets (the newest active one) is refused: rotate first.
+    /// Retiring a retired key changes nothing.
+    pub async fn retire(store: &dyn Store, key_id: i64) -> Result<(), KeyError> {
+        let rows = store.signing_keys().await?;
+        let key = rows
+            .iter()
+            .find(|r| r.id == key_id)
+            .ok_or(KeyError::UnknownKey(key_id))?;
+        if key.state == KeyState::Retired {
+            return Ok(());
+        }
+        let signer = rows
+            .iter()
+            .filter(|r| r.state == KeyState::Active)
+            .map(|r| r.id)
+            .max();
+        if signer == Some(key_id) {
+            return Err(KeyError::SigningKey(key_id));
+        }
+        store.set_key_state(key_id, KeyState::Retired).await?;
+        Ok(())
     }
 
     fn from_rows(rows: &[KeyRow], master: &MasterKey) -> Result<Self, KeyError> {

@@ -1,4 +1,4 @@
-//! Signing keys: `keys rotate`, `keys list`.
+//! Signing keys: `keys rotate`, `keys list`, `keys retire`.
 
 use super::*;
 
@@ -9,6 +9,13 @@ pub(super) enum KeysCommand {
     Rotate,
     /// Lists the keys, one JSON object per line.
     List,
+    /// Retires a key: every ticket it signed is refused from then on (`retired_key`), by
+    /// the gates from their next sync. The key that signs new tickets cannot be retired:
+    /// rotate first. After a key leak: rotate, reissue, then retire (docs/operations.md).
+    Retire {
+        /// The key id (see `keys list`).
+        key_id: i64,
+    },
 }
 
 /// The subcommands of this topic.
@@ -28,6 +35,11 @@ pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
             app::keys::Keys::load_or_create(store.as_ref(), &master).await?;
             let id = app::keys::Keys::rotate(store.as_ref(), &master).await?;
             println!("{}", json!({"key_id": id, "status": "active"}));
+        }
+        Command::Keys(KeysCommand::Retire { key_id }) => {
+            let store = admin_store(&settings).await?;
+            app::keys::Keys::retire(store.as_ref(), key_id).await?;
+            println!("{}", json!({"key_id": key_id, "status": "retired"}));
         }
         Command::Keys(KeysCommand::List) => {
             let store = admin_store(&settings).await?;

@@ -832,6 +832,27 @@ pub async fn rotate_key(
     ))
 }
 
+/// Retires a signing key: every ticket it signed is refused from now on (`retired_key`), by
+/// devices from their next sync. The key that signs new tickets cannot be retired (409):
+/// rotate first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/console/keys/{key_id}/retire",
+    params(("key_id" = i64, Path, description = "the key")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "`{\"key_id\": n, \"status\": \"retired\"}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn retire_key(
+    _: Organizer,
+    State(state): State<Services>,
+    ApiPath(key_id): ApiPath<i64>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    crate::app::console::retire_key(&state, key_id).await?;
+    Ok(Json(
+        serde_json::json!({ "key_id": key_id, "status": "retired" }),
+    ))
+}
+
 /// The console part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -852,7 +873,8 @@ pub async fn rotate_key(
         edit_ticket_type,
         pause,
         resume,
-        rotate_key
+        rotate_key,
+        retire_key
     ),
     components(schemas(
         DeviceStatus,
@@ -903,5 +925,6 @@ pub fn routes() -> Router<Services> {
         .route("/api/v1/console/ticket-types/{id}/pause", post(pause))
         .route("/api/v1/console/ticket-types/{id}/resume", post(resume))
         .route("/api/v1/console/keys/rotate", post(rotate_key))
+        .route("/api/v1/console/keys/{key_id}/retire", post(retire_key))
         .merge(crate::http::vendors::routes())
 }

@@ -4,5 +4,6 @@
 mod agreement;
 mod browser;
 mod festival;
+mod keys;
 mod printed;
 mod vendors_browser;
