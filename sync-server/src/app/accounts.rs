@@ -484,7 +484,11 @@ pub async fn reset_with_link(
 }
 
 /// Confirms an address through its link.
-pub async fn verify_with_link(state: &Services, token: &str) -> Result<(), AppError> {
+///
+/// Every session of the account ends (whoever holds the mailbox decides, not whoever typed
+/// the address first); returns the account's id, so a page answering the browser that
+/// confirmed can open a fresh session for it.
+pub async fn verify_with_link(state: &Services, token: &str) -> Result<i64, AppError> {
     let row = email_link(state, "verify", token).await?;
     if !state
         .store
@@ -493,7 +497,7 @@ pub async fn verify_with_link(state: &Services, token: &str) -> Result<(), AppEr
     {
         return Err(AppError::BadLink);
     }
-    Ok(())
+    Ok(row.user_id)
 }
 
 /// Queues one email with every valid ticket the account holds.

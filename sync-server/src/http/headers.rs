@@ -1,5 +1,5 @@
-//! The headers every response carries: no sniffing, no framing, no referrer (links carry
-//! tokens), a content security policy that allows no script and no third-party resource, and
+//! The headers every response carries: no sniffing, no framing, no referrer to other sites
+//! (links carry tokens), a content security policy that allows no script and no third-party resource, and
 //! `Cache-Control: no-store` unless a route chose otherwise (order and ticket pages, their
 //! QR codes and PDFs hold tokens and personal data, and shared caches must not keep them).
 
@@ -22,7 +22,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let fixed: [(HeaderName, &'static str); 4] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
+        // on our own form posts, which the CSRF check refuses.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     ];
     for (name, value) in fixed {

@@ -531,6 +531,13 @@ where
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        // Whoever controls the mailbox decides: every session opened before the address was
+        // proven ends (someone may have registered another person's address with a password
+        // of his own and waited for that person to confirm it).
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -186,6 +186,11 @@ async fn guest_orders_attach_once_the_address_is_confirmed(db: &TestDb) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_link");
 
+    // Confirming ended the session opened before it (see
+    // `confirming_an_address_ends_sessions_opened_before`): Grace logs in again.
+    let (status, _) = get(&app, "/api/v1/me/tickets", Some(&token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = login(&app, "grace@example.com", PASSWORD).await;
     let (_, tickets) = get(&app, "/api/v1/me/tickets", Some(&token)).await;
     let ids: Vec<i64> = tickets
         .as_array()
@@ -824,3 +829,50 @@ async fn forms_without_the_csrf_token_change_nothing() {
     assert_eq!(as_form.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+/// Account pre-hijacking: an attacker registers the victim's address with a password of his
+/// own and keeps the session open; the victim, who bought tickets as a guest, confirms the
+/// address from the email they receive. The person who controls the mailbox decides: the
+/// attacker's session ends at confirmation and never sees the victim's tickets.
+async fn confirming_an_address_ends_sessions_opened_before(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let victim = "victim@example.com";
+    buy_as(
+        &app,
+        victim,
+        "Victim",
+        json!([{"ticket_type": pass, "quantity": 2}]),
+    )
+    .await;
+    let attacker_password = "the attacker's own password";
+    let (status, body) = post(
+        &app,
+        "/api/v1/auth/register",
+        None,
+        json!({"email": victim, "name": "Not Victim", "password": attacker_password}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let attacker = login(&app, victim, attacker_password).await;
+    // Unconfirmed, the account sees none of the address's tickets.
+    let (status, tickets) = get(&app, "/api/v1/me/tickets", Some(&attacker)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tickets.as_array().map(Vec::len), Some(0), "{tickets}");
+
+    let text = mail_with(db.dir.path(), victim, "/account/verify?token=").await;
+    let token = link_token(&text, "/account/verify?token=");
+    let (status, body) = post(&app, "/api/v1/auth/verify", None, json!({"token": token})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let (status, body) = get(&app, "/api/v1/me/tickets", Some(&attacker)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = get(&app, "/api/v1/me/orders", Some(&attacker)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+on_both_backends!(
+    confirming_ends_earlier_sessions,
+    confirming_an_address_ends_sessions_opened_before
+);

@@ -208,7 +208,7 @@ async fn every_answer_carries_the_security_headers() {
         let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
         assert_eq!(get("x-content-type-options"), "nosniff", "{page}");
         assert_eq!(get("x-frame-options"), "DENY", "{page}");
-        assert_eq!(get("referrer-policy"), "no-referrer", "{page}");
+        assert_eq!(get("referrer-policy"), "same-origin", "{page}");
         assert!(
             get("content-security-policy").contains("frame-ancestors 'none'"),
             "{page}"

@@ -261,12 +261,21 @@ async fn verify(
     MaybeUser(user): MaybeUser,
     CsrfForm(form): CsrfForm<VerifyForm>,
 ) -> Result<Response, PageError> {
-    verify_with_link(&state, &form.token).await?;
-    Ok(see_other(if user.is_some() {
-        "/account?notice=verified"
-    } else {
-        "/account/login?notice=verified"
-    }))
+    let verified = verify_with_link(&state, &form.token).await?;
+    // Confirming ended every session of the account. The browser that followed the link
+    // from the mailbox while logged in to this very account is the mailbox's owner: it gets
+    // a fresh session; any other browser logs in again.
+    match user {
+        Some(u) if u.user.id == verified => {
+            let token = accounts::start_session(&state, verified, "cookie").await?;
+            Ok(with_session(
+                &state,
+                &token,
+                see_other("/account?notice=verified"),
+            ))
+        }
+        _ => Ok(see_other("/account/login?notice=verified")),
+    }
 }
 
 async fn verify_resend(
