@@ -1,7 +1,8 @@
-//! Accounts and who is asking: password hashing (argon2id), sessions (a random token in an
-//! HttpOnly cookie for pages, the same kind of token as `Authorization: Bearer` for the API;
-//! only their SHA-256 is stored), roles, the CSRF check every form post passes, login rate
-//! limiting and the signed one-time links of verification and password-reset emails.
+//! Accounts: password hashing (argon2id, on a bounded pool of its own threads), sessions (a
+//! random token: an HttpOnly cookie for pages, `Authorization: Bearer` for the API; only its
+//! SHA-256 is stored), roles, login rate limiting, and the signed one-time links of
+//! verification and password-reset emails. How a request shows who it is (cookies, bearer
+//! tokens, the CSRF check) is `http::auth`.
 
 use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -10,8 +11,7 @@ use chrono::Utc;
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
-use crate::store::OutboxKind;
-use crate::store::{NewUser, User};
+use crate::store::{NewUser, OutboxKind, User};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";

@@ -2,8 +2,8 @@
 //! tokens (verification, password reset), failed logins, and the two changes an attendee
 //! makes to a ticket — a transfer and an upgrade — each one conditional on the revision the
 //! attendee saw, so a double submit or a race changes a ticket once. Like [`super::sql`],
-//! one SQL body serves both backends; hashing, signing and rules live in `auth` and
-//! `tickets`.
+//! one SQL body serves both backends; hashing, signing and rules live in the server's
+//! `app::accounts` and `app::tickets`.
 
 use async_trait::async_trait;
 use sqlx::Row;
