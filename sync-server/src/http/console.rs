@@ -1,11 +1,10 @@
 //! The organizer console's API: ticket types (create, edit before sales, pause), orders and
 //! tickets (search, void, comp, resend), gate devices (enrollment codes with their QR,
 //! the list, revocation, doors-open readiness), live gate counts, CSV exports and signing key
-//! rotation. Every route takes an [`Organizer`].
+//! rotation and retirement. Every route takes an [`Organizer`].
 //!
-//! The figures are computed here, in plain functions over store rows ([`readiness`],
-//! [`live`], [`csv`]), so they are unit-tested without a database and the event's timezone
-//! rules stay in Rust. Vendor booths' console routes are in `crate::app::vendors`.
+//! The figures are plain functions over store rows in `domain::console` (readiness, live
+//! counts, CSV), read by `app::console`; vendor booths' console routes are `http::vendors`.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
