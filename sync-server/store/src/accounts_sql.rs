@@ -155,8 +155,9 @@ pub trait AccountStore: Send + Sync {
     async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError>;
     /// Changes a user's display name.
     async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError>;
-    /// Replaces a password hash and ends every session of the user (password change).
-    async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError>;
+    /// Replaces a password hash and ends every session and every unused reset link of the
+    /// user (password change).
+    async fn set_password(&self, user_id: i64, hash: &str, now: i64) -> Result<(), StoreError>;
 
     /// Stores a session.
     async fn create_session(
@@ -198,8 +199,8 @@ pub trait AccountStore: Send + Sync {
     /// Uses a `verify` token: marks the address verified and attaches the guest orders
     /// placed with it. `false` when the token was used or expired meanwhile.
     async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError>;
-    /// Uses a `reset` token: sets the password and ends every session. `false` when the
-    /// token was used or expired meanwhile.
+    /// Uses a `reset` token: sets the password, ends every session and every other reset
+    /// link. `false` when the token was used or expired meanwhile.
     async fn reset_password(&self, token_id: i64, hash: &str, now: i64)
     -> Result<bool, StoreError>;
 
@@ -357,7 +358,7 @@ where
         Ok(())
     }
 
-    async fn set_password(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
+    async fn set_password(&self, user_id: i64, hash: &str, now: i64) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -365,6 +366,7 @@ where
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        Self::retire_reset_links(&mut *tx, user_id, now).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -441,6 +443,10 @@ where
     ) -> Result<i64, StoreError> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
+        if purpose == "reset" {
+            // Only the newest reset link works.
+            Self::retire_reset_links(&mut *tx, user_id, now).await?;
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO email_tokens (user_id, purpose, created_at, expires_at) \
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -567,6 +573,7 @@ where
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        Self::retire_reset_links(&mut *tx, user_id, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -251,6 +251,24 @@ where
             .collect()
     }
 
+    /// Ends every unused password-reset link of an account: after a newer link, a reset or a
+    /// password change, an older link in someone's mailbox must not set the password again.
+    pub(crate) async fn retire_reset_links(
+        conn: &mut DB::Connection,
+        user_id: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE email_tokens SET used_at = $1 \
+             WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// Uses a one-time email token: marks it used if it is of `purpose`, unused and
     /// unexpired, in one conditional statement (two racing uses: one wins); returns the
     /// token's user, or `None`.

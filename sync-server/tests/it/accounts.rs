@@ -876,3 +876,88 @@ on_both_backends!(
     confirming_ends_earlier_sessions,
     confirming_an_address_ends_sessions_opened_before
 );
+
+/// A reset link left in a mailbox must not set the password later: a newer link, a reset and
+/// a password change each end every earlier unused link.
+async fn older_reset_links_die_with_newer_ones_and_password_changes(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    account(&app, db.dir.path(), "ada@example.com", "Ada").await;
+    let links = |n: usize| {
+        let dir = db.dir.path().to_owned();
+        async move {
+            eventually(
+                &format!("{n} reset emails"),
+                Duration::from_secs(30),
+                || {
+                    let dir = dir.clone();
+                    async move {
+                        let found: Vec<String> = mails(&dir)
+                            .into_iter()
+                            .filter(|(_, _, t)| t.contains("/account/reset?token="))
+                            .map(|(_, _, t)| link_token(&t, "/account/reset?token="))
+                            .collect();
+                        (found.len() >= n).then_some(found)
+                    }
+                },
+            )
+            .await
+        }
+    };
+    let ask = || {
+        post(
+            &app,
+            "/api/v1/auth/password-reset",
+            None,
+            json!({"email": "ada@example.com"}),
+        )
+    };
+    let confirm = |link: String, password: &'static str| {
+        post(
+            &app,
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            json!({"token": link, "password": password}),
+        )
+    };
+    assert_eq!(ask().await.0, StatusCode::ACCEPTED);
+    let first = links(1).await[0].clone();
+    assert_eq!(ask().await.0, StatusCode::ACCEPTED);
+    let second = links(2).await.into_iter().find(|l| *l != first).unwrap();
+    let (status, body) = confirm(first.clone(), "the first new password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "bad_link");
+    let (status, body) = confirm(second.clone(), "the second new password").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // A link asked for, then the password changed another way: the link is dead.
+    assert_eq!(ask().await.0, StatusCode::ACCEPTED);
+    let third = links(3)
+        .await
+        .into_iter()
+        .find(|l| *l != first && *l != second)
+        .unwrap();
+    let user = app
+        .state
+        .store
+        .user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = tessera_server::app::accounts::hash_password("changed on the profile".into())
+        .await
+        .unwrap();
+    app.state
+        .store
+        .set_password(user.id, &hash, chrono::Utc::now().timestamp())
+        .await
+        .unwrap();
+    let (status, body) = confirm(third, "an attacker's password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    login(&app, "ada@example.com", "changed on the profile").await;
+    app.stop().await;
+}
+
+on_both_backends!(
+    older_reset_links_die,
+    older_reset_links_die_with_newer_ones_and_password_changes
+);

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -346,7 +346,10 @@ async fn password(
         accounts::authenticate(&state, &user.user.email, &form.current).await?;
         accounts::validate_password(&form.password)?;
         let hash = accounts::hash_password(form.password.clone()).await?;
-        state.store.set_password(user.user.id, &hash).await?;
+        state
+            .store
+            .set_password(user.user.id, &hash, Utc::now().timestamp())
+            .await?;
         accounts::start_session(&state, user.user.id, "cookie").await
     }
     .await;
