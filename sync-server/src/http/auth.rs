@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 
@@ -88,18 +88,42 @@ pub async fn current_user(
     Ok(Some(CurrentUser { user, role, bearer }))
 }
 
+/// Why a request's account was refused, answered as the request expects: the API's JSON
+/// error for `/api/...`, and for a page what pages answer (the login page when nobody is
+/// logged in, an HTML error page otherwise), never raw JSON in a browser.
+#[derive(Debug)]
+pub struct AuthRejection {
+    /// What was wrong.
+    pub error: AppError,
+    /// Whether the request was for a page rather than the API.
+    pub page: bool,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        if self.page {
+            crate::http::web::PageError(self.error).into_response()
+        } else {
+            self.error.into_response()
+        }
+    }
+}
+
 impl FromRequestParts<Services> for CurrentUser {
-    type Rejection = AppError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Services,
     ) -> Result<Self, Self::Rejection> {
+        let page = !parts.uri.path().starts_with("/api/");
+        let refuse = |error| AuthRejection { error, page };
         let user = current_user(state, &parts.headers)
-            .await?
-            .ok_or(AppError::LoginRequired)?;
+            .await
+            .map_err(refuse)?
+            .ok_or(refuse(AppError::LoginRequired))?;
         if !user.bearer && cross_site_risk(parts) {
-            return Err(AppError::Csrf);
+            return Err(refuse(AppError::Csrf));
         }
         Ok(user)
     }
@@ -140,7 +164,7 @@ impl FromRequestParts<Services> for MaybeUser {
 pub struct Organizer(pub CurrentUser);
 
 impl FromRequestParts<Services> for Organizer {
-    type Rejection = AppError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -148,7 +172,10 @@ impl FromRequestParts<Services> for Organizer {
     ) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         if user.role != Role::Organizer {
-            return Err(AppError::RoleRequired("organizer"));
+            return Err(AuthRejection {
+                error: AppError::RoleRequired("organizer"),
+                page: !parts.uri.path().starts_with("/api/"),
+            });
         }
         Ok(Self(user))
     }
@@ -171,7 +198,7 @@ pub async fn csrf_cookie(
         Some(t) => (t, false),
         None => match new_token() {
             Ok(t) => (t, true),
-            Err(e) => return axum::response::IntoResponse::into_response(e),
+            Err(e) => return e.into_response(),
         },
     };
     request.extensions_mut().insert(CsrfToken(token.clone()));

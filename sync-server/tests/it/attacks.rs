@@ -217,3 +217,34 @@ async fn every_answer_carries_the_security_headers() {
     }
     app.stop().await;
 }
+
+/// A browser that is not logged in, sent to a page that needs an account, lands on the login
+/// page, never on raw JSON; the API keeps its JSON error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_send_strangers_to_the_login_page() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for page in ["/account", "/account/profile"] {
+        let res = browser
+            .get(app.url(page))
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(
+            res.headers().get("location").and_then(|v| v.to_str().ok()),
+            Some("/account/login"),
+            "{page}"
+        );
+    }
+    let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "login_required");
+    app.stop().await;
+}

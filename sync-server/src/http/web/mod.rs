@@ -180,6 +180,12 @@ impl From<AppError> for PageError {
     }
 }
 
+impl From<crate::http::auth::AuthRejection> for PageError {
+    fn from(r: crate::http::auth::AuthRejection) -> Self {
+        Self(r.error)
+    }
+}
+
 impl From<crate::store::StoreError> for PageError {
     fn from(e: crate::store::StoreError) -> Self {
         Self(e.into())
