@@ -57,6 +57,7 @@ pub async fn backup(database_url: &str, to: &Path) -> Result<u64, BackupError> {
         .execute(&mut conn)
         .await?;
     conn.close().await?;
+    crate::store::private_file(to)?;
     Ok(std::fs::metadata(to)?.len())
 }
 
@@ -112,5 +113,6 @@ pub async fn restore(database_url: &str, from: &Path) -> Result<PathBuf, BackupE
         std::fs::create_dir_all(dir)?;
     }
     std::fs::copy(from, &target)?;
+    crate::store::private_file(&target)?;
     Ok(aside)
 }

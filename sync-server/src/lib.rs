@@ -106,6 +106,17 @@ async fn demo_organizer(
 /// Opens the store, runs migrations, seeds the demo festival (in demo mode) and loads or
 /// creates the signing keys.
 pub async fn open(settings: Settings) -> Result<Services, ServerError> {
+    // The data dir holds the database, the master key, the outbox's emails and wallet
+    // credentials: only the server's user may enter it.
+    if settings.data_dir.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    } else {
+        store::private_dir(&settings.data_dir)?;
+    }
     let store = store::open(&settings.database_url(), settings.database_max_connections).await?;
     store.migrate().await?;
     if settings.demo {

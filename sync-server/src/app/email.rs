@@ -117,7 +117,12 @@ impl Mailer {
                 Ok(())
             }
             Self::Files(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
+                if !tokio::fs::try_exists(dir).await? {
+                    let dir = dir.clone();
+                    tokio::task::spawn_blocking(move || crate::store::private_dir(&dir))
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))??;
+                }
                 let name = match row.order_id {
                     Some(order) => format!("order-{order}-{}.eml", row.id),
                     None => format!("account-{}.eml", row.id),
@@ -129,7 +134,14 @@ impl Mailer {
                 // after a crash overwrites rather than duplicates.
                 tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                     use std::io::Write;
-                    let mut f = std::fs::File::create(&file)?;
+                    let mut options = std::fs::OpenOptions::new();
+                    options.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::OpenOptionsExt;
+                        options.mode(0o600);
+                    }
+                    let mut f = options.open(&file)?;
                     f.write_all(&bytes)?;
                     f.sync_all()
                 })

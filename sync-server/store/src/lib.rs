@@ -584,15 +584,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        if let Some(dir) = Path::new(options.get_filename()).parent()
+        let file = Path::new(options.get_filename()).to_owned();
+        if let Some(dir) = file.parent()
             && !dir.as_os_str().is_empty()
+            && !dir.exists()
         {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            private_dir(dir).map_err(sqlx::Error::Io)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
+        // Names, addresses and tokens' hashes: readable by the server's user alone. SQLite
+        // gives its -wal and -shm files the database file's mode; earlier ones are tightened.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = file.clone().into_os_string();
+            path.push(suffix);
+            private_file(Path::new(&path)).map_err(sqlx::Error::Io)?;
+        }
         Ok(Self {
             pool,
             writer: Some(tokio::sync::Mutex::new(())),
@@ -610,6 +619,31 @@ impl PgStore {
             .await?;
         Ok(Self { pool, writer: None })
     }
+}
+
+/// Creates a directory (and its parents) that only its owner may enter (0700 on Unix).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Makes an existing file readable and writable by its owner alone (0600 on Unix); a file
+/// that does not exist is left alone.
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if path.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Opens the store a database URL names: `postgres://` or `postgresql://` for PostgreSQL,

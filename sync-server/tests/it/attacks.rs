@@ -248,3 +248,64 @@ async fn pages_send_strangers_to_the_login_page() {
     assert_eq!(body["error"], "login_required");
     app.stop().await;
 }
+
+/// The mode bits of a path (Unix).
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Another user of the machine reads nothing of the server's: the data dir is 0700, and the
+/// database (with its WAL), the emails in the outbox and backups are 0600, also for a data
+/// dir and database an earlier version left world-readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_with_personal_data_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite();
+    let data = db.dir.path().join("data");
+    let mut settings = db.settings();
+    settings.data_dir = data.clone();
+    settings.database_url = Some(Secret::new(format!(
+        "sqlite://{}",
+        data.join("tessera.db").display()
+    )));
+    let app = TestApp::spawn(settings.clone()).await;
+    let pass = crate::support::ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, _) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    assert_eq!(status, 201);
+    let eml = crate::support::eventually("the confirmation email", Duration::from_secs(30), || {
+        let outbox = data.join("outbox");
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        }
+    })
+    .await;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("tessera.db")), 0o600);
+    assert_eq!(mode(&data.join("tessera.db-wal")), 0o600);
+    assert_eq!(mode(&data.join("outbox")), 0o700);
+    assert_eq!(mode(&eml), 0o600);
+    let backup = db.dir.path().join("backup.db");
+    tessera_server::backup::backup(&settings.database_url(), &backup)
+        .await
+        .unwrap();
+    assert_eq!(mode(&backup), 0o600);
+    app.stop().await;
+
+    // What an earlier version left readable is tightened at the next start.
+    for path in [data.clone(), data.join("tessera.db")] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let app = TestApp::spawn(settings).await;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("tessera.db")), 0o600);
+    app.stop().await;
+}
