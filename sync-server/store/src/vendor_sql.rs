@@ -197,7 +197,8 @@ pub trait VendorStore: Send + Sync {
     /// Assigns a booth to a paid purchase (`order_id`), or frees it (`None`). `Conflict`
     /// when the booth or the purchase is taken, `NotFound` when either does not exist.
     /// The purchase's booth ticket and the booth's staff passes are touched, so devices
-    /// get their new gate detail.
+    /// get their new gate detail; when the booth leaves a purchase, that vendor's staff
+    /// passes are voided.
     async fn assign_booth(
         &self,
         booth_id: i64,
@@ -538,6 +539,17 @@ where
                     e.into()
                 }
             })?;
+        // A booth that leaves its vendor takes its staff passes with it: the previous
+        // vendor's staff must not walk in under the next vendor's business name.
+        if previous.is_some() && previous != order_id {
+            sqlx::query(
+                "UPDATE tickets SET status = 'void' WHERE status = 'valid' \
+                 AND id IN (SELECT ticket_id FROM vendor_staff_passes WHERE booth_id = $1)",
+            )
+            .bind(booth_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         // A no-op update of the affected tickets: the feed triggers append a change
         // for each, and devices read the new detail with it.
         sqlx::query(

@@ -1130,3 +1130,79 @@ async fn a_second_booking_does_not_rewrite_the_first_ones_contact() {
     assert_eq!(second_purchase.contact_name, "Mallory");
     app.app.stop().await;
 }
+
+/// A booth taken from one vendor and given to another: the first vendor's staff passes are
+/// void (their staff must not walk in under the next business's name), the second vendor's
+/// new passes work.
+async fn staff_passes_leave_with_their_vendor(db: &TestDb) {
+    let app = app(db).await;
+    let mut first = falafel_king();
+    first["email"] = "first@example.com".into();
+    let (status, a) = buy_booth(&app, &first).await;
+    assert_eq!(status, 201, "{a}");
+    let mut second = falafel_king();
+    second["business_name"] = "Shawarma Queen".into();
+    second["email"] = "second@example.com".into();
+    let (status, b) = buy_booth(&app, &second).await;
+    assert_eq!(status, 201, "{b}");
+    let (status, booth) = console(
+        &app,
+        "POST",
+        "/api/v1/console/booths",
+        Some(json!({"code": "C-3", "category": "food_truck"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{booth}");
+    let booth_id = booth["id"].as_i64().unwrap();
+    let console_app = &app;
+    let assign = |order: Value| {
+        let path = format!("/api/v1/console/booths/{booth_id}/assignment");
+        async move {
+            console(
+                console_app,
+                "POST",
+                &path,
+                Some(json!({ "order_id": order })),
+            )
+            .await
+        }
+    };
+    let grant = || {
+        let path = format!("/api/v1/console/booths/{booth_id}/staff-passes");
+        async move { console(console_app, "POST", &path, Some(json!({"count": 2}))).await }
+    };
+    assert_eq!(assign(a["order_id"].clone()).await.0, 200);
+    let (status, granted) = grant().await;
+    assert_eq!(status, 201, "{granted}");
+    let first_passes: Vec<i64> = granted["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+
+    assert_eq!(assign(Value::Null).await.0, 200);
+    assert_eq!(assign(b["order_id"].clone()).await.0, 200);
+    let (status, granted) = grant().await;
+    assert_eq!(status, 201, "{granted}");
+    let store = app.state.store.clone();
+    for id in &first_passes {
+        let t = store.ticket(*id).await.unwrap().unwrap();
+        assert_eq!(t.status, "void", "pass {id} of the first vendor");
+    }
+    for t in granted["tickets"].as_array().unwrap() {
+        let t = store
+            .ticket(t["id"].as_i64().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.status, "valid");
+        assert_eq!(t.detail.as_deref(), Some("Shawarma Queen · Booth C-3"));
+    }
+    app.app.stop().await;
+}
+
+on_both_backends!(
+    staff_passes_leave_with_their_vendor_on,
+    staff_passes_leave_with_their_vendor
+);
