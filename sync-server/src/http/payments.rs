@@ -11,7 +11,7 @@ use chrono::Utc;
 use crate::app::Services;
 use crate::app::payments::webhook::{Event, WebhookError, WebhookOut, verify};
 use crate::app::payments::{RefundError, RefundOut, handle_event, refund};
-use crate::http::ErrorBody;
+use crate::http::{ApiPath, ErrorBody};
 
 impl WebhookError {
     fn status(&self) -> StatusCode {
@@ -129,7 +129,7 @@ pub struct RefundIn {
 )]
 pub async fn refund_order(
     State(state): State<Services>,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<RefundOut>, crate::app::AppError> {

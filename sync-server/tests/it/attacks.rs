@@ -309,3 +309,33 @@ async fn files_with_personal_data_are_private() {
     assert_eq!(mode(&data.join("tessera.db")), 0o600);
     app.stop().await;
 }
+
+/// A malformed id in an API path is answered with the API's JSON error, never plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_api_path_gets_a_json_error() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    for (method, path) in [
+        ("POST", "/api/v1/orders/abc/refund"),
+        ("GET", "/api/v1/orders/abc"),
+        ("GET", "/api/v1/tickets/abc"),
+    ] {
+        let res = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let json = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        assert!(json, "{method} {path}: {status} is not JSON");
+        assert!(status.is_client_error(), "{method} {path}: {status}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error"].is_string(), "{method} {path}: {body}");
+    }
+    app.stop().await;
+}
