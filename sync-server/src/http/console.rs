@@ -468,8 +468,7 @@ pub async fn resend(
     state
         .store
         .queue_confirmation(id, Utc::now().timestamp())
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     state.wake.notify_one();
     Ok(StatusCode::ACCEPTED)
 }
@@ -766,8 +765,7 @@ pub async fn edit_ticket_type(
     state
         .store
         .edit_unsold_ticket_type(id, body.price_cents, body.capacity)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -784,11 +782,7 @@ pub async fn pause(
     State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .store
-        .set_sales_paused(id, true)
-        .await
-        .map_err(AppError::from)?;
+    state.store.set_sales_paused(id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -805,11 +799,7 @@ pub async fn resume(
     State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .store
-        .set_sales_paused(id, false)
-        .await
-        .map_err(AppError::from)?;
+    state.store.set_sales_paused(id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

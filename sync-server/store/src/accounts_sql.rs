@@ -367,10 +367,7 @@ where
             .execute(&mut *tx)
             .await?;
         Self::retire_reset_links(&mut *tx, user_id, now).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::end_sessions(&mut *tx, user_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -540,10 +537,7 @@ where
         // Whoever controls the mailbox decides: every session opened before the address was
         // proven ends (someone may have registered another person's address with a password
         // of his own and waited for that person to confirm it).
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::end_sessions(&mut *tx, user_id).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -569,10 +563,7 @@ where
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        Self::end_sessions(&mut *tx, user_id).await?;
         Self::retire_reset_links(&mut *tx, user_id, now).await?;
         tx.commit().await?;
         Ok(true)

@@ -251,6 +251,18 @@ where
             .collect()
     }
 
+    /// Ends every session of an account (a password set, an address proven).
+    pub(crate) async fn end_sessions(
+        conn: &mut DB::Connection,
+        user_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// Ends every unused password-reset link of an account: after a newer link, a reset or a
     /// password change, an older link in someone's mailbox must not set the password again.
     pub(crate) async fn retire_reset_links(
