@@ -26,8 +26,9 @@ use tessera_core::{
     SupersedeCause, TicketRecord, TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
 };
 
-use crate::app::Services;
 use crate::app::devices::{hash, normalize_code};
+use crate::app::storage::NoRoom;
+use crate::app::{AppError, Services};
 use crate::store::{
     DeviceRow, EventSync, IncomingCheckIn, Redeemed, StoreError, StoredCheckIn, TicketState,
     Verdict,
@@ -82,6 +83,10 @@ pub enum SyncApiError {
         "a device with this id is enrolled and active: enroll this device with its own id, or revoke the other first"
     )]
     DeviceActive,
+    /// 503: the server cannot store data now (a full disk, its free-space floor, a lost
+    /// database connection); nothing was stored, the device keeps its queue and retries.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// 500.
     #[error("internal error")]
     Internal(String),
@@ -97,6 +102,7 @@ impl IntoResponse for SyncApiError {
             Self::CodeExpired => (StatusCode::GONE, "code_expired"),
             Self::CodeUsed => (StatusCode::CONFLICT, "code_used"),
             Self::DeviceActive => (StatusCode::CONFLICT, "device_enrolled"),
+            Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "sync request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -106,13 +112,47 @@ impl IntoResponse for SyncApiError {
             error: code.into(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, Self::StorageUnavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 
 impl From<StoreError> for SyncApiError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match AppError::from(e) {
+            AppError::StorageUnavailable(m) => Self::StorageUnavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<NoRoom> for SyncApiError {
+    fn from(e: NoRoom) -> Self {
+        Self::StorageUnavailable(e.to_string())
+    }
+}
+
+/// Records when a device was last seen. It is bookkeeping for organizers: a failure is
+/// logged and the request goes on (a check-in batch already stored stays acknowledged).
+async fn touch(
+    state: &Services,
+    device: &str,
+    now_ms: i64,
+    skew: Option<i64>,
+    cursor: Option<i64>,
+    queued: Option<i64>,
+) {
+    if let Err(e) = state
+        .store
+        .touch_device(device, now_ms, skew, cursor, queued)
+        .await
+    {
+        tracing::warn!(device, error = %e, "could not record the device's visit");
     }
 }
 
@@ -168,10 +208,15 @@ pub async fn enroll(
         Redeemed::DeviceActive => return Err(SyncApiError::DeviceActive),
     };
     let skew = (req.device_time - now).num_milliseconds();
-    state
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
-        .await?;
+    touch(
+        &state,
+        &device.id,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
     tracing::info!(device = %device.id, "device enrolled");
     Ok(Json(EnrollResponse {
         protocol: PROTOCOL,
@@ -254,16 +299,15 @@ pub async fn changes(
         .feed_page(device.event_id, q.after, limit)
         .await?;
     // The cursor the device will be at once it applies this page: organizers see its lag.
-    state
-        .store
-        .touch_device(
-            &device.id,
-            now.timestamp_millis(),
-            skew,
-            Some(page.cursor),
-            queued,
-        )
-        .await?;
+    touch(
+        &state,
+        &device.id,
+        now.timestamp_millis(),
+        skew,
+        Some(page.cursor),
+        queued,
+    )
+    .await;
     let body = ChangesPage {
         protocol: PROTOCOL,
         cursor: u64::try_from(page.cursor).unwrap_or(0),
@@ -532,6 +576,7 @@ pub async fn upload(
             )));
         }
     }
+    state.storage.ensure_room()?;
     let now = Utc::now();
     let event = state
         .store
@@ -583,10 +628,15 @@ pub async fn upload(
         .ingest_check_ins(&device, &items, now.timestamp(), &judge_fn)
         .await?;
     let skew = (req.device_time - now).num_milliseconds();
-    state
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
-        .await?;
+    touch(
+        &state,
+        &device.id,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
     let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();
     tracing::info!(device = %device.id, received = items.len(), conflicts, "check-ins uploaded");
     Ok(Json(UploadResponse {
