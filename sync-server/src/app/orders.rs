@@ -133,6 +133,40 @@ fn validate_name(name: &str) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// What [`validate_email`] accepts, as a JSON Schema pattern: no whitespace or control
+/// characters, one `@`, a dot in the domain, which neither starts nor ends with one.
+const EMAIL_PATTERN: &str = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@.\s\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f]$";
+
+/// What [`validate_name`] accepts (and the booth form's one-line fields): no control
+/// characters, something besides spaces.
+const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// The schema of an address the API takes (the API document's input limits).
+pub fn email_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .min_length(Some(3))
+        .max_length(Some(254))
+        .pattern(Some(EMAIL_PATTERN))
+        .description(Some("An email address like name@example.com"))
+        .build()
+}
+
+/// The schema of a one-line name of 1 to `max` characters.
+pub fn name_schema(max: usize) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(NAME_PATTERN))
+        .build()
+}
+
+/// A person's name: 1 to 100 characters.
+pub fn person_name_schema() -> utoipa::openapi::Object {
+    name_schema(100)
+}
+
 /// Signs the tickets of an order's lines for `holder_name`: one per unit, random ids,
 /// revision 0. Used when an order is placed paid, and when a pending order is paid.
 pub fn issue_tickets(

@@ -76,19 +76,26 @@ impl From<VendorError> for AppError {
 #[serde(deny_unknown_fields)]
 pub struct BoothPurchaseIn {
     /// The business, as visitors and gate staff will see it: "Falafel King".
+    #[schema(schema_with = orders::person_name_schema)]
     pub business_name: String,
     /// The vendor's name for the booth: "Falafel King's truck".
+    #[schema(schema_with = orders::person_name_schema)]
     pub booth_name: String,
     /// `bazaar`, `food_truck` or `food_booth`: picks the booth ticket type.
+    #[schema(pattern = r"^\s*(bazaar|food_truck|food_booth)\s*$")]
     pub category: String,
     /// The person to call.
+    #[schema(schema_with = orders::person_name_schema)]
     pub contact_name: String,
-    /// Their phone number.
+    /// Their phone number: 7 to 15 digits, spaces, `+ - ( )` and dots.
+    #[schema(max_length = 32, pattern = r"^[ +\-().]*([0-9][ +\-().]*){7,15}$")]
     pub phone: String,
     /// Where the confirmation goes; also the vendor profile's key.
+    #[schema(schema_with = orders::email_schema)]
     pub email: String,
     /// What they sell (up to 1000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
     /// A booth ticket type id, when an event has several of a category (optional).
     #[serde(default)]

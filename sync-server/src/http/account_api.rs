@@ -14,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::app::accounts::{self, CurrentUser, Role};
 use crate::app::accounts::{create_account, resend_tickets, reset_with_link, verify_with_link};
-use crate::app::orders::token_hash;
+use crate::app::orders::{self, token_hash};
 use crate::app::tickets;
 use crate::app::{AppError, Services};
 use crate::domain::render::{self, money, order_number};
@@ -96,10 +96,13 @@ pub struct AccountApiDoc;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterIn {
     /// Email (the login; tickets bought with it attach once it is confirmed).
+    #[schema(schema_with = orders::email_schema)]
     pub email: String,
     /// Display name.
+    #[schema(schema_with = orders::person_name_schema)]
     pub name: String,
     /// 10 to 128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 
@@ -277,7 +280,7 @@ pub async fn update_me(
     ApiJson(body): ApiJson<ProfileIn>,
 ) -> Result<Json<UserOut>, AppError> {
     let name = body.name.trim();
-    crate::app::orders::validate_contact(&user.user.email, name)?;
+    orders::validate_contact(&user.user.email, name)?;
     state.store.set_name(user.user.id, name).await?;
     let mut out = user_out(&user.user);
     name.clone_into(&mut out.name);
@@ -353,7 +356,7 @@ pub async fn my_orders(
 }
 
 /// Emails every ticket the account holds again.
-#[utoipa::path(post, path = "/api/v1/me/resend", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/resend", operation_id = "resend_verification", security(("bearer" = [])),
     responses((status = 202), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resend(
     State(state): State<Services>,
@@ -373,8 +376,8 @@ async fn access(
 }
 
 /// One ticket (its holder, or `?token=`).
-#[utoipa::path(get, path = "/api/v1/tickets/{id}", params(("id" = i64, Path), ("token" = Option<String>, Query)),
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", params(("id" = i64, Path)),
+    security(("bearer" = []), ("ticket_token" = [])),
     responses((status = 200, body = TicketOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ticket(
     State(state): State<Services>,
@@ -409,8 +412,8 @@ fn valid(t: TicketView) -> Result<TicketView, AppError> {
 }
 
 /// A ticket's QR code as PNG.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr.png", params(("id" = i64, Path), ("token" = Option<String>, Query)),
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr.png", params(("id" = i64, Path)),
+    security(("bearer" = []), ("ticket_token" = [])),
     responses((status = 200, content_type = "image/png", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_png(
     State(state): State<Services>,
@@ -423,8 +426,8 @@ pub async fn ticket_png(
 }
 
 /// A ticket's QR code as SVG.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr.svg", params(("id" = i64, Path), ("token" = Option<String>, Query)),
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/qr.svg", params(("id" = i64, Path)),
+    security(("bearer" = []), ("ticket_token" = [])),
     responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_svg(
     State(state): State<Services>,
@@ -440,8 +443,8 @@ pub async fn ticket_svg(
 }
 
 /// A ticket as a one-page PDF.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/ticket.pdf", params(("id" = i64, Path), ("token" = Option<String>, Query)),
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/ticket.pdf", params(("id" = i64, Path)),
+    security(("bearer" = []), ("ticket_token" = [])),
     responses((status = 200, content_type = "application/pdf", description = "PDF"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn ticket_pdf(
     State(state): State<Services>,

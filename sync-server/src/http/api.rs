@@ -116,8 +116,10 @@ pub struct KeysOut {
 #[serde(deny_unknown_fields)]
 pub struct OrderItemIn {
     /// A ticket type id from `GET /api/v1/events`.
+    #[schema(minimum = 1)]
     pub ticket_type: i64,
     /// How many, 1 to `max_quantity` (20 by default).
+    #[schema(minimum = 1, maximum = 20)]
     pub quantity: i64,
 }
 
@@ -126,10 +128,13 @@ pub struct OrderItemIn {
 #[serde(deny_unknown_fields)]
 pub struct OrderIn {
     /// Where the confirmation goes.
+    #[schema(schema_with = orders::email_schema)]
     pub email: String,
-    /// The buyer's name, printed on the tickets.
+    /// The buyer's name, printed on the tickets: 1 to 100 characters, no control characters.
+    #[schema(schema_with = orders::person_name_schema)]
     pub name: String,
     /// What to buy.
+    #[schema(min_items = 1, max_items = 20)]
     pub items: Vec<OrderItemIn>,
 }
 
@@ -314,6 +319,7 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     // Vendors and the organizer console.
     doc.merge(crate::http::vendors::VendorApiDoc::openapi());
     doc.merge(crate::http::console::ConsoleApiDoc::openapi());
+    crate::http::error::document_common_errors(&mut doc);
     Json(doc)
 }
 
@@ -588,6 +594,7 @@ pub async fn ticket_qr_svg(
 /// One ticket as a printable PDF page.
 #[utoipa::path(
     get,
+    operation_id = "order_ticket_pdf",
     path = "/api/v1/orders/{id}/tickets/{ticket_id}/ticket.pdf",
     params(("id" = i64, Path), ("ticket_id" = i64, Path)),
     security(("access_token" = [])),
@@ -636,7 +643,9 @@ struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "access_token",
@@ -659,6 +668,13 @@ impl utoipa::Modify for SecurityAddon {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "ticket_token",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A ticket's link token (from its email or page), or its order's access_token",
+            ))),
         );
         components.add_security_scheme(
             "refund_token",

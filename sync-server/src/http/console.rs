@@ -455,6 +455,7 @@ pub async fn void_ticket(
 /// Queues an order's confirmation email again.
 #[utoipa::path(
     post,
+    operation_id = "console_resend_order",
     path = "/api/v1/console/orders/{id}/resend",
     params(("id" = i64, Path)),
     security(("bearer" = [])),

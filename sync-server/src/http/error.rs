@@ -113,3 +113,81 @@ impl From<QueryRejection> for AppError {
         Self::BadRequest(r.body_text())
     }
 }
+
+/// Adds to every operation of `doc` the errors the shared machinery answers, so the document
+/// lists every status the server can return: with a request body 400 (not JSON or not a
+/// form), 413, 415 and 422 (a field of the wrong type); with query parameters 400 (a
+/// malformed query); with path parameters 404 (a
+/// malformed id names nothing); and 503 wherever the store is read or written (`busy`,
+/// `storage_unavailable`, with `Retry-After`). Pages document them as HTML.
+pub fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    for (path, item) in &mut doc.paths.paths {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let page = operation.responses.responses.values().any(|r| match r {
+                RefOr::T(r) => r.content.contains_key("text/html"),
+                RefOr::Ref(_) => false,
+            });
+            let mut statuses: Vec<(&str, &str)> = Vec::new();
+            if operation.request_body.is_some() {
+                statuses.extend([
+                    ("400", "malformed body (bad_request)"),
+                    ("413", "body too large (payload_too_large)"),
+                    ("415", "wrong Content-Type (unsupported_media_type)"),
+                    (
+                        "422",
+                        "a field is missing, of the wrong type or invalid (invalid)",
+                    ),
+                ]);
+            }
+            let query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
+            if query && operation.request_body.is_none() {
+                statuses.push(("400", "malformed query (bad_request)"));
+            }
+            if path.contains('{') {
+                statuses.push(("404", "no such resource, or a malformed id (not_found)"));
+            }
+            if path != "/api/openapi.json" {
+                statuses.push((
+                    "503",
+                    "busy, or storage_unavailable: nothing was saved; retry after Retry-After",
+                ));
+            }
+            for (status, description) in statuses {
+                let content = if page {
+                    ContentBuilder::new().build()
+                } else {
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build()
+                };
+                let media = if page {
+                    "text/html"
+                } else {
+                    "application/json"
+                };
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(media, content)
+                            .into()
+                    });
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use crate::app::Services;
-use crate::app::payments::webhook::{Event, WebhookError, WebhookOut, verify};
+use crate::app::payments::webhook::{Event, SignatureError, WebhookError, WebhookOut, verify};
 use crate::app::payments::{RefundError, RefundOut, handle_event, refund};
 use crate::http::{ApiPath, ErrorBody};
 
@@ -62,6 +62,10 @@ pub async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WebhookOut>, WebhookError> {
+    // An unsigned request is refused as such, configured or not.
+    if !headers.contains_key("stripe-signature") {
+        return Err(WebhookError::Signature(SignatureError::Missing));
+    }
     let secret = state
         .settings
         .payments

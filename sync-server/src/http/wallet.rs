@@ -337,6 +337,7 @@ pub struct RegistrationIn {
 /// Registers a device to hear about a pass (Apple's PassKit web service).
 #[utoipa::path(
     post,
+    operation_id = "wallet_register_device",
     path = "/api/v1/wallet/apple/v1/devices/{device}/registrations/{pass_type}/{serial}",
     params(
         ("device" = String, Path, description = "deviceLibraryIdentifier"),

@@ -126,6 +126,26 @@ async fn openapi_describes_every_route() {
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
+    // Generated clients name their methods after operationIds: each must be unique, and
+    // every operation lists the errors the shared machinery answers.
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            if let Some(other) = ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId {id:?} names both {other} and {method} {path}");
+            }
+            let statuses = op["responses"].as_object().unwrap();
+            if op.get("requestBody").is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(statuses.contains_key(s), "{method} {path} lacks {s}");
+                }
+            }
+            if path.contains('{') {
+                assert!(statuses.contains_key("404"), "{method} {path} lacks 404");
+            }
+        }
+    }
     app.stop().await;
 }
 

@@ -2,7 +2,7 @@
 //! address confirmation link, the profile, and the dashboard with the account's tickets
 //! (passes and vendor tickets apart), its orders and "email me my tickets again".
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::shop::TicketCtx;
-use super::{Page, PageError, see_other};
+use super::{Page, PageError, PageQuery, see_other};
 use crate::app::accounts::{
     self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
     reset_with_link, verify_with_link,
@@ -55,7 +55,7 @@ struct Prefill {
 async fn register_page(
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<Prefill>,
+    PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     Page::new(user, csrf).render(
         "register.html",
@@ -101,7 +101,7 @@ async fn register(
 async fn login_page(
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<Prefill>,
+    PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     let notice = match q.notice.as_deref() {
         Some("reset") => Some("Your password is changed: log in with the new one."),
@@ -198,7 +198,7 @@ async fn reset_page(
     State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<TokenParam>,
+    PageQuery(q): PageQuery<TokenParam>,
 ) -> Result<Html<String>, PageError> {
     let token = q.token.unwrap_or_default();
     accounts::email_link(&state, "reset", &token).await?;
@@ -238,7 +238,7 @@ async fn verify_page(
     State(state): State<Services>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<TokenParam>,
+    PageQuery(q): PageQuery<TokenParam>,
 ) -> Result<Html<String>, PageError> {
     // Following the link only shows a button: mail scanners that open links must not use
     // the token up.
@@ -292,7 +292,7 @@ async fn verify_resend(
 async fn profile_page(
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<Prefill>,
+    PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     let notice = match q.notice.as_deref() {
         Some("saved") => Some("Saved."),
@@ -376,7 +376,7 @@ async fn dashboard(
     State(state): State<Services>,
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
-    Query(q): Query<Prefill>,
+    PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     let tickets = match user.verified_email() {
         Some(email) => state.store.holder_tickets(email).await?,

@@ -186,6 +186,29 @@ impl From<crate::http::auth::AuthRejection> for PageError {
     }
 }
 
+impl From<axum::extract::rejection::PathRejection> for PageError {
+    /// A malformed id in a page's path is a page that does not exist.
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        Self(r.into())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for PageError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        Self(r.into())
+    }
+}
+
+/// `axum::extract::Path` for pages: a malformed path is the HTML 404 page.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct PagePath<T>(pub T);
+
+/// `axum::extract::Query` for pages: a malformed query is an HTML 400 page.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(PageError))]
+pub struct PageQuery<T>(pub T);
+
 impl From<crate::store::StoreError> for PageError {
     fn from(e: crate::store::StoreError) -> Self {
         Self(e.into())

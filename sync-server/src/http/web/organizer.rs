@@ -9,7 +9,7 @@
 //! The figures and actions are `crate::http::console`'s and `crate::app::vendors`'s; this module only
 //! turns forms into calls and results into template contexts.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageError, see_other};
+use super::{Page, PageError, PagePath, PageQuery, see_other};
 use crate::app::vendors::{self, BoothPurchaseIn, VendorError};
 use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number};
@@ -156,7 +156,7 @@ async fn dashboard(
     State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
-    Query(flash): Query<Flash>,
+    PageQuery(flash): PageQuery<Flash>,
 ) -> Result<Html<String>, PageError> {
     let now = Utc::now();
     let readiness = readiness_ctx(&state, now).await?;
@@ -215,7 +215,7 @@ async fn devices_page(
     State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
-    Query(flash): Query<Flash>,
+    PageQuery(flash): PageQuery<Flash>,
 ) -> Result<Html<String>, PageError> {
     devices_ctx(&state, user, csrf, flash, None).await
 }
@@ -263,7 +263,7 @@ async fn create_code(
 async fn revoke(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CsrfForm(_): CsrfForm<serde_json::Value>,
 ) -> Result<Response, PageError> {
     let result = match state.store.revoke_device(&id, Utc::now().timestamp()).await {
@@ -279,7 +279,7 @@ async fn orders_page(
     State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
-    Query(flash): Query<Flash>,
+    PageQuery(flash): PageQuery<Flash>,
 ) -> Result<Html<String>, PageError> {
     let found = console::search_of(&state, &flash.q, Some(50)).await?;
     let orders: Vec<Value> = found
@@ -351,7 +351,7 @@ fn orders_path(q: &str) -> String {
 async fn resend(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     CsrfForm(form): CsrfForm<QForm>,
 ) -> Result<Response, PageError> {
     let result = state
@@ -370,7 +370,7 @@ async fn resend(
 async fn void(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     CsrfForm(form): CsrfForm<QForm>,
 ) -> Result<Response, PageError> {
     let result = match state.store.void_ticket(id).await {
@@ -448,7 +448,7 @@ fn parse_money(text: &str) -> Option<i64> {
 async fn edit_type(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     CsrfForm(form): CsrfForm<TypeForm>,
 ) -> Result<Response, PageError> {
     let store = state.store.as_ref();
@@ -486,7 +486,7 @@ async fn vendors_page(
     State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
-    Query(flash): Query<Flash>,
+    PageQuery(flash): PageQuery<Flash>,
 ) -> Result<Html<String>, PageError> {
     let purchases = state.store.vendor_purchases(None).await?;
     let booths = state.store.booths().await?;
@@ -588,7 +588,7 @@ struct AssignForm {
 async fn assign(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     CsrfForm(form): CsrfForm<AssignForm>,
 ) -> Result<Response, PageError> {
     let order = form.order_id.trim().parse::<i64>().ok();
@@ -613,7 +613,7 @@ struct StaffForm {
 async fn staff(
     State(state): State<Services>,
     _: OrganizerPage,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     CsrfForm(form): CsrfForm<StaffForm>,
 ) -> Result<Response, PageError> {
     let result = match form.count.trim().parse::<u32>() {
@@ -636,7 +636,7 @@ async fn exports_page(
     State(state): State<Services>,
     OrganizerPage(user): OrganizerPage,
     csrf: Option<Extension<CsrfToken>>,
-    Query(flash): Query<Flash>,
+    PageQuery(flash): PageQuery<Flash>,
 ) -> Result<Html<String>, PageError> {
     let keys: Vec<Value> = state
         .store

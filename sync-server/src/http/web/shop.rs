@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageError, see_other};
+use super::{Page, PageError, PagePath, PageQuery, see_other};
 use crate::app::accounts::normalize_email;
 use crate::app::email::held_tickets;
 use crate::app::orders::{OrderRequest, token_matches};
@@ -248,8 +248,8 @@ async fn checkout(
 )]
 pub async fn order_page(
     State(state): State<Services>,
-    Path(id): Path<i64>,
-    Query(query): Query<TokenQuery>,
+    PagePath(id): PagePath<i64>,
+    PageQuery(query): PageQuery<TokenQuery>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
@@ -307,8 +307,8 @@ struct NoticeQuery {
 
 async fn ticket_page(
     State(state): State<Services>,
-    Path(id): Path<i64>,
-    Query(query): Query<NoticeQuery>,
+    PagePath(id): PagePath<i64>,
+    PageQuery(query): PageQuery<NoticeQuery>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
@@ -394,7 +394,7 @@ struct TransferForm {
 
 async fn transfer(
     State(state): State<Services>,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<TransferForm>,
@@ -434,7 +434,7 @@ struct UpgradeForm {
 
 async fn upgrade(
     State(state): State<Services>,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<UpgradeForm>,
