@@ -3,4 +3,5 @@
 
 pub mod catalog;
 pub mod console;
+pub mod gates;
 pub mod render;
