@@ -10,6 +10,7 @@ use crate::app::accounts::{CurrentUser, constant_time_eq, normalize_email};
 use crate::app::keys::MasterKey;
 use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
+use crate::domain::pricing::upgrade_price;
 use crate::store::TicketStatus;
 use crate::store::{
     Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
@@ -220,7 +221,7 @@ pub async fn upgrade_options(
     Ok(types
         .iter()
         .filter(|t| t.remaining() > 0)
-        .filter_map(|t| upgrade_target(ticket, &types, t.id))
+        .filter_map(|t| upgrade_price(ticket, &types, t.id))
         .collect())
 }
 
@@ -233,23 +234,6 @@ pub struct UpgradeStarted {
     pub order_id: i64,
     /// Where to pay, when a card provider takes the money.
     pub checkout_url: Option<String>,
-}
-
-fn upgrade_target(
-    ticket: &TicketView,
-    types: &[crate::store::TicketType],
-    to_type: i64,
-) -> Option<(crate::store::TicketType, i64)> {
-    let current = types.iter().find(|t| t.id == ticket.ticket_type_id)?;
-    let target = types.iter().find(|t| t.id == to_type)?;
-    let ok = target.event_id == current.event_id
-        && !target.sales_paused
-        && target.kind == TicketKind::Pass
-        && ticket.booth.is_none()
-        && target.currency == current.currency
-        && target.price_cents > current.price_cents
-        && target.days_mask & ticket.days_mask == ticket.days_mask;
-    ok.then(|| (target.clone(), target.price_cents - current.price_cents))
 }
 
 async fn sign_upgrade(
@@ -303,7 +287,7 @@ pub async fn upgrade_revision(
         return Ok(None);
     }
     let types = state.store.ticket_types().await?;
-    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
+    let Some((target, difference)) = upgrade_price(&ticket, &types, to_type) else {
         return Ok(None);
     };
     if difference != order.total_cents {
@@ -329,7 +313,7 @@ pub async fn upgrade(
         return Err(AppError::Invalid("only passes can be upgraded".into()));
     }
     let types = state.store.ticket_types().await?;
-    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
+    let Some((target, difference)) = upgrade_price(&ticket, &types, to_type) else {
         return Err(AppError::Invalid(format!(
             "ticket {ticket_id} cannot be upgraded to ticket type {to_type}: pick a dearer pass of the same event"
         )));

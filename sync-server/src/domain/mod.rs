@@ -4,4 +4,5 @@
 pub mod catalog;
 pub mod console;
 pub mod gates;
+pub mod pricing;
 pub mod render;
