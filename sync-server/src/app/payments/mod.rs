@@ -748,35 +748,3 @@ pub async fn run_expiry(state: Services, mut stop: watch::Receiver<bool>) {
         }
     }
 }
-
-/// The email telling a buyer their money was returned.
-pub fn compose_refund_notice(
-    order: &crate::store::Order,
-    refunds: &[crate::store::RefundRow],
-) -> (String, String) {
-    let amount: i64 = refunds
-        .iter()
-        .filter(|r| r.status == "succeeded")
-        .map(|r| r.amount_cents)
-        .sum();
-    let number = order_number(order.id);
-    let subject = format!("Refund for order {number}");
-    let mut text = format!("Hello {},\n\n", order.name);
-    if order.status == OrderStatus::Refunded && refunds.iter().any(|r| r.ticket_id.is_none()) {
-        text.push_str(&format!(
-            "your order {number} has been refunded: {} goes back to the card you paid with.\n",
-            money(amount, &order.currency)
-        ));
-    } else {
-        text.push_str(&format!(
-            "part of your order {number} has been refunded: {} goes back to the card you paid with.\n",
-            money(amount, &order.currency)
-        ));
-    }
-    text.push_str(
-        "Refunded tickets no longer admit at the gate.\n\
-         If your payment arrived after your reservation had expired and the tickets were \
-         sold out meanwhile, this is why: no charge remains.\n",
-    );
-    (subject, text)
-}
