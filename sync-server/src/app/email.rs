@@ -25,7 +25,7 @@ use crate::config::{EmailSettings, Settings};
 use crate::domain::email::{self, Wording, confirmation_wording};
 use crate::domain::render::{self, order_number};
 use crate::store::OutboxKind;
-use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
+use crate::store::{Email, Order, OutboxEmail, Store, StoreError, TicketView};
 
 /// Why an email could not be composed or sent.
 #[derive(Debug, thiserror::Error)]
@@ -176,10 +176,10 @@ pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) ->
 /// The tickets of an order its buyer still holds: a ticket given to someone else is theirs,
 /// and the buyer's order page, PDF and emails no longer show its code.
 pub fn held_tickets(order: &Order, tickets: Vec<TicketView>) -> Vec<TicketView> {
-    let buyer = crate::app::accounts::normalize_email(&order.email);
+    let buyer = Email::new(&order.email);
     tickets
         .into_iter()
-        .filter(|t| t.holder_email.as_deref().is_none_or(|h| h == buyer))
+        .filter(|t| t.holder_email.as_deref().is_none_or(|h| buyer == h))
         .collect()
 }
 

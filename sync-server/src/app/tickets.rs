@@ -6,14 +6,14 @@
 use chrono::Utc;
 use tessera_core::{Claims, DayMask, EventId, Revision, TicketId, TicketTypeId, ZoneMask};
 
-use crate::app::accounts::{CurrentUser, constant_time_eq, normalize_email};
+use crate::app::accounts::{CurrentUser, constant_time_eq};
 use crate::app::keys::MasterKey;
 use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
 use crate::domain::pricing::upgrade_price;
-use crate::store::TicketStatus;
 use crate::store::{
-    Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
+    Email, Payment, TicketKind, TicketStatus, TicketTransfer, TicketUpgrade, TicketView,
+    UpgradeRevision,
 };
 
 /// The link token of one revision of a ticket: a transfer recipient's email carries it; a
@@ -69,7 +69,7 @@ pub async fn ticket_access(
         && ticket
             .holder_email
             .as_deref()
-            .is_none_or(|h| h == normalize_email(&order.email))
+            .is_none_or(|h| Email::new(&order.email) == h)
     {
         return Ok(ticket);
     }
@@ -156,9 +156,9 @@ pub async fn transfer(
     to_name: &str,
     expected_revision: Option<i64>,
 ) -> Result<TicketView, AppError> {
-    let to_email = normalize_email(to_email);
+    let to_email = Email::new(to_email);
     let to_name = to_name.trim();
-    crate::app::orders::validate_contact(&to_email, to_name).map_err(AppError::from)?;
+    crate::app::orders::validate_contact(to_email.as_str(), to_name).map_err(AppError::from)?;
     let (ticket, from_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind == TicketKind::VendorBooth || ticket.booth.is_some() {
         return Err(AppError::NotTransferable(
@@ -194,7 +194,7 @@ pub async fn transfer(
             ticket_id,
             expected_revision: ticket.revision,
             from_email,
-            to_email,
+            to_email: to_email.into_string(),
             to_name: to_name.to_owned(),
             qr_text: signer.sign(&claims),
             key_id: i64::from(signer.id().0),
@@ -280,7 +280,7 @@ pub async fn upgrade_revision(
     let Some(ticket) = state.store.ticket(ticket_id).await? else {
         return Ok(None);
     };
-    let holder = normalize_email(&order.email);
+    let holder = Email::new(&order.email);
     if ticket.status != TicketStatus::Valid
         || ticket.holder_email.as_deref() != Some(holder.as_str())
     {
@@ -294,7 +294,7 @@ pub async fn upgrade_revision(
         return Ok(None);
     }
     Ok(Some(
-        sign_upgrade(state, &ticket, &holder, &target, issued_at).await?,
+        sign_upgrade(state, &ticket, holder.as_str(), &target, issued_at).await?,
     ))
 }
 

@@ -22,7 +22,7 @@ use crate::app::orders::{self, OrderError, OrderRequest};
 use crate::app::{AppError, Services};
 use crate::domain::email::{Wording, booth_wording, staff_wording};
 use crate::store::{
-    BoothCategory, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
+    BoothCategory, Email, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
     StoreError, TicketKind, TicketType, TicketView,
 };
 
@@ -148,7 +148,7 @@ pub fn validate(
     let booth_name = field("booth_name", &input.booth_name, 100, true)?;
     let contact_name = field("contact_name", &input.contact_name, 100, true)?;
     let phone = validate_phone(&input.phone)?;
-    let email = crate::app::accounts::normalize_email(&field("email", &input.email, 254, true)?);
+    let email = Email::new(&field("email", &input.email, 254, true)?).into_string();
     let description = field("description", &input.description, 1000, false)?;
     let category = BoothCategory::parse(input.category.trim()).ok_or_else(|| {
         VendorError::Invalid("category must be bazaar, food_truck or food_booth".into())
