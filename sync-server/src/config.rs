@@ -65,6 +65,11 @@ pub struct Settings {
     pub max_quantity: u32,
     /// Database pool size.
     pub database_max_connections: u32,
+    /// The free-space floor, in bytes, of the disks that hold the data directory and the
+    /// SQLite database: below it, new sales and check-in uploads are refused (503
+    /// `storage_unavailable`) and `/readyz` is not ready, before the database fills the
+    /// disk. 0 turns the guard off.
+    pub min_free_bytes: u64,
     /// Seeds the demo festival at start (set by `tessera-server demo`).
     pub demo: bool,
     /// How often a running server reloads its signing keys, so a `keys rotate` run by
@@ -226,6 +231,7 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             max_quantity: 20,
             database_max_connections: 8,
+            min_free_bytes: 64 * 1024 * 1024,
             demo: false,
             keys_reload_ms: 30_000,
             email: EmailSettings::default(),
@@ -333,6 +339,9 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("TESSERA_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
+            self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;
         }
         if let Some(v) = env("TESSERA_KEYS_RELOAD_MS") {
             self.keys_reload_ms = parse("TESSERA_KEYS_RELOAD_MS", &v)?;

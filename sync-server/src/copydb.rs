@@ -219,7 +219,7 @@ pub async fn copy(from: &str, to: &str) -> Result<Vec<Copied>, CopyError> {
 
     let mut tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name <> '_sqlx_migrations'",
+         AND name NOT IN ('_sqlx_migrations', 'write_probe')",
     )
     .fetch_all(&source)
     .await?;

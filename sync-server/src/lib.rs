@@ -128,6 +128,7 @@ pub async fn open(settings: Settings) -> Result<Services, ServerError> {
     let payments = payments::Payments::from_settings(&settings)?;
     let wallet = Arc::new(wallet::Wallet::from_settings(&settings)?);
     Ok(Services {
+        storage: Arc::new(app::storage::Storage::from_settings(&settings)),
         wallet,
         payments,
         store,

@@ -3,15 +3,19 @@
 //! attached), the transports (SMTP through lettre, or `.eml` files), and the worker that
 //! drains the outbox with retries and backoff.
 //!
-//! Delivery semantics (see `docs/adr/0005-email-outbox.md`): an outbox row is inserted in
-//! the order's transaction, so a committed order always has its email. A worker leases a
-//! row, sends, then marks it sent. With files the write is idempotent (the file is named
-//! after the row and renamed into place), so a crash anywhere sends exactly once. With SMTP
-//! a crash between the server's `250 OK` and the `sent` mark is the one window in which a
-//! message can go out twice; every attempt carries the same `Message-ID` so receivers can
-//! drop the copy.
+//! Delivery semantics (see `docs/adr/0005-email-outbox.md` and `0017`): an outbox row is
+//! inserted in the order's transaction, so a committed order always has its email. A worker
+//! claims a row in the database (a lease; the claim is the row's attempt number), delivers,
+//! then marks it sent on the condition that the claim is still its own. With files the
+//! message is first written whole under a name derived from the claim, and renamed to the
+//! row's name only after that mark committed; a worker whose claim was taken over drops its
+//! copy, and a restarted worker publishes exactly the staged files whose claims were marked
+//! sent. So across instances, whatever folder each one writes to, an email is written once.
+//! With SMTP a crash between the server's `250 OK` and the `sent` mark is the one window in
+//! which a message can go out twice; every attempt carries the same `Message-ID` so
+//! receivers can drop the copy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,15 +112,20 @@ impl Mailer {
         }
     }
 
-    /// Sends one outbox row's message.
-    pub async fn deliver(&self, row: &OutboxEmail, message: Message) -> Result<(), EmailError> {
+    /// Sends one outbox row's message: hands it to the SMTP relay, or writes it whole to a
+    /// staging file named after the claim, to be published once the claim is marked sent.
+    pub async fn deliver(
+        &self,
+        row: &OutboxEmail,
+        message: Message,
+    ) -> Result<Delivered, EmailError> {
         match self {
             Self::Smtp(transport) => {
                 transport
                     .send(message)
                     .await
                     .map_err(|e| EmailError::Smtp(e.to_string()))?;
-                Ok(())
+                Ok(Delivered::Relayed)
             }
             Self::Files(dir) => {
                 if !tokio::fs::try_exists(dir).await? {
@@ -125,34 +134,151 @@ impl Mailer {
                         .await
                         .map_err(|e| std::io::Error::other(e.to_string()))??;
                 }
-                let name = match row.order_id {
-                    Some(order) => format!("order-{order}-{}.eml", row.id),
-                    None => format!("account-{}.eml", row.id),
+                let name = eml_name(row);
+                let staged = Staged {
+                    tmp: dir.join(format!(".{name}.{}.tmp", row.attempts)),
+                    path: dir.join(name),
+                    bytes: message.formatted(),
                 };
-                let tmp = dir.join(format!(".{name}.tmp"));
-                let bytes = message.formatted();
-                let file = tmp.clone();
-                // Write, sync, rename: the .eml appears whole or not at all, and a retry
-                // after a crash overwrites rather than duplicates.
-                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    use std::io::Write;
-                    let mut options = std::fs::OpenOptions::new();
-                    options.write(true).create(true).truncate(true);
-                    #[cfg(unix)]
-                    {
-                        use std::os::unix::fs::OpenOptionsExt;
-                        options.mode(0o600);
-                    }
-                    let mut f = options.open(&file)?;
-                    f.write_all(&bytes)?;
-                    f.sync_all()
-                })
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??;
-                tokio::fs::rename(&tmp, dir.join(name)).await?;
-                Ok(())
+                write_synced(staged.tmp.clone(), staged.bytes.clone()).await?;
+                Ok(Delivered::Staged(staged))
             }
         }
+    }
+
+    /// Finishes what a crashed or interrupted worker left in the outbox folder: a staging
+    /// file whose claim was marked sent is published, any other is removed (its email is
+    /// claimed and written again). Files younger than `lease_ms` may belong to a worker
+    /// still at work (another instance sharing the folder) and are left alone.
+    pub async fn recover(&self, store: &dyn Store, lease_ms: u64) -> Result<usize, EmailError> {
+        let Self::Files(dir) = self else {
+            return Ok(0);
+        };
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut finished = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let file = entry.file_name();
+            let Some(name) = file.to_str() else { continue };
+            let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+                continue;
+            };
+            let age = entry
+                .metadata()
+                .await?
+                .modified()?
+                .elapsed()
+                .unwrap_or_default();
+            if age < Duration::from_millis(lease_ms) {
+                continue;
+            }
+            let claim = inner
+                .rsplit_once('.')
+                .and_then(|(eml, attempt)| Some((eml, attempt.parse::<i64>().ok()?)))
+                .and_then(|(eml, attempt)| Some((eml, outbox_id(eml)?, attempt)));
+            match claim {
+                Some((eml, id, attempt)) if store.email_sent_by(id, attempt).await? => {
+                    publish(&entry.path(), &dir.join(eml)).await?;
+                    tracing::info!(outbox = id, "published an email a stopped worker had sent");
+                }
+                _ => {
+                    remove_if_present(&entry.path()).await?;
+                }
+            }
+            finished += 1;
+        }
+        Ok(finished)
+    }
+}
+
+/// What a delivery left to finish once its claim is marked sent.
+#[derive(Debug)]
+pub enum Delivered {
+    /// Handed to the SMTP relay: nothing left.
+    Relayed,
+    /// Written to a staging file, not yet visible.
+    Staged(Staged),
+}
+
+/// A message written whole under a name derived from its claim (`.<name>.<attempt>.tmp`),
+/// waiting to be published under the row's own name.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Staged {
+    /// Makes the message visible under the row's name (an atomic rename). If the staging
+    /// file is gone (another instance sharing the folder cleaned it up), it is written again.
+    pub async fn publish(self) -> std::io::Result<()> {
+        match publish(&self.tmp, &self.path).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_synced(self.tmp.clone(), self.bytes).await?;
+                publish(&self.tmp, &self.path).await
+            }
+            other => other,
+        }
+    }
+
+    /// Drops the staged message: another worker's claim delivers this email.
+    pub async fn discard(self) {
+        let _ = remove_if_present(&self.tmp).await;
+    }
+}
+
+/// The file name of a row's message: a resend replaces it rather than adding a second.
+fn eml_name(row: &OutboxEmail) -> String {
+    match row.order_id {
+        Some(order) => format!("order-{order}-{}.eml", row.id),
+        None => format!("account-{}.eml", row.id),
+    }
+}
+
+/// The outbox row id in a name made by [`eml_name`].
+fn outbox_id(eml: &str) -> Option<i64> {
+    eml.strip_suffix(".eml")?.rsplit('-').next()?.parse().ok()
+}
+
+/// Writes `bytes` to `path` (mode 0600) and syncs it to disk.
+async fn write_synced(path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&path)?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// Renames `tmp` to `path` and syncs the folder, so the rename survives a power cut.
+async fn publish(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    tokio::fs::rename(tmp, path).await?;
+    if let Some(dir) = path.parent() {
+        let dir = dir.to_owned();
+        tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+    }
+    Ok(())
+}
+
+async fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -348,14 +474,7 @@ impl Outbox {
         let claimed = self.store.claim_due_emails(now, lease, 16).await?;
         for row in &claimed {
             match self.send(row).await {
-                Ok(()) => {
-                    // Marked right after the send: the at-least-once window for SMTP is this
-                    // one statement.
-                    self.store
-                        .mark_email_sent(row.id, chrono::Utc::now().timestamp())
-                        .await?;
-                    tracing::info!(outbox = row.id, order = row.order_id, "email sent");
-                }
+                Ok(delivered) => self.finish(row, delivered).await?,
                 Err(err) => {
                     let permanent = matches!(
                         err,
@@ -372,7 +491,7 @@ impl Outbox {
                         "email not sent"
                     );
                     self.store
-                        .mark_email_failed(row.id, next, &err.to_string(), give_up)
+                        .mark_email_failed(row.id, row.attempts, next, &err.to_string(), give_up)
                         .await?;
                 }
             }
@@ -380,7 +499,37 @@ impl Outbox {
         Ok(claimed.len())
     }
 
-    async fn send(&self, row: &OutboxEmail) -> Result<(), EmailError> {
+    /// Marks the claim sent, then makes a staged file visible; a claim another worker has
+    /// taken over meanwhile drops its copy. Marked right after the send: for SMTP the
+    /// at-least-once window is this one statement. If the mark fails, the staged file
+    /// stays for [`Mailer::recover`], which publishes it only if the mark did commit.
+    async fn finish(&self, row: &OutboxEmail, delivered: Delivered) -> Result<(), StoreError> {
+        let mine = self
+            .store
+            .mark_email_sent(row.id, row.attempts, chrono::Utc::now().timestamp())
+            .await?;
+        match delivered {
+            Delivered::Staged(staged) if mine => {
+                if let Err(e) = staged.publish().await {
+                    tracing::error!(outbox = row.id, error = %e, "a sent email's file is not published yet; retried by recovery");
+                }
+            }
+            Delivered::Staged(staged) => staged.discard().await,
+            Delivered::Relayed if !mine => tracing::warn!(
+                outbox = row.id,
+                "relayed after its lease ran out: another worker may relay it too (same Message-ID)"
+            ),
+            Delivered::Relayed => {}
+        }
+        if mine {
+            tracing::info!(outbox = row.id, order = row.order_id, "email sent");
+        } else {
+            tracing::info!(outbox = row.id, "another worker took this email over");
+        }
+        Ok(())
+    }
+
+    async fn send(&self, row: &OutboxEmail) -> Result<Delivered, EmailError> {
         use crate::app::notices::{Notice, compose};
         let notice = |notice| compose(&*self.store, &self.settings, &self.master, row, notice);
         let message = match row.kind {
@@ -438,9 +587,22 @@ impl Outbox {
     /// next email is due or every `poll_ms` (another process may have queued one).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.settings.email.poll_ms.max(10));
+        let lease = Duration::from_millis(self.settings.email.lease_ms);
+        let mut recovered_at: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
+            }
+            // At start, then once a lease: files a stopped worker left half delivered.
+            if recovered_at.is_none_or(|t| t.elapsed() >= lease) {
+                recovered_at = Some(std::time::Instant::now());
+                if let Err(e) = self
+                    .mailer
+                    .recover(self.store.as_ref(), self.settings.email.lease_ms)
+                    .await
+                {
+                    tracing::error!(error = %e, "outbox worker: recovering staged emails failed");
+                }
             }
             let claimed = match self.drain_once().await {
                 Ok(n) => n,
@@ -504,11 +666,19 @@ mod tests {
                 .body(String::from("hello"))
                 .unwrap()
         };
-        mailer.deliver(&row, message()).await.unwrap();
-        // A crash after writing but before marking sent: the retry rewrites the same file.
-        mailer.deliver(&row, message()).await.unwrap();
+        let publish = |d: Delivered| async move {
+            match d {
+                Delivered::Staged(s) => s.publish().await.unwrap(),
+                Delivered::Relayed => panic!("files are staged"),
+            }
+        };
+        publish(mailer.deliver(&row, message()).await.unwrap()).await;
+        // Published twice (a retry after a crash): the same file, not a second one.
+        publish(mailer.deliver(&row, message()).await.unwrap()).await;
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(files.len(), 1);
         assert!(dir.path().join("order-42-7.eml").exists());
+        assert_eq!(outbox_id("order-42-7.eml"), Some(7));
+        assert_eq!(outbox_id("account-9.eml"), Some(9));
     }
 }

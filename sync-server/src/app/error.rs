@@ -75,6 +75,10 @@ pub enum AppError {
     /// 503: too many requests are waiting for a password check; try again in a moment.
     #[error("the server is busy: try again in a moment")]
     Busy,
+    /// 503: the database cannot take writes now (a full disk, an I/O error, a lost
+    /// connection), or the disk is below its free-space floor; nothing was saved.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),
@@ -90,8 +94,21 @@ impl From<StoreError> for AppError {
             StoreError::Changed(m) => Self::Conflict(m),
             StoreError::NotFound(what) => Self::NotFound(what),
             e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
+            StoreError::Unavailable(cause) => Self::storage_unavailable(&cause),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+impl AppError {
+    /// The store could not write: logged with its cause (which may name paths, never
+    /// personal data), answered with words for the client.
+    pub fn storage_unavailable(cause: &str) -> Self {
+        tracing::error!(%cause, "storage unavailable");
+        Self::StorageUnavailable(
+            "the server cannot store data right now: nothing was saved; try again in a moment"
+                .to_owned(),
+        )
     }
 }
 
@@ -111,6 +128,7 @@ impl From<OrderError> for AppError {
             OrderError::Store(StoreError::NotFound(what)) => {
                 Self::UnknownTicketType(format!("{what} not found"))
             }
+            OrderError::Store(e @ StoreError::Unavailable(_)) => Self::from(e),
             other => Self::Internal(other.to_string()),
         }
     }

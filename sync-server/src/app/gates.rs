@@ -12,8 +12,9 @@ use tessera_core::sync::{
     ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, UploadRequest, UploadResponse,
 };
 
-use crate::app::Services;
 use crate::app::devices::{hash, normalize_code};
+use crate::app::storage::NoRoom;
+use crate::app::{AppError, Services};
 use crate::domain::gates::{changes_page, event_config, judge, upload_response, verify_batch};
 use crate::store::{DeviceRow, Redeemed, StoreError, StoredCheckIn, TicketState};
 
@@ -50,12 +51,54 @@ pub enum GateError {
         "a device with this id is enrolled and active: enroll this device with its own id, or revoke the other first"
     )]
     DeviceActive,
+    /// The server cannot store data now (a full disk, its free-space floor, a lost
+    /// database connection); nothing was stored, the device keeps its queue and retries.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// The store failed; the cause is logged, never returned.
     #[error("internal error")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Something else broke on our side; the cause is logged, never returned.
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<StoreError> for GateError {
+    /// A storage fault is the device's to retry (logged with its cause, as every use-case
+    /// logs it); any other store error is ours.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                Self::StorageUnavailable(AppError::storage_unavailable(&cause).to_string())
+            }
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<NoRoom> for GateError {
+    fn from(e: NoRoom) -> Self {
+        Self::StorageUnavailable(e.to_string())
+    }
+}
+
+/// Records when a device was last seen. It is bookkeeping for organizers: a failure is
+/// logged and the request goes on (a check-in batch already stored stays acknowledged).
+async fn touch(
+    services: &Services,
+    device: &str,
+    now_ms: i64,
+    skew: Option<i64>,
+    cursor: Option<i64>,
+    queued: Option<i64>,
+) {
+    if let Err(e) = services
+        .store
+        .touch_device(device, now_ms, skew, cursor, queued)
+        .await
+    {
+        tracing::warn!(device, error = %e, "could not record the device's visit");
+    }
 }
 
 /// Exchanges a one-time enrollment code for a device token (shown once; only its hash is
@@ -98,10 +141,15 @@ pub async fn enroll(
         Redeemed::DeviceActive => return Err(GateError::DeviceActive),
     };
     let skew = (req.device_time - now).num_milliseconds();
-    services
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
-        .await?;
+    touch(
+        services,
+        &device.id,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
     tracing::info!(device = %device.id, "device enrolled");
     Ok(EnrollResponse {
         protocol: PROTOCOL,
@@ -172,16 +220,15 @@ pub async fn changes(
         .feed_page(device.event_id, request.after, limit)
         .await?;
     // The cursor the device will be at once it applies this page: organizers see its lag.
-    services
-        .store
-        .touch_device(
-            &device.id,
-            now.timestamp_millis(),
-            skew,
-            Some(page.cursor),
-            queued,
-        )
-        .await?;
+    touch(
+        services,
+        &device.id,
+        now.timestamp_millis(),
+        skew,
+        Some(page.cursor),
+        queued,
+    )
+    .await;
     Ok(changes_page(&page, now))
 }
 
@@ -223,6 +270,7 @@ pub async fn ingest(
     now: DateTime<Utc>,
 ) -> Result<UploadResponse, GateError> {
     check_upload(req)?;
+    services.storage.ensure_room()?;
     let event = services
         .store
         .event_sync(device.event_id)
@@ -243,10 +291,15 @@ pub async fn ingest(
         .ingest_check_ins(device, &batch.items, now.timestamp(), &judge_fn)
         .await?;
     let skew = (req.device_time - now).num_milliseconds();
-    services
-        .store
-        .touch_device(&device.id, now.timestamp_millis(), Some(skew), None, None)
-        .await?;
+    touch(
+        services,
+        &device.id,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
     let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();
     tracing::info!(device = %device.id, received = batch.items.len(), conflicts, "check-ins uploaded");
     Ok(upload_response(outcomes, now))

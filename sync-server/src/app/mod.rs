@@ -14,6 +14,7 @@ pub mod keys;
 pub mod notices;
 pub mod orders;
 pub mod payments;
+pub mod storage;
 pub mod tickets;
 pub mod vendors;
 pub mod wallet;
@@ -45,4 +46,6 @@ pub struct Services {
     pub payments: payments::Payments,
     /// Wallet pass credentials.
     pub wallet: Arc<wallet::Wallet>,
+    /// The free-space guard of the disks the server writes to.
+    pub storage: Arc<storage::Storage>,
 }

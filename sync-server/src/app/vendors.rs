@@ -50,6 +50,9 @@ pub enum VendorError {
     /// Randomness failed.
     #[error(transparent)]
     Keys(#[from] crate::app::keys::KeyError),
+    /// The disk is below its free-space floor: nothing was sold.
+    #[error(transparent)]
+    NoRoom(#[from] crate::app::storage::NoRoom),
 }
 
 impl From<VendorError> for AppError {
@@ -64,6 +67,7 @@ impl From<VendorError> for AppError {
             }
             VendorError::Store(e) => e.into(),
             VendorError::Keys(e) => Self::Internal(e.to_string()),
+            VendorError::NoRoom(e) => e.into(),
         }
     }
 }
@@ -218,6 +222,7 @@ pub async fn buy_booth(
     input: &BoothPurchaseIn,
     now: DateTime<Utc>,
 ) -> Result<Purchased, VendorError> {
+    state.storage.ensure_room()?;
     let types = state.store.ticket_types().await?;
     let (purchase, tt) = validate(input, &types, now)?;
     // The booth ticket's holder is the contact person; the business goes in the detail.

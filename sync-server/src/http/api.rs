@@ -445,6 +445,7 @@ pub async fn submit_order(
     state: &Services,
     request: &OrderRequest,
 ) -> Result<(orders::Placed, Option<String>), AppError> {
+    state.storage.ensure_room()?;
     if let Some(provider) = state.payments.provider().cloned() {
         let started = crate::app::payments::start_checkout(
             state,

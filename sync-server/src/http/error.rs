@@ -42,6 +42,7 @@ impl AppError {
             Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
             Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -55,7 +56,8 @@ pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
     /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
-    /// `too_many_attempts`, `busy` (503, with `Retry-After`), `internal`.
+    /// `too_many_attempts`, `busy` (503, with `Retry-After`), `storage_unavailable` (503,
+    /// with `Retry-After`: nothing was saved), `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -75,10 +77,15 @@ impl IntoResponse for AppError {
             }),
         )
             .into_response();
-        if matches!(self, Self::Busy) {
+        let retry_after = match self {
+            Self::Busy => Some("1"),
+            Self::StorageUnavailable(_) => Some("5"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

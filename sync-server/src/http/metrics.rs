@@ -170,6 +170,37 @@ pub async fn metrics(
         "How long the oldest pending email has been due.",
         format!("{outbox_age:.3}"),
     );
+    let room = state.storage.room();
+    if let Some(free) = room.free {
+        single(
+            &mut out,
+            "tessera_storage_free_bytes",
+            "gauge",
+            "Free space on the fullest disk the server writes to.",
+            free.to_string(),
+        );
+    }
+    single(
+        &mut out,
+        "tessera_storage_min_free_bytes",
+        "gauge",
+        "The free-space floor below which sales and uploads are refused (0: off).",
+        room.min_free.to_string(),
+    );
+    single(
+        &mut out,
+        "tessera_storage_low",
+        "gauge",
+        "1 while free space is below the floor and sales and uploads are refused.",
+        u8::from(room.is_low()).to_string(),
+    );
+    single(
+        &mut out,
+        "tessera_storage_refusals_total",
+        "counter",
+        "Sales and uploads refused for lack of disk space.",
+        state.storage.refusals().to_string(),
+    );
     single(
         &mut out,
         "tessera_check_ins_total",
@@ -281,7 +312,8 @@ pub struct Readiness {
     pub checks: BTreeMap<String, String>,
 }
 
-/// Ready to serve: the database answers, migrations are current, the outbox is moving.
+/// Ready to serve: the database answers and takes a write, the disk is above its
+/// free-space floor, migrations are current, the outbox is moving.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -310,13 +342,36 @@ pub async fn readyz(State(state): State<Services>) -> (StatusCode, Json<Readines
             checks.insert("database".to_owned(), "unreachable".to_owned());
         }
     }
+    // A real write, committed: a database that answers reads may still refuse writes (a
+    // full disk, a read-only file).
+    let write = match state.store.probe_write(now_ms).await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "readyz: the database did not take a write");
+            "cannot write: see the server log".to_owned()
+        }
+    };
+    checks.insert("database_write".to_owned(), write);
+    let room = state.storage.room();
+    let disk = if room.is_low() {
+        format!(
+            "low: {} MiB free, below the {} MiB floor (min_free_bytes); sales and uploads are refused",
+            room.free.unwrap_or(0) / (1024 * 1024),
+            room.min_free / (1024 * 1024)
+        )
+    } else if room.is_full() {
+        format!("full: {} KiB free", room.free.unwrap_or(0) / 1024)
+    } else {
+        "ok".to_owned()
+    };
+    checks.insert("disk".to_owned(), disk);
     let migrations = match state.store.pending_migrations().await {
         Ok(0) => "ok".to_owned(),
         Ok(n) => format!("{n} pending: run `tessera-server migrate`"),
         Err(_) => "unknown".to_owned(),
     };
     checks.insert("migrations".to_owned(), migrations);
-    let ready = checks.len() == 3 && checks.values().all(|v| v == "ok");
+    let ready = checks.len() == 5 && checks.values().all(|v| v == "ok");
     let status = if ready {
         StatusCode::OK
     } else {

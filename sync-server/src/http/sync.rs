@@ -54,6 +54,7 @@ impl IntoResponse for GateError {
             Self::CodeExpired => (StatusCode::GONE, "code_expired"),
             Self::CodeUsed => (StatusCode::CONFLICT, "code_used"),
             Self::DeviceActive => (StatusCode::CONFLICT, "device_enrolled"),
+            Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Store(e) => internal(e.to_string()),
             Self::Internal(cause) => internal(cause.clone()),
         };
@@ -61,7 +62,13 @@ impl IntoResponse for GateError {
             error: code.into(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, Self::StorageUnavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 

@@ -59,6 +59,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use sqlx::Connection as _;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -86,12 +87,68 @@ pub enum StoreError {
     /// A stored value the code cannot interpret (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The database failed or is unreachable.
+    /// The database cannot take the request now: its disk is full, an I/O error, a lost or
+    /// timed-out connection, a lock held too long. Nothing was changed; the caller may try
+    /// again once storage is back (an HTTP 503 with `Retry-After`).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused the statement (a bug, or a schema out of step).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Sorts the driver's errors: what storage or the network did (retry later) apart from
+    /// what the statement did (ours to fix).
+    fn from(e: sqlx::Error) -> Self {
+        if storage_fault(&e) {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether storage, not the request, failed: the request may succeed when tried again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Whether a driver error says the storage failed rather than the statement: I/O and pool
+/// errors, SQLite's `BUSY`, `LOCKED`, `READONLY`, `IOERR`, `FULL` and `CANTOPEN` families,
+/// and PostgreSQL's connection (08), resource (53), shutdown (57P) and system (58) classes
+/// and its retryable serialization failures (40001, 40P01).
+pub fn storage_fault(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            match code.parse::<i32>() {
+                // SQLite: extended result codes; the primary code is the low byte.
+                Ok(n) => matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+                // PostgreSQL: SQLSTATE.
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || code.starts_with("58")
+                        || code == "40001"
+                        || code == "40P01"
+                }
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Whether a ticket type is an attendee pass or a vendor booth.
@@ -536,16 +593,24 @@ pub trait Store:
         lease_until_ms: i64,
         limit: i64,
     ) -> Result<Vec<OutboxEmail>, StoreError>;
-    /// Marks an email sent; it is never claimed again.
-    async fn mark_email_sent(&self, id: i64, now: i64) -> Result<(), StoreError>;
-    /// Records a failed attempt: due again at `next_attempt_ms`, or `dead` if `give_up`.
+    /// Marks an email sent by the claim that made attempt `attempt` (its `attempts` when
+    /// claimed); it is never claimed again. `false`, changing nothing, when that claim is
+    /// no longer the email's (its lease ran out and another worker claimed it, or it was
+    /// sent): the caller must not deliver it.
+    async fn mark_email_sent(&self, id: i64, attempt: i64, now: i64) -> Result<bool, StoreError>;
+    /// Records the failure of attempt `attempt`: due again at `next_attempt_ms`, or `dead` if
+    /// `give_up`. A claim that is no longer the email's changes nothing.
     async fn mark_email_failed(
         &self,
         id: i64,
+        attempt: i64,
         next_attempt_ms: i64,
         error: &str,
         give_up: bool,
     ) -> Result<(), StoreError>;
+    /// Whether email `id` was marked sent by the claim of attempt `attempt`; a worker that
+    /// restarts finishes delivering exactly those of its written files.
+    async fn email_sent_by(&self, id: i64, attempt: i64) -> Result<bool, StoreError>;
     /// Outbox rows by state.
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
     /// Every outbox row, by id.
@@ -593,6 +658,17 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A connection whose COMMIT or ROLLBACK failed (a full disk, an I/O error) may
+            // still be inside its transaction: reused, its next "transaction" would be a
+            // savepoint in the stale one, acknowledged and never committed, and it would
+            // hold the write lock. The ping flushes the rollback a dropped transaction
+            // queued; a connection still in a transaction after it is closed, not reused.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(clean_after_release(conn.is_in_transaction()))
+                })
+            })
             .connect_with(options)
             .await?;
         // Names, addresses and tokens' hashes: readable by the server's user alone. SQLite
@@ -615,10 +691,23 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // As on SQLite: a connection left inside a transaction is closed, not reused.
+            .after_release(|conn, _| {
+                Box::pin(async move { Ok(clean_after_release(conn.is_in_transaction())) })
+            })
             .connect(url)
             .await?;
         Ok(Self { pool, writer: None })
     }
+}
+
+/// Whether a released connection may go back to the pool: not while it is inside a
+/// transaction it could not finish.
+fn clean_after_release(in_transaction: bool) -> bool {
+    if in_transaction {
+        tracing::warn!("closing a database connection left inside an unfinished transaction");
+    }
+    !in_transaction
 }
 
 /// Creates a directory (and its parents) that only its owner may enter (0700 on Unix).

@@ -54,6 +54,9 @@ pub trait OpsStore: Send + Sync {
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
     /// Migrations this software has that the database has not applied (0 when current).
     async fn pending_migrations(&self) -> Result<usize, StoreError>;
+    /// Writes and commits one row, as readiness's proof that the database takes writes (it
+    /// fails on a full disk, a read-only file, a lost connection).
+    async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -140,5 +143,19 @@ where
             .iter()
             .filter(|m| !applied.contains(&m.version))
             .count())
+    }
+
+    async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
+        let _writer = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO write_probe (id, at_ms) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+        )
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

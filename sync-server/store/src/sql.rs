@@ -457,22 +457,24 @@ where
         Ok(claimed)
     }
 
-    async fn mark_email_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    async fn mark_email_sent(&self, id: i64, attempt: i64, now: i64) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until_ms = NULL, \
-             last_error = NULL WHERE id = $2",
+             last_error = NULL WHERE id = $2 AND attempts = $3 AND status = 'pending'",
         )
         .bind(now)
         .bind(id)
+        .bind(attempt)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn mark_email_failed(
         &self,
         id: i64,
+        attempt: i64,
         next_attempt_ms: i64,
         error: &str,
         give_up: bool,
@@ -480,15 +482,27 @@ where
         let _w = self.write_guard().await;
         sqlx::query(
             "UPDATE outbox SET status = $1, next_attempt_ms = $2, last_error = $3, \
-             lease_until_ms = NULL WHERE id = $4 AND status = 'pending'",
+             lease_until_ms = NULL WHERE id = $4 AND attempts = $5 AND status = 'pending'",
         )
         .bind(if give_up { "dead" } else { "pending" })
         .bind(next_attempt_ms)
         .bind(error)
         .bind(id)
+        .bind(attempt)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn email_sent_by(&self, id: i64, attempt: i64) -> Result<bool, StoreError> {
+        let sent: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE id = $1 AND attempts = $2 AND status = 'sent'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(sent.is_some())
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {

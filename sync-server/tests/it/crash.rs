@@ -153,3 +153,124 @@ async fn sigkill_while_writing_eml_files_loses_none_and_duplicates_none() {
     }
     third.kill();
 }
+
+/// The `.eml` files in a folder, by name (staging files left out).
+fn eml_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn staging_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Two instances on one PostgreSQL database, each writing `.eml` files to its own folder.
+/// Orders stream in while one instance is killed with SIGKILL at random moments (and
+/// restarted each time), often in the middle of writing an email. Across both folders every
+/// paid order's confirmation is written exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_killed_at_random_write_each_email_exactly_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let folder_a = tempfile::tempdir().unwrap();
+    let folder_b = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (
+        folder_a.path().display().to_string(),
+        folder_b.path().display().to_string(),
+    );
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url.clone()),
+        ("TESSERA_EMAIL_LEASE_MS", "800".to_owned()),
+    ];
+    let args_a = ["demo", "--data-dir", &dir_a];
+    let steady = crate::support::server_process(&["demo", "--data-dir", &dir_b], &env);
+    let mut killed = crate::support::server_process(&args_a, &env);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let buyer = {
+        let (base, stop) = (steady.base.clone(), stop.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut orders = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, order) = buy(&http, &base, 1, 1).await;
+                assert_eq!(status, 201, "{order}");
+                orders.push(order["id"].as_i64().unwrap());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            orders
+        })
+    };
+    for _ in 0..8 {
+        let wait = 150 + crate::support::random_u64() % 600;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        killed.kill();
+        killed = crate::support::server_process(&args_a, &env);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let orders = buyer.await.unwrap();
+    let store = db.store().await;
+    let total = i64::try_from(orders.len()).unwrap();
+    eventually(
+        "every email written and no staging file left",
+        Duration::from_secs(60),
+        || {
+            let store = store.clone();
+            let (a, b) = (
+                folder_a.path().join("outbox"),
+                folder_b.path().join("outbox"),
+            );
+            async move {
+                let counts = store.outbox_counts().await.ok()?;
+                (counts.sent == total
+                    && counts.pending == 0
+                    && staging_files(&a) + staging_files(&b) == 0)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let files_a = eml_files(&folder_a.path().join("outbox"));
+    let files_b = eml_files(&folder_b.path().join("outbox"));
+    let mut per_order: BTreeMap<i64, usize> = BTreeMap::new();
+    for name in files_a.iter().chain(&files_b) {
+        let order = name
+            .strip_prefix("order-")
+            .and_then(|n| n.split('-').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected file {name}"));
+        *per_order.entry(order).or_default() += 1;
+    }
+    eprintln!(
+        "{} orders; instance A wrote {}, instance B {}",
+        orders.len(),
+        files_a.len(),
+        files_b.len()
+    );
+    assert!(!files_a.is_empty(), "the killed instance took part");
+    for order in &orders {
+        assert_eq!(
+            per_order.get(order),
+            Some(&1),
+            "order {order}: {per_order:?}"
+        );
+    }
+    assert_eq!(per_order.len(), orders.len());
+    drop((killed, steady));
+    db.cleanup().await;
+}

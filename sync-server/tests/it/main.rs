@@ -16,6 +16,7 @@ mod attacks;
 mod cli;
 mod crash;
 mod email;
+mod faults;
 mod layers;
 mod ops;
 mod payments;

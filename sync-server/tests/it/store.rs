@@ -235,7 +235,7 @@ async fn outbox_leases_and_retries(db: &TestDb) {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
     store
-        .mark_email_failed(again[0].id, t + 5000, "smtp down", false)
+        .mark_email_failed(again[0].id, again[0].attempts, t + 5000, "smtp down", false)
         .await
         .expect("fail");
     assert!(
@@ -255,7 +255,7 @@ async fn outbox_leases_and_retries(db: &TestDb) {
         .expect("claim");
     assert_eq!(third.len(), 1);
     store
-        .mark_email_sent(third[0].id, t / 1000)
+        .mark_email_sent(third[0].id, third[0].attempts, t / 1000)
         .await
         .expect("sent");
     assert!(
