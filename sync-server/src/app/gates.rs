@@ -101,6 +101,25 @@ async fn touch(
     }
 }
 
+/// Records a visit that reports the device's clock (enrollment, uploads): its skew.
+async fn touch_with_clock(
+    services: &Services,
+    device: &str,
+    device_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    let skew = (device_time - now).num_milliseconds();
+    touch(
+        services,
+        device,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
+}
+
 /// Exchanges a one-time enrollment code for a device token (shown once; only its hash is
 /// stored), and records the device's clock skew.
 pub async fn enroll(
@@ -140,16 +159,7 @@ pub async fn enroll(
         Redeemed::Used => return Err(GateError::CodeUsed),
         Redeemed::DeviceActive => return Err(GateError::DeviceActive),
     };
-    let skew = (req.device_time - now).num_milliseconds();
-    touch(
-        services,
-        &device.id,
-        now.timestamp_millis(),
-        Some(skew),
-        None,
-        None,
-    )
-    .await;
+    touch_with_clock(services, &device.id, req.device_time, now).await;
     tracing::info!(device = %device.id, "device enrolled");
     Ok(EnrollResponse {
         protocol: PROTOCOL,
@@ -290,16 +300,7 @@ pub async fn ingest(
         .store
         .ingest_check_ins(device, &batch.items, now.timestamp(), &judge_fn)
         .await?;
-    let skew = (req.device_time - now).num_milliseconds();
-    touch(
-        services,
-        &device.id,
-        now.timestamp_millis(),
-        Some(skew),
-        None,
-        None,
-    )
-    .await;
+    touch_with_clock(services, &device.id, req.device_time, now).await;
     let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();
     tracing::info!(device = %device.id, received = batch.items.len(), conflicts, "check-ins uploaded");
     Ok(upload_response(outcomes, now))
