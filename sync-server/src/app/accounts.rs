@@ -11,7 +11,7 @@ use chrono::Utc;
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
-use crate::store::{NewUser, OutboxKind, User};
+use crate::store::{Email, NewUser, OutboxKind, User};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";
@@ -68,8 +68,6 @@ impl std::str::FromStr for Role {
         }
     }
 }
-
-pub use crate::store::normalize_email;
 
 /// Passwords: 10 to 128 characters.
 pub fn validate_password(password: &str) -> Result<(), AppError> {
@@ -316,11 +314,11 @@ pub fn parse_email_link_token(master: &MasterKey, purpose: &str, token: &str) ->
 
 /// Refuses a login when the address failed too often lately (several server instances
 /// share the count through the database).
-pub async fn check_login_rate(state: &Services, email: &str) -> Result<(), AppError> {
+pub async fn check_login_rate(state: &Services, email: &Email) -> Result<(), AppError> {
     let now = Utc::now().timestamp();
     let failures = state
         .store
-        .login_failures_since(email, now - LOGIN_WINDOW_SECS)
+        .login_failures_since(email.as_str(), now - LOGIN_WINDOW_SECS)
         .await?;
     if failures >= LOGIN_MAX_FAILURES {
         return Err(AppError::TooManyAttempts);
@@ -331,9 +329,9 @@ pub async fn check_login_rate(state: &Services, email: &str) -> Result<(), AppEr
 /// Checks an address and password; records a failure, clears failures on success.
 pub async fn authenticate(state: &Services, email: &str, password: &str) -> Result<User, AppError> {
     let _admitted = LOGINS.try_acquire().map_err(|_| AppError::Busy)?;
-    let email = normalize_email(email);
+    let email = Email::new(email);
     check_login_rate(state, &email).await?;
-    let user = state.store.user_by_email(&email).await?;
+    let user = state.store.user_by_email(email.as_str()).await?;
     let ok = verify_password(
         password.to_owned(),
         user.as_ref().map(|u| u.password_hash.clone()),
@@ -341,13 +339,13 @@ pub async fn authenticate(state: &Services, email: &str, password: &str) -> Resu
     .await?;
     match user {
         Some(user) if ok => {
-            state.store.clear_login_failures(&email).await?;
+            state.store.clear_login_failures(email.as_str()).await?;
             Ok(user)
         }
         _ => {
             state
                 .store
-                .record_login_failure(&email, Utc::now().timestamp())
+                .record_login_failure(email.as_str(), Utc::now().timestamp())
                 .await?;
             Err(AppError::BadCredentials)
         }
@@ -391,8 +389,8 @@ pub async fn send_verification(state: &Services, user: &User) -> Result<(), AppE
 /// Queues a password-reset email, if the address has an account. Says nothing either way,
 /// so the form cannot be used to find out who has an account.
 pub async fn send_reset(state: &Services, email: &str) -> Result<(), AppError> {
-    let email = normalize_email(email);
-    if let Some(user) = state.store.user_by_email(&email).await?
+    let email = Email::new(email);
+    if let Some(user) = state.store.user_by_email(email.as_str()).await?
         && email_allowed(state, user.id, "reset").await?
     {
         let now = Utc::now();
@@ -439,15 +437,15 @@ pub async fn create_account(
     email: &str,
     password: &str,
 ) -> Result<User, AppError> {
-    let email = normalize_email(email);
+    let email = Email::new(email);
     let name = name.trim();
-    crate::app::orders::validate_contact(&email, name)?;
+    crate::app::orders::validate_contact(email.as_str(), name)?;
     validate_password(password)?;
     let hash = hash_password(password.to_owned()).await?;
     let id = state
         .store
         .create_user(&NewUser {
-            email,
+            email: email.into_string(),
             name: name.to_owned(),
             password_hash: hash,
             role: Role::Attendee.as_str().to_owned(),

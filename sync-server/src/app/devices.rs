@@ -1,6 +1,5 @@
 //! Gate devices: one-time enrollment codes (only their hash is stored) and how a typed code
-//! is read back. Enrollment itself, the change feed and uploads are the device API
-//! (`http::sync`).
+//! is read back. Enrollment itself, the change feed and uploads are `app::gates`.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -57,4 +56,15 @@ pub async fn create_device_code(
         })
         .await?;
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_codes_normalize() {
+        assert_eq!(normalize_code("abcd-efgh-jkmn"), "ABCDEFGHJKMN");
+        assert_eq!(normalize_code(" O1L0 I "), "01101");
+    }
 }

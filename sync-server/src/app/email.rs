@@ -1,6 +1,7 @@
-//! Confirmation email and its durable outbox: composing the message (HTML and plain text,
-//! inline QR images by Content-ID, the order's PDF attached), the transports (SMTP through
-//! lettre, or `.eml` files), and the worker that drains the outbox with retries and backoff.
+//! Confirmation email and its durable outbox: framing the message (its words are
+//! `domain::email`'s; HTML and plain text, inline QR images by Content-ID, the order's PDF
+//! attached), the transports (SMTP through lettre, or `.eml` files), and the worker that
+//! drains the outbox with retries and backoff.
 //!
 //! Delivery semantics (see `docs/adr/0005-email-outbox.md` and `0017`): an outbox row is
 //! inserted in the order's transaction, so a committed order always has its email. A worker
@@ -25,9 +26,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::keys::MasterKey;
 use crate::config::{EmailSettings, Settings};
-use crate::domain::render::{self, money, order_number, valid_days};
-use crate::store::{Order, OutboxEmail, Store, StoreError, TicketView};
-use crate::store::{OutboxKind, Payment};
+use crate::domain::email::{self, Wording, confirmation_wording};
+use crate::domain::render::{self, order_number};
+use crate::store::OutboxKind;
+use crate::store::{Email, Order, OutboxEmail, Store, StoreError, TicketView};
 
 /// Why an email could not be composed or sent.
 #[derive(Debug, thiserror::Error)]
@@ -288,15 +290,6 @@ pub fn message_id(row: &OutboxEmail) -> String {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The link to the attendee's order page, carrying the order's access token.
 pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) -> String {
     format!(
@@ -306,51 +299,13 @@ pub fn order_page_url(settings: &Settings, master: &MasterKey, order_id: i64) ->
     )
 }
 
-/// The words of a tickets email around its ticket list: the order confirmation's, or the
-/// vendor confirmation's (`crate::app::vendors::vendor_wording`).
-#[derive(Debug, Clone, Default)]
-pub struct Wording {
-    /// The subject, without the `[DEMO] ` mark (added for demo orders).
-    pub subject: String,
-    /// The first paragraph, plain text (ends with a newline).
-    pub intro_text: String,
-    /// The first paragraph, HTML (already escaped).
-    pub intro_html: String,
-    /// What to do next, plain text (may be empty).
-    pub next_text: String,
-    /// What to do next, HTML (already escaped; may be empty).
-    pub next_html: String,
-}
-
-/// The attendee's wording: "Your tickets for ...".
-pub fn confirmation_wording(order: &Order, tickets: &[TicketView]) -> Wording {
-    let event_name = tickets
-        .first()
-        .map(|t| t.event.name.clone())
-        .unwrap_or_else(|| "your event".to_owned());
-    let number = order_number(order.id);
-    Wording {
-        subject: format!("Your tickets for {event_name} - order {number}"),
-        intro_text: format!(
-            "Hello {},\n\nthank you for your order {number}.\n",
-            order.name
-        ),
-        intro_html: format!(
-            "<p>Hello {name}, thank you for your order <strong>{number}</strong>.</p>",
-            name = html_escape(&order.name)
-        ),
-        next_text: String::new(),
-        next_html: String::new(),
-    }
-}
-
 /// The tickets of an order its buyer still holds: a ticket given to someone else is theirs,
 /// and the buyer's order page, PDF and emails no longer show its code.
 pub fn held_tickets(order: &Order, tickets: Vec<TicketView>) -> Vec<TicketView> {
-    let buyer = crate::app::accounts::normalize_email(&order.email);
+    let buyer = Email::new(&order.email);
     tickets
         .into_iter()
-        .filter(|t| t.holder_email.as_deref().is_none_or(|h| h == buyer))
+        .filter(|t| t.holder_email.as_deref().is_none_or(|h| buyer == h))
         .collect()
 }
 
@@ -376,92 +331,16 @@ pub fn compose_tickets_email(
     tickets: &[TicketView],
     wording: &Wording,
 ) -> Result<Message, EmailError> {
-    let demo = order.payment == Payment::Demo;
-    let event_name = tickets
-        .first()
-        .map(|t| t.event.name.clone())
-        .unwrap_or_else(|| "your event".to_owned());
     let number = order_number(order.id);
     let link = order_page_url(settings, master, order.id);
-    let subject = format!("{}{}", if demo { "[DEMO] " } else { "" }, wording.subject);
-
-    let mut text = wording.intro_text.clone();
-    if demo {
-        text.push_str("This is a DEMO order: no payment was taken.\n");
-    }
-    text.push_str(&format!(
-        "\nTotal: {}\n\nYour tickets:\n",
-        money(order.total_cents, &order.currency)
-    ));
-    let mut rows_html = String::new();
-    for t in tickets {
-        let days = valid_days(t.days_mask, &t.event.days).join(", ");
-        text.push_str(&format!(
-            "- {} (ticket {}), valid {}, holder {}{}\n",
-            t.type_name,
-            t.id,
-            days,
-            t.holder_name,
-            t.detail
-                .as_deref()
-                .map(|d| format!(", {d}"))
-                .unwrap_or_default()
-        ));
-        let wallet =
-            crate::app::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id));
-        text.push_str(&format!(
-            "  Add to Apple Wallet: {}\n  Save to Google Wallet: {}\n",
-            wallet.apple, wallet.google
-        ));
-        rows_html.push_str(&format!(
-            "<tr><td style=\"padding:8px\"><img src=\"cid:ticket-{id}@tessera\" width=\"220\" height=\"220\" alt=\"QR code of ticket {id}\"></td>\
-             <td style=\"padding:8px\"><strong>{ty}</strong><br>Ticket {id}<br>Valid: {days}<br>Holder: {holder}{detail}\
-             <br><a href=\"{apple}\">Add to Apple Wallet</a> | <a href=\"{google}\">Save to Google Wallet</a></td></tr>",
-            detail = t
-                .detail
-                .as_deref()
-                .map(|d| format!("<br>{}", html_escape(d)))
-                .unwrap_or_default(),
-            apple = html_escape(&wallet.apple),
-            google = html_escape(&wallet.google),
-            id = t.id,
-            ty = html_escape(&t.type_name),
-            days = html_escape(&days),
-            holder = html_escape(&t.holder_name),
-        ));
-    }
-    text.push_str(&wording.next_text);
-    text.push_str(&format!(
-        "\nYour tickets are attached as a PDF; show the QR code at the gate.\n\
-         Your order page: {link}\n"
-    ));
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\">\
-         <h1>{event}</h1>{demo_note}{intro}\
-         <p>Total: {total}</p><table>{rows_html}</table>{next}\
-         <p>Your tickets are attached as a PDF. Show the QR code at the gate, on paper or on your phone.</p>\
-         <p><a href=\"{link}\">Your order page</a></p></body></html>",
-        event = html_escape(&event_name),
-        demo_note = if demo {
-            "<p style=\"color:#b00\"><strong>DEMO order: no payment was taken.</strong></p>"
-        } else {
-            ""
-        },
-        intro = wording.intro_html,
-        next = wording.next_html,
-        total = money(order.total_cents, &order.currency),
-        link = html_escape(&link),
-    );
-
-    let mut related = MultiPart::related().multipart(MultiPart::alternative_plain_html(text, html));
-    for t in tickets {
-        related = related.singlepart(
-            Attachment::new_inline(format!("ticket-{}@tessera", t.id)).body(
-                render::qr_png(&t.qr_text)?,
-                ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?,
-            ),
-        );
-    }
+    let wallet: Vec<_> = tickets
+        .iter()
+        .map(|t| {
+            crate::app::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id))
+        })
+        .collect();
+    let content = email::tickets_email(order, tickets, wording, &link, &wallet);
+    let related = with_codes(content.text, content.html, tickets)?;
     let pdf = render::tickets_pdf(order, tickets)?;
     let mixed = MultiPart::mixed().multipart(related).singlepart(
         Attachment::new(format!("tickets-{number}.pdf")).body(
@@ -483,12 +362,31 @@ pub fn compose_tickets_email(
     let mut builder = Message::builder()
         .from(from)
         .to(to)
-        .subject(subject)
+        .subject(content.subject)
         .message_id(Some(message_id(row)));
     builder = builder.header(OutboxHeader(row.id.to_string()));
     builder
         .multipart(mixed)
         .map_err(|e| EmailError::Build(e.to_string()))
+}
+
+/// The plain and HTML alternatives of an email with each ticket's QR code inline, as the
+/// HTML refers to it (`cid:ticket-<id>@tessera`).
+pub fn with_codes(
+    text: String,
+    html: String,
+    tickets: &[TicketView],
+) -> Result<MultiPart, EmailError> {
+    let mut related = MultiPart::related().multipart(MultiPart::alternative_plain_html(text, html));
+    for t in tickets {
+        related = related.singlepart(
+            Attachment::new_inline(format!("ticket-{}@tessera", t.id)).body(
+                render::qr_png(&t.qr_text)?,
+                ContentType::parse("image/png").map_err(|e| EmailError::Build(e.to_string()))?,
+            ),
+        );
+    }
+    Ok(related)
 }
 
 /// A plain-text email about an order (refund notices).
@@ -660,8 +558,8 @@ impl Outbox {
     async fn refund_notice(&self, row: &OutboxEmail) -> Result<Message, EmailError> {
         let order = self.order_of(row).await?;
         let refunds = self.store.refunds(order.id).await?;
-        let (subject, text) = crate::app::payments::compose_refund_notice(&order, &refunds);
-        compose_plain(&self.settings, row, &order, subject, text)
+        let notice = email::refund_notice(&order, &refunds);
+        compose_plain(&self.settings, row, &order, notice.subject, notice.text)
     }
 
     /// An order's confirmation with the tickets its buyer still holds; booth orders and staff

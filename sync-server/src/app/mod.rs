@@ -9,6 +9,7 @@ pub mod console;
 pub mod devices;
 pub mod email;
 pub mod error;
+pub mod gates;
 pub mod keys;
 pub mod notices;
 pub mod orders;

@@ -1,6 +1,7 @@
-//! Orders: validating what a buyer asks for, pricing it, signing its tickets and handing the
-//! whole paid order to the store in one transaction. Owns the order and ticket id scheme
-//! and the access token; capacity is enforced by the store inside that transaction.
+//! Orders: validating what a buyer asks for, pricing it (`domain::pricing`), signing its
+//! tickets and handing the whole paid order to the store in one transaction. Owns the order
+//! and ticket id scheme and the access token; capacity is enforced by the store inside that
+//! transaction.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use tessera_core::{
 };
 
 use crate::app::keys::{KeyError, MasterKey, random_bytes};
+use crate::domain::pricing::{Priced, PricingError, price_order};
 use crate::store::{NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType};
 
 /// Ids are random and below 2^53, so they are exact as JSON numbers in every client and
@@ -67,6 +69,16 @@ impl From<StoreError> for OrderError {
                 remaining,
             },
             other => Self::Store(other),
+        }
+    }
+}
+
+impl From<PricingError> for OrderError {
+    fn from(e: PricingError) -> Self {
+        match e {
+            PricingError::UnknownTicketType(id) => Self::UnknownTicketType(id),
+            PricingError::SalesPaused(name) => Self::SalesPaused(name),
+            e @ PricingError::MixedCurrency => Self::Invalid(e.to_string()),
         }
     }
 }
@@ -258,33 +270,11 @@ pub fn plan(
     }
     let issued_at = u32::try_from(now.timestamp())
         .map_err(|_| OrderError::Invalid("clock out of range".into()))?;
-    let mut currency: Option<&str> = None;
-    let mut total_cents = 0i64;
-    let mut items = Vec::new();
-    for (&type_id, &quantity) in &lines {
-        let tt = types
-            .iter()
-            .find(|t| t.id == type_id)
-            .ok_or(OrderError::UnknownTicketType(type_id))?;
-        if tt.sales_paused && payment != Payment::Comp {
-            return Err(OrderError::SalesPaused(tt.name.clone()));
-        }
-        match currency {
-            None => currency = Some(&tt.currency),
-            Some(c) if c != tt.currency => {
-                return Err(OrderError::Invalid(
-                    "all items of an order must have the same currency".into(),
-                ));
-            }
-            Some(_) => {}
-        }
-        total_cents += tt.price_cents * quantity;
-        items.push(NewItem {
-            ticket_type_id: tt.id,
-            quantity,
-            unit_price_cents: tt.price_cents,
-        });
-    }
+    let Priced {
+        items,
+        total_cents,
+        currency,
+    } = price_order(&lines, types, payment)?;
     let tickets = issue_tickets(&items, types, &name, signer, issued_at)?;
     let id = random_id()?;
     let access_token = master.order_token(id);
@@ -293,12 +283,8 @@ pub fn plan(
         email,
         name,
         payment,
-        total_cents: if payment == Payment::Comp {
-            0
-        } else {
-            total_cents
-        },
-        currency: currency.unwrap_or("USD").to_owned(),
+        total_cents,
+        currency,
         token_hash: token_hash(&access_token),
         created_at: now.timestamp(),
         items,

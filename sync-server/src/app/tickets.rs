@@ -6,13 +6,14 @@
 use chrono::Utc;
 use tessera_core::{Claims, DayMask, EventId, Revision, TicketId, TicketTypeId, ZoneMask};
 
-use crate::app::accounts::{CurrentUser, constant_time_eq, normalize_email};
+use crate::app::accounts::{CurrentUser, constant_time_eq};
 use crate::app::keys::MasterKey;
 use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
-use crate::store::TicketStatus;
+use crate::domain::pricing::upgrade_price;
 use crate::store::{
-    Payment, TicketKind, TicketTransfer, TicketUpgrade, TicketView, UpgradeRevision,
+    Email, Payment, TicketKind, TicketStatus, TicketTransfer, TicketUpgrade, TicketView,
+    UpgradeRevision,
 };
 
 /// The link token of one revision of a ticket: a transfer recipient's email carries it; a
@@ -68,7 +69,7 @@ pub async fn ticket_access(
         && ticket
             .holder_email
             .as_deref()
-            .is_none_or(|h| h == normalize_email(&order.email))
+            .is_none_or(|h| Email::new(&order.email) == h)
     {
         return Ok(ticket);
     }
@@ -155,9 +156,9 @@ pub async fn transfer(
     to_name: &str,
     expected_revision: Option<i64>,
 ) -> Result<TicketView, AppError> {
-    let to_email = normalize_email(to_email);
+    let to_email = Email::new(to_email);
     let to_name = to_name.trim();
-    crate::app::orders::validate_contact(&to_email, to_name).map_err(AppError::from)?;
+    crate::app::orders::validate_contact(to_email.as_str(), to_name).map_err(AppError::from)?;
     let (ticket, from_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind == TicketKind::VendorBooth || ticket.booth.is_some() {
         return Err(AppError::NotTransferable(
@@ -193,7 +194,7 @@ pub async fn transfer(
             ticket_id,
             expected_revision: ticket.revision,
             from_email,
-            to_email,
+            to_email: to_email.into_string(),
             to_name: to_name.to_owned(),
             qr_text: signer.sign(&claims),
             key_id: i64::from(signer.id().0),
@@ -220,7 +221,7 @@ pub async fn upgrade_options(
     Ok(types
         .iter()
         .filter(|t| t.remaining() > 0)
-        .filter_map(|t| upgrade_target(ticket, &types, t.id))
+        .filter_map(|t| upgrade_price(ticket, &types, t.id))
         .collect())
 }
 
@@ -233,23 +234,6 @@ pub struct UpgradeStarted {
     pub order_id: i64,
     /// Where to pay, when a card provider takes the money.
     pub checkout_url: Option<String>,
-}
-
-fn upgrade_target(
-    ticket: &TicketView,
-    types: &[crate::store::TicketType],
-    to_type: i64,
-) -> Option<(crate::store::TicketType, i64)> {
-    let current = types.iter().find(|t| t.id == ticket.ticket_type_id)?;
-    let target = types.iter().find(|t| t.id == to_type)?;
-    let ok = target.event_id == current.event_id
-        && !target.sales_paused
-        && target.kind == TicketKind::Pass
-        && ticket.booth.is_none()
-        && target.currency == current.currency
-        && target.price_cents > current.price_cents
-        && target.days_mask & ticket.days_mask == ticket.days_mask;
-    ok.then(|| (target.clone(), target.price_cents - current.price_cents))
 }
 
 async fn sign_upgrade(
@@ -296,21 +280,21 @@ pub async fn upgrade_revision(
     let Some(ticket) = state.store.ticket(ticket_id).await? else {
         return Ok(None);
     };
-    let holder = normalize_email(&order.email);
+    let holder = Email::new(&order.email);
     if ticket.status != TicketStatus::Valid
         || ticket.holder_email.as_deref() != Some(holder.as_str())
     {
         return Ok(None);
     }
     let types = state.store.ticket_types().await?;
-    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
+    let Some((target, difference)) = upgrade_price(&ticket, &types, to_type) else {
         return Ok(None);
     };
     if difference != order.total_cents {
         return Ok(None);
     }
     Ok(Some(
-        sign_upgrade(state, &ticket, &holder, &target, issued_at).await?,
+        sign_upgrade(state, &ticket, holder.as_str(), &target, issued_at).await?,
     ))
 }
 
@@ -329,7 +313,7 @@ pub async fn upgrade(
         return Err(AppError::Invalid("only passes can be upgraded".into()));
     }
     let types = state.store.ticket_types().await?;
-    let Some((target, difference)) = upgrade_target(&ticket, &types, to_type) else {
+    let Some((target, difference)) = upgrade_price(&ticket, &types, to_type) else {
         return Err(AppError::Invalid(format!(
             "ticket {ticket_id} cannot be upgraded to ticket type {to_type}: pick a dearer pass of the same event"
         )));

@@ -1,7 +1,8 @@
 //! Vendors: buying a booth (validation, the order through the same payment path as every
 //! order, the vendor profile made automatically, the booth's metadata kept with the order),
-//! the vendor's confirmation wording, and what organizers do with booths — location codes,
-//! assignment to a purchase, staff passes whose signed claims carry the booth.
+//! which vendor wording a confirmation gets (the words are `domain::email`'s), and what
+//! organizers do with booths — location codes, assignment to a purchase, staff passes whose
+//! signed claims carry the booth.
 //!
 //! What the gate shows for a vendor pass ("Falafel King · Booth B-12") is composed by the
 //! store when the change feed is read (`store/sync_sql.rs`), so it follows assignments.
@@ -17,12 +18,12 @@ use tessera_core::{
 };
 use utoipa::ToSchema;
 
-use crate::app::email::{Wording, html_escape};
 use crate::app::orders::{self, OrderError, OrderRequest};
 use crate::app::{AppError, Services};
+use crate::domain::email::{Wording, booth_wording, staff_wording};
 use crate::store::{
-    Booth, BoothCategory, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
-    StoreError, TicketKind, TicketType, TicketView, VendorPurchase,
+    BoothCategory, Email, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
+    StoreError, TicketKind, TicketType, TicketView,
 };
 
 /// Most staff passes granted in one go.
@@ -158,7 +159,7 @@ pub fn validate(
     let booth_name = field("booth_name", &input.booth_name, 100, true)?;
     let contact_name = field("contact_name", &input.contact_name, 100, true)?;
     let phone = validate_phone(&input.phone)?;
-    let email = crate::app::accounts::normalize_email(&field("email", &input.email, 254, true)?);
+    let email = Email::new(&field("email", &input.email, 254, true)?).into_string();
     let description = field("description", &input.description, 1000, false)?;
     let category = BoothCategory::parse(input.category.trim()).ok_or_else(|| {
         VendorError::Invalid("category must be bazaar, food_truck or food_booth".into())
@@ -442,89 +443,6 @@ pub async fn vendor_wording(
         &order.name,
         tickets.len(),
     )))
-}
-
-fn booth_wording(p: &VendorPurchase, event: &str, number: &str, name: &str) -> Wording {
-    let assigned = match &p.booth {
-        Some((_, code)) => format!("Your booth location is {code}."),
-        None => "The organizers will assign your booth location and email you your staff passes."
-            .to_owned(),
-    };
-    let next = format!(
-        "\nWhat to do next:\n\
-         1. Keep this email: the booth pass below admits you through the Vendor Gate.\n\
-         2. {assigned}\n\
-         3. Set-up opens two hours before doors; bring your permits and your booth pass.\n\
-         4. Questions? Reply to this email with your order number {number}.\n"
-    );
-    Wording {
-        subject: format!(
-            "Your {} at {event}: {} (order {number})",
-            p.category.label().to_lowercase(),
-            p.business_name
-        ),
-        intro_text: format!(
-            "Hello {name},\n\nthank you for booking a {} at {event} for {}.\n\
-             Booth: {}\nBusiness: {}\nCategory: {}\nPhone on file: {}\n",
-            p.category.label().to_lowercase(),
-            p.business_name,
-            p.booth_name,
-            p.business_name,
-            p.category.label(),
-            p.phone,
-        ),
-        intro_html: format!(
-            "<p>Hello {name}, thank you for booking a {label} at {event} for <strong>{business}</strong> \
-             (order <strong>{number}</strong>).</p>\
-             <table><tr><th style=\"text-align:left\">Booth</th><td>{booth}</td></tr>\
-             <tr><th style=\"text-align:left\">Business</th><td>{business}</td></tr>\
-             <tr><th style=\"text-align:left\">Category</th><td>{category}</td></tr>\
-             <tr><th style=\"text-align:left\">Phone on file</th><td>{phone}</td></tr></table>",
-            name = html_escape(name),
-            label = html_escape(&p.category.label().to_lowercase()),
-            event = html_escape(event),
-            business = html_escape(&p.business_name),
-            booth = html_escape(&p.booth_name),
-            category = html_escape(p.category.label()),
-            phone = html_escape(&p.phone),
-        ),
-        next_html: format!(
-            "<h2>What to do next</h2><ol>\
-             <li>Keep this email: the booth pass admits you through the Vendor Gate.</li>\
-             <li>{}</li>\
-             <li>Set-up opens two hours before doors; bring your permits and your booth pass.</li>\
-             <li>Questions? Reply to this email with your order number {}.</li></ol>",
-            html_escape(&assigned),
-            html_escape(number)
-        ),
-        next_text: next,
-    }
-}
-
-fn staff_wording(booth: &Booth, event: &str, name: &str, count: usize) -> Wording {
-    let business = booth.business_name.as_deref().unwrap_or("your business");
-    Wording {
-        subject: format!(
-            "{count} staff passes for {business}, booth {} at {event}",
-            booth.code
-        ),
-        intro_text: format!(
-            "Hello {name},\n\nhere are {count} staff passes for {business} at booth {}.\n\
-             Give one to each person working the booth; each admits its holder through the \
-             Vendor Gate.\n",
-            booth.code
-        ),
-        intro_html: format!(
-            "<p>Hello {}, here are {count} staff passes for <strong>{}</strong> at booth \
-             <strong>{}</strong>. Give one to each person working the booth; each admits its \
-             holder through the Vendor Gate.</p>",
-            html_escape(name),
-            html_escape(business),
-            html_escape(&booth.code)
-        ),
-        next_text: String::new(),
-        next_html: String::new(),
-    }
 }
 
 /// Checks a booth location code: 1 to 16 letters, digits and dashes, stored upper case.

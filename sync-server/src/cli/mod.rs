@@ -22,7 +22,7 @@ use serde_json::json;
 use tessera_server::app;
 use tessera_server::app::accounts::{self, Role};
 use tessera_server::config::{Secret, Settings};
-use tessera_server::store::{NewEvent, NewTicketType, NewUser, TicketKind};
+use tessera_server::store::{Email, NewEvent, NewTicketType, NewUser, TicketKind};
 
 #[derive(Debug, Parser)]
 #[command(

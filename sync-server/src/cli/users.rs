@@ -55,15 +55,15 @@ pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
             } else {
                 (given, false)
             };
-            let email = accounts::normalize_email(&email);
-            app::orders::validate_contact(&email, name.trim())?;
+            let email = Email::new(&email);
+            app::orders::validate_contact(email.as_str(), name.trim())?;
             accounts::validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = accounts::hash_password(password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let id = store
                 .create_user(&NewUser {
-                    email: email.clone(),
+                    email: email.as_str().to_owned(),
                     name: name.trim().to_owned(),
                     password_hash: hash,
                     role: role.as_str().to_owned(),
@@ -71,7 +71,7 @@ pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
                     now: chrono::Utc::now().timestamp(),
                 })
                 .await?;
-            let mut out = json!({"id": id, "email": email, "role": role.as_str()});
+            let mut out = json!({"id": id, "email": email.as_str(), "role": role.as_str()});
             if generated {
                 out["password"] = json!(password);
             }
@@ -80,14 +80,14 @@ pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
         Command::User(UserCommand::Role { email, role }) => {
             let store = admin_store(&settings).await?;
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-            let email = accounts::normalize_email(&email);
-            let Some(user) = store.user_by_email(&email).await? else {
+            let email = Email::new(&email);
+            let Some(user) = store.user_by_email(email.as_str()).await? else {
                 bail!("no account with email {email} (see `tessera-server user list`)");
             };
             store.set_role(user.id, role.as_str()).await?;
             println!(
                 "{}",
-                json!({"id": user.id, "email": email, "role": role.as_str()})
+                json!({"id": user.id, "email": email.as_str(), "role": role.as_str()})
             );
         }
         Command::User(UserCommand::List) => {

@@ -3,4 +3,7 @@
 
 pub mod catalog;
 pub mod console;
+pub mod email;
+pub mod gates;
+pub mod pricing;
 pub mod render;

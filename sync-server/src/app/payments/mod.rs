@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::app::Services;
 use crate::app::orders::{self, OrderError, OrderRequest, Placed};
 use crate::config::Settings;
+use crate::domain::pricing::{refund_amount, sold_price};
 use crate::domain::render::{money, order_number};
 use crate::store::{Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
 use crate::store::{OrderStatus, TicketStatus};
@@ -572,15 +573,11 @@ pub async fn refund(
         }
     }
     let price_of_ticket = |t: &crate::store::TicketView| {
-        let sold_as = upgrades
-            .get(&t.id)
-            .and_then(|u| u.first())
-            .and_then(|o| o.upgrade_from_type)
-            .unwrap_or(t.ticket_type_id);
-        items
-            .iter()
-            .find(|i| i.ticket_type_id == sold_as)
-            .map_or(0, |i| i.unit_price_cents)
+        sold_price(
+            t,
+            &items,
+            upgrades.get(&t.id).map_or(&[][..], Vec::as_slice),
+        )
     };
     let (revoke, amount): (Vec<i64>, i64) = match ticket_id {
         Some(id) => {
@@ -601,11 +598,7 @@ pub async fn refund(
             valid.iter().map(|t| price_of_ticket(t)).sum(),
         ),
     };
-    let amount = if order.payment == Payment::Comp {
-        0
-    } else {
-        amount
-    };
+    let amount = refund_amount(order.payment, amount);
     let intent = if order.payment == Payment::Stripe {
         let payment = store.payment(order_id).await?;
         Some(payment.and_then(|p| p.payment_intent).ok_or_else(|| {
@@ -754,36 +747,4 @@ pub async fn run_expiry(state: Services, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
     }
-}
-
-/// The email telling a buyer their money was returned.
-pub fn compose_refund_notice(
-    order: &crate::store::Order,
-    refunds: &[crate::store::RefundRow],
-) -> (String, String) {
-    let amount: i64 = refunds
-        .iter()
-        .filter(|r| r.status == "succeeded")
-        .map(|r| r.amount_cents)
-        .sum();
-    let number = order_number(order.id);
-    let subject = format!("Refund for order {number}");
-    let mut text = format!("Hello {},\n\n", order.name);
-    if order.status == OrderStatus::Refunded && refunds.iter().any(|r| r.ticket_id.is_none()) {
-        text.push_str(&format!(
-            "your order {number} has been refunded: {} goes back to the card you paid with.\n",
-            money(amount, &order.currency)
-        ));
-    } else {
-        text.push_str(&format!(
-            "part of your order {number} has been refunded: {} goes back to the card you paid with.\n",
-            money(amount, &order.currency)
-        ));
-    }
-    text.push_str(
-        "Refunded tickets no longer admit at the gate.\n\
-         If your payment arrived after your reservation had expired and the tickets were \
-         sold out meanwhile, this is why: no charge remains.\n",
-    );
-    (subject, text)
 }

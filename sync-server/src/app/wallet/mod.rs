@@ -17,6 +17,8 @@ use crate::config::{Settings, WalletSettings};
 use apple::AppleSigner;
 use google::GoogleSigner;
 
+pub use crate::domain::email::WalletLinks;
+
 /// Why a pass could not be made, or the credentials not loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
@@ -150,16 +152,6 @@ impl Wallet {
             .await
             .cloned()
     }
-}
-
-/// Links to a ticket's wallet passes, carrying the order's access token (for the order page
-/// and the confirmation email).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WalletLinks {
-    /// The `.pkpass` download.
-    pub apple: String,
-    /// Redirects to Google's save page.
-    pub google: String,
 }
 
 /// The wallet links of a ticket under `base` (the public URL, or empty for relative links).

@@ -12,7 +12,6 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, PageError, PagePath, PageQuery, see_other};
-use crate::app::accounts::normalize_email;
 use crate::app::email::held_tickets;
 use crate::app::orders::{OrderRequest, token_matches};
 use crate::app::tickets::{self, ticket_token};
@@ -20,7 +19,7 @@ use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number, valid_days};
 use crate::http::api::{TokenQuery, submit_order};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
-use crate::store::{Payment, TicketStatus};
+use crate::store::{Email, Payment, TicketStatus};
 use crate::store::{TicketKind, TicketView};
 
 pub(super) fn routes() -> Router<Services> {
@@ -410,7 +409,7 @@ async fn transfer(
                     heading => "Ticket transferred",
                     text => format!(
                         "{} now belongs to {} ({}), who gets the new QR code by email. Your old code no longer opens the gates.",
-                        t.type_name, t.holder_name, normalize_email(&form.to_email)
+                        t.type_name, t.holder_name, Email::new(&form.to_email)
                     ),
                     link => "/account",
                     link_text => "Back to my tickets",

@@ -1,0 +1,307 @@
+//! The gate devices' use-cases (docs/sync-protocol.md): enrolling a device with a one-time
+//! code, knowing a device by its token, serving it a page of the change feed, and taking
+//! the check-ins it uploads, judged with core's `decide` through
+//! [`tessera_core::reconcile`] — the same function the devices ran offline.
+//!
+//! Device tokens and enrollment codes are stored only as SHA-256 hashes. Each refusal is a
+//! [`GateError`]; `http::sync` maps it to the device API's statuses and codes. How a code is
+//! made and read is `app::devices`; the pure shaping and judging is `domain::gates`.
+
+use chrono::{DateTime, Utc};
+use tessera_core::sync::{
+    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, UploadRequest, UploadResponse,
+};
+
+use crate::app::devices::{hash, normalize_code};
+use crate::app::storage::NoRoom;
+use crate::app::{AppError, Services};
+use crate::domain::gates::{changes_page, event_config, judge, upload_response, verify_batch};
+use crate::store::{DeviceRow, Redeemed, StoreError, StoredCheckIn, TicketState};
+
+/// Most check-ins in one upload.
+pub const MAX_BATCH: usize = 1000;
+/// Most changes in one page.
+pub const MAX_PAGE: i64 = 10_000;
+/// Changes in one page when the device does not say.
+const DEFAULT_PAGE: i64 = 5_000;
+
+/// A refused device request, in words for whoever holds the device.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The request is malformed: an unknown protocol, a bad id, a bad batch.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No device token, or one the server does not know.
+    #[error("this endpoint needs a device token: enroll the device with a one-time code")]
+    Unauthorized,
+    /// The organizer revoked this device.
+    #[error("device revoked by the organizer: enroll it again with a new code")]
+    Revoked,
+    /// An unknown enrollment code.
+    #[error("unknown enrollment code: check it, or ask the organizer for a new one")]
+    BadCode,
+    /// The enrollment code has expired.
+    #[error("this enrollment code has expired: ask the organizer for a new one")]
+    CodeExpired,
+    /// The enrollment code was used already.
+    #[error("this enrollment code was already used: ask the organizer for a new one")]
+    CodeUsed,
+    /// An active device has this id; the code was not used.
+    #[error(
+        "a device with this id is enrolled and active: enroll this device with its own id, or revoke the other first"
+    )]
+    DeviceActive,
+    /// The server cannot store data now (a full disk, its free-space floor, a lost
+    /// database connection); nothing was stored, the device keeps its queue and retries.
+    #[error("{0}")]
+    StorageUnavailable(String),
+    /// The store failed; the cause is logged, never returned.
+    #[error("internal error")]
+    Store(StoreError),
+    /// Something else broke on our side; the cause is logged, never returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for GateError {
+    /// A storage fault is the device's to retry (logged with its cause, as every use-case
+    /// logs it); any other store error is ours.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                Self::StorageUnavailable(AppError::storage_unavailable(&cause).to_string())
+            }
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<NoRoom> for GateError {
+    fn from(e: NoRoom) -> Self {
+        Self::StorageUnavailable(e.to_string())
+    }
+}
+
+/// Records when a device was last seen. It is bookkeeping for organizers: a failure is
+/// logged and the request goes on (a check-in batch already stored stays acknowledged).
+async fn touch(
+    services: &Services,
+    device: &str,
+    now_ms: i64,
+    skew: Option<i64>,
+    cursor: Option<i64>,
+    queued: Option<i64>,
+) {
+    if let Err(e) = services
+        .store
+        .touch_device(device, now_ms, skew, cursor, queued)
+        .await
+    {
+        tracing::warn!(device, error = %e, "could not record the device's visit");
+    }
+}
+
+/// Records a visit that reports the device's clock (enrollment, uploads): its skew.
+async fn touch_with_clock(
+    services: &Services,
+    device: &str,
+    device_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    let skew = (device_time - now).num_milliseconds();
+    touch(
+        services,
+        device,
+        now.timestamp_millis(),
+        Some(skew),
+        None,
+        None,
+    )
+    .await;
+}
+
+/// Exchanges a one-time enrollment code for a device token (shown once; only its hash is
+/// stored), and records the device's clock skew.
+pub async fn enroll(
+    services: &Services,
+    req: &EnrollRequest,
+    now: DateTime<Utc>,
+) -> Result<EnrollResponse, GateError> {
+    if req.protocol != PROTOCOL {
+        return Err(GateError::BadRequest(format!(
+            "protocol {} is not spoken here (this server speaks {PROTOCOL}): update the app",
+            req.protocol
+        )));
+    }
+    let id_ok = req.device_id.len() == 32 && req.device_id.bytes().all(|b| b.is_ascii_hexdigit());
+    if !id_ok || req.app_version.len() > 64 {
+        return Err(GateError::BadRequest(
+            "device_id must be 32 hex digits and app_version at most 64 characters".into(),
+        ));
+    }
+    let mut raw = [0u8; 32];
+    crate::app::keys::random_bytes(&mut raw).map_err(|e| GateError::Internal(e.to_string()))?;
+    let token = hex::encode(raw);
+    let redeemed = services
+        .store
+        .redeem_enrollment_code(
+            &hash(&normalize_code(&req.code)),
+            &req.device_id.to_ascii_lowercase(),
+            &hash(&token),
+            &req.app_version,
+            now.timestamp(),
+        )
+        .await?;
+    let device = match redeemed {
+        Redeemed::Device(d) => d,
+        Redeemed::Unknown => return Err(GateError::BadCode),
+        Redeemed::Expired => return Err(GateError::CodeExpired),
+        Redeemed::Used => return Err(GateError::CodeUsed),
+        Redeemed::DeviceActive => return Err(GateError::DeviceActive),
+    };
+    touch_with_clock(services, &device.id, req.device_time, now).await;
+    tracing::info!(device = %device.id, "device enrolled");
+    Ok(EnrollResponse {
+        protocol: PROTOCOL,
+        device_id: device.id,
+        name: device.name,
+        gate: device.gate,
+        token,
+        server_time: now,
+    })
+}
+
+/// The active device whose token an `Authorization` value (`Bearer <token>`) carries.
+pub async fn authenticate(
+    services: &Services,
+    authorization: Option<&str>,
+) -> Result<DeviceRow, GateError> {
+    let token = authorization
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(GateError::Unauthorized)?;
+    let device = services
+        .store
+        .device_by_token(&hash(token))
+        .await?
+        .ok_or(GateError::Unauthorized)?;
+    if device.status != "active" {
+        return Err(GateError::Revoked);
+    }
+    Ok(device)
+}
+
+/// What a device asks of the change feed, as it sent it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedRequest<'a> {
+    /// The cursor: the last change the device applied (0 at first).
+    pub after: i64,
+    /// Changes per page; clamped to 1..=[`MAX_PAGE`].
+    pub limit: Option<i64>,
+    /// The device's clock (RFC 3339), for its skew.
+    pub device_time: Option<&'a str>,
+    /// How many check-ins the device still holds unsent.
+    pub queued: Option<&'a str>,
+}
+
+/// One page of the change feed after the device's cursor. Records what organizers see of
+/// the device: when it asked, its clock skew, the cursor it will be at, what it holds.
+pub async fn changes(
+    services: &Services,
+    device: &DeviceRow,
+    request: &FeedRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<ChangesPage, GateError> {
+    if request.after < 0 {
+        return Err(GateError::BadRequest("after must be 0 or more".into()));
+    }
+    let skew = request
+        .device_time
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        .map(|t| (t.with_timezone(&Utc) - now).num_milliseconds());
+    // What the device still holds unsent; a malformed or absurd value is ignored.
+    let queued = request
+        .queued
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map(i64::from);
+    let limit = request.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = services
+        .store
+        .feed_page(device.event_id, request.after, limit)
+        .await?;
+    // The cursor the device will be at once it applies this page: organizers see its lag.
+    touch(
+        services,
+        &device.id,
+        now.timestamp_millis(),
+        skew,
+        Some(page.cursor),
+        queued,
+    )
+    .await;
+    Ok(changes_page(&page, now))
+}
+
+/// Checks an upload's shape before anything is verified or stored.
+fn check_upload(req: &UploadRequest) -> Result<(), GateError> {
+    if req.protocol != PROTOCOL {
+        return Err(GateError::BadRequest(format!(
+            "protocol {} is not spoken here (this server speaks {PROTOCOL})",
+            req.protocol
+        )));
+    }
+    if req.check_ins.len() > MAX_BATCH {
+        return Err(GateError::BadRequest(format!(
+            "at most {MAX_BATCH} check-ins per request"
+        )));
+    }
+    for c in &req.check_ins {
+        let seq_ok = i64::try_from(c.seq).is_ok_and(|s| s > 0);
+        let sizes_ok = c.gate.len() <= 200
+            && c.text.as_ref().is_none_or(|t| t.len() <= 512)
+            && c.reason.as_ref().is_none_or(|r| r.len() <= 64);
+        if !seq_ok || !sizes_ok || !matches!(c.direction.as_str(), "entry" | "exit") {
+            return Err(GateError::BadRequest(format!(
+                "check-in {}: seq must be positive, direction entry or exit, fields of sane size",
+                c.seq
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Takes a batch of check-ins, idempotent by (device, seq): each is verified, stored (none
+/// dropped, rejects flagged) and every scan of the tickets it touches judged again with
+/// core's decision. The check-ins belong to `device`, never to an id the body names.
+pub async fn ingest(
+    services: &Services,
+    device: &DeviceRow,
+    req: &UploadRequest,
+    now: DateTime<Utc>,
+) -> Result<UploadResponse, GateError> {
+    check_upload(req)?;
+    services.storage.ensure_room()?;
+    let event = services
+        .store
+        .event_sync(device.event_id)
+        .await?
+        .ok_or_else(|| {
+            GateError::Internal(format!("device's event {} missing", device.event_id))
+        })?;
+    let (config, gates) = event_config(&event).ok_or_else(|| {
+        GateError::Internal(format!("event {} is misconfigured", device.event_id))
+    })?;
+    let keyring = services.keys.read().await.keyring().clone();
+    let batch = verify_batch(&req.check_ins, &keyring);
+    let judge_fn = |s: Option<&TicketState>, rows: &[StoredCheckIn]| {
+        judge(&keyring, &batch.verified, &config, &gates, s, rows)
+    };
+    let outcomes = services
+        .store
+        .ingest_check_ins(device, &batch.items, now.timestamp(), &judge_fn)
+        .await?;
+    touch_with_clock(services, &device.id, req.device_time, now).await;
+    let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();
+    tracing::info!(device = %device.id, received = batch.items.len(), conflicts, "check-ins uploaded");
+    Ok(upload_response(outcomes, now))
+}

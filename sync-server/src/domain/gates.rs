@@ -1,0 +1,292 @@
+//! What the server tells gate devices and how it judges what they recorded, computed from
+//! store rows with no IO: the change feed's page and the upload's answer in the wire types
+//! of `tessera_core::sync`, the decision's view of an event, the verification of an
+//! uploaded batch, and the judgement of a ticket's stored scans with
+//! [`tessera_core::reconcile`] — the same `decide` the devices ran offline.
+//!
+//! Reading the rows and storing the verdicts is `app::gates`; the routes are `http::sync`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use tessera_core::sync::{
+    ChangesPage, CheckInState, EventState, GateState, KeyState, PROTOCOL,
+    TicketState as WireTicket, TicketTypeState, UploadCheckIn, UploadResponse, UploadResult,
+};
+use tessera_core::{
+    Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Reason, Recorded, Revision,
+    SupersedeCause, TicketRecord, TicketStatus, Tz, VerifiedTicket, ZoneMask, reconcile, verify,
+};
+
+use crate::store::{
+    EventSync, FeedPage, IncomingCheckIn, IngestOutcome, StoredCheckIn, TicketState, Verdict,
+};
+
+/// One page of the change feed as the device receives it, stamped with the server's time.
+pub fn changes_page(page: &FeedPage, server_time: DateTime<Utc>) -> ChangesPage {
+    ChangesPage {
+        protocol: PROTOCOL,
+        cursor: u64::try_from(page.cursor).unwrap_or(0),
+        head: u64::try_from(page.head).unwrap_or(0),
+        more: page.more,
+        server_time,
+        event: page.event.as_ref().map(event_state),
+        keys: page
+            .keys
+            .iter()
+            .map(|(id, public, st)| KeyState {
+                key_id: u16::try_from(*id).unwrap_or(0),
+                public_key: hex::encode(public),
+                status: st.as_str().into(),
+            })
+            .collect(),
+        tickets: page.tickets.iter().map(wire_ticket).collect(),
+        check_ins: page.check_ins.iter().map(wire_check_in).collect(),
+    }
+}
+
+fn event_state(e: &EventSync) -> EventState {
+    EventState {
+        id: u32::try_from(e.event.id).unwrap_or(0),
+        name: e.event.name.clone(),
+        timezone: e.event.timezone.clone(),
+        days: e.event.days.clone(),
+        policy: e.policy.clone(),
+        gates: e
+            .gates
+            .iter()
+            .map(|g| GateState {
+                name: g.name.clone(),
+                zones: g.zones,
+            })
+            .collect(),
+        ticket_types: e
+            .ticket_types
+            .iter()
+            .map(|(id, name, kind)| TicketTypeState {
+                id: u16::try_from(*id).unwrap_or(0),
+                name: name.clone(),
+                kind: kind.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The server's `valid`/`void` as the device's status words.
+fn device_status(status: &str) -> &'static str {
+    match status {
+        "valid" => "valid",
+        "refunded" => "refunded",
+        "cancelled" => "cancelled",
+        "blocked" => "blocked",
+        _ => "voided",
+    }
+}
+
+fn wire_ticket(t: &TicketState) -> WireTicket {
+    WireTicket {
+        id: u64::try_from(t.id).unwrap_or(0),
+        ticket_type: u16::try_from(t.ticket_type_id).unwrap_or(0),
+        revision: u16::try_from(t.revision).unwrap_or(0),
+        status: device_status(&t.status).into(),
+        superseded_by: t.superseded_by.clone(),
+        holder: Some(t.holder_name.clone()),
+        detail: t
+            .detail
+            .clone()
+            .or_else(|| t.booth.map(|b| format!("Booth {b}"))),
+    }
+}
+
+fn wire_check_in(c: &StoredCheckIn) -> CheckInState {
+    CheckInState {
+        device_id: c.device_id.clone(),
+        seq: u64::try_from(c.seq).unwrap_or(0),
+        device_name: c.device_name.clone(),
+        ticket_id: c.ticket_id.and_then(|t| u64::try_from(t).ok()),
+        at: DateTime::from_timestamp_millis(c.at_ms).unwrap_or_default(),
+        gate: c.gate.clone(),
+        direction: c.direction.clone(),
+        admitted: c.admitted,
+        reason: c.reason.clone(),
+        server_reason: c.server_reason.clone(),
+        conflict: c.conflict,
+    }
+}
+
+/// The upload's answer: one result per check-in, in the order the store gave them.
+pub fn upload_response(outcomes: Vec<IngestOutcome>, server_time: DateTime<Utc>) -> UploadResponse {
+    UploadResponse {
+        protocol: PROTOCOL,
+        server_time,
+        results: outcomes
+            .into_iter()
+            .map(|o| UploadResult {
+                seq: u64::try_from(o.seq).unwrap_or(0),
+                stored: o.stored,
+                server_admitted: o.verdict.admitted,
+                server_reason: o.verdict.reason,
+                conflict: o.verdict.conflict,
+            })
+            .collect(),
+    }
+}
+
+/// The decision's view of a stored event: its configuration and the zones of each gate.
+/// `None` when the stored event cannot be one (an unknown timezone, bad days).
+pub fn event_config(e: &EventSync) -> Option<(EventConfig, HashMap<String, ZoneMask>)> {
+    let tz: Tz = e.event.timezone.parse().ok()?;
+    let policy = match e.policy.as_str() {
+        "reentry_after_exit" => EntryPolicy::ReentryAfterExit,
+        _ => EntryPolicy::OncePerDay,
+    };
+    let config = EventConfig::new(
+        EventId(u32::try_from(e.event.id).ok()?),
+        tz,
+        e.event.days.clone(),
+        policy,
+    )
+    .ok()?;
+    let gates = e
+        .gates
+        .iter()
+        .map(|g| (g.name.clone(), ZoneMask(g.zones)))
+        .collect();
+    Some((config, gates))
+}
+
+/// An uploaded batch, verified: what the store keeps of each check-in, and the tickets that
+/// verified (by their text), so judging them again needs no second verification.
+#[derive(Debug, Default)]
+pub struct VerifiedBatch {
+    /// Each check-in as the store keeps it, in the order uploaded.
+    pub items: Vec<IncomingCheckIn>,
+    /// The batch's texts that verified against the keyring.
+    pub verified: HashMap<String, VerifiedTicket>,
+}
+
+/// Verifies each uploaded check-in's text against the keyring. Nothing is dropped: a text
+/// that does not verify is kept with the reason the server gives it, a scan without a text
+/// with the device's reason (or `not_a_ticket`).
+pub fn verify_batch(check_ins: &[UploadCheckIn], keyring: &Keyring) -> VerifiedBatch {
+    let mut verified_in_batch = HashMap::new();
+    let items = check_ins
+        .iter()
+        .map(|c| {
+            let verified = c.text.as_deref().map(|t| verify(t, keyring));
+            if let (Some(text), Some(Ok(v))) = (&c.text, &verified) {
+                verified_in_batch.insert(text.clone(), v.clone());
+            }
+            let (ticket_id, unverified_reason) = match &verified {
+                // A genuine ticket of another event is kept, judged `wrong_event`.
+                Some(Ok(t)) => (i64::try_from(t.claims().ticket.0).ok(), None),
+                Some(Err(e)) => (None, Some(Reason::from(*e).code().to_owned())),
+                None => (
+                    None,
+                    c.reason.clone().or_else(|| Some("not_a_ticket".into())),
+                ),
+            };
+            IncomingCheckIn {
+                seq: i64::try_from(c.seq).unwrap_or(0),
+                ticket_id,
+                text: c.text.clone(),
+                at_ms: c.at.timestamp_millis(),
+                gate: c.gate.clone(),
+                direction: c.direction.clone(),
+                admitted: c.admitted,
+                reason: c.reason.clone(),
+                unverified_reason,
+            }
+        })
+        .collect();
+    VerifiedBatch {
+        items,
+        verified: verified_in_batch,
+    }
+}
+
+/// Judges every stored check-in of one ticket with `reconcile`, exactly as a device would
+/// have with the whole log in hand.
+pub fn judge(
+    keyring: &Keyring,
+    verified_in_batch: &HashMap<String, VerifiedTicket>,
+    event: &EventConfig,
+    gates: &HashMap<String, ZoneMask>,
+    state: Option<&TicketState>,
+    rows: &[StoredCheckIn],
+) -> Vec<Verdict> {
+    let record = state.map(|t| TicketRecord {
+        revision: Revision(u16::try_from(t.revision).unwrap_or(u16::MAX)),
+        status: match t.status.as_str() {
+            "valid" => TicketStatus::Valid,
+            "refunded" => TicketStatus::Refunded,
+            "cancelled" => TicketStatus::Cancelled,
+            "blocked" => TicketStatus::Blocked,
+            _ => TicketStatus::Voided,
+        },
+        superseded_by: match t.superseded_by.as_deref() {
+            Some("transfer") => Some(SupersedeCause::Transfer),
+            Some("upgrade") => Some(SupersedeCause::Upgrade),
+            Some(_) => Some(SupersedeCause::Reissue),
+            None => None,
+        },
+    });
+    // The batch's own codes were verified on arrival; older rows are verified again, since
+    // keys may have been retired since.
+    let verified: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            r.text.as_deref().map(|t| match verified_in_batch.get(t) {
+                Some(v) => Ok(v.clone()),
+                None => verify(t, keyring),
+            })
+        })
+        .collect();
+    let gate_of = |r: &StoredCheckIn| Gate {
+        name: r.gate.clone(),
+        // A gate the server does not know admits general admission, as on the device.
+        zones: gates.get(&r.gate).copied().unwrap_or(ZoneMask::GENERAL),
+        direction: if r.direction == "exit" {
+            Direction::Exit
+        } else {
+            Direction::Entry
+        },
+    };
+    let row_gates: Vec<Gate> = rows.iter().map(gate_of).collect();
+    let mut recorded = Vec::new();
+    let mut index = Vec::new();
+    for (i, (row, v)) in rows.iter().zip(&verified).enumerate() {
+        if let (Some(Ok(ticket)), Some(gate)) = (v, row_gates.get(i)) {
+            recorded.push(Recorded {
+                ticket,
+                at: DateTime::from_timestamp_millis(row.at_ms).unwrap_or_default(),
+                gate,
+                device: &row.device_name,
+                device_admitted: row.admitted,
+            });
+            index.push(i);
+        }
+    }
+    let judged = reconcile(record.as_ref(), event, &recorded);
+    let mut out: Vec<Verdict> = verified
+        .iter()
+        .map(|v| Verdict {
+            admitted: false,
+            reason: Some(match v {
+                Some(Err(e)) => Reason::from(*e).code().to_owned(),
+                _ => "not_a_ticket".to_owned(),
+            }),
+            conflict: false,
+        })
+        .collect();
+    for (i, j) in index.into_iter().zip(judged) {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Verdict {
+                admitted: j.decision.is_admit(),
+                reason: j.decision.reason().map(|r| r.code().to_owned()),
+                conflict: j.conflict,
+            };
+        }
+    }
+    out
+}
