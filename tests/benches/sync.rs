@@ -74,6 +74,7 @@ fn sell(server: &Server, n: usize) -> (i64, Vec<String>) {
                     email: format!("guest{i}@example.com"),
                     name,
                     items: vec![(tt, i64::try_from(quantity).unwrap())],
+                    idempotency: None,
                 },
                 Payment::Comp,
                 Utc::now(),

@@ -79,6 +79,10 @@ pub enum AppError {
     /// connection), or the disk is below its free-space floor; nothing was saved.
     #[error("{0}")]
     StorageUnavailable(String),
+    /// 409: an `Idempotency-Key` names an order made meanwhile by the same request; the
+    /// endpoint answers with that order instead (this never reaches a client otherwise).
+    #[error("this request was made already: fetch its order")]
+    Replayed,
     /// 500: something broke on our side; the cause is in the server log.
     #[error("internal error")]
     Internal(String),
@@ -95,6 +99,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => Self::NotFound(what),
             e @ StoreError::SoldOut { .. } => Self::SoldOut(e.to_string()),
             StoreError::Unavailable(cause) => Self::storage_unavailable(&cause),
+            StoreError::Replayed => Self::Replayed,
             other => Self::Internal(other.to_string()),
         }
     }
@@ -128,7 +133,9 @@ impl From<OrderError> for AppError {
             OrderError::Store(StoreError::NotFound(what)) => {
                 Self::UnknownTicketType(format!("{what} not found"))
             }
-            OrderError::Store(e @ StoreError::Unavailable(_)) => Self::from(e),
+            OrderError::Store(e @ (StoreError::Unavailable(_) | StoreError::Replayed)) => {
+                Self::from(e)
+            }
             other => Self::Internal(other.to_string()),
         }
     }

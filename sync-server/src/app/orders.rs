@@ -11,9 +11,12 @@ use tessera_core::{
     Claims, DayMask, EventId, Revision, TicketId, TicketSigner, TicketTypeId, ZoneMask,
 };
 
+use crate::app::AppError;
 use crate::app::keys::{KeyError, MasterKey, random_bytes};
 use crate::domain::pricing::{Priced, PricingError, price_order};
-use crate::store::{NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType};
+use crate::store::{
+    IdempotencyKey, NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType,
+};
 
 /// Ids are random and below 2^53, so they are exact as JSON numbers in every client and
 /// reveal nothing about sales volume.
@@ -28,6 +31,8 @@ pub struct OrderRequest {
     pub name: String,
     /// `(ticket type id, quantity)` lines.
     pub items: Vec<(i64, i64)>,
+    /// The client's `Idempotency-Key`, if it sent one.
+    pub idempotency: Option<IdempotencyKey>,
 }
 
 /// Why an order was refused. Nothing is stored when an order is refused.
@@ -113,6 +118,43 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 /// through timing: an attacker cannot steer the hash of their guess.
 pub fn token_matches(token: &str, stored_hash: &[u8]) -> bool {
     token_hash(token) == stored_hash
+}
+
+/// Reads an `Idempotency-Key` header for `scope`, bound to the request it came with (as the
+/// endpoint parsed it). Keys are 16 to 255 visible ASCII characters: a UUID, say, long
+/// enough that nobody guesses another buyer's.
+pub fn idempotency_key(
+    scope: &'static str,
+    header: Option<&str>,
+    request: &impl serde::Serialize,
+) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(key) = header else {
+        return Ok(None);
+    };
+    if !(16..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::BadRequest(
+            "Idempotency-Key must be 16 to 255 visible ASCII characters (a UUID, say)".into(),
+        ));
+    }
+    let body = serde_json::to_vec(request).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Some(IdempotencyKey {
+        scope,
+        key: key.to_owned(),
+        request_hash: Sha256::digest(&body).to_vec(),
+    }))
+}
+
+/// The order an earlier request with this key made: the same request gets it back; another
+/// request under the same key is refused.
+pub async fn replayed(store: &dyn Store, key: &IdempotencyKey) -> Result<Option<i64>, AppError> {
+    match store.idempotent_order(key.scope, &key.key).await? {
+        None => Ok(None),
+        Some((order, hash)) if hash == key.request_hash => Ok(Some(order)),
+        Some(_) => Err(AppError::Conflict(
+            "this Idempotency-Key was sent with a different request: use a new key for a new order"
+                .into(),
+        )),
+    }
 }
 
 /// Checks a person's address and name as an order does.
@@ -292,6 +334,7 @@ pub fn plan(
         email_due_ms: now.timestamp_millis(),
         upgrade_ticket_id: None,
         upgrade_from_type: None,
+        idempotency: request.idempotency.clone(),
     };
     Ok((order, Placed { id, access_token }))
 }
@@ -373,6 +416,7 @@ mod tests {
             email: "ada@example.com".into(),
             name: "Ada".into(),
             items,
+            idempotency: None,
         }
     }
 

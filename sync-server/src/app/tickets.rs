@@ -340,6 +340,7 @@ pub async fn upgrade(
             email_due_ms: now.timestamp_millis(),
             upgrade_ticket_id: Some(ticket_id),
             upgrade_from_type: Some(ticket.ticket_type_id),
+            idempotency: None,
         };
         let lines = vec![crate::app::payments::CheckoutLine {
             name: format!("Upgrade to {}", target.name),

@@ -22,8 +22,8 @@ use crate::app::orders::{self, OrderError, OrderRequest};
 use crate::app::{AppError, Services};
 use crate::domain::email::{Wording, booth_wording, staff_wording};
 use crate::store::{
-    BoothCategory, Email, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order, Payment, Store,
-    StoreError, TicketKind, TicketType, TicketView,
+    BoothCategory, Email, IdempotencyKey, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order,
+    Payment, Store, StoreError, TicketKind, TicketType, TicketView,
 };
 
 /// Most staff passes granted in one go.
@@ -227,6 +227,7 @@ pub struct Purchased {
 pub async fn buy_booth(
     state: &Services,
     input: &BoothPurchaseIn,
+    idempotency: Option<IdempotencyKey>,
     now: DateTime<Utc>,
 ) -> Result<Purchased, VendorError> {
     state.storage.ensure_room()?;
@@ -237,6 +238,7 @@ pub async fn buy_booth(
         email: purchase.email.clone(),
         name: purchase.contact_name.clone(),
         items: vec![(tt.id, 1)],
+        idempotency,
     };
     if let Some(provider) = state.payments.provider().cloned() {
         let started = crate::app::payments::start_checkout(state, provider.as_ref(), &request, now)
@@ -404,6 +406,7 @@ pub async fn grant_staff_passes(
         email_due_ms: now.timestamp_millis(),
         upgrade_ticket_id: None,
         upgrade_from_type: None,
+        idempotency: None,
     };
     store.insert_staff_passes(booth_id, &order).await?;
     state.wake.notify_one();

@@ -72,6 +72,7 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
                 name: args.name.clone().unwrap_or_else(|| args.email.clone()),
                 email: args.email.clone(),
                 items: vec![(tt.id, i64::from(args.count))],
+                idempotency: None,
             };
             let placed = app::orders::comp(
                 &state,

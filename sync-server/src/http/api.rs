@@ -398,10 +398,11 @@ pub async fn list_keys(State(state): State<Services>) -> Json<KeysOut> {
     post,
     path = "/api/v1/orders",
     request_body = OrderIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "16 to 255 visible ASCII characters: the same key with the same body gives the same order (201 again, the same access token) instead of a second one; with another body, 409")),
     responses(
         (status = 201, body = OrderOut, description = "Paid order with its tickets and access token"),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 409, body = ErrorBody, description = "Sold out"),
+        (status = 400, body = ErrorBody, description = "Malformed JSON, or a malformed Idempotency-Key"),
+        (status = 409, body = ErrorBody, description = "Sold out, or an Idempotency-Key sent with another body"),
         (status = 413, body = ErrorBody, description = "Body too large"),
         (status = 415, body = ErrorBody, description = "Not JSON"),
         (status = 422, body = ErrorBody, description = "Invalid field or unknown ticket type"),
@@ -409,8 +410,15 @@ pub async fn list_keys(State(state): State<Services>) -> Json<KeysOut> {
 )]
 pub async fn create_order(
     State(state): State<Services>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<OrderIn>,
 ) -> Result<(StatusCode, Json<OrderOut>), AppError> {
+    let key = orders::idempotency_key("orders", idempotency_header(&headers)?, &body)?;
+    if let Some(key) = &key
+        && let Some(id) = orders::replayed(state.store.as_ref(), key).await?
+    {
+        return created_order(&state, id).await;
+    }
     let request = OrderRequest {
         email: body.email,
         name: body.name,
@@ -419,28 +427,54 @@ pub async fn create_order(
             .iter()
             .map(|i| (i.ticket_type, i.quantity))
             .collect(),
+        idempotency: key.clone(),
     };
-    let (placed, checkout_url) = submit_order(&state, &request).await?;
-    if let Some(url) = checkout_url {
-        let order = state
-            .store
-            .order(placed.id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("order {} vanished", placed.id)))?;
-        let mut out = order_out(&order, &[], Some(placed.access_token));
-        out.checkout_url = Some(url);
-        return Ok((StatusCode::CREATED, Json(out)));
+    match submit_order(&state, &request).await {
+        Ok((placed, _)) => created_order(&state, placed.id).await,
+        // The same request, racing this one, made the order first.
+        Err(AppError::Replayed) => match &key {
+            Some(key) => match orders::replayed(state.store.as_ref(), key).await? {
+                Some(id) => created_order(&state, id).await,
+                None => Err(AppError::Internal("a replayed key names no order".into())),
+            },
+            None => Err(AppError::Internal("replayed without a key".into())),
+        },
+        Err(e) => Err(e),
     }
+}
+
+/// The `Idempotency-Key` header, if sent (as text).
+pub fn idempotency_header(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| AppError::BadRequest("Idempotency-Key must be ASCII".into()))
+        })
+        .transpose()
+}
+
+/// The 201 answer of an order: its tickets and access token, and while it waits for payment
+/// its checkout page.
+async fn created_order(
+    state: &Services,
+    id: i64,
+) -> Result<(StatusCode, Json<OrderOut>), AppError> {
     let order = state
         .store
-        .order(placed.id)
+        .order(id)
         .await?
-        .ok_or_else(|| AppError::Internal(format!("order {} vanished", placed.id)))?;
-    let tickets = state.store.order_tickets(placed.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(order_out(&order, &tickets, Some(placed.access_token))),
-    ))
+        .ok_or_else(|| AppError::Internal(format!("order {id} vanished")))?;
+    let token = state.master.order_token(id);
+    let out = if order.status == OrderStatus::Pending {
+        let mut out = order_out(&order, &[], Some(token));
+        out.checkout_url = state.store.payment(id).await?.and_then(|p| p.checkout_url);
+        out
+    } else {
+        let tickets = state.store.order_tickets(id).await?;
+        order_out(&order, &tickets, Some(token))
+    };
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 /// Places an order the way this server takes money: with a card provider, a pending order

@@ -506,6 +506,7 @@ pub async fn comp(
         email: body.email,
         name: body.name,
         items: vec![(body.ticket_type, body.count.unwrap_or(1))],
+        idempotency: None,
     };
     let placed = orders::comp(&state, &request, state.settings.max_quantity, Utc::now()).await?;
     let order = state

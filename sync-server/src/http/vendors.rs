@@ -3,19 +3,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::orders;
 use crate::app::vendors::{
     BoothPurchaseIn, VendorError, booth_code, buy_booth, grant_staff_passes,
 };
 use crate::app::{AppError, Services};
-use crate::http::api::TicketOut;
+use crate::http::api::{TicketOut, idempotency_header};
 use crate::http::auth::Organizer;
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::store::{BoothCategory, Store, VendorPurchase};
+use crate::store::{BoothCategory, OrderStatus, Store, VendorPurchase};
 
 /// A booth purchase as `POST /api/v1/vendor-booths` answers it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -49,6 +50,7 @@ pub struct BoothPurchaseOut {
     post,
     path = "/api/v1/vendor-booths",
     request_body = BoothPurchaseIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "16 to 255 visible ASCII characters: the same key with the same body gives the same purchase instead of a second booth")),
     responses(
         (status = 201, body = BoothPurchaseOut, description = "Booked: paid (demo) or pending (Stripe)"),
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
@@ -59,31 +61,86 @@ pub struct BoothPurchaseOut {
 )]
 pub async fn buy_booth_api(
     State(state): State<Services>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<BoothPurchaseIn>,
 ) -> Result<(StatusCode, Json<BoothPurchaseOut>), AppError> {
-    let bought = buy_booth(&state, &body, Utc::now()).await?;
-    let order_id = bought.placed.id;
+    let key = orders::idempotency_key("vendor-booths", idempotency_header(&headers)?, &body)?;
+    if let Some(key) = &key
+        && let Some(id) = orders::replayed(state.store.as_ref(), key).await?
+    {
+        return booth_created(&state, id).await;
+    }
+    match buy_booth(&state, &body, key.clone(), Utc::now())
+        .await
+        .map_err(AppError::from)
+    {
+        Ok(bought) => booth_created(&state, bought.placed.id).await,
+        // The same request, racing this one, booked first.
+        Err(AppError::Replayed) => {
+            let replayed = match &key {
+                Some(key) => orders::replayed(state.store.as_ref(), key).await?,
+                None => None,
+            };
+            let id = replayed
+                .ok_or_else(|| AppError::Internal("a replayed key names no order".into()))?;
+            booth_created(&state, id).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The 201 answer of a booth purchase, from what is stored (also for a replayed request).
+async fn booth_created(
+    state: &Services,
+    order_id: i64,
+) -> Result<(StatusCode, Json<BoothPurchaseOut>), AppError> {
     let order = state
         .store
         .order(order_id)
         .await?
         .ok_or_else(|| AppError::Internal(format!("order {order_id} vanished")))?;
+    // A Stripe booth's purchase is recorded just after its pending order.
+    let purchase = state
+        .store
+        .vendor_purchase(order_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict("this booth purchase is still being recorded: send it again".into())
+        })?;
+    let tt = state
+        .store
+        .ticket_types()
+        .await?
+        .into_iter()
+        .find(|t| t.id == purchase.ticket_type_id)
+        .ok_or_else(|| {
+            AppError::Internal(format!("ticket type {} vanished", purchase.ticket_type_id))
+        })?;
     let tickets = state.store.order_tickets(order_id).await?;
+    let checkout_url = if order.status == OrderStatus::Pending {
+        state
+            .store
+            .payment(order_id)
+            .await?
+            .and_then(|p| p.checkout_url)
+    } else {
+        None
+    };
     Ok((
         StatusCode::CREATED,
         Json(BoothPurchaseOut {
             order_id,
             status: order.status.to_string(),
-            access_token: bought.placed.access_token,
-            vendor_id: bought.vendor_id,
-            ticket_type: bought.ticket_type.id,
-            price_cents: bought.ticket_type.price_cents,
-            currency: bought.ticket_type.currency,
+            access_token: state.master.order_token(order_id),
+            vendor_id: purchase.vendor_id,
+            ticket_type: tt.id,
+            price_cents: tt.price_cents,
+            currency: tt.currency,
             tickets: tickets
                 .iter()
                 .map(|t| crate::http::api::ticket_out(order_id, t))
                 .collect(),
-            checkout_url: bought.checkout_url,
+            checkout_url,
         }),
     ))
 }
@@ -399,7 +456,7 @@ pub async fn get_vendor_booth(
     State(state): State<Services>,
     ApiPath(order_id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<crate::http::api::TokenQuery>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
 ) -> Result<Json<VendorBoothOut>, AppError> {
     crate::http::api::authorized_order(&state, &headers, &query, order_id).await?;
     let purchase = state

@@ -95,6 +95,10 @@ pub enum StoreError {
     /// The database refused the statement (a bug, or a schema out of step).
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// An `Idempotency-Key` already names an order: nothing was written; the caller answers
+    /// with that order.
+    #[error("this Idempotency-Key was used already")]
+    Replayed,
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -423,6 +427,20 @@ pub struct NewOrder {
     pub upgrade_ticket_id: Option<i64>,
     /// For an upgrade order: the ticket type it upgrades from.
     pub upgrade_from_type: Option<i64>,
+    /// The client's `Idempotency-Key`, stored in the order's transaction.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// An `Idempotency-Key` and the request it came with: the same key and request give the
+/// same order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// Which endpoint's keys (`orders`, `vendor-booths`).
+    pub scope: &'static str,
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the request as the endpoint read it.
+    pub request_hash: Vec<u8>,
 }
 
 /// A stored order.
@@ -583,6 +601,12 @@ pub trait Store:
     async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
     /// An order's tickets, by id.
     async fn order_tickets(&self, order_id: i64) -> Result<Vec<TicketView>, StoreError>;
+    /// The order an `Idempotency-Key` of `scope` names, with the request hash it came with.
+    async fn idempotent_order(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(i64, Vec<u8>)>, StoreError>;
     /// Voids a ticket; returns whether it existed.
     async fn void_ticket(&self, ticket_id: i64) -> Result<bool, StoreError>;
     /// Leases up to `limit` due emails to the caller until `lease_until_ms`; a crashed

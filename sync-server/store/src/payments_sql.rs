@@ -254,6 +254,7 @@ where
                 e.into()
             }
         })?;
+        Self::remember_request(&mut *tx, order).await?;
         for item in &order.items {
             sqlx::query(
                 "INSERT INTO order_items (order_id, ticket_type_id, quantity, \

@@ -404,6 +404,23 @@ where
         .collect()
     }
 
+    async fn idempotent_order(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT order_id, request_hash FROM idempotency_keys \
+             WHERE scope = $1 AND request_key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("order_id")?, r.try_get("request_hash")?)))
+            .transpose()
+    }
+
     async fn void_ticket(&self, ticket_id: i64) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
         let done = sqlx::query("UPDATE tickets SET status = 'void' WHERE id = $1")

@@ -117,6 +117,7 @@ where
                 e.into()
             }
         })?;
+        Self::remember_request(&mut *conn, order).await?;
         for item in &order.items {
             sqlx::query(
                 "INSERT INTO order_items (order_id, ticket_type_id, quantity, \
@@ -129,6 +130,36 @@ where
             .execute(&mut *conn)
             .await?;
         }
+        Ok(())
+    }
+
+    /// Records an order's `Idempotency-Key` beside it; a key already taken fails the
+    /// transaction with [`StoreError::Replayed`] (two racing requests make one order).
+    pub(crate) async fn remember_request(
+        conn: &mut DB::Connection,
+        order: &NewOrder,
+    ) -> Result<(), StoreError> {
+        let Some(k) = &order.idempotency else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, request_key, request_hash, order_id, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(k.scope)
+        .bind(&k.key)
+        .bind(&k.request_hash)
+        .bind(order.id)
+        .bind(order.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Replayed
+            } else {
+                e.into()
+            }
+        })?;
         Ok(())
     }
 

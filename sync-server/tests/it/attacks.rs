@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use reqwest::StatusCode;
 use tessera_server::config::Secret;
 
-use crate::support::{TestApp, TestDb, server_process};
+use crate::on_both_backends;
+use crate::support::{TestApp, TestDb, server_process, ticket_type_id};
 
 /// The peak resident memory of a process, in bytes (`VmHWM` in `/proc/<pid>/status`).
 fn peak_rss(pid: u32) -> u64 {
@@ -180,7 +181,7 @@ async fn an_empty_payment_secret_is_refused_at_start() {
 async fn every_answer_carries_the_security_headers() {
     let db = TestDb::sqlite();
     let app = TestApp::spawn(db.settings()).await;
-    let pass = crate::support::ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
     let (status, order) = crate::support::buy(&app.http, &app.base, pass, 1).await;
     assert_eq!(status, 201, "{order}");
     let token = order["access_token"].as_str().unwrap();
@@ -244,7 +245,7 @@ async fn pages_send_strangers_to_the_login_page() {
     }
     let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "login_required");
     app.stop().await;
 }
@@ -274,7 +275,7 @@ async fn files_with_personal_data_are_private() {
         data.join("tessera.db").display()
     )));
     let app = TestApp::spawn(settings.clone()).await;
-    let pass = crate::support::ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
     let (status, _) = crate::support::buy(&app.http, &app.base, pass, 1).await;
     assert_eq!(status, 201);
     let eml = crate::support::eventually("the confirmation email", Duration::from_secs(30), || {
@@ -334,8 +335,89 @@ async fn a_malformed_api_path_gets_a_json_error() {
             .is_some_and(|v| v.starts_with("application/json"));
         assert!(json, "{method} {path}: {status} is not JSON");
         assert!(status.is_client_error(), "{method} {path}: {status}");
-        let body: serde_json::Value = res.json().await.unwrap();
+        let body: Value = res.json().await.unwrap();
         assert!(body["error"].is_string(), "{method} {path}: {body}");
     }
     app.stop().await;
 }
+
+/// A buyer whose connection drops sends the same order again: with the same
+/// `Idempotency-Key` they get the same order (its tickets and access token), never a second
+/// paid one, even when ten copies race; the key with another body is refused; booth orders
+/// too.
+async fn idempotency_keys_make_one_order(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "1-Day Pass").await;
+    let body = json!({"email": "ada@example.com", "name": "Ada Lovelace",
+                      "items": [{"ticket_type": pass, "quantity": 2}]});
+    let post = |key: &'static str, body: Value| {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/orders"));
+        async move {
+            let res = http
+                .post(url)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let before = app.state.store.outbox_counts().await.unwrap();
+    let (s1, first) = post("retry-7f3c2a9e-0001", body.clone()).await;
+    let (s2, again) = post("retry-7f3c2a9e-0001", body.clone()).await;
+    assert_eq!((s1, s2), (201, 201), "{first} {again}");
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["access_token"], again["access_token"]);
+    assert_eq!(first["tickets"], again["tickets"]);
+    // Ten copies of a new request at once: one order.
+    let racing: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(post("retry-7f3c2a9e-0002", body.clone())))
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for r in racing {
+        let (status, order) = r.await.unwrap();
+        assert_eq!(status, 201, "{order}");
+        ids.insert(order["id"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "racing copies made {ids:?}");
+    // Two orders in all, each with one confirmation email.
+    let after = app.state.store.outbox_counts().await.unwrap();
+    assert_eq!(
+        after.pending + after.sent + after.dead - (before.pending + before.sent + before.dead),
+        2
+    );
+    // The key with another body is not a replay.
+    let other = json!({"email": "eve@example.com", "name": "Eve",
+                       "items": [{"ticket_type": pass, "quantity": 2}]});
+    let (status, refused) = post("retry-7f3c2a9e-0001", other).await;
+    assert_eq!(status, 409, "{refused}");
+    // Too short to be unguessable.
+    let (status, _) = post("short", body.clone()).await;
+    assert_eq!(status, 400);
+
+    let booth = json!({"business_name": "Falafel King", "booth_name": "The King's truck",
+                       "category": "food_truck", "contact_name": "Samir Haddad",
+                       "phone": "+1 (714) 555-0142", "email": "samir@example.com"});
+    let mut booth_orders = std::collections::BTreeSet::new();
+    for _ in 0..2 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/vendor-booths"))
+            .header("Idempotency-Key", "booth-0c1d2e3f4a5b6c7d")
+            .json(&booth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let out: Value = res.json().await.unwrap();
+        booth_orders.insert(out["order_id"].as_i64().unwrap());
+    }
+    assert_eq!(booth_orders.len(), 1);
+    app.stop().await;
+}
+
+on_both_backends!(
+    idempotency_keys_make_one_order_on,
+    idempotency_keys_make_one_order
+);

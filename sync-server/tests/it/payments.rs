@@ -698,6 +698,7 @@ async fn expiry_and_late_payment(db: &TestDb) {
         email_due_ms: i64::MAX,
         upgrade_ticket_id: None,
         upgrade_from_type: None,
+        idempotency: None,
     };
     store.place_order(&filler).await.unwrap();
     assert_eq!(remaining(&app, pass).await, 0);

@@ -124,6 +124,7 @@ async fn orders_take_capacity_atomically(db: &TestDb) {
         email: "x@example.com".into(),
         name: "X".into(),
         items,
+        idempotency: None,
     };
     let placed = orders::place(
         store.as_ref(),
@@ -205,6 +206,7 @@ async fn outbox_leases_and_retries(db: &TestDb) {
             email: "x@example.com".into(),
             name: "X".into(),
             items: vec![(a, 1)],
+            idempotency: None,
         },
         Payment::Demo,
         now,

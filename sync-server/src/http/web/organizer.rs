@@ -401,6 +401,7 @@ async fn comp(
         email: form.email.clone(),
         name: form.name,
         items: vec![(form.ticket_type, form.count)],
+        idempotency: None,
     };
     let result =
         crate::app::orders::comp(&state, &request, state.settings.max_quantity, Utc::now())
@@ -756,7 +757,7 @@ async fn buy_booth(
         description: form.description.clone(),
         ticket_type: None,
     };
-    match vendors::buy_booth(&state, &input, Utc::now()).await {
+    match vendors::buy_booth(&state, &input, None, Utc::now()).await {
         Ok(bought) => {
             if let Some(u) = &user {
                 state

@@ -220,6 +220,7 @@ async fn checkout(
         email: email.to_owned(),
         name: name.to_owned(),
         items,
+        idempotency: None,
     };
     match submit_order(&state, &request).await {
         Ok((placed, checkout_url)) => {
