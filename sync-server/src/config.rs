@@ -70,6 +70,10 @@ pub struct Settings {
     /// `storage_unavailable`) and `/readyz` is not ready, before the database fills the
     /// disk. 0 turns the guard off.
     pub min_free_bytes: u64,
+    /// The bearer token `/metrics` asks for (it lists devices and sales); unset, `/metrics`
+    /// is off (404).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<Secret>,
     /// Seeds the demo festival at start (set by `tessera-server demo`).
     pub demo: bool,
     /// How often a running server reloads its signing keys, so a `keys rotate` run by
@@ -232,6 +236,7 @@ impl Default for Settings {
             max_quantity: 20,
             database_max_connections: 8,
             min_free_bytes: 64 * 1024 * 1024,
+            metrics_token: None,
             demo: false,
             keys_reload_ms: 30_000,
             email: EmailSettings::default(),
@@ -339,6 +344,9 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("TESSERA_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_METRICS_TOKEN") {
+            self.metrics_token = Some(Secret::new(v));
         }
         if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;
@@ -471,6 +479,9 @@ impl Settings {
         }
         if self.public_url.is_none() {
             unset.push("public_url (default: http://<bind>)");
+        }
+        if self.metrics_token.is_none() {
+            unset.push("metrics_token (default: /metrics is off)");
         }
         if self.master_key.is_none() {
             unset.push("master_key (default: the file <data_dir>/master.key)");

@@ -30,6 +30,9 @@ pub enum AppError {
     /// 403: an access token that is not this order's.
     #[error("the access token does not belong to this order")]
     Forbidden,
+    /// 403: a bearer token that is not the configured one (named, never shown).
+    #[error("this is not the {0}")]
+    WrongToken(&'static str),
     /// 404: no such resource.
     #[error("{0} not found")]
     NotFound(String),

@@ -711,6 +711,15 @@ impl utoipa::Modify for SecurityAddon {
             ))),
         );
         components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator's metrics_token (TESSERA_METRICS_TOKEN)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "refund_token",
             SecurityScheme::Http(
                 HttpBuilder::new()

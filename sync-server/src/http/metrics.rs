@@ -18,7 +18,8 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::app::Services;
+use crate::app::orders::token_hash;
+use crate::app::{AppError, Services};
 
 /// An outbox whose oldest pending email has been due this long is "stuck" for `/readyz`.
 pub const OUTBOX_STUCK_MS: i64 = 15 * 60 * 1000;
@@ -85,11 +86,28 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The Prometheus text exposition of the server's state.
+/// The Prometheus text exposition of the server's state, for whoever holds `metrics_token`
+/// (it names devices and counts sales).
 pub async fn metrics(
     State(state): State<Services>,
     Extension(http): Extension<Arc<HttpMetrics>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let Some(expected) = &state.settings.metrics_token else {
+        return AppError::NotFound("metrics (set metrics_token to turn them on)".into())
+            .into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(sent) = sent else {
+        return AppError::Unauthorized.into_response();
+    };
+    // Hashes compared, so timing says nothing about the token.
+    if token_hash(sent.trim()) != token_hash(expected.expose()) {
+        return AppError::WrongToken("metrics_token").into_response();
+    }
     let snap = match state.store.snapshot().await {
         Ok(s) => s,
         Err(e) => {
@@ -298,7 +316,13 @@ pub struct OpsApiDoc;
 #[utoipa::path(
     get,
     path = "/metrics",
-    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain"))
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain"),
+        (status = 401, body = crate::http::ErrorBody, description = "no bearer token"),
+        (status = 403, body = crate::http::ErrorBody, description = "not the metrics_token"),
+        (status = 404, body = crate::http::ErrorBody, description = "no metrics_token is configured: metrics are off"),
+    )
 )]
 #[allow(dead_code)] // Exists for the OpenAPI document only.
 fn metrics_doc() {}

@@ -421,3 +421,37 @@ on_both_backends!(
     idempotency_keys_make_one_order_on,
     idempotency_keys_make_one_order
 );
+
+/// `/metrics` names every gate device and counts sales: a stranger gets nothing from it.
+/// Off until an operator sets `metrics_token`; then only that bearer token reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_operators_token() {
+    let db = TestDb::sqlite();
+    let off = TestApp::spawn(db.settings()).await;
+    let res = off.http.get(off.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    off.stop().await;
+
+    let mut settings = db.settings();
+    settings.metrics_token = Some(Secret::new("scrape-me-5c1b9e"));
+    let app = TestApp::spawn(settings).await;
+    let get = |token: Option<&'static str>| {
+        let req = app.http.get(app.url("/metrics"));
+        async move {
+            let req = match token {
+                Some(t) => req.bearer_auth(t),
+                None => req,
+            };
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(None).await.0, 401);
+    let (status, body) = get(Some("scrape-me-5c1b9f")).await;
+    assert_eq!(status, 403);
+    assert!(!body.contains("tessera_"), "{body}");
+    let (status, body) = get(Some("scrape-me-5c1b9e")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tessera_orders"), "{body}");
+    app.stop().await;
+}

@@ -453,7 +453,10 @@ async fn the_free_space_guard_refuses_before_the_disk_fills() {
     let Some(disk) = Tmpfs::mount(16) else { return };
     let dir = disk.path().join("data");
     let dir_arg = dir.display().to_string();
-    let env = [("TESSERA_MIN_FREE_BYTES", (8u64 << 20).to_string())];
+    let env = [
+        ("TESSERA_MIN_FREE_BYTES", (8u64 << 20).to_string()),
+        ("TESSERA_METRICS_TOKEN", "scrape-me-5c1b9e".to_owned()),
+    ];
     let server = server_process(&["demo", "--data-dir", &dir_arg], &env);
     let gate = enroll(&server.base, &dir, None, 0).await;
     let http = client();
@@ -502,6 +505,7 @@ async fn the_free_space_guard_refuses_before_the_disk_fills() {
     );
     let metrics = http
         .get(format!("{}/metrics", server.base))
+        .bearer_auth("scrape-me-5c1b9e")
         .send()
         .await
         .expect("metrics")

@@ -296,9 +296,17 @@ fn value(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_move_with_orders_and_check_ins() {
     let db = TestDb::sqlite();
-    let app = TestApp::spawn(db.settings()).await;
+    let mut settings = db.settings();
+    settings.metrics_token = Some(tessera_server::config::Secret::new("scrape-me-5c1b9e"));
+    let app = TestApp::spawn(settings).await;
     let get_metrics = || async {
-        let res = app.http.get(app.url("/metrics")).send().await.unwrap();
+        let res = app
+            .http
+            .get(app.url("/metrics"))
+            .bearer_auth("scrape-me-5c1b9e")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert!(
             res.headers()["content-type"]

@@ -133,6 +133,7 @@ impl Payments {
             ("TESSERA_STRIPE_SECRET_KEY", &p.stripe_secret_key),
             ("TESSERA_STRIPE_WEBHOOK_SECRET", &p.stripe_webhook_secret),
             ("TESSERA_REFUND_API_TOKEN", &p.refund_api_token),
+            ("TESSERA_METRICS_TOKEN", &settings.metrics_token),
         ] {
             if secret
                 .as_ref()
