@@ -61,6 +61,8 @@ pub struct Settings {
     pub master_key: Option<Secret>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Connection limits.
+    pub http: HttpSettings,
     /// Most items and most tickets of one type in one order.
     pub max_quantity: u32,
     /// Database pool size.
@@ -85,6 +87,26 @@ pub struct Settings {
     pub payments: PaymentSettings,
     /// Apple Wallet and Google Wallet passes; without credentials, demo ones.
     pub wallet: WalletSettings,
+}
+
+/// Connection limits: slow or idle clients cannot hold the server's connections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// A connection must send a request's headers within this many milliseconds, or it is
+    /// closed.
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; the next waits in the listen queue.
+    pub max_connections: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            max_connections: 4096,
+        }
+    }
 }
 
 /// Wallet passes (ADR 0011). Without Apple or Google credentials the server signs with demo
@@ -233,6 +255,7 @@ impl Default for Settings {
             public_url: None,
             master_key: None,
             max_body_bytes: 64 * 1024,
+            http: HttpSettings::default(),
             max_quantity: 20,
             database_max_connections: 8,
             min_free_bytes: 64 * 1024 * 1024,
@@ -347,6 +370,12 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_METRICS_TOKEN") {
             self.metrics_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TESSERA_HEADER_READ_TIMEOUT_MS") {
+            self.http.header_read_timeout_ms = parse("TESSERA_HEADER_READ_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_MAX_CONNECTIONS") {
+            self.http.max_connections = parse("TESSERA_MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;

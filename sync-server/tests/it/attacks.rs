@@ -455,3 +455,55 @@ async fn metrics_need_the_operators_token() {
     assert!(body.contains("tessera_orders"), "{body}");
     app.stop().await;
 }
+
+/// Slowloris: a stranger opens many connections and sends headers a byte at a time, or
+/// nothing. Each is closed once `header_read_timeout_ms` passes, and while they hold every
+/// connection slot a real client is served as soon as the timeout frees one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite();
+    let mut settings = db.settings();
+    settings.http.header_read_timeout_ms = 500;
+    settings.http.max_connections = 8;
+    let app = TestApp::spawn(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for i in 0..12 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+        }
+        slow.push(s);
+    }
+    let started = Instant::now();
+    let res = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("served once the slow connections time out");
+    assert_eq!(res.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Every slow connection is closed by the server (EOF or reset), not held.
+    for (i, mut s) in slow.into_iter().enumerate() {
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "slow connection {i} was still open after 3 s ({:?} in)",
+            started.elapsed()
+        );
+    }
+    app.stop().await;
+}
