@@ -732,6 +732,23 @@ mod printed {
         assert_all_embedded_subsets(&pdf, dir.path());
     }
 
+    /// Bytes of a one-ticket and a ten-ticket PDF for a Latin and an Arabic holder; the
+    /// figures in `docs/benchmarks.md` are what this prints with `--nocapture`.
+    #[test]
+    #[allow(clippy::print_stderr)]
+    fn a_ticket_pdf_stays_small() {
+        for holder in ["Ada Lovelace", "محمد عبد الله"] {
+            let one = tickets_pdf(&order(), &[ticket(1, holder, None)])
+                .unwrap()
+                .len();
+            let ten: Vec<_> = (1..=10).map(|id| ticket(id, holder, None)).collect();
+            let ten = tickets_pdf(&order(), &ten).unwrap().len();
+            eprintln!("pdf size: {holder}: 1 ticket {one} B, 10 tickets {ten} B");
+            assert!(one < 40_000, "{holder}: one ticket is {one} B");
+            assert!(ten < 10 * 12_000, "{holder}: ten tickets are {ten} B");
+        }
+    }
+
     #[test]
     fn a_character_no_font_has_prints_as_its_code_point() {
         let dir = tempfile::tempdir().unwrap();
