@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod console;
 pub mod email;
+pub mod fonts;
 pub mod gates;
 pub mod pricing;
 pub mod render;
+pub mod text;
