@@ -195,7 +195,7 @@ async fn two_instances_killed_at_random_write_each_email_exactly_once() {
     );
     let env = [
         ("TESSERA_DATABASE_URL", db.url.clone()),
-        ("TESSERA_EMAIL_LEASE_MS", "800".to_owned()),
+        ("TESSERA_EMAIL_LEASE_MS", "2000".to_owned()),
     ];
     let args_a = ["demo", "--data-dir", &dir_a];
     let steady = crate::support::server_process(&["demo", "--data-dir", &dir_b], &env);
