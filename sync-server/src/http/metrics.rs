@@ -93,16 +93,16 @@ pub async fn metrics(
     Extension(http): Extension<Arc<HttpMetrics>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let Some(expected) = &state.settings.metrics_token else {
-        return AppError::NotFound("metrics (set metrics_token to turn them on)".into())
-            .into_response();
-    };
     let sent = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(sent) = sent else {
         return AppError::Unauthorized.into_response();
+    };
+    let Some(expected) = &state.settings.metrics_token else {
+        return AppError::NotFound("metrics (set metrics_token to turn them on)".into())
+            .into_response();
     };
     // Hashes compared, so timing says nothing about the token.
     if token_hash(sent.trim()) != token_hash(expected.expose()) {

@@ -429,7 +429,15 @@ async fn metrics_need_the_operators_token() {
     let db = TestDb::sqlite();
     let off = TestApp::spawn(db.settings()).await;
     let res = off.http.get(off.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), 404);
+    assert_eq!(res.status(), 401);
+    let res = off
+        .http
+        .get(off.url("/metrics"))
+        .bearer_auth("scrape-me-5c1b9e")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "no token configured: metrics are off");
     off.stop().await;
 
     let mut settings = db.settings();
