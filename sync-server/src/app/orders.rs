@@ -157,6 +157,31 @@ pub async fn replayed(store: &dyn Store, key: &IdempotencyKey) -> Result<Option<
     }
 }
 
+/// Makes an order at most once per `Idempotency-Key`: the order an earlier copy of the
+/// request made, else the one `place` makes now; when a copy racing this one commits first
+/// (`place` fails with [`AppError::Replayed`]), its order.
+pub async fn once<F, Fut>(
+    store: &dyn Store,
+    key: Option<&IdempotencyKey>,
+    place: F,
+) -> Result<i64, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<i64, AppError>>,
+{
+    if let Some(key) = key
+        && let Some(id) = replayed(store, key).await?
+    {
+        return Ok(id);
+    }
+    match (place().await, key) {
+        (Err(AppError::Replayed), Some(key)) => replayed(store, key)
+            .await?
+            .ok_or_else(|| AppError::Internal("a replayed key names no order".into())),
+        (result, _) => result,
+    }
+}
+
 /// Checks a person's address and name as an order does.
 pub fn validate_contact(email: &str, name: &str) -> Result<(), OrderError> {
     validate_email(email)?;

@@ -188,15 +188,9 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     if user.bearer
-        && let Some(token) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        && let Some(token) = crate::http::auth::bearer(&headers)
     {
-        state
-            .store
-            .delete_session(&token_hash(token.trim()))
-            .await?;
+        state.store.delete_session(&token_hash(token)).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -276,12 +276,7 @@ pub async fn authorized_order(
     query: &TokenQuery,
     order_id: i64,
 ) -> Result<Order, AppError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let token = bearer
+    let token = crate::http::auth::bearer(headers)
         .or(query.token.as_deref())
         .ok_or(AppError::Unauthorized)?;
     let order = state
@@ -414,11 +409,6 @@ pub async fn create_order(
     ApiJson(body): ApiJson<OrderIn>,
 ) -> Result<(StatusCode, Json<OrderOut>), AppError> {
     let key = orders::idempotency_key("orders", idempotency_header(&headers)?, &body)?;
-    if let Some(key) = &key
-        && let Some(id) = orders::replayed(state.store.as_ref(), key).await?
-    {
-        return created_order(&state, id).await;
-    }
     let request = OrderRequest {
         email: body.email,
         name: body.name,
@@ -429,18 +419,11 @@ pub async fn create_order(
             .collect(),
         idempotency: key.clone(),
     };
-    match submit_order(&state, &request).await {
-        Ok((placed, _)) => created_order(&state, placed.id).await,
-        // The same request, racing this one, made the order first.
-        Err(AppError::Replayed) => match &key {
-            Some(key) => match orders::replayed(state.store.as_ref(), key).await? {
-                Some(id) => created_order(&state, id).await,
-                None => Err(AppError::Internal("a replayed key names no order".into())),
-            },
-            None => Err(AppError::Internal("replayed without a key".into())),
-        },
-        Err(e) => Err(e),
-    }
+    let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
+        Ok(submit_order(&state, &request).await?.0.id)
+    })
+    .await?;
+    created_order(&state, id).await
 }
 
 /// The `Idempotency-Key` header, if sent (as text).
@@ -571,12 +554,7 @@ pub async fn authorize_ticket(
     ticket_id: i64,
 ) -> Result<(Order, TicketView), AppError> {
     let user = crate::http::auth::current_user(state, headers).await?;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|_| user.is_none());
+    let bearer = crate::http::auth::bearer(headers).filter(|_| user.is_none());
     let token = query.token.as_deref().or(bearer);
     let ticket = crate::app::tickets::ticket_access(state, user.as_ref(), token, ticket_id).await?;
     let order = state

@@ -49,6 +49,9 @@ impl AppError {
     }
 }
 
+/// `Retry-After` seconds of a `storage_unavailable` answer, on every API.
+pub(crate) const STORAGE_RETRY_AFTER: &str = "5";
+
 /// The error body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -80,7 +83,7 @@ impl IntoResponse for AppError {
             .into_response();
         let retry_after = match self {
             Self::Busy => Some("1"),
-            Self::StorageUnavailable(_) => Some("5"),
+            Self::StorageUnavailable(_) => Some(STORAGE_RETRY_AFTER),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -93,11 +93,7 @@ pub async fn metrics(
     Extension(http): Extension<Arc<HttpMetrics>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let sent = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(sent) = sent else {
+    let Some(sent) = crate::http::auth::bearer(&headers) else {
         return AppError::Unauthorized.into_response();
     };
     let Some(expected) = &state.settings.metrics_token else {
@@ -105,7 +101,7 @@ pub async fn metrics(
             .into_response();
     };
     // Hashes compared, so timing says nothing about the token.
-    if token_hash(sent.trim()) != token_hash(expected.expose()) {
+    if token_hash(sent) != token_hash(expected.expose()) {
         return AppError::WrongToken("metrics_token").into_response();
     }
     let snap = match state.store.snapshot().await {

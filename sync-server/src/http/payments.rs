@@ -144,15 +144,9 @@ pub async fn refund_order(
         .refund_api_token
         .as_ref()
         .ok_or_else(|| AppError::NotFound("route".into()))?;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AppError::Unauthorized)?;
+    let token = crate::http::auth::bearer(&headers).ok_or(AppError::Unauthorized)?;
     // Hashes compared, so timing says nothing about the token.
-    if crate::app::orders::token_hash(token.trim())
-        != crate::app::orders::token_hash(expected.expose())
-    {
+    if crate::app::orders::token_hash(token) != crate::app::orders::token_hash(expected.expose()) {
         return Err(AppError::Forbidden);
     }
     let request: RefundIn = if body.is_empty() {

@@ -64,9 +64,10 @@ impl IntoResponse for GateError {
         };
         let mut response = (status, Json(body)).into_response();
         if matches!(self, Self::StorageUnavailable(_)) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::http::error::STORAGE_RETRY_AFTER),
+            );
         }
         response
     }

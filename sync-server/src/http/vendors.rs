@@ -65,28 +65,14 @@ pub async fn buy_booth_api(
     ApiJson(body): ApiJson<BoothPurchaseIn>,
 ) -> Result<(StatusCode, Json<BoothPurchaseOut>), AppError> {
     let key = orders::idempotency_key("vendor-booths", idempotency_header(&headers)?, &body)?;
-    if let Some(key) = &key
-        && let Some(id) = orders::replayed(state.store.as_ref(), key).await?
-    {
-        return booth_created(&state, id).await;
-    }
-    match buy_booth(&state, &body, key.clone(), Utc::now())
-        .await
-        .map_err(AppError::from)
-    {
-        Ok(bought) => booth_created(&state, bought.placed.id).await,
-        // The same request, racing this one, booked first.
-        Err(AppError::Replayed) => {
-            let replayed = match &key {
-                Some(key) => orders::replayed(state.store.as_ref(), key).await?,
-                None => None,
-            };
-            let id = replayed
-                .ok_or_else(|| AppError::Internal("a replayed key names no order".into()))?;
-            booth_created(&state, id).await
-        }
-        Err(e) => Err(e),
-    }
+    let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
+        Ok(buy_booth(&state, &body, key.clone(), Utc::now())
+            .await?
+            .placed
+            .id)
+    })
+    .await?;
+    booth_created(&state, id).await
 }
 
 /// The 201 answer of a booth purchase, from what is stored (also for a replayed request).
