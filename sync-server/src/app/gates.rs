@@ -171,15 +171,12 @@ pub async fn enroll(
     })
 }
 
-/// The active device whose token an `Authorization` value (`Bearer <token>`) carries.
+/// The active device a bearer token belongs to.
 pub async fn authenticate(
     services: &Services,
-    authorization: Option<&str>,
+    token: Option<&str>,
 ) -> Result<DeviceRow, GateError> {
-    let token = authorization
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(GateError::Unauthorized)?;
+    let token = token.ok_or(GateError::Unauthorized)?;
     let device = services
         .store
         .device_by_token(&hash(token))

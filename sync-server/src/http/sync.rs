@@ -96,7 +96,7 @@ pub async fn enroll(
 
 /// The device a request's bearer token belongs to.
 async fn device(state: &Services, headers: &HeaderMap) -> Result<DeviceRow, GateError> {
-    gates::authenticate(state, header_str(headers, header::AUTHORIZATION.as_str())).await
+    gates::authenticate(state, crate::http::auth::bearer(headers)).await
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
