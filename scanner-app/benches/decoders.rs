@@ -98,8 +98,9 @@ impl Tally {
     }
 }
 
-fn tessera(frames: &Frames, keys: &Keyring) -> Tally {
-    let mut d = Decoder::new(Engine::Quircs);
+/// `Decoder::scan` with the signature check, as the gate runs it.
+fn tessera(engine: Engine, frames: &Frames, keys: &Keyring) -> Tally {
+    let mut d = Decoder::new(engine);
     let accept = |t: &str| verify(t, keys).is_ok();
     let _ = d.scan(&frames[0].1, &accept);
     let mut tally = Tally::default();
@@ -123,19 +124,18 @@ fn alone(engine: Engine, frames: &Frames) -> Tally {
     for (text, f) in frames {
         let (w, h) = (f.width() as usize, f.height() as usize);
         let t = Instant::now();
-        let got: Option<String> = match engine {
-            Engine::Quircs => quirc
+        let got: Option<String> = if engine == Engine::Rqrr {
+            let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+                f.get_pixel(x as u32, y as u32).0[0]
+            });
+            img.detect_grids()
+                .iter()
+                .find_map(|g| g.decode().ok().map(|(_, s)| s))
+        } else {
+            quirc
                 .identify(w, h, f.as_raw())
                 .filter_map(|c| c.ok()?.decode().ok())
-                .find_map(|d| String::from_utf8(d.payload).ok()),
-            Engine::Rqrr => {
-                let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-                    f.get_pixel(x as u32, y as u32).0[0]
-                });
-                img.detect_grids()
-                    .iter()
-                    .find_map(|g| g.decode().ok().map(|(_, s)| s))
-            }
+                .find_map(|d| String::from_utf8(d.payload).ok())
         };
         tally.add(text, got.as_deref(), t.elapsed());
     }
@@ -207,6 +207,8 @@ fn per_frame_peer(cmd: &mut Command, files: &[PathBuf], frames: &Frames) -> Opti
 struct Row {
     label: String,
     tessera: Tally,
+    /// The pure-Rust attempts alone (a build without the `zxing` feature: the browser gate).
+    rust: Tally,
     quircs: Tally,
     rqrr: Tally,
     zbar: Option<Tally>,
@@ -230,7 +232,8 @@ fn measure(
     }
     Row {
         label: label.into(),
-        tessera: tessera(frames, keys),
+        tessera: tessera(Engine::default(), frames, keys),
+        rust: tessera(Engine::Quircs, frames, keys),
         quircs: alone(Engine::Quircs, frames),
         rqrr: alone(Engine::Rqrr, frames),
         zbar: zbar(&files, frames),
@@ -259,16 +262,18 @@ fn print_table(rows: &[Row], peers: &[(String, String)]) {
         .collect();
     let dashes: String = peers.iter().map(|_| "---:|---:|").collect();
     println!(
-        "| set | Tessera ok | Tessera ms | quircs alone | rqrr alone | zbar ok | zbar ms | zxing-cpp ok | zxing-cpp ms |{names}"
+        "| set | Tessera ok | Tessera ms | pure Rust ok | pure Rust ms | quircs alone | rqrr alone | zbar ok | zbar ms | zxing-cpp ok | zxing-cpp ms |{names}"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|{dashes}");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{dashes}");
     for r in rows {
         let extra: String = r.peers.iter().map(|p| format!(" {} |", cell(p))).collect();
         println!(
-            "| {} | {} | {:.2} | {} | {} | {} | {} |{extra}",
+            "| {} | {} | {:.2} | {} | {:.2} | {} | {} | {} | {} |{extra}",
             r.label,
             r.tessera.cell(),
             r.tessera.per_frame(),
+            r.rust.cell(),
+            r.rust.per_frame(),
             r.quircs.cell(),
             r.rqrr.cell(),
             cell(&r.zbar),
@@ -301,6 +306,7 @@ fn main() {
     let mut total = Row {
         label: "**all conditions**".into(),
         tessera: Tally::default(),
+        rust: Tally::default(),
         quircs: Tally::default(),
         rqrr: Tally::default(),
         zbar: Some(Tally::default()),
@@ -336,6 +342,7 @@ fn main() {
             &peers,
         );
         total.tessera.merge(&row.tessera);
+        total.rust.merge(&row.rust);
         total.quircs.merge(&row.quircs);
         total.rqrr.merge(&row.rqrr);
         for (acc, t) in [(&mut total.zbar, &row.zbar), (&mut total.zxing, &row.zxing)] {
@@ -350,7 +357,11 @@ fn main() {
                 _ => *acc = None,
             }
         }
-        eprintln!("{name}: Tessera {}", row.tessera.cell());
+        eprintln!(
+            "{name}: Tessera {}, pure Rust {}",
+            row.tessera.cell(),
+            row.rust.cell()
+        );
         rows.push(row);
     }
     rows.push(total);
@@ -406,7 +417,7 @@ fn main() {
 /// (seen, never readable). The decoder must give up on each within 60 ms.
 fn give_up(quick: bool, keys: &Keyring) {
     let n = if quick { 4 } else { 40 };
-    let mut d = Decoder::new(Engine::Quircs);
+    let mut d = Decoder::new(Engine::default());
     let accept = |t: &str| verify(t, keys).is_ok();
     let mut times = Vec::new();
     let mut guided = 0;

@@ -149,7 +149,7 @@ fn scan_to_verdict(n: u64) {
             (text.clone(), render(&text, sp))
         })
         .collect();
-    let mut d = Decoder::new(Engine::Quircs);
+    let mut d = Decoder::new(Engine::default());
     let mut times = Vec::new();
     for (text, f) in &frames {
         let t = Instant::now();

@@ -3,6 +3,8 @@
 //! be chosen instead); this module owns the attempts around it: which copies of a frame to
 //! try, in which order, on how many cores, for how long (docs/adr/0015-decoder-for-real-cameras.md).
 //!
+//! 0. With the `zxing` feature (the default), zxing-cpp on the frame: both polarities, its
+//!    own downscaled copies, about a millisecond or two (docs/adr/0021-zxing-cpp-first.md).
 //! 1. Cheap, for every frame: a half-size copy of large frames (a ticket held up to a gate
 //!    camera usually fills a good part of the frame), then the frame itself.
 //! 2. If those fail, a search for finder patterns (1:1:3:1:1 runs) in both polarities on a
@@ -18,6 +20,9 @@
 
 mod filters;
 mod finder;
+mod grid;
+#[cfg(feature = "zxing")]
+mod zxing;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,13 +34,36 @@ use filters::{Plane, Rect};
 use finder::Sighting;
 
 /// Which decoder library to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// quircs (a port of quirc).
-    #[default]
+    /// zxing-cpp on the whole frame first, then the attempts around quircs, with zxing-cpp
+    /// also trying the prepared regions. The default when built with the `zxing` feature.
+    #[cfg(feature = "zxing")]
+    ZxingCpp,
+    /// quircs (a port of quirc) in every attempt. The default without the `zxing` feature.
     Quircs,
-    /// rqrr.
+    /// rqrr in every attempt.
     Rqrr,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        #[cfg(feature = "zxing")]
+        return Engine::ZxingCpp;
+        #[cfg(not(feature = "zxing"))]
+        return Engine::Quircs;
+    }
+}
+
+impl Engine {
+    /// The engine of the attempts after the first: zxing-cpp's are quircs's.
+    fn base(self) -> Engine {
+        match self {
+            #[cfg(feature = "zxing")]
+            Engine::ZxingCpp => Engine::Quircs,
+            other => other,
+        }
+    }
 }
 
 /// What one frame gave.
@@ -153,17 +181,43 @@ impl Decoder {
         if w < 21 || h < 21 {
             return Outcome::NoCode;
         }
+        let engine = self.engine.base();
         let large = w.max(h) > DOWNSCALE_ABOVE;
+        let (hw, hh) = if large {
+            filters::halve(frame.as_raw(), w, h, &mut self.half)
+        } else {
+            (0, 0)
+        };
+        #[cfg(feature = "zxing")]
+        if self.engine == Engine::ZxingCpp {
+            // A large frame is tried at half size first (a quarter of the pixels; a ticket
+            // held up to a gate camera still has modules of two pixels or more); a global
+            // threshold first, then local ones in both polarities; then the frame as it is
+            // (a small one also at zxing-cpp's own smaller scales).
+            let (px, pw, ph) = if large {
+                (self.half.as_slice(), hw, hh)
+            } else {
+                (frame.as_raw().as_slice(), w, h)
+            };
+            let local = zxing::Effort::Frame { downscale: !large };
+            for effort in [zxing::Effort::Quick, local] {
+                if let Some(text) = zxing::read(px, pw, ph, effort, accept) {
+                    return Outcome::Read(text);
+                }
+            }
+            if large && let Some(text) = zxing::read(frame.as_raw(), w, h, local, accept) {
+                return Outcome::Read(text);
+            }
+        }
         if large {
-            let (hw, hh) = filters::halve(frame.as_raw(), w, h, &mut self.half);
             let half = std::mem::take(&mut self.half);
-            let found = run(self.engine, &mut self.quirc, &half, hw, hh, accept);
+            let found = run(engine, &mut self.quirc, &half, hw, hh, accept);
             self.half = half;
             if let Some(text) = found {
                 return Outcome::Read(text);
             }
         }
-        if let Some(text) = run(self.engine, &mut self.quirc, frame.as_raw(), w, h, accept) {
+        if let Some(text) = run(engine, &mut self.quirc, frame.as_raw(), w, h, accept) {
             return Outcome::Read(text);
         }
 
@@ -188,16 +242,16 @@ impl Decoder {
         // since ADR 0007, 3–5 ms) reads the odd noisy or unevenly lit code, including some
         // the finder search misses.
         let binary = filters::binarize(&filters::smooth(&full), window, 85, &mut self.integral);
-        if let Some(text) = run(self.engine, &mut self.quirc, &binary.px, w, h, accept) {
+        if let Some(text) = run(engine, &mut self.quirc, &binary.px, w, h, accept) {
             return Outcome::Read(text);
         }
         let Some(sighting) = sighting else {
             return Outcome::NoCode;
         };
         let deadline = self.budget.map(|b| start + b);
-        let jobs = plan(&sighting, w, h, large);
+        let jobs = plan(&sighting, w, h, large, self.engine);
         let base = Bases::new(&full, &sighting, &jobs);
-        if let Some(text) = attempt_all(self.engine, self.threads, &base, &jobs, deadline, accept) {
+        if let Some(text) = attempt_all(engine, self.threads, &base, &jobs, deadline, accept) {
             return Outcome::Read(text);
         }
         // A small frame doubled whole, as before the finder search: a finder group found in
@@ -211,7 +265,7 @@ impl Decoder {
             };
             let doubled = filters::crop_scale(&full, whole, 2.0);
             if let Some(text) = run(
-                self.engine,
+                engine,
                 &mut self.quirc,
                 &doubled.px,
                 doubled.w,
@@ -235,11 +289,22 @@ fn run(
     accept: &(dyn Fn(&str) -> bool + Sync),
 ) -> Option<String> {
     match engine {
-        Engine::Quircs => quirc
-            .identify(w, h, px)
-            .filter_map(|code| code.ok()?.decode().ok())
-            .filter_map(|data| String::from_utf8(data.payload).ok())
-            .find(|text| accept(text)),
+        #[cfg(feature = "zxing")]
+        Engine::ZxingCpp => zxing::read(px, w, h, zxing::Effort::Region, accept),
+        Engine::Quircs => {
+            // Codes located but not decoded get a second reading on a refined grid.
+            let view = grid::View { px, w, h };
+            quirc
+                .identify(w, h, px)
+                .filter_map(Result::ok)
+                .find_map(|code| {
+                    match code.decode() {
+                        Ok(data) => String::from_utf8(data.payload).ok().filter(|t| accept(t)),
+                        Err(_) => None,
+                    }
+                    .or_else(|| grid::reread(view, &code, accept))
+                })
+        }
         Engine::Rqrr => {
             let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
                 px.get(y * w + x).copied().unwrap_or(255)
@@ -277,12 +342,24 @@ struct Job {
     engine: Option<Engine>,
 }
 
-/// The attempts for a sighting, likeliest first.
-fn plan(s: &Sighting, w: usize, h: usize, large: bool) -> Vec<Job> {
-    let _ = (w, h);
+/// The attempts for a sighting, likeliest first; `engine` is the decoder's (zxing-cpp, when
+/// it is, also tries the enlarged and the sharpened region).
+fn plan(s: &Sighting, w: usize, h: usize, large: bool, engine: Engine) -> Vec<Job> {
+    #[cfg(not(feature = "zxing"))]
+    let _ = engine;
     let scales = scales(s.module);
     let mut jobs = Vec::new();
     for (i, &scale) in scales.iter().enumerate() {
+        #[cfg(feature = "zxing")]
+        if engine == Engine::ZxingCpp {
+            for prep in [Prep::Plain, Prep::Sharpen] {
+                jobs.push(Job {
+                    scale: i,
+                    prep,
+                    engine: Some(Engine::ZxingCpp),
+                });
+            }
+        }
         if s.module < 2.6 {
             // rqrr fits its grid differently from quirc and reads some small codes quirc
             // does not.

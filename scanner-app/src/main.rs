@@ -76,7 +76,9 @@ enum Command {
         /// Replay a folder of frames instead of a camera.
         #[arg(long)]
         frames: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = EngineArg::Quircs)]
+        /// Decoder: `auto` is zxing-cpp first, then the attempts around quircs (quircs alone
+        /// in a build without the `zxing` feature).
+        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
         decoder: EngineArg,
     },
     /// Print the device's state as JSON.
@@ -114,6 +116,7 @@ enum DirectionArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
+    Auto,
     Quircs,
     Rqrr,
 }
@@ -218,6 +221,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mut scanner = open(&cli.data_dir)?;
             let engine = match decoder {
+                EngineArg::Auto => Engine::default(),
                 EngineArg::Quircs => Engine::Quircs,
                 EngineArg::Rqrr => Engine::Rqrr,
             };
@@ -284,7 +288,7 @@ fn check(dir: &Path, args: CheckArgs) -> Result<()> {
         }
     } else if let Some(path) = args.image {
         let frame = camera::load_gray(&path)?;
-        let texts = Decoder::new(Engine::Quircs).decode(&frame);
+        let texts = Decoder::new(Engine::default()).decode(&frame);
         if texts.is_empty() {
             bail!("no QR code found in {}", path.display());
         }
@@ -292,7 +296,11 @@ fn check(dir: &Path, args: CheckArgs) -> Result<()> {
             scan_one(&mut scanner, &text)?;
         }
     } else if let Some(dir) = args.frames {
-        scan_frames(&mut scanner, &mut ReplaySource::open(&dir)?, Engine::Quircs)?;
+        scan_frames(
+            &mut scanner,
+            &mut ReplaySource::open(&dir)?,
+            Engine::default(),
+        )?;
     }
     scanner.device().flush()?;
     Ok(())

@@ -199,7 +199,7 @@ impl Gate {
             feed,
             scanner: Mutex::new(scanner),
             camera: Mutex::new(CameraPipe {
-                decoder: Decoder::new(Engine::Quircs),
+                decoder: Decoder::new(Engine::default()),
                 debounce: Debouncer::default(),
             }),
             view: Mutex::new(view),

@@ -24,10 +24,15 @@ fn success(engine: Engine, level: Level, w: u32, h: u32, n: u64) -> (usize, usiz
 
 #[test]
 fn clean_and_mild_frames_decode_at_least_99_percent() {
-    for (w, h) in [(640, 480), (1280, 720)] {
-        for level in [Level::Clean, Level::Mild] {
-            let (ok, n) = success(Engine::Quircs, level, w, h, 50);
-            assert!(ok * 100 >= n * 99, "{level:?} {w}×{h}: {ok}/{n} decoded");
+    for engine in [Engine::default(), Engine::Quircs] {
+        for (w, h) in [(640, 480), (1280, 720)] {
+            for level in [Level::Clean, Level::Mild] {
+                let (ok, n) = success(engine, level, w, h, 50);
+                assert!(
+                    ok * 100 >= n * 99,
+                    "{engine:?} {level:?} {w}×{h}: {ok}/{n} decoded"
+                );
+            }
         }
     }
 }
@@ -76,15 +81,17 @@ fn keyring() -> tessera_core::Keyring {
     k
 }
 
-/// Reads of one condition, two frames at each size; asserts no read is wrong.
-fn condition_reads(condition: Condition) -> usize {
+/// Reads of one condition, `per_size` frames at each size (the benchmark's sets, ticket
+/// numbers and all, when `per_size` is 12); asserts no read is wrong.
+fn condition_reads(engine: Engine, condition: Condition, per_size: u64, first: u64) -> usize {
     let keys = keyring();
     let accept = |t: &str| tessera_core::verify(t, &keys).is_ok();
     // No time budget: a slow debug build must not change what is read.
-    let mut decoder = Decoder::new(Engine::Quircs).with_budget(None);
+    let mut decoder = Decoder::new(engine).with_budget(None);
     let mut ok = 0;
+    let mut first = first;
     for (w, h) in [(640, 480), (1280, 720)] {
-        for (text, frame) in conditions::set(condition, w, h, 2, ticket, 20_000) {
+        for (text, frame) in conditions::set(condition, w, h, per_size, ticket, first) {
             match decoder.scan(&frame, &accept) {
                 Outcome::Read(read) => {
                     assert_eq!(read, text, "{condition:?} {w}×{h}: a wrong read");
@@ -93,29 +100,61 @@ fn condition_reads(condition: Condition) -> usize {
                 Outcome::Unreadable(_) | Outcome::NoCode => {}
             }
         }
+        first += per_size;
     }
     ok
 }
 
-/// The floor each condition must keep, out of 4 frames (2 at 640×480, 2 at 1280×720):
-/// what the decoder read when the floor was set, less one where zbar and zxing-cpp also
-/// miss some (docs/benchmarks.md has the full sets).
-fn floor(condition: Condition) -> usize {
+/// The gate's decoder (zxing-cpp first, then the attempts around quircs) on the benchmark's
+/// sets, 24 frames a condition: at least 97 % overall, at least 95 % of inverted codes and
+/// 90 % of codes of 2.5–3.2 px a module, and in every condition its floor: what it read when
+/// the floor was set, never less than zxing-cpp and zbar read of the same frames
+/// (docs/benchmarks.md: FocusBlur 19, Crumpled 7, 24 in every other condition).
+#[cfg(feature = "zxing")]
+#[test]
+fn the_gate_decoder_reads_every_field_condition() {
+    let floor = |c: Condition| if c == Condition::Crumpled { 20 } else { 24 };
+    let mut ticket = 50_000;
+    let (mut total, mut misses) = (0, Vec::new());
+    for condition in Condition::ALL {
+        let ok = condition_reads(Engine::default(), condition, 12, ticket);
+        ticket += 24;
+        println!("{condition:?}: {ok}/24");
+        total += ok;
+        if ok < floor(condition) {
+            misses.push(format!("{condition:?}: {ok}/24 < {}", floor(condition)));
+        }
+        if condition == Condition::DarkMode {
+            assert!(ok * 100 >= 24 * 95, "inverted codes: {ok}/24");
+        }
+        if condition == Condition::SmallReadable {
+            assert!(ok * 100 >= 24 * 90, "2.5–3.2 px a module: {ok}/24");
+        }
+    }
+    let n = 24 * Condition::ALL.len();
+    println!("all conditions: {total}/{n}");
+    assert!(misses.is_empty(), "below the floor: {misses:?}");
+    assert!(total * 100 >= n * 97, "{total}/{n} is under 97 %");
+}
+
+/// The floor each condition must keep with the pure-Rust attempts alone (a build without the
+/// `zxing` feature: the browser gate), out of 4 frames (2 at 640×480, 2 at 1280×720): what
+/// they read when the floor was set.
+fn rust_floor(condition: Condition) -> usize {
     match condition {
-        Condition::Small | Condition::FocusBlur | Condition::Crumpled => 1,
-        Condition::LowContrast => 3,
+        Condition::Small | Condition::FocusBlur => 3,
         _ => 4,
     }
 }
 
 #[test]
-fn every_field_condition_reads_at_least_its_floor() {
+fn the_pure_rust_decoder_reads_every_field_condition_to_its_floor() {
     let mut misses = Vec::new();
     for condition in Condition::ALL {
-        let ok = condition_reads(condition);
+        let ok = condition_reads(Engine::Quircs, condition, 2, 20_000);
         println!("{condition:?}: {ok}/4");
-        if ok < floor(condition) {
-            misses.push(format!("{condition:?}: {ok}/4 < {}", floor(condition)));
+        if ok < rust_floor(condition) {
+            misses.push(format!("{condition:?}: {ok}/4 < {}", rust_floor(condition)));
         }
     }
     assert!(misses.is_empty(), "below the floor: {misses:?}");
@@ -125,7 +164,7 @@ fn every_field_condition_reads_at_least_its_floor() {
 fn a_code_seen_but_not_read_gives_guidance_and_no_text() {
     let keys = keyring();
     let accept = |t: &str| tessera_core::verify(t, &keys).is_ok();
-    let mut d = Decoder::new(Engine::Quircs).with_budget(None);
+    let mut d = Decoder::new(Engine::default()).with_budget(None);
     // The right third of the code, a finder pattern with it, is outside the frame.
     let text = ticket(31);
     let mut spec = specs(Level::Clean, 640, 480, 1)[0];
@@ -144,7 +183,7 @@ fn a_code_seen_but_not_read_gives_guidance_and_no_text() {
 
 #[test]
 fn a_frame_without_a_code_reads_nothing() {
-    let mut d = Decoder::new(Engine::Quircs).with_budget(None);
+    let mut d = Decoder::new(Engine::default()).with_budget(None);
     let flat = image::GrayImage::from_pixel(1280, 720, image::Luma([128]));
     assert_eq!(d.scan(&flat, &|_| true), Outcome::NoCode);
     for (w, h) in [(640, 480), (1280, 720)] {
