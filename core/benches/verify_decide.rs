@@ -64,6 +64,7 @@ fn setup() -> Setup {
         device: "Tablet-3".into(),
         direction,
         admitted: true,
+        revision: None,
     };
     let history = vec![
         scan(at(10, 20), Direction::Entry),

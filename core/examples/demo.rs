@@ -91,6 +91,7 @@ fn main() {
         device: "demo".into(),
         direction: Direction::Entry,
         admitted: true,
+        revision: Some(claims.revision),
     });
     let facts = ReplicaFacts {
         event: &event,

@@ -65,6 +65,18 @@ pub struct PriorScan {
     pub direction: Direction,
     /// Whether that scan admitted (rejected scans are kept but do not count as entries).
     pub admitted: bool,
+    /// The revision of the code scanned, when known. An admission made with a code older
+    /// than the one being judged was someone else's (a transfer, an upgrade, a reissue): it
+    /// does not count against the current holder, it is reported as a [`Warning`]. `None`
+    /// (a record from before revisions were kept) counts as the current code.
+    pub revision: Option<Revision>,
+}
+
+impl PriorScan {
+    /// Whether this scan was made with a code older than `revision`.
+    fn superseded_by(&self, revision: Revision) -> bool {
+        self.revision.is_some_and(|r| r < revision)
+    }
 }
 
 /// Everything the local replica contributes to one decision.
@@ -91,7 +103,7 @@ pub enum Basis {
 }
 
 /// A positive verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     /// Entry or exit.
     pub direction: Direction,
@@ -103,6 +115,71 @@ pub struct Admission {
     pub basis: Basis,
     /// An entry after an exit on the same day (re-entry events).
     pub reentry: bool,
+    /// Something staff should know; the verdict stands.
+    pub warning: Option<Warning>,
+}
+
+/// What a gate tells staff beside a verdict that lets the person through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A superseded code of this ticket (before a transfer, an upgrade or a reissue) was
+    /// used to get in: the person holding the current code is admitted all the same, and
+    /// staff learn where and when the old code was used (the latest such use).
+    SupersededCodeUsed {
+        /// The admission made with the old code.
+        entry: PriorEntry,
+        /// Whether it was on another day than this scan (the screen then names the date).
+        earlier_day: bool,
+    },
+    /// An exit scan of a ticket with no entry on record since its last exit (or none at
+    /// all): the exit is recorded, but it is not a routine one — the person came in without
+    /// a scan, or this code is a copy.
+    NotInside {
+        /// The last exit on record, if any.
+        last_exit: Option<PriorEntry>,
+    },
+}
+
+impl Warning {
+    /// The stable snake_case code for scripts and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::SupersededCodeUsed { .. } => "superseded_code_used",
+            Self::NotInside { .. } => "not_inside",
+        }
+    }
+}
+
+/// The plain words a gate screen shows under the verdict.
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SupersededCodeUsed { entry, earlier_day } => {
+                let when = if *earlier_day {
+                    entry.local.format("%A %-d %b %H:%M")
+                } else {
+                    entry.local.format("%H:%M")
+                };
+                write!(
+                    f,
+                    "Warning: the previous code of this ticket was used at {} {when} (device {})",
+                    entry.gate, entry.device
+                )
+            }
+            Self::NotInside { last_exit: None } => write!(
+                f,
+                "Warning: not inside — no entry on record for this ticket; exit recorded"
+            ),
+            Self::NotInside {
+                last_exit: Some(exit),
+            } => write!(
+                f,
+                "Warning: not inside — already went out at {} {} and no entry since; exit recorded",
+                exit.gate,
+                exit.local.format("%H:%M")
+            ),
+        }
+    }
 }
 
 /// An earlier entry, with what staff need to judge it.
@@ -322,7 +399,7 @@ impl Decision {
 
 /// Decides whether a verified ticket passes this gate now.
 ///
-/// Pure and cheap (no allocation on the admit path): the device calls it for every scan,
+/// Pure and cheap (no allocation on the admit path unless there is a warning to give): the device calls it for every scan,
 /// the server for every uploaded check-in, with the same facts giving the same verdict.
 pub fn decide(
     ticket: &VerifiedTicket,
@@ -362,13 +439,29 @@ pub fn decide(
 
     if gate.direction == Direction::Exit {
         // Anyone with a genuine, unrevoked ticket may leave, whatever the day or zone; the
-        // exit is recorded so a re-entry event knows they are outside.
+        // exit is recorded so a re-entry event knows they are outside. Someone who is not
+        // inside by the log (no entry since the last exit) is let out with a warning, so a
+        // copied code or an unscanned entry is noticed rather than waved through again.
+        // On equal times an exit counts as later, as for re-entry below.
+        let last = facts
+            .history
+            .iter()
+            .filter(|s| s.admitted && !s.superseded_by(claims.revision))
+            .max_by_key(|s| (s.at, s.direction == Direction::Exit));
+        let warning = match last {
+            Some(s) if s.direction == Direction::Entry => None,
+            Some(exit) => Some(Warning::NotInside {
+                last_exit: Some(prior_entry(exit, event)),
+            }),
+            None => Some(Warning::NotInside { last_exit: None }),
+        };
         return Decision::Admit(Admission {
             direction: Direction::Exit,
             date,
             day,
             basis,
             reentry: false,
+            warning,
         });
     }
 
@@ -389,10 +482,11 @@ pub fn decide(
         });
     };
 
-    let today = facts
-        .history
-        .iter()
-        .filter(|s| s.admitted && event.local_date(s.at) == date);
+    // Admissions made with a superseded code were someone else's: they never count against
+    // the current code; the latest is reported.
+    let today = facts.history.iter().filter(|s| {
+        s.admitted && !s.superseded_by(claims.revision) && event.local_date(s.at) == date
+    });
     let entered_before = match event.policy() {
         EntryPolicy::OncePerDay => {
             let first = today
@@ -417,23 +511,40 @@ pub fn decide(
         }
     };
 
+    let warning = facts
+        .history
+        .iter()
+        .filter(|s| {
+            s.admitted && s.direction == Direction::Entry && s.superseded_by(claims.revision)
+        })
+        .max_by_key(|s| s.at)
+        .map(|s| Warning::SupersededCodeUsed {
+            entry: prior_entry(s, event),
+            earlier_day: event.local_date(s.at) != date,
+        });
+
     Decision::Admit(Admission {
         direction: Direction::Entry,
         date,
         day: Some(day_index),
         basis,
         reentry: entered_before,
+        warning,
     })
+}
+
+fn prior_entry(scan: &PriorScan, event: &EventConfig) -> PriorEntry {
+    PriorEntry {
+        at: scan.at,
+        local: scan.at.with_timezone(&event.timezone()).naive_local(),
+        gate: scan.gate.clone(),
+        device: scan.device.clone(),
+    }
 }
 
 fn already(scan: &PriorScan, event: &EventConfig) -> Reason {
     Reason::AlreadyAdmitted {
-        entry: PriorEntry {
-            at: scan.at,
-            local: scan.at.with_timezone(&event.timezone()).naive_local(),
-            gate: scan.gate.clone(),
-            device: scan.device.clone(),
-        },
+        entry: prior_entry(scan, event),
         policy: event.policy(),
     }
 }

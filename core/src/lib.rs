@@ -27,12 +27,14 @@ mod ticket;
 pub use chrono_tz::Tz;
 pub use decide::{
     Admission, Basis, Decision, PriorEntry, PriorScan, Reason, ReplicaFacts, Revocation,
-    SupersedeCause, TicketRecord, TicketStatus, decide,
+    SupersedeCause, TicketRecord, TicketStatus, Warning, decide,
 };
 pub use event::{Direction, EntryPolicy, EventConfig, EventConfigError, Gate};
 pub use ids::{BoothId, DayMask, EventId, KeyId, Revision, TicketId, TicketTypeId, ZoneMask};
 pub use keys::{InvalidKey, KeyStatus, Keyring};
-pub use reconcile::{Judgement, Recorded, reconcile};
+pub use reconcile::{
+    CLOCK_TOLERANCE_MS, ConflictKind, Judgement, Recorded, badly_skewed, corrected, reconcile,
+};
 pub use ticket::{
     CLAIMS_LEN, Claims, FORMAT_VERSION, MalformedTicket, PREFIX, SIGNATURE_LEN, SIGNING_CONTEXT,
     TEXT_LEN, TICKET_LEN, TicketSigner, VerifiedTicket, VerifyError, verify,

@@ -178,8 +178,23 @@ pub struct CheckInState {
     pub reason: Option<String>,
     /// The server's reason when it judged differently (e.g. `already_admitted`).
     pub server_reason: Option<String>,
-    /// A second admission of the same ticket on the same day: kept, and flagged.
+    /// An admission the server flags (kept, never undone): a second admission of the
+    /// same ticket on the same day, one made with a superseded code, or one by a device
+    /// whose clock was badly off. `conflict_kind` says which.
     pub conflict: bool,
+    /// `double_entry`, `superseded_code` or `clock_skew` when `conflict` is set; absent from
+    /// servers older than these kinds (a flagged admission is then a `double_entry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_kind: Option<String>,
+    /// The revision of the code scanned, when the server verified it: a gate does not
+    /// count an admission made with a superseded code against the current holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u16>,
+    /// How far the recording device's clock was off (its time minus the server's, in
+    /// milliseconds) as measured when it uploaded; `at` minus this is the real time when
+    /// it is beyond [`crate::CLOCK_TOLERANCE_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_error_ms: Option<i64>,
 }
 
 /// Device → server: a batch of queued check-ins.
@@ -187,7 +202,8 @@ pub struct CheckInState {
 pub struct UploadRequest {
     /// [`PROTOCOL`].
     pub protocol: u32,
-    /// The device's clock when it sent the batch (for skew).
+    /// The device's own clock, uncorrected, when it sent the batch: the server measures its
+    /// skew from it.
     pub device_time: DateTime<Utc>,
     /// The check-ins, in `seq` order.
     pub check_ins: Vec<UploadCheckIn>,
@@ -213,6 +229,12 @@ pub struct UploadCheckIn {
     pub admitted: bool,
     /// The device's reject reason.
     pub reason: Option<String>,
+    /// What the device added to its clock's reading for `at`, in milliseconds: the
+    /// correction it had learned from the server (server time minus device time) when it
+    /// recorded the scan. With the skew the server measures at upload, it gives how far
+    /// `at` is off. Absent from devices that do not correct their clocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_correction_ms: Option<i64>,
 }
 
 /// Server → device: what became of each uploaded check-in.
@@ -237,8 +259,12 @@ pub struct UploadResult {
     pub server_admitted: bool,
     /// The server's reason when it does not.
     pub server_reason: Option<String>,
-    /// Flagged as a second admission of the same ticket that day.
+    /// Flagged: a second admission of the same ticket that day, an admission with a
+    /// superseded code, or one made on a badly wrong clock.
     pub conflict: bool,
+    /// `double_entry`, `superseded_code` or `clock_skew` when flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_kind: Option<String>,
 }
 
 /// The error body of every refused sync request.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use tessera_core::{Direction, PriorScan, TicketId};
+use tessera_core::{Direction, PriorScan, Revision, TicketId};
 
 use crate::Error;
 use crate::codes;
@@ -324,7 +324,7 @@ impl DeviceStore {
             .as_ref()
             .map_or("this device", |i| i.name.as_str());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at_ms, gate, direction, verdict FROM queue WHERE ticket_id = ?1",
+            "SELECT at_ms, gate, direction, verdict, revision FROM queue WHERE ticket_id = ?1",
         )?;
         let rows = stmt.query_map([ticket.0 as i64], |r| {
             Ok((
@@ -332,19 +332,50 @@ impl DeviceStore {
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<u16>>(4)?,
             ))
         })?;
         for row in rows {
-            let (at_ms, gate, direction, verdict) = row?;
+            let (at_ms, gate, direction, verdict, revision) = row?;
             out.push(PriorScan {
                 at: DateTime::from_timestamp_millis(at_ms).unwrap_or_default(),
                 gate,
                 device: device.to_owned(),
                 direction: codes::parse_direction(&direction).unwrap_or(Direction::Entry),
                 admitted: verdict == "admit",
+                revision: revision.map(Revision),
             });
         }
         Ok(())
+    }
+
+    /// Records the clock correction (milliseconds) applied from the next check-in on, when it
+    /// differs from the one in force.
+    pub fn set_clock_correction(&mut self, correction_ms: i64) -> Result<(), Error> {
+        if self.clock_correction_for(u64::MAX)? == correction_ms {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO clock_corrections (from_seq, correction_ms)
+             SELECT MAX(COALESCE((SELECT MAX(seq) FROM queue), 0), ?2) + 1, ?1
+             ON CONFLICT (from_seq) DO UPDATE SET correction_ms = excluded.correction_ms",
+            params![correction_ms, self.seq_floor],
+        )?;
+        Ok(())
+    }
+
+    /// The clock correction (milliseconds) that applied to check-in `seq`: 0 before any.
+    pub fn clock_correction_for(&self, seq: u64) -> Result<i64, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT correction_ms FROM clock_corrections WHERE from_seq <= ?1
+                 ORDER BY from_seq DESC LIMIT 1",
+                [i64::try_from(seq).unwrap_or(i64::MAX)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
     }
 
     /// Counts for `status`.

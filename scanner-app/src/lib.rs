@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod camera;
+pub mod clock;
 mod codes;
 pub mod debounce;
 pub mod decode;

@@ -339,13 +339,19 @@ fn spawn_sync_loop(dir: &Path, scanner: &mut Scanner) -> Result<Option<mpsc::Rec
             return;
         };
         let mut failures = 0u32;
+        let mut correction = own.clock_status().map_or(0, |c| c.correction_ms);
         loop {
             let wait = match sync::sync_once(&mut own, &mut |_, _| {}) {
                 Ok(report) => {
                     failures = 0;
-                    if (report.tickets > 0 || report.check_ins > 0 || report.pages > 1)
-                        && tx.send(()).is_err()
-                    {
+                    // A new clock correction is news too: the scanning side reloads it.
+                    let corrected = own.clock_status().map_or(correction, |c| c.correction_ms);
+                    let changed = report.tickets > 0
+                        || report.check_ins > 0
+                        || report.pages > 1
+                        || corrected != correction;
+                    correction = corrected;
+                    if changed && tx.send(()).is_err() {
                         return;
                     }
                     Duration::from_secs(10)

@@ -57,9 +57,14 @@ pub struct ApplyCounts {
     pub check_ins: u64,
 }
 
-/// A second admission the server flagged, with the first one.
+/// An admission the server flagged, with the first admission of that ticket before it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Conflict {
+    /// Why: `double_entry` (a second entry that day), `superseded_code` (an entry on a code
+    /// that a transfer, upgrade or reissue had replaced) or `clock_skew` (an entry by a
+    /// device whose clock was more than two minutes off). `null` from servers that predate
+    /// the kinds (a second entry).
+    pub kind: Option<String>,
     /// The ticket.
     pub ticket_id: Option<u64>,
     /// When the flagged admission happened.
@@ -368,8 +373,8 @@ impl Replica {
         out: &mut Vec<PriorScan>,
     ) -> Result<(), Error> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at_ms, gate, device_name, direction, admitted FROM check_ins
-             WHERE ticket_id = ?1 AND device_id <> ?2",
+            "SELECT at_ms, gate, device_name, direction, admitted, revision, clock_error_ms
+             FROM check_ins WHERE ticket_id = ?1 AND device_id <> ?2",
         )?;
         let rows = stmt.query_map(params![id_to_sql(id), own_device], |r| {
             Ok((
@@ -378,16 +383,22 @@ impl Replica {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, bool>(4)?,
+                r.get::<_, Option<u16>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
             ))
         })?;
         for row in rows {
-            let (at_ms, gate, device, direction, admitted) = row?;
+            let (at_ms, gate, device, direction, admitted, revision, clock_error_ms) = row?;
+            let at = DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
             out.push(PriorScan {
-                at: DateTime::from_timestamp_millis(at_ms).unwrap_or_default(),
+                // Judged on the real time, as the server judges it: a scan by a gate whose
+                // clock was badly off counts on the day it really happened.
+                at: tessera_core::corrected(at, clock_error_ms),
                 gate,
                 device,
                 direction: codes::parse_direction(&direction).unwrap_or(Direction::Entry),
                 admitted,
+                revision: revision.map(Revision),
             });
         }
         Ok(())
@@ -503,10 +514,12 @@ impl Replica {
             }
             let mut check_in = tx.prepare_cached(
                 "INSERT INTO check_ins (device_id, seq, ticket_id, at_ms, gate, device_name, direction,
-                                        admitted, reason, server_reason, conflict)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                        admitted, reason, server_reason, conflict, conflict_kind,
+                                        revision, clock_error_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (device_id, seq) DO UPDATE SET server_reason = excluded.server_reason,
-                    conflict = excluded.conflict",
+                    conflict = excluded.conflict, conflict_kind = excluded.conflict_kind,
+                    revision = excluded.revision, clock_error_ms = excluded.clock_error_ms",
             )?;
             for c in &page.check_ins {
                 check_in.execute(params![
@@ -520,7 +533,10 @@ impl Replica {
                     c.admitted,
                     c.reason,
                     c.server_reason,
-                    c.conflict
+                    c.conflict,
+                    c.conflict_kind,
+                    c.revision,
+                    c.clock_error_ms
                 ])?;
                 counts.check_ins += 1;
             }
@@ -543,7 +559,8 @@ impl Replica {
     /// the first admission of that ticket before it.
     pub fn conflicts(&self) -> Result<Vec<Conflict>, Error> {
         let mut stmt = self.conn.prepare(
-            "SELECT c.ticket_id, c.at_ms, c.gate, c.device_name, f.at_ms, f.gate, f.device_name
+            "SELECT c.ticket_id, c.at_ms, c.gate, c.device_name, f.at_ms, f.gate, f.device_name,
+                    c.conflict_kind
              FROM check_ins c
              LEFT JOIN check_ins f ON (f.device_id, f.seq) = (
                  SELECT x.device_id, x.seq FROM check_ins x
@@ -555,6 +572,7 @@ impl Replica {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Conflict {
+                kind: r.get(7)?,
                 ticket_id: r.get::<_, Option<i64>>(0)?.map(|t| t as u64),
                 at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
                 gate: r.get(2)?,

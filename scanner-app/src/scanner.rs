@@ -12,15 +12,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tessera_core::{
-    Basis, Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, ZoneMask, decide,
-    verify,
+    Basis, Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, Warning, ZoneMask,
+    decide, verify,
 };
 
 use crate::Error;
 use crate::bundle::Bundle;
+use crate::clock::{Clock, ClockStatus, SMALL_SKEW_MS, correction_for};
 use crate::codes;
 use crate::device::{DeviceStore, NewCheckIn, QueueCounts};
 use crate::replica::{EventInfo, Replica, ReplicaCounts};
@@ -28,7 +29,8 @@ use crate::replica::{EventInfo, Replica, ReplicaCounts};
 /// The verdict of one scan, as printed by `tessera-scan check` and shown by the GUI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanReport {
-    /// `admit` or `reject`.
+    /// `admit` or `reject`; `warning` for an exit scan of a ticket that is not inside by the
+    /// log (the person is let out and the exit recorded, but it is no routine exit).
     pub verdict: &'static str,
     /// Reject reason code (`null` on admit).
     pub reason: Option<&'static str>,
@@ -53,6 +55,9 @@ pub struct ScanReport {
     pub mode: &'static str,
     /// For `already_admitted`: the entry that blocks this one.
     pub first_entry: Option<EntryReport>,
+    /// What staff should know beside the verdict: the previous code of this ticket was used
+    /// (`superseded_code_used`), or an exit of a ticket that is not inside (`not_inside`).
+    pub warning: Option<WarningReport>,
     /// Gate name.
     pub gate: String,
     /// `entry` or `exit`.
@@ -63,6 +68,15 @@ pub struct ScanReport {
     pub seq: u64,
     /// Verify + decide + durable record, in microseconds.
     pub latency_us: u64,
+}
+
+/// A warning beside a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WarningReport {
+    /// `superseded_code_used` or `not_inside`.
+    pub code: &'static str,
+    /// Plain words for the screen.
+    pub message: String,
 }
 
 /// An earlier entry, for the "already admitted" screen.
@@ -106,8 +120,12 @@ pub struct StatusReport {
     pub replica_rebuilt_from: Option<PathBuf>,
     /// Enrollment and the last sync round.
     pub sync: crate::sync::SyncStatus,
-    /// Second admissions the server flagged, as far as this device knows (newest first).
+    /// Admissions the server flagged, with their kind, as far as this device knows (newest
+    /// first).
     pub conflicts: Vec<crate::replica::Conflict>,
+    /// This device's clock against the server's, and the correction scans use; `warning`
+    /// says plainly when it is more than two minutes off.
+    pub clock: ClockStatus,
 }
 
 struct Loaded {
@@ -125,9 +143,15 @@ pub struct Scanner {
     loaded: Option<Loaded>,
     rebuilt_from: Option<PathBuf>,
     history: Vec<tessera_core::PriorScan>,
+    clock: Clock,
+    /// Added to the clock's reading for every scan (milliseconds), from the last measured
+    /// skew.
+    correction_ms: i64,
 }
 
 const GATE_KEY: &str = "gate";
+/// This device's clock minus the server's at the last measurement, in milliseconds.
+pub(crate) const SKEW_KEY: &str = "clock_skew_ms";
 const DIRECTION_KEY: &str = "direction";
 
 impl Scanner {
@@ -142,6 +166,8 @@ impl Scanner {
             loaded: None,
             rebuilt_from,
             history: Vec::with_capacity(16),
+            clock: Clock::system(),
+            correction_ms: 0,
         };
         s.reload()?;
         Ok(s)
@@ -151,6 +177,7 @@ impl Scanner {
     /// the replica's event and keys in `device.db`; without a replica event, falls back to the
     /// kept ones (signature-only mode).
     pub fn reload(&mut self) -> Result<(), Error> {
+        self.correction_ms = self.device.clock_correction_for(u64::MAX)?;
         let (snapshot, mode) = match self.replica.snapshot()? {
             Some(snapshot) => {
                 self.device.keep_event(&snapshot)?;
@@ -172,6 +199,53 @@ impl Scanner {
             }
         };
         Ok(())
+    }
+
+    /// The clock this gate reads (the machine's, unless a test shifts it).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Reads the time from `clock` from now on (tests and demonstrations of a wrong clock).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    fn skew(&self) -> Result<Option<i64>, Error> {
+        Ok(self.device.setting(SKEW_KEY)?.and_then(|s| s.parse().ok()))
+    }
+
+    /// Keeps a measured skew (this device's clock minus the server's, milliseconds): scans
+    /// from now on add its correction to the clock's reading, and the correction is recorded
+    /// from the next check-in on, for the server to know how far each scan's time was off.
+    ///
+    /// A correction within [`SMALL_SKEW_MS`] of the one in force is measurement noise and
+    /// leaves it as it is.
+    pub fn learn_skew(&mut self, skew_ms: i64) -> Result<(), Error> {
+        self.device.set_setting(SKEW_KEY, &skew_ms.to_string())?;
+        let correction = correction_for(skew_ms);
+        if correction.abs_diff(self.correction_ms) >= SMALL_SKEW_MS.unsigned_abs() {
+            self.device.set_clock_correction(correction)?;
+            self.correction_ms = correction;
+        }
+        Ok(())
+    }
+
+    /// The clock against the server's, for `status` and the gate screen.
+    pub fn clock_status(&self) -> Result<ClockStatus, Error> {
+        Ok(ClockStatus {
+            correction_ms: self.correction_ms,
+            ..ClockStatus::from_skew(self.skew()?)
+        })
+    }
+
+    /// The corrected time: the clock's reading plus the learned correction.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.corrected(self.clock.now())
+    }
+
+    fn corrected(&self, reading: DateTime<Utc>) -> DateTime<Utc> {
+        reading + TimeDelta::milliseconds(self.correction_ms)
     }
 
     /// `Replica`, or `SignatureOnly` while the gate decides with the event and keys kept in
@@ -262,12 +336,15 @@ impl Scanner {
         self.loaded.as_ref().map(|l| &l.gate)
     }
 
-    /// Decides one scanned text and records the check-in durably before returning.
+    /// Decides one scanned text and records the check-in durably before returning. `now` is
+    /// the device clock's reading; the scan is decided and recorded at that time plus the
+    /// correction learned from the server (the day rules use the server's time).
     ///
     /// Leading and trailing white space is ignored (keyboard-wedge scanners add line
     /// endings; a ticket never starts or ends with a space).
     pub fn scan(&mut self, text: &str, now: DateTime<Utc>) -> Result<ScanReport, Error> {
         let started = Instant::now();
+        let now = self.corrected(now);
         // Check-ins are stored to the millisecond; report the instant as stored.
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let loaded = self.loaded.as_ref().ok_or(Error::NotProvisioned)?;
@@ -287,6 +364,7 @@ impl Scanner {
             basis: None,
             mode: codes::basis_str(loaded.mode),
             first_entry: None,
+            warning: None,
             gate: gate.name.clone(),
             direction: gate.direction.as_str(),
             at: now,
@@ -327,9 +405,20 @@ impl Scanner {
 
         match &decision {
             Decision::Admit(a) => {
-                report.verdict = "admit";
                 report.basis = Some(codes::basis_str(a.basis));
                 report.message = admit_message(a, report.ticket_type.as_deref(), loaded.mode);
+                report.warning = a.warning.as_ref().map(|w| WarningReport {
+                    code: w.code(),
+                    message: w.to_string(),
+                });
+                report.verdict = match &a.warning {
+                    // Let out, recorded, but shown apart from a routine exit.
+                    Some(w @ Warning::NotInside { .. }) => {
+                        report.message = w.to_string();
+                        "warning"
+                    }
+                    _ => "admit",
+                };
             }
             Decision::Reject(r) => {
                 report.reason = Some(r.code());
@@ -384,6 +473,7 @@ impl Scanner {
             replica_rebuilt_from: self.rebuilt_from.clone(),
             sync,
             conflicts: self.replica.conflicts()?,
+            clock: self.clock_status()?,
         })
     }
 

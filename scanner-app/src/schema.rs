@@ -9,12 +9,14 @@ use crate::Error;
 pub const REPLICA: &[&str] = &[
     include_str!("../sql/replica/0001_init.sql"),
     include_str!("../sql/replica/0002_sync.sql"),
+    include_str!("../sql/replica/0003_conflict_kinds.sql"),
 ];
 /// The device store's upgrade scripts, in order.
 pub const DEVICE: &[&str] = &[
     include_str!("../sql/device/0001_init.sql"),
     include_str!("../sql/device/0002_sync.sql"),
     include_str!("../sql/device/0003_kept_event.sql"),
+    include_str!("../sql/device/0004_clock.sql"),
 ];
 
 /// Brings `conn` up to the last script; refuses a database newer than this software.

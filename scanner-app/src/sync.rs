@@ -28,7 +28,6 @@ const SERVER_KEY: &str = "server_url";
 const TOKEN_KEY: &str = "device_token";
 const LAST_SYNC_KEY: &str = "last_sync_at";
 const LAST_ERROR_KEY: &str = "last_sync_error";
-const SKEW_KEY: &str = "clock_skew_ms";
 const REVOKED_KEY: &str = "revoked";
 
 /// Why a sync round did not complete.
@@ -128,10 +127,6 @@ fn refused(mut resp: ureq::http::Response<ureq::Body>) -> SyncError {
     }
 }
 
-fn now() -> DateTime<Utc> {
-    Utc::now()
-}
-
 /// Exchanges a one-time code for this device's token and stores the credentials.
 pub fn enroll(
     scanner: &mut Scanner,
@@ -140,17 +135,19 @@ pub fn enroll(
     app_version: &str,
 ) -> Result<EnrollResponse, SyncError> {
     let server = server.trim_end_matches('/');
+    let clock = scanner.clock();
     let device_id = scanner
         .device()
-        .ensure_identity(None, now())?
+        .ensure_identity(None, clock.now())?
         .device_id
         .clone();
+    let sent = clock.now();
     let req = EnrollRequest {
         protocol: PROTOCOL,
         code: code.trim().to_owned(),
         device_id,
         app_version: app_version.to_owned(),
-        device_time: now(),
+        device_time: sent,
     };
     let mut resp = agent()
         .post(&format!("{server}/api/v1/sync/enroll"))
@@ -163,8 +160,9 @@ pub fn enroll(
         .body_mut()
         .read_json()
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    scanner.learn_skew(skew(sent, clock.now(), enrolled.server_time))?;
     let device = scanner.device();
-    device.ensure_identity(Some(&enrolled.name), now())?;
+    device.ensure_identity(Some(&enrolled.name), clock.now())?;
     device.set_setting(SERVER_KEY, server)?;
     device.set_setting(TOKEN_KEY, &enrolled.token)?;
     device.set_setting(REVOKED_KEY, "false")?;
@@ -224,10 +222,11 @@ pub fn sync_with(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SyncReport, SyncError> {
     let result = round(scanner, options, progress);
+    let now = scanner.now();
     let device = scanner.device();
     match &result {
         Ok(_) => {
-            device.set_setting(LAST_SYNC_KEY, &now().to_rfc3339())?;
+            device.set_setting(LAST_SYNC_KEY, &now.to_rfc3339())?;
             device.set_setting(LAST_ERROR_KEY, "")?;
         }
         Err(SyncError::Revoked(_)) => {
@@ -248,6 +247,7 @@ fn round(
     let (server, token) = credentials(scanner)?;
     let auth = format!("Bearer {token}");
     let agent = agent();
+    let clock = scanner.clock();
     let mut report = SyncReport::default();
 
     for _ in 0..MAX_REQUESTS {
@@ -255,24 +255,27 @@ fn round(
         if unsent.is_empty() {
             break;
         }
+        let mut check_ins = Vec::with_capacity(unsent.len());
+        for q in &unsent {
+            check_ins.push(UploadCheckIn {
+                seq: q.seq,
+                text: q.text.clone(),
+                ticket_id: q.ticket_id,
+                at: q.at,
+                gate: q.gate.clone(),
+                direction: q.direction.clone(),
+                admitted: q.verdict == "admit",
+                reason: q.reason.clone(),
+                clock_correction_ms: Some(scanner.device().clock_correction_for(q.seq)?),
+            });
+        }
+        let t0 = clock.now();
         let req = UploadRequest {
             protocol: PROTOCOL,
-            device_time: now(),
-            check_ins: unsent
-                .iter()
-                .map(|q| UploadCheckIn {
-                    seq: q.seq,
-                    text: q.text.clone(),
-                    ticket_id: q.ticket_id,
-                    at: q.at,
-                    gate: q.gate.clone(),
-                    direction: q.direction.clone(),
-                    admitted: q.verdict == "admit",
-                    reason: q.reason.clone(),
-                })
-                .collect(),
+            // The clock's own reading: the server measures the skew from it.
+            device_time: t0,
+            check_ins,
         };
-        let t0 = now();
         let mut resp = agent
             .post(&format!("{server}/api/v1/sync/checkins"))
             .header("Authorization", &auth)
@@ -285,7 +288,8 @@ fn round(
             .body_mut()
             .read_json()
             .map_err(|e| SyncError::Protocol(e.to_string()))?;
-        report.clock_skew_ms = skew(t0, now(), answer.server_time);
+        report.clock_skew_ms = skew(t0, clock.now(), answer.server_time);
+        scanner.learn_skew(report.clock_skew_ms)?;
         let acks: Vec<Ack> = answer
             .results
             .iter()
@@ -297,6 +301,7 @@ fn round(
                 conflict: r.conflict,
             })
             .collect();
+        let acked_at = scanner.now();
         if acks.is_empty() {
             return Err(SyncError::Protocol(
                 "the server acknowledged none of the batch".into(),
@@ -304,7 +309,7 @@ fn round(
         }
         report.pushed += acks.len() as u64;
         report.conflicts += acks.iter().filter(|a| a.conflict).count() as u64;
-        scanner.device().acknowledge(&acks, now())?;
+        scanner.device().acknowledge(&acks, acked_at)?;
     }
 
     // What this device still holds unsent (new scans since the push, or more than one
@@ -316,7 +321,7 @@ fn round(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     for _ in 0..MAX_REQUESTS {
-        let t0 = now();
+        let t0 = clock.now();
         let mut resp = agent
             .get(&format!(
                 "{server}/api/v1/sync/changes?after={cursor}&limit={}",
@@ -348,7 +353,8 @@ fn round(
                 page.cursor
             )));
         }
-        report.clock_skew_ms = skew(t0, now(), page.server_time);
+        report.clock_skew_ms = skew(t0, clock.now(), page.server_time);
+        scanner.learn_skew(report.clock_skew_ms)?;
         let counts = scanner.replica().apply_page(&page)?;
         report.pages += 1;
         report.tickets += counts.tickets;
@@ -361,9 +367,6 @@ fn round(
             break;
         }
     }
-    scanner
-        .device()
-        .set_setting(SKEW_KEY, &report.clock_skew_ms.to_string())?;
     scanner.reload()?;
     Ok(report)
 }
@@ -414,7 +417,9 @@ pub fn status(scanner: &mut Scanner) -> Result<SyncStatus, crate::Error> {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)),
         last_error: device.setting(LAST_ERROR_KEY)?.filter(|e| !e.is_empty()),
-        clock_skew_ms: device.setting(SKEW_KEY)?.and_then(|s| s.parse().ok()),
+        clock_skew_ms: device
+            .setting(crate::scanner::SKEW_KEY)?
+            .and_then(|s| s.parse().ok()),
         head,
         cursor,
         changes_behind: head.map(|h| h.saturating_sub(cursor.unwrap_or(0))),

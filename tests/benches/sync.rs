@@ -194,6 +194,7 @@ fn main() {
                         direction: "entry".into(),
                         admitted: true,
                         reason: None,
+                        clock_correction_ms: None,
                     })
                     .collect(),
             })

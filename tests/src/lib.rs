@@ -222,9 +222,21 @@ pub struct Device {
 impl Device {
     /// Enrolls a new device with a code and syncs it once.
     pub fn enroll(server: &Server, name: &str, gate: &str) -> Self {
+        Self::enroll_with_clock(server, name, gate, chrono::TimeDelta::zero())
+    }
+
+    /// Enrolls a new device whose clock is `shift` off the machine's (a gate with a wrong
+    /// clock: the real scanner code, enrollment and sync included, reads it).
+    pub fn enroll_with_clock(
+        server: &Server,
+        name: &str,
+        gate: &str,
+        shift: chrono::TimeDelta,
+    ) -> Self {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let dir = tmp.path().join("device");
         let mut scanner = Scanner::open(&dir).unwrap_or_else(|e| panic!("open device: {e}"));
+        scanner.set_clock(tessera_scanner::clock::Clock::shifted(shift));
         let code = server.device_code(name, gate);
         tessera_scanner::sync::enroll(&mut scanner, &server.url, &code, "test")
             .unwrap_or_else(|e| panic!("enroll: {e}"));
@@ -244,10 +256,51 @@ impl Device {
         tessera_scanner::sync::sync_once(&mut self.scanner, &mut |_, _| {})
     }
 
-    /// Scans a text now.
-    pub fn scan(&mut self, text: &str) -> tessera_scanner::ScanReport {
+    /// Sets this device's clock `shift` off the machine's from now on (someone sets it
+    /// wrong).
+    pub fn set_clock_shift(&mut self, shift: chrono::TimeDelta) {
         self.scanner
-            .scan(text, chrono::Utc::now())
+            .set_clock(tessera_scanner::clock::Clock::shifted(shift));
+    }
+
+    /// Scans a text now, on the device's clock.
+    pub fn scan(&mut self, text: &str) -> tessera_scanner::ScanReport {
+        let now = self.scanner.clock().now();
+        self.scanner
+            .scan(text, now)
             .unwrap_or_else(|e| panic!("scan: {e}"))
+    }
+}
+
+impl Server {
+    /// Transfers a ticket to another holder as the holder's transfer does (a new revision,
+    /// the old code revoked, `superseded_by = transfer`); returns the new code.
+    pub fn transfer(&self, ticket_id: u64, old_code: &str, to_name: &str) -> String {
+        self.rt.block_on(async {
+            let keys = self.state.keys.read().await.clone();
+            let old = tessera_core::verify(old_code, keys.keyring())
+                .unwrap_or_else(|e| panic!("old code: {e}"));
+            let mut claims = *old.claims();
+            claims.revision = tessera_core::Revision(claims.revision.0 + 1);
+            let signer = keys.signer();
+            let id = i64::try_from(ticket_id).unwrap_or_else(|e| panic!("ticket id: {e}"));
+            let qr_text = signer.sign(&claims);
+            self.state
+                .store
+                .transfer_ticket(&tessera_server::store::TicketTransfer {
+                    ticket_id: id,
+                    expected_revision: i64::from(old.claims().revision.0),
+                    from_email: "guest@example.com".into(),
+                    to_email: "new.holder@example.com".into(),
+                    to_name: to_name.into(),
+                    qr_text: qr_text.clone(),
+                    key_id: i64::from(signer.id().0),
+                    issued_at: i64::from(claims.issued_at),
+                    email_due_ms: chrono::Utc::now().timestamp_millis(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("transfer: {e}"));
+            qr_text
+        })
     }
 }

@@ -559,3 +559,138 @@ fn booth_passes_enter_through_the_vendor_gate() {
         "Not valid at Vendor entrance: send to another gate"
     );
 }
+
+/// The old code of a transferred ticket got someone in (at a gate that had not heard of the
+/// transfer); the new holder's code is admitted all the same, with a warning naming where
+/// and when the old code was used.
+#[test]
+fn an_admission_with_a_superseded_code_does_not_count_against_the_current_holder() {
+    let ev = event(EntryPolicy::OncePerDay);
+    let now = saturday_afternoon();
+    let transferred = TicketRecord {
+        revision: Revision(1),
+        status: TicketStatus::Valid,
+        superseded_by: Some(SupersedeCause::Transfer),
+    };
+    let new_code = Claims {
+        revision: Revision(1),
+        ..claims()
+    };
+    let stale_use = tessera_core::PriorScan {
+        revision: Some(Revision(0)),
+        ..scan(
+            now - Duration::minutes(50),
+            "North Gate",
+            "Tablet-N",
+            Direction::Entry,
+        )
+    };
+    let d = decide(
+        &ticket(&new_code),
+        &facts(&ev, Some(&transferred), std::slice::from_ref(&stale_use)),
+        &gate("Main Gate"),
+        now,
+    );
+    let Decision::Admit(a) = &d else {
+        panic!("the new holder is admitted: {d:?}")
+    };
+    let warning = a.warning.as_ref().expect("a warning");
+    assert_eq!(warning.code(), "superseded_code_used");
+    assert_eq!(
+        warning.to_string(),
+        "Warning: the previous code of this ticket was used at North Gate 13:10 (device Tablet-N)"
+    );
+
+    // The old code itself stays revoked, and an entry with the current code still blocks.
+    let old = decide(
+        &ticket(&claims()),
+        &facts(&ev, Some(&transferred), &[]),
+        &gate("Main Gate"),
+        now,
+    );
+    assert_eq!(code(&old), "revoked");
+    let current_use = tessera_core::PriorScan {
+        revision: Some(Revision(1)),
+        ..scan(
+            now - Duration::minutes(5),
+            "Main Gate",
+            "Tablet-M",
+            Direction::Entry,
+        )
+    };
+    let twice = decide(
+        &ticket(&new_code),
+        &facts(&ev, Some(&transferred), &[stale_use.clone(), current_use]),
+        &gate("Main Gate"),
+        now,
+    );
+    assert_eq!(code(&twice), "already_admitted");
+    let Some(Reason::AlreadyAdmitted { entry, .. }) = twice.reason() else {
+        panic!("{twice:?}")
+    };
+    assert_eq!(
+        entry.gate, "Main Gate",
+        "the holder's own entry, not the stale one"
+    );
+
+    // Used the day before: the warning names the date.
+    let yesterday = tessera_core::PriorScan {
+        at: stale_use.at - Duration::days(1),
+        ..stale_use
+    };
+    let next_day = decide(
+        &ticket(&new_code),
+        &facts(&ev, Some(&transferred), &[yesterday]),
+        &gate("Main Gate"),
+        now,
+    );
+    let Decision::Admit(a) = next_day else {
+        panic!("{next_day:?}")
+    };
+    assert!(
+        a.warning
+            .unwrap()
+            .to_string()
+            .contains("Friday 30 Oct 13:10"),
+        "names the day"
+    );
+}
+
+/// An exit scan of a ticket that is not inside by the log lets the person out, with a
+/// warning: every time, not as a routine exit.
+#[test]
+fn an_exit_of_a_ticket_not_inside_is_a_warning() {
+    let ev = event(EntryPolicy::OncePerDay);
+    let now = saturday_afternoon();
+    let t = ticket(&claims());
+    let out = exit_gate("Out");
+    let warning = |history: &[tessera_core::PriorScan]| {
+        let d = decide(&t, &facts(&ev, Some(&VALID), history), &out, now);
+        let Decision::Admit(a) = d else {
+            panic!("exits are let through: {d:?}")
+        };
+        assert_eq!(a.direction, Direction::Exit);
+        a.warning
+    };
+    let never_in = warning(&[]).expect("not inside");
+    assert_eq!(never_in.code(), "not_inside");
+    assert!(never_in.to_string().contains("no entry on record"));
+
+    let entered = scan(now - Duration::hours(2), "Gate A", "T1", Direction::Entry);
+    assert_eq!(
+        warning(std::slice::from_ref(&entered)),
+        None,
+        "inside: a routine exit"
+    );
+
+    let went_out = scan(now - Duration::hours(1), "Out", "T2", Direction::Exit);
+    let again = warning(&[entered.clone(), went_out]).expect("already out");
+    assert!(
+        again.to_string().contains("already went out at Out 13:00"),
+        "{again}"
+    );
+
+    // Same second: the exit counts as later, as for re-entry.
+    let same = scan(entered.at, "Out", "T2", Direction::Exit);
+    assert!(warning(&[entered, same]).is_some());
+}

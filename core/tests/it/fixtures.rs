@@ -84,5 +84,6 @@ pub fn scan(at: DateTime<Utc>, gate: &str, device: &str, direction: Direction) -
         device: device.into(),
         direction,
         admitted: true,
+        revision: None,
     }
 }

@@ -234,7 +234,11 @@ impl Gate {
         if text.is_empty() {
             return Err(GuiError::BadRequest("empty code".into()));
         }
-        let report = lock(&self.scanner).scan(text, Utc::now())?;
+        let report = {
+            let mut scanner = lock(&self.scanner);
+            let now = scanner.clock().now();
+            scanner.scan(text, now)?
+        };
         self.note(&report);
         Ok(Seen::Scan {
             report: Box::new(report),
@@ -300,7 +304,8 @@ impl Gate {
         if let Some(today) = view.today.as_mut().filter(|t| Some(t.date) == date) {
             match report.verdict {
                 "admit" if report.direction == "entry" => today.admitted += 1,
-                "admit" => {}
+                // Exits, routine or not inside (a warning), let the person through.
+                "admit" | "warning" => {}
                 _ => today.rejected += 1,
             }
         }
@@ -352,7 +357,8 @@ impl Gate {
         // updates the link, so a link that says offline always comes with the error read
         // below, never with the state from before the round.
         let link = lock(&self.view).link.clone();
-        let now = Utc::now();
+        // The day on the server's time, as the scans are decided.
+        let now = lock(&self.scanner).now();
         let today = self.today(now)?;
         let (device, event) = {
             let mut scanner = lock(&self.scanner);

@@ -85,6 +85,11 @@ function render(status) {
   const banner = $("offline");
   banner.textContent = offlineText;
   banner.hidden = !offlineText;
+  // A clock more than two minutes off the server's: scans use the server's time, but staff
+  // should set the clock right.
+  const clockText = (status.clock && status.clock.warning) || "";
+  $("clock-warning").textContent = clockText;
+  $("clock-warning").hidden = !clockText;
 
   $("st-gate").textContent = status.gate ? `${status.gate} · ${status.direction === "exit" ? "Exit" : "Entry"}` : "—";
   $("st-admitted").textContent = status.today ? status.today.admitted : 0;
@@ -113,7 +118,7 @@ function renderRecent(list) {
     li.className = r.verdict;
     const tag = document.createElement("span");
     tag.className = "tag";
-    tag.textContent = r.verdict === "admit" ? (r.direction === "exit" ? "EXIT" : "ADMIT") : "REJECT";
+    tag.textContent = verdictWord(r);
     const what = document.createElement("span");
     what.textContent = r.verdict === "admit" ? [r.ticket_type, r.holder, r.detail].filter(Boolean).join(" · ") || r.message : r.message;
     const when = document.createElement("span");
@@ -129,7 +134,11 @@ function renderConflicts(list) {
   $("conflicts").replaceChildren(...list.slice(0, 10).map((c) => {
     const li = document.createElement("li");
     const first = c.first_gate ? ` — first at ${c.first_gate}${c.first_at ? " " + clock(c.first_at) : ""}${c.first_device ? " by " + c.first_device : ""}` : "";
-    li.textContent = `Ticket ${c.ticket_id ?? "?"}: admitted again at ${c.gate} ${clock(c.at)} by ${c.device}${first}`;
+    const what = {
+      superseded_code: `an old code (replaced by a transfer or upgrade) was admitted at ${c.gate} ${clock(c.at)} by ${c.device}`,
+      clock_skew: `admitted at ${c.gate} by ${c.device}, whose clock was more than 2 minutes off`,
+    }[c.kind] || `admitted again at ${c.gate} ${clock(c.at)} by ${c.device}${first}`;
+    li.textContent = `Ticket ${c.ticket_id ?? "?"}: ${what}`;
     return li;
   }));
 }
@@ -228,13 +237,23 @@ $("enroll-form").addEventListener("submit", (ev) => {
 });
 
 // ---------- verdicts ----------
+function verdictWord(r) {
+  if (r.verdict === "warning") return "CHECK";
+  if (r.verdict === "admit") return r.direction === "exit" ? "EXIT" : "ADMIT";
+  return "REJECT";
+}
 function showVerdict(r) {
   const v = $("verdict");
   const admit = r.verdict === "admit";
-  v.className = admit ? "admit" : "reject";
-  $("verdict-icon").textContent = admit ? "✓" : "✕";
-  $("verdict-word").textContent = admit ? (r.direction === "exit" ? "EXIT" : "ADMIT") : "REJECT";
+  // "warning": let through and recorded, but not routine (an exit of a ticket not inside).
+  v.className = r.verdict === "warning" ? "warning" : admit ? "admit" : "reject";
+  $("verdict-icon").textContent = r.verdict === "warning" ? "!" : admit ? "✓" : "✕";
+  $("verdict-word").textContent = verdictWord(r);
   $("verdict-reason").textContent = r.message;
+  // An admission with something staff should know ("the previous code of this ticket was
+  // used at North Gate 21:08").
+  const warning = r.warning && r.warning.message !== r.message ? r.warning.message : "";
+  $("verdict-warning").textContent = warning;
   const e = r.first_entry;
   // The reason usually names the first entry already; say it only when it does not.
   const entry = e ? `First admitted ${localTime(e.local)} at ${e.gate} by ${e.device}` : "";
@@ -249,7 +268,7 @@ function showVerdict(r) {
   v.hidden = false;
   beep(admit);
   clearTimeout(state.verdictTimer);
-  state.verdictTimer = setTimeout(hideVerdict, admit ? 2500 : 5000);
+  state.verdictTimer = setTimeout(hideVerdict, admit && !r.warning ? 2500 : 5000);
 }
 function hideVerdict() {
   clearTimeout(state.verdictTimer);

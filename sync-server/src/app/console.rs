@@ -136,6 +136,7 @@ pub async fn export(state: &Services, what: &str, event: Option<i64>) -> Result<
                 "server_admitted",
                 "server_reason",
                 "conflict",
+                "conflict_kind",
             ]));
             for c in store.console_check_ins(event_id).await? {
                 if what == "conflicts" && !c.conflict {
@@ -155,6 +156,7 @@ pub async fn export(state: &Services, what: &str, event: Option<i64>) -> Result<
                     c.server_admitted.to_string(),
                     c.server_reason.unwrap_or_default(),
                     c.conflict.to_string(),
+                    c.conflict_kind.unwrap_or_default(),
                 ]));
             }
         }

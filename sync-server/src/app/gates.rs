@@ -289,7 +289,10 @@ pub async fn ingest(
         GateError::Internal(format!("event {} is misconfigured", device.event_id))
     })?;
     let keyring = services.keys.read().await.keyring().clone();
-    let batch = verify_batch(&req.check_ins, &keyring);
+    // How far the device's clock is off now: with each scan's own correction, how far its
+    // recorded time is (ADR 0020).
+    let skew_ms = (req.device_time - now).num_milliseconds();
+    let batch = verify_batch(&req.check_ins, &keyring, skew_ms);
     let judge_fn = |s: Option<&TicketState>, rows: &[StoredCheckIn]| {
         judge(&keyring, &batch.verified, &config, &gates, s, rows)
     };

@@ -133,6 +133,10 @@ pub struct ConflictOut {
     pub gate: String,
     /// Which device.
     pub device_name: String,
+    /// Why it is flagged: `double_entry` (a second entry that day), `superseded_code` (an
+    /// entry on a code a transfer, upgrade or reissue replaced) or `clock_skew` (an entry
+    /// by a device whose clock was more than two minutes off).
+    pub kind: String,
 }
 
 /// Live gate figures.
@@ -224,6 +228,10 @@ pub fn live(rows: &[CheckInRow], tz: Tz, reentry: bool, now: DateTime<Utc>) -> L
             at: DateTime::from_timestamp_millis(r.at_ms).unwrap_or_default(),
             gate: r.gate.clone(),
             device_name: r.device_name.clone(),
+            kind: r
+                .conflict_kind
+                .clone()
+                .unwrap_or_else(|| "double_entry".into()),
         })
         .collect();
     conflicts.reverse();
@@ -396,6 +404,7 @@ mod tests {
             server_admitted: admitted,
             server_reason: None,
             conflict: false,
+            conflict_kind: None,
         }
     }
 

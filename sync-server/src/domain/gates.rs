@@ -111,6 +111,9 @@ fn wire_check_in(c: &StoredCheckIn) -> CheckInState {
         reason: c.reason.clone(),
         server_reason: c.server_reason.clone(),
         conflict: c.conflict,
+        conflict_kind: c.conflict_kind.clone(),
+        revision: c.revision.and_then(|r| u16::try_from(r).ok()),
+        clock_error_ms: c.clock_error_ms,
     }
 }
 
@@ -127,6 +130,7 @@ pub fn upload_response(outcomes: Vec<IngestOutcome>, server_time: DateTime<Utc>)
                 server_admitted: o.verdict.admitted,
                 server_reason: o.verdict.reason,
                 conflict: o.verdict.conflict,
+                conflict_kind: o.verdict.conflict_kind,
             })
             .collect(),
     }
@@ -168,7 +172,16 @@ pub struct VerifiedBatch {
 /// Verifies each uploaded check-in's text against the keyring. Nothing is dropped: a text
 /// that does not verify is kept with the reason the server gives it, a scan without a text
 /// with the device's reason (or `not_a_ticket`).
-pub fn verify_batch(check_ins: &[UploadCheckIn], keyring: &Keyring) -> VerifiedBatch {
+///
+/// `device_skew_ms` is the device's clock minus the server's as the upload shows it; with
+/// the correction the device says it applied to each scan, it is how far that scan's time
+/// is off. It takes the clock as it is now to have been so since the scans it uploads, which
+/// holds for a clock set wrong and left so; a clock fixed meanwhile reads as right.
+pub fn verify_batch(
+    check_ins: &[UploadCheckIn],
+    keyring: &Keyring,
+    device_skew_ms: i64,
+) -> VerifiedBatch {
     let mut verified_in_batch = HashMap::new();
     let items = check_ins
         .iter()
@@ -177,11 +190,16 @@ pub fn verify_batch(check_ins: &[UploadCheckIn], keyring: &Keyring) -> VerifiedB
             if let (Some(text), Some(Ok(v))) = (&c.text, &verified) {
                 verified_in_batch.insert(text.clone(), v.clone());
             }
-            let (ticket_id, unverified_reason) = match &verified {
+            let (ticket_id, revision, unverified_reason) = match &verified {
                 // A genuine ticket of another event is kept, judged `wrong_event`.
-                Some(Ok(t)) => (i64::try_from(t.claims().ticket.0).ok(), None),
-                Some(Err(e)) => (None, Some(Reason::from(*e).code().to_owned())),
+                Some(Ok(t)) => (
+                    i64::try_from(t.claims().ticket.0).ok(),
+                    Some(i64::from(t.claims().revision.0)),
+                    None,
+                ),
+                Some(Err(e)) => (None, None, Some(Reason::from(*e).code().to_owned())),
                 None => (
+                    None,
                     None,
                     c.reason.clone().or_else(|| Some("not_a_ticket".into())),
                 ),
@@ -196,6 +214,10 @@ pub fn verify_batch(check_ins: &[UploadCheckIn], keyring: &Keyring) -> VerifiedB
                 admitted: c.admitted,
                 reason: c.reason.clone(),
                 unverified_reason,
+                revision,
+                clock_error_ms: Some(
+                    device_skew_ms.saturating_add(c.clock_correction_ms.unwrap_or(0)),
+                ),
             }
         })
         .collect();
@@ -260,6 +282,7 @@ pub fn judge(
             recorded.push(Recorded {
                 ticket,
                 at: DateTime::from_timestamp_millis(row.at_ms).unwrap_or_default(),
+                clock_error_ms: row.clock_error_ms,
                 gate,
                 device: &row.device_name,
                 device_admitted: row.admitted,
@@ -277,6 +300,7 @@ pub fn judge(
                 _ => "not_a_ticket".to_owned(),
             }),
             conflict: false,
+            conflict_kind: None,
         })
         .collect();
     for (i, j) in index.into_iter().zip(judged) {
@@ -285,6 +309,7 @@ pub fn judge(
                 admitted: j.decision.is_admit(),
                 reason: j.decision.reason().map(|r| r.code().to_owned()),
                 conflict: j.conflict,
+                conflict_kind: j.kind.map(|k| k.code().to_owned()),
             };
         }
     }

@@ -91,8 +91,10 @@ pub struct CheckInRow {
     pub server_admitted: bool,
     /// Its reason.
     pub server_reason: Option<String>,
-    /// A second admission the same day, found on sync.
+    /// Flagged on sync (see `conflict_kind`).
     pub conflict: bool,
+    /// `double_entry`, `superseded_code` or `clock_skew` when flagged.
+    pub conflict_kind: Option<String>,
 }
 
 /// The console's part of the store.
@@ -197,6 +199,7 @@ where
         server_admitted: row.try_get::<i64, _>("server_admitted")? != 0,
         server_reason: row.try_get("server_reason")?,
         conflict: row.try_get::<i64, _>("conflict")? != 0,
+        conflict_kind: row.try_get("conflict_kind")?,
     })
 }
 
@@ -274,7 +277,7 @@ where
         sqlx::query(
             "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
              tt.name AS ticket_type, c.at_ms, c.gate, c.direction, c.admitted, c.reason, \
-             c.server_admitted, c.server_reason, c.conflict \
+             c.server_admitted, c.server_reason, c.conflict, c.conflict_kind \
              FROM check_ins c JOIN devices d ON d.id = c.device_id \
              LEFT JOIN tickets t ON t.id = c.ticket_id \
              LEFT JOIN ticket_types tt ON tt.id = t.ticket_type_id \

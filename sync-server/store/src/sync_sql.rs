@@ -96,6 +96,11 @@ pub struct IncomingCheckIn {
     pub reason: Option<String>,
     /// The server's reason for codes it could not verify.
     pub unverified_reason: Option<String>,
+    /// The revision of the code, when the server verified it.
+    pub revision: Option<i64>,
+    /// How far `at_ms` is off (the device's clock minus the server's, as measured at
+    /// upload, plus the correction the device had applied), in milliseconds.
+    pub clock_error_ms: Option<i64>,
 }
 
 /// A stored check-in.
@@ -125,8 +130,14 @@ pub struct StoredCheckIn {
     pub server_admitted: bool,
     /// Its reason.
     pub server_reason: Option<String>,
-    /// A second admission that day.
+    /// Flagged (see `conflict_kind`).
     pub conflict: bool,
+    /// `double_entry`, `superseded_code` or `clock_skew` when flagged.
+    pub conflict_kind: Option<String>,
+    /// The revision of the code scanned, when verified.
+    pub revision: Option<i64>,
+    /// How far `at_ms` is off, in milliseconds, when measured.
+    pub clock_error_ms: Option<i64>,
 }
 
 /// The server's judgement of one stored check-in.
@@ -138,6 +149,8 @@ pub struct Verdict {
     pub reason: Option<String>,
     /// Conflict flag.
     pub conflict: bool,
+    /// Why it is flagged: `double_entry`, `superseded_code` or `clock_skew`.
+    pub conflict_kind: Option<String>,
 }
 
 /// A ticket's state as the feed and the judge need it.
@@ -269,7 +282,8 @@ pub(crate) const DEVICE_SELECT: &str = "SELECT id, event_id, name, gate, status,
 /// `SELECT` of a [`StoredCheckIn`].
 pub(crate) const CHECK_IN_SELECT: &str = "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
          c.text, c.at_ms, c.gate, c.direction, c.admitted, c.reason, c.server_admitted, \
-         c.server_reason, c.conflict FROM check_ins c JOIN devices d ON d.id = c.device_id";
+         c.server_reason, c.conflict, c.conflict_kind, c.revision, c.clock_error_ms \
+         FROM check_ins c JOIN devices d ON d.id = c.device_id";
 
 fn device_from<R: Row>(row: &R) -> Result<DeviceRow, StoreError>
 where
@@ -317,6 +331,9 @@ where
         server_admitted: row.try_get::<i64, _>("server_admitted")? != 0,
         server_reason: row.try_get("server_reason")?,
         conflict: row.try_get::<i64, _>("conflict")? != 0,
+        conflict_kind: row.try_get("conflict_kind")?,
+        revision: row.try_get("revision")?,
+        clock_error_ms: row.try_get("clock_error_ms")?,
     })
 }
 
@@ -587,7 +604,7 @@ where
         });
         let mut known: HashMap<i64, Verdict> = HashMap::new();
         for row in sqlx::query(
-            "SELECT seq, server_admitted, server_reason, conflict FROM check_ins \
+            "SELECT seq, server_admitted, server_reason, conflict, conflict_kind FROM check_ins \
              WHERE device_id = $1 AND seq >= $2 AND seq <= $3",
         )
         .bind(&device.id)
@@ -602,6 +619,7 @@ where
                     admitted: row.try_get::<i64, _>("server_admitted")? != 0,
                     reason: row.try_get("server_reason")?,
                     conflict: row.try_get::<i64, _>("conflict")? != 0,
+                    conflict_kind: row.try_get("conflict_kind")?,
                 },
             );
         }
@@ -663,6 +681,9 @@ where
             server_admitted: false,
             server_reason: item.unverified_reason.clone(),
             conflict: false,
+            conflict_kind: None,
+            revision: item.revision,
+            clock_error_ms: item.clock_error_ms,
         };
 
         // Judge each ticket's whole history with the new check-ins in it; new rows are
@@ -688,16 +709,18 @@ where
                 } else if row.server_admitted != v.admitted
                     || row.server_reason != v.reason
                     || row.conflict != v.conflict
+                    || row.conflict_kind != v.conflict_kind
                 {
                     sqlx::query(
-                        "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3 \
-                         WHERE device_id = $4 AND seq = $5",
+                        "UPDATE check_ins SET server_admitted = $1, server_reason = $2, conflict = $3, \
+                         conflict_kind = $6 WHERE device_id = $4 AND seq = $5",
                     )
                     .bind(i64::from(v.admitted))
                     .bind(&v.reason)
                     .bind(i64::from(v.conflict))
                     .bind(&row.device_id)
                     .bind(row.seq)
+                    .bind(&v.conflict_kind)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -709,13 +732,15 @@ where
                 admitted: false,
                 reason: item.unverified_reason.clone(),
                 conflict: false,
+                conflict_kind: None,
             });
         }
-        // 14 parameters a row: 100 rows stay far below both backends' limits.
+        // 17 parameters a row: 100 rows stay far below both backends' limits.
         for chunk in new_items.chunks(100) {
             let mut insert = sqlx::QueryBuilder::<DB>::new(
                 "INSERT INTO check_ins (device_id, seq, event_id, ticket_id, text, at_ms, gate, \
-                 direction, admitted, reason, server_admitted, server_reason, conflict, received_at) ",
+                 direction, admitted, reason, server_admitted, server_reason, conflict, received_at, \
+                 conflict_kind, revision, clock_error_ms) ",
             );
             insert.push_values(chunk, |mut row, item| {
                 let v = verdicts.get(&item.seq);
@@ -732,7 +757,10 @@ where
                     .push_bind(i64::from(v.is_some_and(|v| v.admitted)))
                     .push_bind(v.and_then(|v| v.reason.clone()))
                     .push_bind(i64::from(v.is_some_and(|v| v.conflict)))
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(v.and_then(|v| v.conflict_kind.clone()))
+                    .push_bind(item.revision)
+                    .push_bind(item.clock_error_ms);
             });
             insert.build().execute(&mut *tx).await?;
         }

@@ -57,6 +57,7 @@ fn batch(texts: &[String], first_seq: u64) -> UploadRequest {
                 direction: "entry".into(),
                 admitted: true,
                 reason: None,
+                clock_correction_ms: None,
             })
             .collect(),
     }

@@ -82,7 +82,8 @@ fn device_and_server_judge_random_histories_alike() {
                     .unwrap();
                 let r = device.scanner.scan(&tickets[s.ticket].1, at).unwrap();
                 seen.borrow_mut().insert(r.reason.unwrap_or("admit"));
-                device_verdicts.push((r.seq, r.verdict == "admit", r.reason.map(str::to_owned)));
+                // A warning (an exit of a ticket not inside) lets the person through.
+                device_verdicts.push((r.seq, r.verdict != "reject", r.reason.map(str::to_owned)));
             }
             device.sync().unwrap();
             let queue = device.scanner.device().all().unwrap();

@@ -3,7 +3,9 @@
 
 mod agreement;
 mod browser;
+mod clocks;
 mod festival;
 mod keys;
 mod printed;
+mod stale_codes;
 mod vendors_browser;
