@@ -1,6 +1,8 @@
 //! A ticket printed from the server's PDF and photographed at the gate: the PDF is rendered
 //! to a page image with `pdftoppm` (as a printer would), photographed (scaled, rotated,
-//! tilted, unevenly lit, blurred, noisy), decoded by the device, and admitted.
+//! tilted, unevenly lit, blurred, noisy), decoded by the device, and admitted. And the
+//! server's own QR PNG photographed in the conditions gates meet worst: a phone in dark
+//! mode, a code held at arm's length, out of focus, in dim, flat light.
 
 #[path = "../../../scanner-app/tests/it/frames.rs"]
 #[allow(dead_code)]
@@ -67,7 +69,7 @@ fn a_photo_of_the_printed_pdf_ticket_is_admitted() {
     let photo = frames::photograph(&page, scale, &spec);
     photo.save(dir.path().join("photo.png")).unwrap();
 
-    let found = Decoder::new(Engine::Quircs).decode(&photo);
+    let found = Decoder::new(Engine::default()).decode(&photo);
     assert_eq!(found, vec![qr_text.clone()], "decoded from the photo");
 
     let mut gate = Device::enroll(&server, "Tablet-1", "Main Gate");
@@ -76,5 +78,74 @@ fn a_photo_of_the_printed_pdf_ticket_is_admitted() {
     assert_eq!(first.ticket_id, Some(*ticket_id));
     let again = gate.scan(&found[0]);
     assert_eq!(again.reason, Some("already_admitted"));
+    server.stop();
+}
+
+#[test]
+fn the_servers_qr_png_is_read_in_dark_mode_small_defocused_and_dim() {
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let ((order, token), tickets) = server.buy_order(1);
+    let (ticket_id, qr_text) = &tickets[0];
+    let mut resp = ureq::get(&format!(
+        "{}/api/v1/orders/{order}/tickets/{ticket_id}/qr.png",
+        server.url
+    ))
+    .header("Authorization", &format!("Bearer {token}"))
+    .call()
+    .unwrap();
+    let png = resp.body_mut().read_to_vec().unwrap();
+    let qr = image::load_from_memory(&png).unwrap().into_luma8();
+    // The PNG has 8 pixels a module.
+    let at = |module: f64| module / 8.0;
+    let base = frames::Spec {
+        width: 1280,
+        height: 720,
+        module: 0.0,
+        angle: 8.0,
+        tilt: 0.04,
+        centre: (0.48, 0.52),
+        ink: 30,
+        paper: 210,
+        blur: 0.6,
+        noise: 8,
+        shade: 0.15,
+        seed: 11,
+    };
+    let cases = [
+        // Light modules on a dark screen; the phone's bezel is dark too.
+        (
+            "dark mode",
+            frames::Spec {
+                ink: 225,
+                paper: 28,
+                ..base
+            },
+            at(5.0),
+        ),
+        // Arm's length in front of a 720p camera: 2.2 pixels a module.
+        ("arm's length", base, at(2.2)),
+        // Out of focus: a blur of 0.4 module.
+        ("out of focus", frames::Spec { blur: 2.0, ..base }, at(5.0)),
+        // Dim, flat light: 35 grey levels between ink and paper.
+        (
+            "dim and flat",
+            frames::Spec {
+                ink: 95,
+                paper: 130,
+                noise: 6,
+                ..base
+            },
+            at(4.0),
+        ),
+    ];
+    let mut decoder = Decoder::new(Engine::default()).with_budget(None);
+    for (name, spec, scale) in cases {
+        let photo = frames::photograph(&qr, scale, &spec);
+        let found = decoder.decode(&photo);
+        assert_eq!(found, vec![qr_text.clone()], "{name}");
+    }
+    let mut gate = Device::enroll(&server, "Tablet-1", "Main Gate");
+    assert_eq!(gate.scan(qr_text).verdict, "admit");
     server.stop();
 }
