@@ -9,13 +9,15 @@ pub mod camera;
 pub mod clock;
 mod codes;
 pub mod debounce;
-pub mod decode;
 pub mod device;
 pub mod repair;
 pub mod replica;
 pub mod scanner;
 mod schema;
 pub mod sync;
+
+/// The QR decoder (its own crate, so that the browser gate can build it for wasm32).
+pub use tessera_decode as decode;
 
 use std::path::PathBuf;
 

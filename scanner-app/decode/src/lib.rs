@@ -1,21 +1,25 @@
-//! QR decoding on grayscale camera frames, cheapest attempt first, and what to tell the
-//! ticket holder when a code is in view but unreadable. quircs does the decoding (rqrr can
-//! be chosen instead); this module owns the attempts around it: which copies of a frame to
-//! try, in which order, on how many cores, for how long (docs/adr/0015-decoder-for-real-cameras.md).
+//! Tessera's QR decoder for gate cameras: which copies of a grayscale frame to try, in
+//! which order, on how many cores, for how long, and what to tell the ticket holder when a
+//! code is in view but unreadable (docs/adr/0015-decoder-for-real-cameras.md,
+//! docs/adr/0021-zxing-cpp-first.md). Its own crate so that the browser gate can build it
+//! for `wasm32-unknown-unknown` (without the `zxing` feature).
 //!
-//! 0. With the `zxing` feature (the default), zxing-cpp on the frame: both polarities, its
-//!    own downscaled copies, about a millisecond or two (docs/adr/0021-zxing-cpp-first.md).
-//! 1. Cheap, for every frame: a half-size copy of large frames (a ticket held up to a gate
-//!    camera usually fills a good part of the frame), then the frame itself.
+//! 0. With the `zxing` feature (the default), zxing-cpp on the frame: a large frame at half
+//!    size, a global threshold, then local ones in both polarities; under a millisecond for
+//!    a clean frame.
+//! 1. Cheap, for every frame: quircs on a half-size copy of large frames (a ticket held up
+//!    to a gate camera usually fills a good part of the frame), then on the frame itself.
 //! 2. If those fail, a search for finder patterns (1:1:3:1:1 runs) in both polarities on a
 //!    locally binarized copy. None: nothing like a code is in view, stop.
 //! 3. Otherwise the costly attempts, on the region around the finders, taken from the full
 //!    frame and enlarged when modules are small, inverted for light-on-dark codes: local
 //!    contrast normalization (dim light, glare), unsharp masking (defocus), local
-//!    thresholding at two window sizes (noise, uneven light), spread over the cores, until a
-//!    text passes the caller's check or the time budget is spent.
+//!    thresholding at two window sizes (noise, uneven light), zxing-cpp on the enlarged and
+//!    the sharpened region, spread over the cores, until a text passes the caller's check
+//!    or the time budget is spent. A code quirc locates but cannot decode is sampled again
+//!    on a grid fitted patch by patch (`grid.rs`).
 //!
-//! It does not verify tickets: the caller's check (`Scanner` verifies signatures) decides
+//! It does not verify tickets: the caller's check (the gate verifies signatures) decides
 //! whether a text is the one to stop at.
 
 mod filters;
@@ -26,7 +30,12 @@ mod zxing;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+use std::time::Instant;
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+use web_time::Instant;
 
 use image::GrayImage;
 
