@@ -63,6 +63,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Connection limits.
     pub http: HttpSettings,
+    /// How often a client and an address may try the account forms.
+    pub limits: LimitSettings,
     /// Most items and most tickets of one type in one order.
     pub max_quantity: u32,
     /// Database pool size.
@@ -98,6 +100,10 @@ pub struct HttpSettings {
     pub header_read_timeout_ms: u64,
     /// Most connections open at once; the next waits in the listen queue.
     pub max_connections: usize,
+    /// The reverse proxies (load balancers) in front of the server, whose
+    /// `X-Forwarded-For` names the client. A request from any other address is its own
+    /// client, whatever `X-Forwarded-For` it carries: anyone can write that header.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -105,6 +111,52 @@ impl Default for HttpSettings {
         Self {
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// How often the account forms may be tried (ADR 0019). A client is the request's address
+/// (through a trusted proxy, the one its `X-Forwarded-For` names; IPv6 by its /64). Beyond a
+/// limit an attempt is answered 429 with `Retry-After`, the time until the oldest counted
+/// attempt leaves the window: attempts slow down, they are never locked out, and only
+/// failures count (a login that succeeds uncounts itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// The window of the login limits, in seconds.
+    pub login_window_secs: u64,
+    /// Failed logins (and password changes) for one address from one client: what a
+    /// stranger's guesses cost the stranger, never the account's owner on another client.
+    pub login_per_client_address: i64,
+    /// Failed logins for one address from every client (guessing from many clients).
+    pub login_per_address: i64,
+    /// Failed logins from one client across addresses (one password tried on many).
+    pub login_per_client: i64,
+    /// The window of the registration and reset limits, in seconds.
+    pub account_window_secs: u64,
+    /// Registrations from one client.
+    pub register_per_client: i64,
+    /// Registrations of one address.
+    pub register_per_address: i64,
+    /// Reset requests, and failed uses of reset links, from one client.
+    pub reset_per_client: i64,
+    /// Reset requests for one address.
+    pub reset_per_address: i64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            login_window_secs: 15 * 60,
+            login_per_client_address: 5,
+            login_per_address: 20,
+            login_per_client: 50,
+            account_window_secs: 3600,
+            register_per_client: 20,
+            register_per_address: 5,
+            reset_per_client: 20,
+            reset_per_address: 5,
         }
     }
 }
@@ -256,6 +308,7 @@ impl Default for Settings {
             master_key: None,
             max_body_bytes: 64 * 1024,
             http: HttpSettings::default(),
+            limits: LimitSettings::default(),
             max_quantity: 20,
             database_max_connections: 8,
             min_free_bytes: 64 * 1024 * 1024,
@@ -313,6 +366,17 @@ pub enum ConfigError {
     },
 }
 
+/// An environment variable's value as a `T`.
+fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| ConfigError::Env {
+        name,
+        reason: e.to_string(),
+    })
+}
+
 impl Settings {
     /// Defaults, overlaid by the TOML file (if any), then by `TESSERA_*` variables read
     /// through `env` (a function so tests need not touch the process environment).
@@ -338,15 +402,6 @@ impl Settings {
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
-        where
-            T::Err: fmt::Display,
-        {
-            value.parse().map_err(|e: T::Err| ConfigError::Env {
-                name,
-                reason: e.to_string(),
-            })
-        }
         if let Some(v) = env("TESSERA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
@@ -377,6 +432,15 @@ impl Settings {
         if let Some(v) = env("TESSERA_MAX_CONNECTIONS") {
             self.http.max_connections = parse("TESSERA_MAX_CONNECTIONS", &v)?;
         }
+        if let Some(v) = env("TESSERA_TRUSTED_PROXIES") {
+            self.http.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| parse("TESSERA_TRUSTED_PROXIES", a))
+                .collect::<Result<_, _>>()?;
+        }
+        self.apply_limits_env(&env)?;
         if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;
         }
@@ -426,6 +490,41 @@ impl Settings {
             self.payments.expiry_sweep_ms = parse("TESSERA_PAYMENT_EXPIRY_SWEEP_MS", &v)?;
         }
         self.apply_wallet_env(&env)?;
+        Ok(())
+    }
+
+    fn apply_limits_env(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let l = &mut self.limits;
+        if let Some(v) = env("TESSERA_LOGIN_WINDOW_SECS") {
+            l.login_window_secs = parse("TESSERA_LOGIN_WINDOW_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_CLIENT_ADDRESS") {
+            l.login_per_client_address = parse("TESSERA_LOGIN_PER_CLIENT_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_ADDRESS") {
+            l.login_per_address = parse("TESSERA_LOGIN_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_CLIENT") {
+            l.login_per_client = parse("TESSERA_LOGIN_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_ACCOUNT_WINDOW_SECS") {
+            l.account_window_secs = parse("TESSERA_ACCOUNT_WINDOW_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_REGISTER_PER_CLIENT") {
+            l.register_per_client = parse("TESSERA_REGISTER_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_REGISTER_PER_ADDRESS") {
+            l.register_per_address = parse("TESSERA_REGISTER_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_RESET_PER_CLIENT") {
+            l.reset_per_client = parse("TESSERA_RESET_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_RESET_PER_ADDRESS") {
+            l.reset_per_address = parse("TESSERA_RESET_PER_ADDRESS", &v)?;
+        }
         Ok(())
     }
 

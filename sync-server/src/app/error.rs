@@ -72,9 +72,13 @@ pub enum AppError {
     /// 409: vendor tickets and passes of non-transferable types stay with their holder.
     #[error("{0}")]
     NotTransferable(String),
-    /// 429: too many failed logins for this address lately.
-    #[error("too many failed logins: wait 15 minutes or reset your password")]
-    TooManyAttempts,
+    /// 429: too many attempts at an account form from this client or for this address
+    /// lately; the next is counted once the oldest leaves its window.
+    #[error("too many attempts: try again in {retry_after_secs} seconds, or reset your password")]
+    TooManyAttempts {
+        /// When a slot frees (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// 503: too many requests are waiting for a password check; try again in a moment.
     #[error("the server is busy: try again in a moment")]
     Busy,

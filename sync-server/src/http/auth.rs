@@ -1,8 +1,11 @@
-//! Who is asking, for axum: the session cookie and bearer token, the `CurrentUser`,
-//! `MaybeUser` and `Organizer` extractors, the CSRF cookie middleware and the `CsrfForm`
+//! Who is asking, for axum: the client's address (`X-Forwarded-For` believed from trusted
+//! proxies only), the session cookie and bearer token, the `CurrentUser`, `MaybeUser` and
+//! `Organizer` extractors, the CSRF cookie middleware and the `CsrfForm`
 //! extractor every form post goes through. The accounts themselves are `app::accounts`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -15,6 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::app::accounts::{
     CSRF_COOKIE, CurrentUser, Role, SESSION_COOKIE, SESSION_SECS, constant_time_eq, new_token,
 };
+use crate::app::attempts::Client;
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
 
@@ -54,6 +58,63 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
+}
+
+/// The client a request came from: the connection's peer, or, when the peer is one of the
+/// `trusted` proxies, the nearest address in `X-Forwarded-For` that is not (each proxy
+/// appends the address it was reached from, so the entries left of it are whatever the client
+/// wrote and prove nothing).
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.contains(&ip.to_canonical());
+    let peer = peer?.to_canonical();
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        else {
+            // A trusted proxy passed on something that is no address: its own view is all
+            // there is.
+            return Some(peer);
+        };
+        if !is_trusted(&ip) {
+            return Some(ip.to_canonical());
+        }
+    }
+    Some(peer)
+}
+
+impl FromRequestParts<Services> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self::new(client_address(
+            &parts.headers,
+            peer,
+            &state.settings.http.trusted_proxies,
+        )))
+    }
 }
 
 /// Looks up the session a request carries: a bearer token, else the session cookie.
@@ -270,6 +331,46 @@ fn same_origin(state: &Services, headers: &HeaderMap, origin: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        // From a stranger the header is a claim like any other: ignored.
+        let stranger = Some(ip("198.51.100.9"));
+        assert_eq!(client_address(&h, stranger, &proxies), stranger);
+        assert_eq!(client_address(&h, stranger, &[]), stranger);
+        // Through the proxies: the nearest hop that is not one, never the client's own words.
+        assert_eq!(
+            client_address(&h, Some(ip("10.0.0.1")), &proxies),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            client_address(&h, Some(ip("::ffff:10.0.0.1")), &proxies),
+            Some(ip("203.0.113.7"))
+        );
+        // No header, or only proxies in it: the proxy is the client.
+        assert_eq!(
+            client_address(&HeaderMap::new(), Some(ip("10.0.0.1")), &proxies),
+            Some(ip("10.0.0.1"))
+        );
+        let mut garbled = HeaderMap::new();
+        garbled.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("not an address"),
+        );
+        assert_eq!(
+            client_address(&garbled, Some(ip("10.0.0.1")), &proxies),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(client_address(&h, None, &proxies), None);
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

@@ -46,7 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = services.settings.http.clone();
-    let service = TowerToHyperService::new(router(services));
+    let router = router(services);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let header_timeout = Duration::from_millis(limits.header_read_timeout_ms.max(1));
     let mut builder = Builder::new(TokioExecutor::new());
@@ -68,9 +68,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -80,7 +80,14 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+        // Each request knows its connection's peer: the client its limits count
+        // (`http::auth`'s `Client`, which believes `X-Forwarded-For` only from a trusted
+        // proxy).
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            with_peer(peer),
+        ));
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
             // hyper times a request's headers from their first byte: a connection that sends
             // nothing at all is closed here.
@@ -100,4 +107,17 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Puts the connection's peer address in each request's extensions, as axum's
+/// `ConnectInfo`.
+fn with_peer<B>(
+    peer: std::net::SocketAddr,
+) -> impl Fn(axum::extract::Request<B>) -> axum::extract::Request<B> + Clone {
+    move |mut request| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    }
 }

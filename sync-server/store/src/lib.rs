@@ -33,7 +33,8 @@ mod vendor_sql;
 mod wallet_sql;
 
 pub use accounts_sql::{
-    AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, UpgradeRevision, User,
+    AccountStore, AttemptKey, AttemptOutcome, EmailToken, NewUser, TicketTransfer, TicketUpgrade,
+    UpgradeRevision, User,
 };
 pub use backend::{Affected, Backend};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};

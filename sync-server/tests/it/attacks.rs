@@ -1,6 +1,7 @@
 //! The server under attack, as an attacker would run it: a burst of anonymous logins against
-//! the real binary, each an argon2id check of 19 MiB; a form posted from an opaque origin; a
-//! webhook secret configured as nothing.
+//! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
+//! password, racing guesses and password spraying against the account forms' limits; a form
+//! posted from an opaque origin; a webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,12 @@ fn peak_rss(pid: u32) -> u64 {
 async fn a_login_burst_keeps_memory_bounded_and_health_answering() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().to_string_lossy().into_owned();
-    let server = server_process(&["serve", "--data-dir", &dir], &[]);
+    // All 500 come from this one client: the per-client login limit is lifted so that every
+    // one reaches the hashing pool (else all but 50 would be told to wait at no cost).
+    let server = server_process(
+        &["serve", "--data-dir", &dir],
+        &[("TESSERA_LOGIN_PER_CLIENT", "1000000".to_owned())],
+    );
     let pid = server.child.id();
     let base = server.base.clone();
     let http = reqwest::Client::new();
@@ -513,5 +519,225 @@ async fn slow_and_idle_connections_are_closed() {
             started.elapsed()
         );
     }
+    app.stop().await;
+}
+
+/// A login as a client behind the proxy at `from` (its `X-Forwarded-For`), retried while the
+/// hashing pool says it is busy: the status and `Retry-After` of the answer that judged it.
+async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> (u16, Option<u64>) {
+    loop {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/login"))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        if status == 503 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        return (status, retry_after);
+    }
+}
+
+/// Lock-out: a stranger behind the festival's load balancer guesses the organizer's password
+/// far past any limit. After five guesses he is told to wait (429 with `Retry-After`), and
+/// while he keeps trying the organizer, on another client, logs in at once: a stranger's
+/// guesses slow the stranger, never the account's owner.
+async fn a_stranger_cannot_lock_the_organizer_out(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.http.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    let app = TestApp::spawn(settings).await;
+    crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let mut answers = Vec::new();
+    for n in 0..12 {
+        let guess = format!("organizer{n}!2024");
+        answers.push(login_from(&app, "203.0.113.7", "boss@example.com", &guess).await);
+    }
+    let (status, _) = login_from(
+        &app,
+        "198.51.100.20",
+        "boss@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    assert_eq!(status, 200, "the organizer was locked out by a stranger");
+    // The stranger's five guesses were judged; then he was told how long to wait.
+    let judged = answers.iter().filter(|(s, _)| *s == 401).count();
+    assert_eq!(judged, 5, "{answers:?}");
+    assert!(
+        answers[5..]
+            .iter()
+            .all(|a| a.0 == 429 && a.1.is_some_and(|secs| (1..=900).contains(&secs))),
+        "{answers:?}"
+    );
+    // The stranger is still waiting, even with the right password.
+    let (status, _) = login_from(
+        &app,
+        "203.0.113.7",
+        "boss@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    assert_eq!(status, 429);
+    app.stop().await;
+}
+
+on_both_backends!(
+    a_stranger_cannot_lock_the_organizer_out_on,
+    a_stranger_cannot_lock_the_organizer_out
+);
+
+/// Guessing at once: one client (no proxy is trusted, so the `X-Forwarded-For` it rotates
+/// is its own words and changes nothing) sends 40 guesses for one address together, then one
+/// password for 40 addresses together. However they race, no more guesses are judged than
+/// the limits allow: five for the address, eight for the client in all.
+async fn racing_guesses_never_pass_the_limits(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.limits.login_per_client = 8;
+    let app = std::sync::Arc::new(TestApp::spawn(settings).await);
+    let race = |addresses: Vec<String>| {
+        let app = app.clone();
+        async move {
+            let racing: Vec<_> = addresses
+                .into_iter()
+                .enumerate()
+                .map(|(i, email)| {
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        let from = format!("192.0.2.{}", i + 1);
+                        login_from(&app, &from, &email, "Winter2024!spray").await
+                    })
+                })
+                .collect();
+            let mut judged = 0;
+            let mut answers = Vec::new();
+            for r in racing {
+                let answer = r.await.unwrap();
+                if answer.0 == 401 {
+                    judged += 1;
+                }
+                answers.push(answer);
+            }
+            (judged, answers)
+        }
+    };
+    let (one_address, answers) = race(vec!["ada@example.com".to_owned(); 40]).await;
+    assert!(
+        (1..=5).contains(&one_address),
+        "{one_address} of 40 racing guesses for one address were judged"
+    );
+    let (many, more) = race((0..40).map(|i| format!("user{i}@example.com")).collect()).await;
+    assert!(
+        one_address + many <= 8,
+        "{} guesses from one client were judged",
+        one_address + many
+    );
+    // Every other guess was told when to come back.
+    for answer in answers.iter().chain(&more) {
+        assert!(
+            answer.0 == 401 || (answer.0 == 429 && answer.1.is_some()),
+            "{answer:?}"
+        );
+    }
+    std::sync::Arc::into_inner(app).unwrap().stop().await;
+}
+
+on_both_backends!(
+    racing_guesses_never_pass_the_limits_on,
+    racing_guesses_never_pass_the_limits
+);
+
+/// The owner who forgot the password fails five times and is told to wait; the reset link
+/// from the mailbox lets them in at once with the new password: a successful reset forgets
+/// the address's failed logins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_clears_the_addresss_failed_logins() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    crate::accounts::account(&app, db.dir.path(), "ada@example.com", "Ada").await;
+    for n in 0..5 {
+        let guess = format!("was it this one {n}");
+        let (status, _) = login_from(&app, "-", "ada@example.com", &guess).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = login_from(&app, "-", "ada@example.com", "was it this one 6").await;
+    assert_eq!(status, 429);
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/password-reset"))
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let text =
+        crate::accounts::mail_with(db.dir.path(), "ada@example.com", "/account/reset?token=").await;
+    let token = crate::accounts::link_token(&text, "/account/reset?token=");
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/password-reset/confirm"))
+        .json(&json!({"token": token, "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (status, _) = login_from(&app, "-", "ada@example.com", "a brand new password").await;
+    assert_eq!(status, 200, "the reset did not lift the wait");
+    app.stop().await;
+}
+
+/// Flooding the other account forms from one client: registrations and reset requests are
+/// counted per client; past the limit they are told to wait and create or send nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_and_reset_requests_are_limited_per_client() {
+    let db = TestDb::sqlite();
+    let mut settings = db.settings();
+    settings.limits.register_per_client = 3;
+    settings.limits.reset_per_client = 3;
+    let app = TestApp::spawn(settings).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/register"))
+            .json(
+                &json!({"email": format!("bot{i}@example.com"), "name": "Bot",
+                          "password": "a long enough password"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429]);
+    let users = app.state.store.users().await.unwrap();
+    assert_eq!(
+        users.iter().filter(|u| u.email.starts_with("bot")).count(),
+        3
+    );
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/password-reset"))
+            .json(&json!({"email": format!("bot{i}@example.com")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [202, 202, 202, 429, 429, 429]);
     app.stop().await;
 }
