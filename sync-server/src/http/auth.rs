@@ -243,39 +243,62 @@ impl FromRequestParts<Services> for Organizer {
     }
 }
 
-/// The CSRF token of a request, set by [`csrf_cookie`] when the browser had none.
+/// The CSRF token a request's forms carry, put in by [`csrf_cookie`].
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+/// A well-formed token (64 hex digits) or nothing.
+fn well_formed(value: String) -> Option<String> {
+    (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())).then_some(value)
+}
+
+/// The CSRF token a browser's forms must carry. With a session cookie it is bound to that
+/// session: an HMAC of the session token under the master key, so a token planted by
+/// whoever can set cookies for our host (a sibling subdomain, a plain-HTTP answer on the
+/// way), or read from the attacker's own session, is worth nothing in the victim's. Before
+/// a session (registration, login, reset) it is the browser's CSRF cookie, whose own value
+/// is all a form can be bound to.
+fn bound_csrf_token(state: &Services, headers: &HeaderMap) -> Option<String> {
+    match cookie_value(headers, SESSION_COOKIE).and_then(well_formed) {
+        Some(session) => Some(state.master.derive_token("csrf", session.as_bytes())),
+        None => cookie_value(headers, CSRF_COOKIE).and_then(well_formed),
+    }
+}
+
 /// Middleware: every response to a browser without the CSRF cookie sets one, and the
-/// handlers see its value (to put in their forms) as a [`CsrfToken`] extension.
+/// handlers see the token their forms must carry (bound to the session when there is one)
+/// as a [`CsrfToken`] extension.
 pub async fn csrf_cookie(
     axum::extract::State(state): axum::extract::State<Services>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let existing = cookie_value(request.headers(), CSRF_COOKIE)
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-    let (token, fresh) = match existing {
-        Some(t) => (t, false),
+    let fresh = match cookie_value(request.headers(), CSRF_COOKIE).and_then(well_formed) {
+        Some(_) => None,
         None => match new_token() {
-            Ok(t) => (t, true),
+            Ok(t) => Some(t),
             Err(e) => return e.into_response(),
         },
     };
-    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let token = match (&fresh, bound_csrf_token(&state, request.headers())) {
+        (_, Some(bound)) => bound,
+        (Some(fresh), None) => fresh.clone(),
+        (None, None) => String::new(),
+    };
+    request.extensions_mut().insert(CsrfToken(token));
     let mut response = next.run(request).await;
-    if fresh
+    if let Some(fresh) = fresh
         && let Ok(v) =
-            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &token, SESSION_SECS, "Strict"))
+            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &fresh, SESSION_SECS, "Strict"))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }
 
-/// A form post that passed the CSRF check: its `_csrf` field equals the browser's CSRF
-/// cookie (which another site can neither read nor set), and any `Origin` header is ours.
+/// A form post that passed the CSRF check: its `_csrf` field is the token bound to the
+/// browser's session (or, before one, equals its CSRF cookie, which another site can
+/// neither read nor set), and any `Origin` header is ours.
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub T);
 
@@ -284,7 +307,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
 
     async fn from_request(req: Request, state: &Services) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
-        let cookie = cookie_value(&headers, CSRF_COOKIE);
+        let expected = bound_csrf_token(state, &headers);
         // An opaque `Origin: null` (a sandboxed frame, a data: page, a redirect from another
         // site) is never one of our pages: refused like another site's origin.
         if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
@@ -306,8 +329,8 @@ impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
             .map_err(|_| AppError::PayloadTooLarge)?;
         let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))?;
-        match (cookie, fields.get("_csrf")) {
-            (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()) => {}
+        match (expected, fields.get("_csrf")) {
+            (Some(e), Some(f)) if constant_time_eq(e.as_bytes(), f.as_bytes()) => {}
             _ => return Err(AppError::Csrf),
         }
         serde_urlencoded::from_bytes(&bytes)

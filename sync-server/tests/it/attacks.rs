@@ -1,7 +1,8 @@
 //! The server under attack, as an attacker would run it: a burst of anonymous logins against
 //! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
 //! password, racing guesses and password spraying against the account forms' limits; a form
-//! posted from an opaque origin; a webhook secret configured as nothing.
+//! posted from an opaque origin or with a planted CSRF cookie; a webhook secret configured as
+//! nothing.
 
 use std::time::{Duration, Instant};
 
@@ -739,5 +740,105 @@ async fn registrations_and_reset_requests_are_limited_per_client() {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [202, 202, 202, 429, 429, 429]);
+    app.stop().await;
+}
+
+/// The `Set-Cookie` value of `name` in a response, if it sets one.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The `_csrf` field of a page's form.
+fn csrf_field(page: &str) -> String {
+    page.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// Cookie tossing: an attacker who can set a cookie for the festival's host (a sibling
+/// subdomain, a plain-HTTP answer on the way) plants a CSRF cookie of his own choosing in a
+/// logged-in organizer's browser, then has it post a form carrying that value, from a page
+/// whose `Origin` the browser does not send. The token is bound to the session: the form is
+/// refused and nothing changes, while the organizer's own form goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_csrf_cookie_does_not_pass_for_a_session() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The organizer logs in through the page.
+    let res = browser.get(app.url("/account/login")).send().await.unwrap();
+    let csrf_cookie = set_cookie(&res, "tessera_csrf").unwrap();
+    let token = csrf_field(&res.text().await.unwrap());
+    let res = browser
+        .post(app.url("/account/login"))
+        .header("Cookie", format!("tessera_csrf={csrf_cookie}"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", "boss@example.com"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&res, "tessera_session").unwrap();
+
+    // The planted cookie and the attacker's form, riding the organizer's session.
+    let planted = "a7".repeat(32);
+    let res = browser
+        .post(app.url("/account/profile"))
+        .header(
+            "Cookie",
+            format!("tessera_session={session}; tessera_csrf={planted}"),
+        )
+        .form(&[("_csrf", planted.as_str()), ("name", "Mallory was here")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the planted token passed"
+    );
+    let boss = app
+        .state
+        .store
+        .user_by_email("boss@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(boss.name, "Mallory was here");
+
+    // The token the organizer's own profile page carries works.
+    let cookies = format!("tessera_session={session}; tessera_csrf={csrf_cookie}");
+    let page = browser
+        .get(app.url("/account/profile"))
+        .header("Cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(app.url("/account/profile"))
+        .header("Cookie", &cookies)
+        .form(&[("_csrf", csrf_field(&page).as_str()), ("name", "The Boss")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
