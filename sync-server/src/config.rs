@@ -67,6 +67,9 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Most items and most tickets of one type in one order.
     pub max_quantity: u32,
+    /// An order's access token (its link in the confirmation) stops working this many days
+    /// after the order's last event ends.
+    pub order_link_days_after_event: u32,
     /// Database pool size.
     pub database_max_connections: u32,
     /// The free-space floor, in bytes, of the disks that hold the data directory and the
@@ -310,6 +313,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             max_quantity: 20,
+            order_link_days_after_event: 7,
             database_max_connections: 8,
             min_free_bytes: 64 * 1024 * 1024,
             metrics_token: None,
@@ -441,6 +445,9 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
         self.apply_limits_env(&env)?;
+        if let Some(v) = env("TESSERA_ORDER_LINK_DAYS_AFTER_EVENT") {
+            self.order_link_days_after_event = parse("TESSERA_ORDER_LINK_DAYS_AFTER_EVENT", &v)?;
+        }
         if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;
         }

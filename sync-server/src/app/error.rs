@@ -63,6 +63,9 @@ pub enum AppError {
     /// 403: a form post without the right CSRF token (or from another site).
     #[error("the form expired or came from another site: reload the page and try again")]
     Csrf,
+    /// 403: an order link that was revoked, or expired after the event.
+    #[error("{0}")]
+    LinkClosed(&'static str),
     /// 400: an email link that is tampered with, used or expired.
     #[error("this link is invalid, used or expired: ask for a new one")]
     BadLink,

@@ -71,6 +71,8 @@ pub async fn ticket_access(
             .as_deref()
             .is_none_or(|h| Email::new(&order.email) == h)
     {
+        // The buyer's link, while it is open (not revoked, not expired after the event).
+        crate::app::orders::open_with_token(state, &order, token, Utc::now()).await?;
         return Ok(ticket);
     }
     Err(AppError::Forbidden)

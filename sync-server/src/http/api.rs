@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::orders::{self, OrderRequest, token_matches};
+use crate::app::orders::{self, OrderRequest};
 use crate::app::{AppError, Services};
 use crate::domain::render::{self, order_number};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -269,7 +269,8 @@ pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -
     }
 }
 
-/// Loads an order if the request carries its access token.
+/// Loads an order if the request carries its access token and the link is still open (not
+/// revoked, not expired after the event).
 pub async fn authorized_order(
     state: &Services,
     headers: &HeaderMap,
@@ -284,9 +285,7 @@ pub async fn authorized_order(
         .order(order_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("order {order_id}")))?;
-    if !token_matches(token, &order.token_hash) {
-        return Err(AppError::Forbidden);
-    }
+    orders::open_with_token(state, &order, token, chrono::Utc::now()).await?;
     Ok(order)
 }
 

@@ -38,6 +38,7 @@ impl AppError {
             Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "role_required"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             Self::BadLink => (StatusCode::BAD_REQUEST, "bad_link"),
+            Self::LinkClosed(_) => (StatusCode::FORBIDDEN, "link_closed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
             Self::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
@@ -59,7 +60,8 @@ pub struct ErrorBody {
     /// `sales_paused`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
-    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
+    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `link_closed` (an order link
+    /// revoked, or expired after the event), `conflict`, `not_transferable`,
     /// `too_many_attempts` (429, with `Retry-After`), `busy` (503, with `Retry-After`), `storage_unavailable` (503,
     /// with `Retry-After`: nothing was saved), `internal`.
     pub error: String,

@@ -134,7 +134,8 @@ async fn login(app: &TestApp, email: &str, password: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn exec_sql(db: &TestDb, sql: &'static str) {
+pub(crate) async fn exec_sql(db: &TestDb, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
     if db.url.starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query(sql).execute(&mut c).await.unwrap();

@@ -1,8 +1,8 @@
 //! The server under attack, as an attacker would run it: a burst of anonymous logins against
 //! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
 //! password, racing guesses and password spraying against the account forms' limits; a form
-//! posted from an opaque origin or with a planted CSRF cookie; a webhook secret configured as
-//! nothing.
+//! posted from an opaque origin or with a planted CSRF cookie; order links used after the
+//! event or after an organizer revoked them; a webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -842,3 +842,80 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_session() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
+
+/// An order's link lives on in an inbox, a forwarded email, a browser's history. Once the
+/// event is over it opens nothing, and an organizer can close one that leaked at once: the
+/// order's API, its page and its tickets' codes answer 403 `link_closed`; another order's
+/// link still opens.
+async fn order_links_close_after_the_event_and_when_revoked(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (_, leaked) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    let (_, kept) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    let links = |order: &Value| {
+        let (id, token) = (
+            order["id"].as_i64().unwrap(),
+            order["access_token"].as_str().unwrap(),
+        );
+        let qr = order["tickets"][0]["links"]["qr_png"].as_str().unwrap();
+        vec![
+            app.url(&format!("/api/v1/orders/{id}?token={token}")),
+            app.url(&format!("/orders/{id}?token={token}")),
+            format!(
+                "{}?token={token}",
+                app.url(qr.trim_start_matches(&app.base))
+            ),
+        ]
+    };
+    let statuses = |urls: Vec<String>| {
+        let http = app.http.clone();
+        async move {
+            let mut out = Vec::new();
+            for url in urls {
+                let res = http.get(&url).send().await.unwrap();
+                out.push(res.status().as_u16());
+            }
+            out
+        }
+    };
+    assert_eq!(statuses(links(&leaked)).await, [200, 200, 200]);
+
+    // The event is over, a week and a day ago.
+    let past = (chrono::Utc::now() - chrono::Duration::days(10)).date_naive();
+    let days = format!("{},{}", past, past.succ_opt().unwrap());
+    crate::accounts::exec_sql(db, &format!("UPDATE events SET days = '{days}'")).await;
+    assert_eq!(
+        statuses(links(&kept)).await,
+        [403, 403, 403],
+        "an order link still opened a week after the event"
+    );
+    let res = app.http.get(&links(&kept)[0]).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "link_closed");
+
+    // The event is coming again; the organizer revokes the leaked link.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    crate::accounts::exec_sql(db, &format!("UPDATE events SET days = '{soon}'")).await;
+    assert_eq!(statuses(links(&kept)).await, [200, 200, 200]);
+    let organizer = crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let id = leaked["id"].as_i64().unwrap();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/console/orders/{id}/revoke-link")))
+        .bearer_auth(&organizer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        statuses(links(&leaked)).await,
+        [403, 403, 403],
+        "a revoked order link still opened"
+    );
+    assert_eq!(statuses(links(&kept)).await, [200, 200, 200]);
+    app.stop().await;
+}
+
+on_both_backends!(
+    order_links_close_after_the_event_and_when_revoked_on,
+    order_links_close_after_the_event_and_when_revoked
+);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, PageError, PagePath, PageQuery, see_other};
 use crate::app::email::held_tickets;
-use crate::app::orders::{OrderRequest, token_matches};
+use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
 use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number, valid_days};
@@ -260,9 +260,7 @@ pub async fn order_page(
         .order(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
-    if !token_matches(token, &order.token_hash) {
-        return Err(AppError::Forbidden.into());
-    }
+    orders::open_with_token(&state, &order, token, chrono::Utc::now()).await?;
     let all = state.store.order_tickets(id).await?;
     let count = all.len();
     let held = held_tickets(&order, all);
