@@ -252,6 +252,11 @@ pub struct PaymentSettings {
     pub stripe_api_base: Option<String>,
     /// Seconds an unpaid order holds its tickets before it expires and releases them.
     pub order_ttl_secs: u64,
+    /// Most unpaid orders (checkouts started within `order_ttl_secs`) one buyer address may
+    /// hold; the next is answered 429 `too_many_holds` with `Retry-After`.
+    pub max_holds_per_address: i64,
+    /// Most unpaid orders one client (its address, as the account forms count it) may hold.
+    pub max_holds_per_client: i64,
     /// How often a running server looks for expired unpaid orders, in milliseconds.
     pub expiry_sweep_ms: u64,
     /// Largest accepted age of a webhook signature's timestamp, in seconds.
@@ -268,7 +273,9 @@ impl Default for PaymentSettings {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
-            order_ttl_secs: 30 * 60,
+            order_ttl_secs: 10 * 60,
+            max_holds_per_address: 3,
+            max_holds_per_client: 10,
             expiry_sweep_ms: 30_000,
             webhook_tolerance_secs: 300,
             refund_api_token: None,
@@ -492,6 +499,12 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_ORDER_TTL_SECS") {
             self.payments.order_ttl_secs = parse("TESSERA_ORDER_TTL_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_MAX_HOLDS_PER_ADDRESS") {
+            self.payments.max_holds_per_address = parse("TESSERA_MAX_HOLDS_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_MAX_HOLDS_PER_CLIENT") {
+            self.payments.max_holds_per_client = parse("TESSERA_MAX_HOLDS_PER_CLIENT", &v)?;
         }
         if let Some(v) = env("TESSERA_PAYMENT_EXPIRY_SWEEP_MS") {
             self.payments.expiry_sweep_ms = parse("TESSERA_PAYMENT_EXPIRY_SWEEP_MS", &v)?;

@@ -1,6 +1,7 @@
 //! How often the account forms may be tried (ADR 0019): logins and password changes,
 //! registrations, reset requests and reset links, each counted per client, per address, or
-//! per address from one client, in the database so every instance agrees. Beyond a limit an
+//! per address from one client, in the database so every instance agrees; and how many
+//! unpaid orders a buyer address and a client may hold. Beyond a limit an
 //! attempt waits (429 with `Retry-After`); nothing is ever locked. Which address a request
 //! comes from is the HTTP layer's to say ([`Client`]); the counting is the store's
 //! (`try_attempt`, race-free).
@@ -10,7 +11,7 @@ use std::net::IpAddr;
 use chrono::Utc;
 
 use crate::app::{AppError, Services};
-use crate::store::{AttemptKey, AttemptOutcome, Email};
+use crate::store::{AttemptKey, AttemptOutcome, Email, StoreError};
 
 /// The client a request came from, as its limits count it: an IPv4 address, an IPv6 /64
 /// (one subscriber holds a whole /64, so counting its single addresses would count nothing),
@@ -48,6 +49,9 @@ pub enum Action {
     ResetRequest,
     /// A new password through a reset link.
     ResetLink,
+    /// A checkout started: an unpaid order holding tickets for `order_ttl_secs`, so the
+    /// checkouts started within that window bound the holds at any moment.
+    Hold,
 }
 
 /// The stored action name of login attempts (cleared by a successful login or reset).
@@ -64,9 +68,8 @@ pub struct Attempt {
 impl Attempt {
     /// The attempt succeeded (or was never judged, as when the hashing pool was full): it no
     /// longer counts.
-    pub async fn uncount(self, state: &Services) -> Result<(), AppError> {
-        state.store.release_attempts(&self.ids).await?;
-        Ok(())
+    pub async fn uncount(self, state: &Services) -> Result<(), StoreError> {
+        state.store.release_attempts(&self.ids).await
     }
 }
 
@@ -78,7 +81,21 @@ pub async fn count(
     address: Option<&Email>,
     client: &Client,
 ) -> Result<Attempt, AppError> {
+    take(state, action, address, client)
+        .await?
+        .map_err(|retry_after_secs| AppError::TooManyAttempts { retry_after_secs })
+}
+
+/// Counts an attempt under the keys `action`'s limits name; `Err(seconds until a slot
+/// frees)` when a key is full.
+pub async fn take(
+    state: &Services,
+    action: Action,
+    address: Option<&Email>,
+    client: &Client,
+) -> Result<Result<Attempt, u64>, StoreError> {
     let l = &state.settings.limits;
+    let p = &state.settings.payments;
     let address = address.map_or("", Email::as_str);
     let key = |action: &'static str, address: &str, client: &str, limit: i64| AttemptKey {
         action,
@@ -114,6 +131,13 @@ pub async fn count(
             vec![key("reset_link", "", client, l.reset_per_client)],
             l.account_window_secs,
         ),
+        Action::Hold => (
+            vec![
+                key("hold", address, "", p.max_holds_per_address),
+                key("hold", "", client, p.max_holds_per_client),
+            ],
+            p.order_ttl_secs,
+        ),
     };
     let window = i64::try_from(window).unwrap_or(i64::MAX / 2);
     let now = Utc::now().timestamp();
@@ -122,12 +146,12 @@ pub async fn count(
         .try_attempt(&keys, now, now.saturating_sub(window))
         .await?
     {
-        AttemptOutcome::Admitted(ids) => Ok(Attempt { ids }),
-        AttemptOutcome::Refused { oldest } => Err(AppError::TooManyAttempts {
-            retry_after_secs: u64::try_from(oldest.saturating_add(window) - now)
+        AttemptOutcome::Admitted(ids) => Ok(Ok(Attempt { ids })),
+        AttemptOutcome::Refused { oldest } => {
+            Ok(Err(u64::try_from(oldest.saturating_add(window) - now)
                 .unwrap_or(0)
-                .max(1),
-        }),
+                .max(1)))
+        }
     }
 }
 

@@ -82,6 +82,14 @@ pub enum AppError {
         /// When a slot frees (`Retry-After`).
         retry_after_secs: u64,
     },
+    /// 429: the buyer's address or network holds as many unpaid orders as it may.
+    #[error(
+        "too many unpaid orders from this address or network: pay or let one expire, or try again in {retry_after_secs} seconds"
+    )]
+    TooManyHolds {
+        /// When a hold frees (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// 503: too many requests are waiting for a password check; try again in a moment.
     #[error("the server is busy: try again in a moment")]
     Busy,

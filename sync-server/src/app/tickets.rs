@@ -364,6 +364,10 @@ pub async fn upgrade(
                 tracing::warn!(error = %e, "creating an upgrade checkout failed");
                 AppError::PaymentUnavailable
             }
+            // Upgrades are not counted as holds (one ticket the holder owns, by account).
+            crate::app::payments::CheckoutError::TooManyHolds { retry_after_secs } => {
+                AppError::TooManyHolds { retry_after_secs }
+            }
         })?;
         state.store.set_order_user(order_id, user.user.id).await?;
         return Ok(UpgradeStarted {

@@ -2,7 +2,8 @@
 //! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
 //! password, racing guesses and password spraying against the account forms' limits; a form
 //! posted from an opaque origin or with a planted CSRF cookie; order links used after the
-//! event or after an organizer revoked them; a webhook secret configured as nothing.
+//! event or after an organizer revoked them; unpaid orders hoarding tickets; a webhook secret
+//! configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -918,4 +919,76 @@ async fn order_links_close_after_the_event_and_when_revoked(db: &TestDb) {
 on_both_backends!(
     order_links_close_after_the_event_and_when_revoked_on,
     order_links_close_after_the_event_and_when_revoked
+);
+
+/// Inventory hoarding with card payments: an unpaid order holds its tickets until it expires.
+/// A hoarder behind the festival's proxy starts checkout after checkout, first under one
+/// address, then under fresh ones. Past the per-address and per-client limits each is told
+/// to wait (429 with `Retry-After`) and holds nothing more, while a buyer elsewhere still
+/// buys; and an unpaid order holds for ten minutes by default, not thirty.
+async fn unpaid_holds_are_limited_per_address_and_client(db: &TestDb) {
+    assert!(
+        tessera_server::config::Settings::default()
+            .payments
+            .order_ttl_secs
+            <= 10 * 60,
+        "the default hold is longer than ten minutes"
+    );
+    let (api, _double) = crate::payments::start_double().await;
+    let mut settings = crate::payments::stripe_settings(db, &api, 600);
+    settings.http.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    settings.payments.max_holds_per_address = 2;
+    settings.payments.max_holds_per_client = 4;
+    let app = TestApp::spawn(settings).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let order = |from: &'static str, email: String| {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/orders"));
+        async move {
+            let res = http
+                .post(url)
+                .header("X-Forwarded-For", from)
+                .json(&json!({"email": email, "name": "Hoarder",
+                              "items": [{"ticket_type": pass, "quantity": 5}]}))
+                .send()
+                .await
+                .unwrap();
+            let retry = res.headers().contains_key("retry-after");
+            (res.status().as_u16(), retry)
+        }
+    };
+    let mut one_address = Vec::new();
+    for _ in 0..4 {
+        one_address.push(order("203.0.113.7", "hoarder@example.com".into()).await);
+    }
+    let mut fresh = Vec::new();
+    for i in 0..3 {
+        fresh.push(order("203.0.113.7", format!("hoarder{i}@example.com")).await);
+    }
+    let held = |app: &TestApp| {
+        let store = app.state.store.clone();
+        async move {
+            store
+                .ticket_types()
+                .await
+                .unwrap()
+                .iter()
+                .find(|t| t.id == pass)
+                .unwrap()
+                .sold
+        }
+    };
+    assert_eq!(held(&app).await, 20, "{one_address:?} {fresh:?}");
+    assert_eq!(
+        one_address,
+        [(201, false), (201, false), (429, true), (429, true)]
+    );
+    assert_eq!(fresh, [(201, false), (201, false), (429, true)]);
+    let (status, _) = order("198.51.100.20", "someone@example.com".into()).await;
+    assert_eq!(status, 201);
+    app.stop().await;
+}
+
+on_both_backends!(
+    unpaid_holds_are_limited_per_address_and_client_on,
+    unpaid_holds_are_limited_per_address_and_client
 );

@@ -172,6 +172,7 @@ async fn render_event_page(
 /// The checkout form: `qty_<type id>` fields, name and email.
 async fn checkout(
     State(state): State<Services>,
+    client: crate::app::attempts::Client,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
@@ -222,7 +223,7 @@ async fn checkout(
         items,
         idempotency: None,
     };
-    match submit_order(&state, &request).await {
+    match submit_order(&state, &request, &client).await {
         Ok((placed, checkout_url)) => {
             if let Some(u) = &user {
                 state.store.set_order_user(placed.id, u.user.id).await?;
