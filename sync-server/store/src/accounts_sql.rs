@@ -118,6 +118,24 @@ pub struct TicketTransfer {
     pub email_due_ms: i64,
 }
 
+/// A ticket's new code under the current key (the key-compromise drill): the same holder,
+/// type and days, the next revision.
+#[derive(Debug, Clone)]
+pub struct TicketReissue {
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The revision the reissue signed after; anything else means it changed meanwhile.
+    pub expected_revision: i64,
+    /// The new revision's QR text.
+    pub qr_text: String,
+    /// Key id of the signature.
+    pub key_id: i64,
+    /// Unix seconds (the claims' issue time).
+    pub issued_at: i64,
+    /// When the holder's notice is due.
+    pub email_due_ms: i64,
+}
+
 /// The new revision an upgrade writes.
 #[derive(Debug, Clone)]
 pub struct UpgradeRevision {
@@ -285,6 +303,13 @@ pub trait AccountStore: Send + Sync {
     /// Gives a ticket to another person and queues both notices, atomically. `Conflict`
     /// when the ticket changed, is not valid, or is no longer the giver's.
     async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError>;
+    /// Valid tickets whose code another key than `key_id` signed, by id: what a reissue
+    /// under `key_id` moves.
+    async fn tickets_not_signed_by(&self, key_id: i64) -> Result<Vec<i64>, StoreError>;
+    /// Writes a reissued ticket's next revision (`superseded_by = 'reissue'`, so the feed
+    /// tells gates the old code was reissued) and queues the new code to its holder, in one
+    /// transaction; `false` when the ticket changed meanwhile (or is no longer valid).
+    async fn reissue_ticket(&self, r: &TicketReissue) -> Result<bool, StoreError>;
     /// Upgrades a ticket: takes capacity on the new type, returns it on the old, stores the
     /// paid difference as an order, writes the new revision and queues the notice,
     /// atomically. `SoldOut` or `Conflict` change nothing.
@@ -849,6 +874,54 @@ where
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn tickets_not_signed_by(&self, key_id: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE status = 'valid' AND key_id <> $1 ORDER BY id",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn reissue_ticket(&self, r: &TicketReissue) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE tickets SET revision = revision + 1, qr_text = $1, key_id = $2, \
+             issued_at = $3, superseded_by = 'reissue' \
+             WHERE id = $4 AND revision = $5 AND status = 'valid' \
+             RETURNING order_id, holder_email",
+        )
+        .bind(&r.qr_text)
+        .bind(r.key_id)
+        .bind(r.issued_at)
+        .bind(r.ticket_id)
+        .bind(r.expected_revision)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let order_id: i64 = row.try_get("order_id")?;
+        let holder: Option<String> = row.try_get("holder_email")?;
+        if let Some(holder) = holder {
+            Self::queue_outbox(
+                &mut *tx,
+                OutboxRow {
+                    kind: OutboxKind::TicketReissued,
+                    order_id: Some(order_id),
+                    ref_id: Some(r.ticket_id),
+                    recipient: &holder,
+                    due_ms: r.email_due_ms,
+                    now: r.issued_at,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {

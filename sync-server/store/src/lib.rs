@@ -33,8 +33,8 @@ mod vendor_sql;
 mod wallet_sql;
 
 pub use accounts_sql::{
-    AccountStore, AttemptKey, AttemptOutcome, EmailToken, NewUser, TicketTransfer, TicketUpgrade,
-    UpgradeRevision, User,
+    AccountStore, AttemptKey, AttemptOutcome, EmailToken, NewUser, TicketReissue, TicketTransfer,
+    TicketUpgrade, UpgradeRevision, User,
 };
 pub use backend::{Affected, Backend};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};

@@ -2,8 +2,8 @@
 //! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
 //! password, racing guesses and password spraying against the account forms' limits; a form
 //! posted from an opaque origin or with a planted CSRF cookie; order links used after the
-//! event or after an organizer revoked them; unpaid orders hoarding tickets; a webhook secret
-//! configured as nothing.
+//! event or after an organizer revoked them; unpaid orders hoarding tickets; a leaked signing
+//! key and the drill that retires it; a webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -991,4 +991,110 @@ async fn unpaid_holds_are_limited_per_address_and_client(db: &TestDb) {
 on_both_backends!(
     unpaid_holds_are_limited_per_address_and_client_on,
     unpaid_holds_are_limited_per_address_and_client
+);
+
+/// The key-compromise drill, as the operations guide runs it while an attacker holds the
+/// leaked key and the server keeps selling: `keys rotate`, `keys reissue-all`, `keys retire`.
+/// Every holder is emailed a new code signed by the new key, which verifies after the old key
+/// is retired; the holders' old codes and the attacker's forgeries under the leaked key do
+/// not.
+async fn the_key_compromise_drill_reissues_every_ticket(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.keys_reload_ms = 100;
+    let app = TestApp::spawn(settings).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = crate::support::buy(&app.http, &app.base, pass, 2).await;
+    assert_eq!(status, 201, "{order}");
+    let order_id = order["id"].as_i64().unwrap();
+    let old_codes: Vec<String> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect();
+    // What the attacker has: the signing key as it leaked, and a genuine code to copy.
+    let leaked = app.state.keys.read().await.clone();
+    let ring = crate::support::keyring(&app.http, &app.base).await;
+    let mut claims = *tessera_core::verify(&old_codes[0], &ring).unwrap().claims();
+    claims.ticket = tessera_core::TicketId(777_000_001);
+    let forged = leaked.signer().sign(&claims);
+    let old_key = i64::from(leaked.signer().id().0);
+
+    let dir = db.dir.path().display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--data-dir", &dir, "--database-url", &db.url];
+        all.extend_from_slice(args);
+        crate::cli::json_lines(&crate::cli::run(&all, &[]))
+    };
+    let rotated = cli(&["keys", "rotate"]);
+    let new_key = rotated[0]["key_id"].as_i64().unwrap();
+    let reissued = cli(&["keys", "reissue-all"]);
+    assert_eq!(reissued[0]["key_id"], new_key, "{reissued:?}");
+    assert_eq!(reissued[0]["reissued"], 2, "{reissued:?}");
+    cli(&["keys", "retire", &old_key.to_string()]);
+
+    let old_revisions: Vec<_> = old_codes
+        .iter()
+        .map(|c| tessera_core::verify(c, &ring).unwrap().claims().revision)
+        .collect();
+    // The running server sees the retirement within `keys_reload_ms`.
+    let ring =
+        crate::support::eventually("the old key retired", Duration::from_secs(10), || async {
+            let ring = crate::support::keyring(&app.http, &app.base).await;
+            tessera_core::verify(&forged, &ring)
+                .is_err()
+                .then_some(ring)
+        })
+        .await;
+    let tickets = app.state.store.order_tickets(order_id).await.unwrap();
+    for ((t, old), old_revision) in tickets.iter().zip(&old_codes).zip(old_revisions) {
+        assert_eq!(t.key_id, new_key);
+        assert_eq!(t.revision, i64::from(old_revision.0) + 1);
+        assert_eq!(t.superseded_by.as_deref(), Some("reissue"));
+        let verified = tessera_core::verify(&t.qr_text, &ring).expect("the new code verifies");
+        assert_eq!(verified.claims().revision.0, old_revision.0 + 1);
+        assert!(
+            tessera_core::verify(old, &ring).is_err(),
+            "an old code still verifies"
+        );
+    }
+    // Each holder is told, with the new code attached.
+    let dir = db.dir.path().to_owned();
+    let sent = crate::support::eventually("two reissue emails", Duration::from_secs(30), || {
+        let dir = dir.clone();
+        async move {
+            let sent: Vec<String> = crate::accounts::mails(&dir)
+                .into_iter()
+                .filter(|(to, subject, _)| {
+                    to == "ada@example.com" && subject.starts_with("A new code")
+                })
+                .map(|(_, _, text)| text)
+                .collect();
+            (sent.len() == 2).then_some(sent)
+        }
+    })
+    .await;
+    for t in &tickets {
+        assert!(
+            sent.iter()
+                .any(|text| text.contains(&format!("ticket {},", t.id))),
+            "no new code emailed for ticket {}",
+            t.id
+        );
+    }
+    assert!(
+        matches!(
+            tessera_core::verify(&forged, &ring),
+            Err(tessera_core::VerifyError::RetiredKey(_))
+        ),
+        "a forgery under the leaked key still verifies"
+    );
+    // Run again: nothing is left under an old key.
+    assert_eq!(cli(&["keys", "reissue-all"])[0]["reissued"], 0);
+    app.stop().await;
+}
+
+on_both_backends!(
+    the_key_compromise_drill_reissues_every_ticket_on,
+    the_key_compromise_drill_reissues_every_ticket
 );
