@@ -103,6 +103,10 @@ pub struct HttpSettings {
     pub header_read_timeout_ms: u64,
     /// Most connections open at once; the next waits in the listen queue.
     pub max_connections: usize,
+    /// A kept-alive connection from which nothing has been read for this many milliseconds
+    /// is closed (after answering any request in flight), so idle clients cannot hold every
+    /// connection slot.
+    pub idle_timeout_ms: u64,
     /// The reverse proxies (load balancers) in front of the server, whose
     /// `X-Forwarded-For` names the client. A request from any other address is its own
     /// client, whatever `X-Forwarded-For` it carries: anyone can write that header.
@@ -114,6 +118,7 @@ impl Default for HttpSettings {
         Self {
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
+            idle_timeout_ms: 30_000,
             trusted_proxies: Vec::new(),
         }
     }
@@ -442,6 +447,9 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_MAX_CONNECTIONS") {
             self.http.max_connections = parse("TESSERA_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_IDLE_TIMEOUT_MS") {
+            self.http.idle_timeout_ms = parse("TESSERA_IDLE_TIMEOUT_MS", &v)?;
         }
         if let Some(v) = env("TESSERA_TRUSTED_PROXIES") {
             self.http.trusted_proxies = v

@@ -3,7 +3,8 @@
 //! password, racing guesses and password spraying against the account forms' limits; a form
 //! posted from an opaque origin or with a planted CSRF cookie; order links used after the
 //! event or after an organizer revoked them; unpaid orders hoarding tickets; a leaked signing
-//! key and the drill that retires it; a webhook secret configured as nothing.
+//! key and the drill that retires it; slow, silent and idle kept-alive connections holding
+//! every slot; a webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -1098,3 +1099,52 @@ on_both_backends!(
     the_key_compromise_drill_reissues_every_ticket_on,
     the_key_compromise_drill_reissues_every_ticket
 );
+
+/// Keep-alive hoarding: a stranger fills every connection slot with connections that each
+/// make one quick request and then sit idle, kept alive, sending nothing more (the header
+/// timer only runs once a request's first byte arrives). Each is closed once
+/// `idle_timeout_ms` passes, and a real client is served as soon as one frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_kept_alive_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite();
+    let mut settings = db.settings();
+    settings.http.max_connections = 4;
+    settings.http.idle_timeout_ms = 500;
+    let app = TestApp::spawn(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+        idle.push(s);
+    }
+    let started = Instant::now();
+    let res = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("served once an idle connection is closed");
+    assert_eq!(res.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    for (i, mut s) in idle.into_iter().enumerate() {
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "idle connection {i} was still open");
+    }
+    app.stop().await;
+}
