@@ -57,7 +57,7 @@ pub enum Action {
 /// The stored action name of login attempts (cleared by a successful login or reset).
 const LOGIN: &str = "login";
 
-/// An attempt that was counted; [`Attempt::succeeded`] uncounts it where only failures
+/// An attempt that was counted; [`Attempt::uncount`] uncounts it where only failures
 /// count.
 #[derive(Debug)]
 #[must_use = "a counted attempt is uncounted on success"]
