@@ -63,8 +63,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Connection limits.
     pub http: HttpSettings,
+    /// How often a client and an address may try the account forms.
+    pub limits: LimitSettings,
     /// Most items and most tickets of one type in one order.
     pub max_quantity: u32,
+    /// An order's access token (its link in the confirmation) stops working this many days
+    /// after the order's last event ends.
+    pub order_link_days_after_event: u32,
     /// Database pool size.
     pub database_max_connections: u32,
     /// The free-space floor, in bytes, of the disks that hold the data directory and the
@@ -98,6 +103,14 @@ pub struct HttpSettings {
     pub header_read_timeout_ms: u64,
     /// Most connections open at once; the next waits in the listen queue.
     pub max_connections: usize,
+    /// A kept-alive connection from which nothing has been read for this many milliseconds
+    /// is closed (after answering any request in flight), so idle clients cannot hold every
+    /// connection slot.
+    pub idle_timeout_ms: u64,
+    /// The reverse proxies (load balancers) in front of the server, whose
+    /// `X-Forwarded-For` names the client. A request from any other address is its own
+    /// client, whatever `X-Forwarded-For` it carries: anyone can write that header.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -105,6 +118,53 @@ impl Default for HttpSettings {
         Self {
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
+            idle_timeout_ms: 30_000,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// How often the account forms may be tried (ADR 0019). A client is the request's address
+/// (through a trusted proxy, the one its `X-Forwarded-For` names; IPv6 by its /64). Beyond a
+/// limit an attempt is answered 429 with `Retry-After`, the time until the oldest counted
+/// attempt leaves the window: attempts slow down, they are never locked out, and only
+/// failures count (a login that succeeds uncounts itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// The window of the login limits, in seconds.
+    pub login_window_secs: u64,
+    /// Failed logins (and password changes) for one address from one client: what a
+    /// stranger's guesses cost the stranger, never the account's owner on another client.
+    pub login_per_client_address: i64,
+    /// Failed logins for one address from every client (guessing from many clients).
+    pub login_per_address: i64,
+    /// Failed logins from one client across addresses (one password tried on many).
+    pub login_per_client: i64,
+    /// The window of the registration and reset limits, in seconds.
+    pub account_window_secs: u64,
+    /// Registrations from one client.
+    pub register_per_client: i64,
+    /// Registrations of one address.
+    pub register_per_address: i64,
+    /// Reset requests, and failed uses of reset links, from one client.
+    pub reset_per_client: i64,
+    /// Reset requests for one address.
+    pub reset_per_address: i64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            login_window_secs: 15 * 60,
+            login_per_client_address: 5,
+            login_per_address: 20,
+            login_per_client: 50,
+            account_window_secs: 3600,
+            register_per_client: 20,
+            register_per_address: 5,
+            reset_per_client: 20,
+            reset_per_address: 5,
         }
     }
 }
@@ -197,6 +257,11 @@ pub struct PaymentSettings {
     pub stripe_api_base: Option<String>,
     /// Seconds an unpaid order holds its tickets before it expires and releases them.
     pub order_ttl_secs: u64,
+    /// Most unpaid orders (checkouts started within `order_ttl_secs`) one buyer address may
+    /// hold; the next is answered 429 `too_many_holds` with `Retry-After`.
+    pub max_holds_per_address: i64,
+    /// Most unpaid orders one client (its address, as the account forms count it) may hold.
+    pub max_holds_per_client: i64,
     /// How often a running server looks for expired unpaid orders, in milliseconds.
     pub expiry_sweep_ms: u64,
     /// Largest accepted age of a webhook signature's timestamp, in seconds.
@@ -213,7 +278,9 @@ impl Default for PaymentSettings {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
-            order_ttl_secs: 30 * 60,
+            order_ttl_secs: 10 * 60,
+            max_holds_per_address: 3,
+            max_holds_per_client: 10,
             expiry_sweep_ms: 30_000,
             webhook_tolerance_secs: 300,
             refund_api_token: None,
@@ -256,7 +323,9 @@ impl Default for Settings {
             master_key: None,
             max_body_bytes: 64 * 1024,
             http: HttpSettings::default(),
+            limits: LimitSettings::default(),
             max_quantity: 20,
+            order_link_days_after_event: 7,
             database_max_connections: 8,
             min_free_bytes: 64 * 1024 * 1024,
             metrics_token: None,
@@ -313,6 +382,17 @@ pub enum ConfigError {
     },
 }
 
+/// An environment variable's value as a `T`.
+fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| ConfigError::Env {
+        name,
+        reason: e.to_string(),
+    })
+}
+
 impl Settings {
     /// Defaults, overlaid by the TOML file (if any), then by `TESSERA_*` variables read
     /// through `env` (a function so tests need not touch the process environment).
@@ -338,15 +418,6 @@ impl Settings {
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
-        where
-            T::Err: fmt::Display,
-        {
-            value.parse().map_err(|e: T::Err| ConfigError::Env {
-                name,
-                reason: e.to_string(),
-            })
-        }
         if let Some(v) = env("TESSERA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
@@ -376,6 +447,21 @@ impl Settings {
         }
         if let Some(v) = env("TESSERA_MAX_CONNECTIONS") {
             self.http.max_connections = parse("TESSERA_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_IDLE_TIMEOUT_MS") {
+            self.http.idle_timeout_ms = parse("TESSERA_IDLE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_TRUSTED_PROXIES") {
+            self.http.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| parse("TESSERA_TRUSTED_PROXIES", a))
+                .collect::<Result<_, _>>()?;
+        }
+        self.apply_limits_env(&env)?;
+        if let Some(v) = env("TESSERA_ORDER_LINK_DAYS_AFTER_EVENT") {
+            self.order_link_days_after_event = parse("TESSERA_ORDER_LINK_DAYS_AFTER_EVENT", &v)?;
         }
         if let Some(v) = env("TESSERA_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("TESSERA_MIN_FREE_BYTES", &v)?;
@@ -422,10 +508,51 @@ impl Settings {
         if let Some(v) = env("TESSERA_ORDER_TTL_SECS") {
             self.payments.order_ttl_secs = parse("TESSERA_ORDER_TTL_SECS", &v)?;
         }
+        if let Some(v) = env("TESSERA_MAX_HOLDS_PER_ADDRESS") {
+            self.payments.max_holds_per_address = parse("TESSERA_MAX_HOLDS_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_MAX_HOLDS_PER_CLIENT") {
+            self.payments.max_holds_per_client = parse("TESSERA_MAX_HOLDS_PER_CLIENT", &v)?;
+        }
         if let Some(v) = env("TESSERA_PAYMENT_EXPIRY_SWEEP_MS") {
             self.payments.expiry_sweep_ms = parse("TESSERA_PAYMENT_EXPIRY_SWEEP_MS", &v)?;
         }
         self.apply_wallet_env(&env)?;
+        Ok(())
+    }
+
+    fn apply_limits_env(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let l = &mut self.limits;
+        if let Some(v) = env("TESSERA_LOGIN_WINDOW_SECS") {
+            l.login_window_secs = parse("TESSERA_LOGIN_WINDOW_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_CLIENT_ADDRESS") {
+            l.login_per_client_address = parse("TESSERA_LOGIN_PER_CLIENT_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_ADDRESS") {
+            l.login_per_address = parse("TESSERA_LOGIN_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_LOGIN_PER_CLIENT") {
+            l.login_per_client = parse("TESSERA_LOGIN_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_ACCOUNT_WINDOW_SECS") {
+            l.account_window_secs = parse("TESSERA_ACCOUNT_WINDOW_SECS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_REGISTER_PER_CLIENT") {
+            l.register_per_client = parse("TESSERA_REGISTER_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_REGISTER_PER_ADDRESS") {
+            l.register_per_address = parse("TESSERA_REGISTER_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = env("TESSERA_RESET_PER_CLIENT") {
+            l.reset_per_client = parse("TESSERA_RESET_PER_CLIENT", &v)?;
+        }
+        if let Some(v) = env("TESSERA_RESET_PER_ADDRESS") {
+            l.reset_per_address = parse("TESSERA_RESET_PER_ADDRESS", &v)?;
+        }
         Ok(())
     }
 

@@ -1,13 +1,15 @@
 //! Accounts: password hashing (argon2id, on a bounded pool of its own threads), sessions (a
 //! random token: an HttpOnly cookie for pages, `Authorization: Bearer` for the API; only its
-//! SHA-256 is stored), roles, login rate limiting, and the signed one-time links of
-//! verification and password-reset emails. How a request shows who it is (cookies, bearer
+//! SHA-256 is stored), roles, and the signed one-time links of verification and
+//! password-reset emails. Every form that takes a password or an address is counted by
+//! `app::attempts` first. How a request shows who it is (cookies, bearer
 //! tokens, the CSRF check) is `http::auth`.
 
 use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::Utc;
 
+use crate::app::attempts::{self, Action, Client};
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
@@ -19,10 +21,6 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 pub const CSRF_COOKIE: &str = "tessera_csrf";
 /// Browser sessions last this long.
 pub const SESSION_SECS: i64 = 14 * 24 * 3600;
-/// Failed logins per address within [`LOGIN_WINDOW_SECS`] before logins are refused.
-pub const LOGIN_MAX_FAILURES: i64 = 5;
-/// The login rate-limit window.
-pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
 /// How long a password-reset link works.
 pub const RESET_SECS: i64 = 3600;
 /// How long an address-verification link works.
@@ -312,42 +310,41 @@ pub fn parse_email_link_token(master: &MasterKey, purpose: &str, token: &str) ->
     constant_time_eq(expected.as_bytes(), format!("{id}.{mac}").as_bytes()).then_some(id)
 }
 
-/// Refuses a login when the address failed too often lately (several server instances
-/// share the count through the database).
-pub async fn check_login_rate(state: &Services, email: &Email) -> Result<(), AppError> {
-    let now = Utc::now().timestamp();
-    let failures = state
-        .store
-        .login_failures_since(email.as_str(), now - LOGIN_WINDOW_SECS)
-        .await?;
-    if failures >= LOGIN_MAX_FAILURES {
-        return Err(AppError::TooManyAttempts);
-    }
-    Ok(())
-}
-
-/// Checks an address and password; records a failure, clears failures on success.
-pub async fn authenticate(state: &Services, email: &str, password: &str) -> Result<User, AppError> {
+/// Checks an address and password for `client` (a login, or a password change).
+///
+/// The attempt is counted before the password is checked (`app::attempts`: per address from
+/// this client, per address, per client), so racing guesses never pass a limit together; a
+/// success uncounts it and forgets this client's failures for the address.
+pub async fn authenticate(
+    state: &Services,
+    client: &Client,
+    email: &str,
+    password: &str,
+) -> Result<User, AppError> {
     let _admitted = LOGINS.try_acquire().map_err(|_| AppError::Busy)?;
     let email = Email::new(email);
-    check_login_rate(state, &email).await?;
-    let user = state.store.user_by_email(email.as_str()).await?;
-    let ok = verify_password(
-        password.to_owned(),
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
-    match user {
-        Some(user) if ok => {
-            state.store.clear_login_failures(email.as_str()).await?;
+    let attempt = attempts::count(state, Action::Login, Some(&email), client).await?;
+    let checked = async {
+        let user = state.store.user_by_email(email.as_str()).await?;
+        let ok = verify_password(
+            password.to_owned(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+        Ok::<_, AppError>(user.filter(|_| ok))
+    }
+    .await;
+    match checked {
+        Ok(Some(user)) => {
+            attempt.uncount(state).await?;
+            attempts::forget_login_failures(state, &email, Some(client)).await?;
             Ok(user)
         }
-        _ => {
-            state
-                .store
-                .record_login_failure(email.as_str(), Utc::now().timestamp())
-                .await?;
-            Err(AppError::BadCredentials)
+        Ok(None) => Err(AppError::BadCredentials),
+        // Not judged (the hashing pool was full, the database failed): not a guess.
+        Err(e) => {
+            attempt.uncount(state).await?;
+            Err(e)
         }
     }
 }
@@ -387,9 +384,11 @@ pub async fn send_verification(state: &Services, user: &User) -> Result<(), AppE
 }
 
 /// Queues a password-reset email, if the address has an account. Says nothing either way,
-/// so the form cannot be used to find out who has an account.
-pub async fn send_reset(state: &Services, email: &str) -> Result<(), AppError> {
+/// so the form cannot be used to find out who has an account (but a client or an address
+/// asking too often is told to wait).
+pub async fn send_reset(state: &Services, client: &Client, email: &str) -> Result<(), AppError> {
     let email = Email::new(email);
+    let _counted = attempts::count(state, Action::ResetRequest, Some(&email), client).await?;
     if let Some(user) = state.store.user_by_email(email.as_str()).await?
         && email_allowed(state, user.id, "reset").await?
     {
@@ -431,13 +430,16 @@ pub async fn email_link(
 }
 
 /// Creates an attendee account and sends its confirmation link (the caller logs it in).
+/// Every registration counts, made or not, per client and per address.
 pub async fn create_account(
     state: &Services,
+    client: &Client,
     name: &str,
     email: &str,
     password: &str,
 ) -> Result<User, AppError> {
     let email = Email::new(email);
+    let _counted = attempts::count(state, Action::Register, Some(&email), client).await?;
     let name = name.trim();
     crate::app::orders::validate_contact(email.as_str(), name)?;
     validate_password(password)?;
@@ -462,12 +464,16 @@ pub async fn create_account(
     Ok(user)
 }
 
-/// Sets a new password through a reset link.
+/// Sets a new password through a reset link. The failed uses of links count per client; a
+/// reset forgets every failed login for the account's address, from every client: whoever
+/// holds the mailbox is the owner.
 pub async fn reset_with_link(
     state: &Services,
+    client: &Client,
     token: &str,
     password: &str,
 ) -> Result<(), AppError> {
+    let attempt = attempts::count(state, Action::ResetLink, None, client).await?;
     let row = email_link(state, "reset", token).await?;
     validate_password(password)?;
     let hash = hash_password(password.to_owned()).await?;
@@ -477,6 +483,10 @@ pub async fn reset_with_link(
         .await?
     {
         return Err(AppError::BadLink);
+    }
+    attempt.uncount(state).await?;
+    if let Some(user) = state.store.user(row.user_id).await? {
+        attempts::forget_login_failures(state, &Email::new(&user.email), None).await?;
     }
     Ok(())
 }

@@ -540,6 +540,7 @@ impl Outbox {
             OutboxKind::TicketTransferredOut => notice(Notice::TransferredOut).await?,
             OutboxKind::TicketTransferredIn => notice(Notice::TransferredIn).await?,
             OutboxKind::TicketUpgraded => notice(Notice::Upgraded).await?,
+            OutboxKind::TicketReissued => notice(Notice::Reissued).await?,
             OutboxKind::MyTickets => notice(Notice::MyTickets).await?,
         };
         self.mailer.deliver(row, message).await

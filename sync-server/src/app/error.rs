@@ -63,6 +63,9 @@ pub enum AppError {
     /// 403: a form post without the right CSRF token (or from another site).
     #[error("the form expired or came from another site: reload the page and try again")]
     Csrf,
+    /// 403: an order link that was revoked, or expired after the event.
+    #[error("{0}")]
+    LinkClosed(&'static str),
     /// 400: an email link that is tampered with, used or expired.
     #[error("this link is invalid, used or expired: ask for a new one")]
     BadLink,
@@ -72,9 +75,21 @@ pub enum AppError {
     /// 409: vendor tickets and passes of non-transferable types stay with their holder.
     #[error("{0}")]
     NotTransferable(String),
-    /// 429: too many failed logins for this address lately.
-    #[error("too many failed logins: wait 15 minutes or reset your password")]
-    TooManyAttempts,
+    /// 429: too many attempts at an account form from this client or for this address
+    /// lately; the next is counted once the oldest leaves its window.
+    #[error("too many attempts: try again in {retry_after_secs} seconds, or reset your password")]
+    TooManyAttempts {
+        /// When a slot frees (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// 429: the buyer's address or network holds as many unpaid orders as it may.
+    #[error(
+        "too many unpaid orders from this address or network: pay or let one expire, or try again in {retry_after_secs} seconds"
+    )]
+    TooManyHolds {
+        /// When a hold frees (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// 503: too many requests are waiting for a password check; try again in a moment.
     #[error("the server is busy: try again in a moment")]
     Busy,

@@ -4,6 +4,7 @@
 //! the pages, the console and the CLI call the same code.
 
 pub mod accounts;
+pub mod attempts;
 pub mod catalog;
 pub mod console;
 pub mod devices;

@@ -15,8 +15,8 @@ use crate::app::keys::MasterKey;
 use crate::app::tickets::ticket_page_url;
 use crate::config::Settings;
 use crate::domain::email::{self, Content, Plain};
+use crate::store::TicketStatus;
 use crate::store::{OutboxEmail, Store, TicketView};
-use crate::store::{OutboxKind, TicketStatus};
 
 /// The emails of accounts and ticket changes: the outbox kinds this module composes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum Notice {
     TransferredIn,
     /// The upgraded ticket's new code.
     Upgraded,
+    /// A ticket's new code after a reissue under a new signing key.
+    Reissued,
     /// Every valid ticket the account holds.
     MyTickets,
 }
@@ -64,7 +66,7 @@ pub async fn compose(
             let ticket = load(store, ref_id).await?;
             plain(settings, row, email::transferred_out(&ticket))?
         }
-        Notice::TransferredIn | Notice::Upgraded => {
+        Notice::TransferredIn | Notice::Upgraded | Notice::Reissued => {
             let ticket = load(store, ref_id).await?;
             let held = ticket.holder_email.as_deref() == Some(row.recipient.as_str())
                 && ticket.status == TicketStatus::Valid;
@@ -72,8 +74,12 @@ pub async fn compose(
                 plain(settings, row, email::no_longer_held(ticket.id))?
             } else {
                 let link = ticket_page_url(&base, master, &ticket);
-                let upgraded = row.kind == OutboxKind::TicketUpgraded;
-                let content = email::ticket_with_code(&ticket, upgraded, &link);
+                let why = match notice {
+                    Notice::Upgraded => email::NewCode::Upgraded,
+                    Notice::Reissued => email::NewCode::Reissued,
+                    _ => email::NewCode::Received,
+                };
+                let content = email::ticket_with_code(&ticket, why, &link);
                 with_tickets(settings, row, content, std::slice::from_ref(&ticket))?
             }
         }

@@ -13,9 +13,10 @@ use tessera_core::{
 
 use crate::app::AppError;
 use crate::app::keys::{KeyError, MasterKey, random_bytes};
+use crate::domain::catalog::event_ends_at;
 use crate::domain::pricing::{Priced, PricingError, price_order};
 use crate::store::{
-    IdempotencyKey, NewItem, NewOrder, NewTicket, Payment, Store, StoreError, TicketType,
+    IdempotencyKey, NewItem, NewOrder, NewTicket, Order, Payment, Store, StoreError, TicketType,
 };
 
 /// Ids are random and below 2^53, so they are exact as JSON numbers in every client and
@@ -118,6 +119,59 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 /// through timing: an attacker cannot steer the hash of their guess.
 pub fn token_matches(token: &str, stored_hash: &[u8]) -> bool {
     token_hash(token) == stored_hash
+}
+
+/// Whether `token` opens `order` now: it must be the order's access token (`Forbidden`
+/// otherwise), not revoked by an organizer, and the order's events must have ended no more
+/// than `order_link_days_after_event` days ago (`LinkClosed` for both). The link sits in an
+/// email and in browser histories; it should not open a buyer's tickets and name for ever.
+pub async fn open_with_token(
+    state: &crate::app::Services,
+    order: &Order,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if !token_matches(token, &order.token_hash) {
+        return Err(AppError::Forbidden);
+    }
+    if order.token_revoked_at.is_some() {
+        return Err(AppError::LinkClosed(
+            "this order link was revoked by the organizer: log in to your account to see your \
+             tickets, or ask the organizer to send them again",
+        ));
+    }
+    let events = state.store.order_events(order.id).await?;
+    let days = i64::from(state.settings.order_link_days_after_event);
+    if let Some(ends) = events.iter().filter_map(event_ends_at).max()
+        && now > ends + chrono::Duration::days(days)
+    {
+        return Err(AppError::LinkClosed(
+            "the event is over and this order link has expired: log in to your account to see \
+             your tickets",
+        ));
+    }
+    Ok(())
+}
+
+/// Revokes an order's access token (a leaked confirmation link): from now on it opens
+/// nothing. The buyer keeps the tickets, in the account of the address and in the email's
+/// attachments.
+pub async fn revoke_link(
+    state: &crate::app::Services,
+    order_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if state.store.order(order_id).await?.is_none() {
+        return Err(AppError::NotFound(format!("order {order_id}")));
+    }
+    if state
+        .store
+        .revoke_order_token(order_id, now.timestamp())
+        .await?
+    {
+        tracing::info!(order_id, "order link revoked");
+    }
+    Ok(())
 }
 
 /// Reads an `Idempotency-Key` header for `scope`, bound to the request it came with (as the

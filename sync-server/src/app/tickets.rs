@@ -1,7 +1,8 @@
 //! What a holder does with a ticket: who may see it (its holder's account, its per-revision
 //! link, or the order's token while the buyer still holds it), transferring it to another
-//! person and upgrading it to another pass. Both changes sign a new revision and revoke the
-//! old code: the feed carries the new revision, with its cause, to every gate.
+//! person and upgrading it to another pass; and the organizer's reissue of every ticket under
+//! a new key. Each change signs a new revision and revokes the old code: the feed carries the
+//! new revision, with its cause, to every gate.
 
 use chrono::Utc;
 use tessera_core::{Claims, DayMask, EventId, Revision, TicketId, TicketTypeId, ZoneMask};
@@ -12,8 +13,8 @@ use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
 use crate::domain::pricing::upgrade_price;
 use crate::store::{
-    Email, Payment, TicketKind, TicketStatus, TicketTransfer, TicketUpgrade, TicketView,
-    UpgradeRevision,
+    Email, Payment, TicketKind, TicketReissue, TicketStatus, TicketTransfer, TicketUpgrade,
+    TicketView, UpgradeRevision,
 };
 
 /// The link token of one revision of a ticket: a transfer recipient's email carries it; a
@@ -71,6 +72,8 @@ pub async fn ticket_access(
             .as_deref()
             .is_none_or(|h| Email::new(&order.email) == h)
     {
+        // The buyer's link, while it is open (not revoked, not expired after the event).
+        crate::app::orders::open_with_token(state, &order, token, Utc::now()).await?;
         return Ok(ticket);
     }
     Err(AppError::Forbidden)
@@ -209,6 +212,73 @@ pub async fn transfer(
         .ticket(ticket_id)
         .await?
         .ok_or_else(|| AppError::Internal(format!("ticket {ticket_id} vanished")))
+}
+
+/// What `reissue_all` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Reissued {
+    /// The key the new codes are signed with.
+    pub key_id: i64,
+    /// Tickets that got a new code (and their holders an email).
+    pub reissued: usize,
+    /// Tickets that changed while being reissued (transferred, voided): each already has a
+    /// code from the current key or none; run again to be sure.
+    pub changed: usize,
+}
+
+/// The key-compromise drill's middle step: every valid ticket that another key signed gets
+/// its next revision signed by the current key, and its holder an email with the new code;
+/// the feed carries the revision to the gates, which then refuse the old code as reissued.
+/// Run after `keys rotate` and before `keys retire`; running it again reissues only what is
+/// still under an old key.
+pub async fn reissue_all(state: &Services) -> Result<Reissued, AppError> {
+    let keys = state.keys.read().await.clone();
+    let signer = keys.signer();
+    let key_id = i64::from(signer.id().0);
+    let mut done = Reissued {
+        key_id,
+        reissued: 0,
+        changed: 0,
+    };
+    for ticket_id in state.store.tickets_not_signed_by(key_id).await? {
+        let Some(ticket) = state.store.ticket(ticket_id).await? else {
+            done.changed += 1;
+            continue;
+        };
+        let issued_at = now_u32()?;
+        let claims = claims_of(
+            &ticket,
+            ticket.ticket_type_id,
+            ticket.days_mask,
+            ticket.zones,
+            ticket.revision + 1,
+            issued_at,
+        )?;
+        let written = state
+            .store
+            .reissue_ticket(&TicketReissue {
+                ticket_id,
+                expected_revision: ticket.revision,
+                qr_text: signer.sign(&claims),
+                key_id,
+                issued_at: i64::from(issued_at),
+                email_due_ms: Utc::now().timestamp_millis(),
+            })
+            .await?;
+        if written {
+            done.reissued += 1;
+        } else {
+            done.changed += 1;
+        }
+    }
+    state.wake.notify_one();
+    tracing::info!(
+        key = key_id,
+        reissued = done.reissued,
+        changed = done.changed,
+        "tickets reissued"
+    );
+    Ok(done)
 }
 
 /// The passes a ticket can be upgraded to: same event and currency, a pass, dearer, and
@@ -361,6 +431,10 @@ pub async fn upgrade(
             crate::app::payments::CheckoutError::Provider(e) => {
                 tracing::warn!(error = %e, "creating an upgrade checkout failed");
                 AppError::PaymentUnavailable
+            }
+            // Upgrades are not counted as holds (one ticket the holder owns, by account).
+            crate::app::payments::CheckoutError::TooManyHolds { retry_after_secs } => {
+                AppError::TooManyHolds { retry_after_secs }
             }
         })?;
         state.store.set_order_user(order_id, user.user.id).await?;

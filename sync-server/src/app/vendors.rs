@@ -53,6 +53,12 @@ pub enum VendorError {
     /// The disk is below its free-space floor: nothing was sold.
     #[error(transparent)]
     NoRoom(#[from] crate::app::storage::NoRoom),
+    /// The buyer's address or client holds as many unpaid orders as it may.
+    #[error("too many unpaid orders: try again in {retry_after_secs} seconds")]
+    TooManyHolds {
+        /// When a hold frees.
+        retry_after_secs: u64,
+    },
 }
 
 impl From<VendorError> for AppError {
@@ -68,6 +74,9 @@ impl From<VendorError> for AppError {
             VendorError::Store(e) => e.into(),
             VendorError::Keys(e) => Self::Internal(e.to_string()),
             VendorError::NoRoom(e) => e.into(),
+            VendorError::TooManyHolds { retry_after_secs } => {
+                Self::TooManyHolds { retry_after_secs }
+            }
         }
     }
 }
@@ -228,6 +237,7 @@ pub async fn buy_booth(
     state: &Services,
     input: &BoothPurchaseIn,
     idempotency: Option<IdempotencyKey>,
+    client: &crate::app::attempts::Client,
     now: DateTime<Utc>,
 ) -> Result<Purchased, VendorError> {
     state.storage.ensure_room()?;
@@ -241,12 +251,16 @@ pub async fn buy_booth(
         idempotency,
     };
     if let Some(provider) = state.payments.provider().cloned() {
-        let started = crate::app::payments::start_checkout(state, provider.as_ref(), &request, now)
-            .await
-            .map_err(|e| match e {
-                crate::app::payments::CheckoutError::Order(e) => VendorError::Order(e),
-                crate::app::payments::CheckoutError::Provider(e) => VendorError::Provider(e),
-            })?;
+        let started =
+            crate::app::payments::start_checkout(state, provider.as_ref(), &request, client, now)
+                .await
+                .map_err(|e| match e {
+                    crate::app::payments::CheckoutError::Order(e) => VendorError::Order(e),
+                    crate::app::payments::CheckoutError::TooManyHolds { retry_after_secs } => {
+                        VendorError::TooManyHolds { retry_after_secs }
+                    }
+                    crate::app::payments::CheckoutError::Provider(e) => VendorError::Provider(e),
+                })?;
         let vendor_id = state
             .store
             .record_vendor_purchase(started.placed.id, &purchase)

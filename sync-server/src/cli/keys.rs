@@ -1,4 +1,4 @@
-//! Signing keys: `keys rotate`, `keys list`, `keys retire`.
+//! Signing keys: `keys rotate`, `keys list`, `keys retire`, `keys reissue-all`.
 
 use super::*;
 
@@ -16,6 +16,10 @@ pub(super) enum KeysCommand {
         /// The key id (see `keys list`).
         key_id: i64,
     },
+    /// Reissues every valid ticket an older key signed under the current key and emails
+    /// each holder the new code (the key-compromise drill's middle step, after `rotate` and
+    /// before `retire`); prints one JSON object. Run again, it reissues only what is left.
+    ReissueAll,
 }
 
 /// The subcommands of this topic.
@@ -40,6 +44,14 @@ pub(super) async fn run(settings: Settings, command: Command) -> Result<()> {
             let store = admin_store(&settings).await?;
             app::keys::Keys::retire(store.as_ref(), key_id).await?;
             println!("{}", json!({"key_id": key_id, "status": "retired"}));
+        }
+        Command::Keys(KeysCommand::ReissueAll) => {
+            // The running server's worker sends the emails (this process may end first).
+            let mut settings = settings;
+            settings.email.worker = false;
+            let state = admin_services(settings).await?;
+            let done = app::tickets::reissue_all(&state).await?;
+            println!("{}", serde_json::to_string(&done)?);
         }
         Command::Keys(KeysCommand::List) => {
             let store = admin_store(&settings).await?;

@@ -1,4 +1,4 @@
-//! Orders and tickets: `comp` (the guest list), `void`, `refund`.
+//! Orders and tickets: `comp` (the guest list), `void`, `refund`, `revoke-link`.
 
 use super::*;
 
@@ -39,6 +39,12 @@ pub(super) enum Command {
         /// Refund only this ticket of the order.
         #[arg(long)]
         ticket: Option<i64>,
+    },
+    /// Revokes an order's access token (its link in the confirmation email, leaked or
+    /// forwarded): it opens nothing from now on. The buyer keeps the tickets.
+    RevokeLink {
+        /// The order id.
+        order_id: i64,
     },
 }
 
@@ -105,6 +111,12 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
                 .await
                 .context("refund failed")?;
             println!("{}", serde_json::to_string(&done)?);
+        }
+        Command::RevokeLink { order_id } => {
+            settings.email.worker = false;
+            let state = admin_services(settings).await?;
+            app::orders::revoke_link(&state, order_id, chrono::Utc::now()).await?;
+            println!("{}", json!({"order_id": order_id, "link": "revoked"}));
         }
     }
     Ok(())

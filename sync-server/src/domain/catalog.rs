@@ -1,4 +1,5 @@
-//! Catalog rules that need no database: which event "the current event" is.
+//! Catalog rules that need no database: which event "the current event" is, and when an
+//! event is over.
 
 use chrono::{DateTime, Utc};
 
@@ -27,10 +28,40 @@ pub fn current_event(events: &[Event], now: DateTime<Utc>) -> Option<i64> {
         .map(|(_, id)| id)
 }
 
+/// When `event` is over: the local midnight that ends its last day, in its own timezone
+/// (the later one when a DST change repeats that hour; UTC for an unknown zone). `None`
+/// without days.
+pub fn event_ends_at(event: &Event) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    let tz: tessera_core::Tz = event.timezone.parse().unwrap_or(tessera_core::Tz::UTC);
+    let after = event.days.last()?.succ_opt()?.and_hms_opt(0, 0, 0)?;
+    // A midnight skipped by a DST change: the first instant after it.
+    let local = tz.from_local_datetime(&after).latest().or_else(|| {
+        tz.from_local_datetime(&(after + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
+    Some(local.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{NaiveDate, TimeZone};
+
+    #[test]
+    fn an_event_ends_at_the_midnight_after_its_last_day_in_its_timezone() {
+        let e = event(1, (2026, 7, 10));
+        let ends = Utc
+            .with_ymd_and_hms(2026, 7, 11, 7, 0, 0)
+            .single()
+            .unwrap_or_default();
+        assert_eq!(event_ends_at(&e), Some(ends));
+        let no_days = Event {
+            days: Vec::new(),
+            ..e
+        };
+        assert_eq!(event_ends_at(&no_days), None);
+    }
 
     fn event(id: i64, last: (i32, u32, u32)) -> Event {
         Event {

@@ -347,22 +347,38 @@ pub fn no_longer_held(ticket_id: i64) -> Plain {
     )
 }
 
-/// A received ticket (or, when `upgraded`, the upgraded ticket's new code), with its QR
-/// code and `link` to its page.
-pub fn ticket_with_code(t: &TicketView, upgraded: bool, link: &str) -> Content {
+/// Why a ticket's code is sent on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewCode {
+    /// A ticket was transferred to the recipient.
+    Received,
+    /// The holder's upgrade is done.
+    Upgraded,
+    /// The organizer reissued it under a new signing key.
+    Reissued,
+}
+
+/// A ticket's code on its own (received, upgraded or reissued), with its QR code and `link`
+/// to its page.
+pub fn ticket_with_code(t: &TicketView, why: NewCode, link: &str) -> Content {
     let days = valid_days(t.days_mask, &t.event.days).join(", ");
-    let (subject, lead) = if upgraded {
-        (
+    let (subject, lead) = match why {
+        NewCode::Upgraded => (
             format!("Your ticket is now a {}", t.type_name),
             "your upgrade is done. Here is your new QR code: the old one no longer opens the gates."
                 .to_owned(),
-        )
-    } else {
-        (
+        ),
+        NewCode::Received => (
             format!("You received a {} for {}", t.type_name, t.event.name),
             "a ticket was transferred to you. Here is your QR code: show it at the gate."
                 .to_owned(),
-        )
+        ),
+        NewCode::Reissued => (
+            format!("A new code for your {} for {}", t.type_name, t.event.name),
+            "the organizer reissued your ticket. Here is its new QR code: use this one at the \
+             gate, the old one no longer opens it."
+                .to_owned(),
+        ),
     };
     let text = format!(
         "Hello {holder},\n\n{lead}\n\n{ty} for {event}, ticket {id}, valid {days}.\n\n\

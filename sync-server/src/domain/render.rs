@@ -537,6 +537,7 @@ mod printed {
             created_at: 0,
             upgrade_ticket_id: None,
             upgrade_from_type: None,
+            token_revoked_at: None,
         }
     }
 

@@ -14,6 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::app::accounts::{self, CurrentUser, Role};
 use crate::app::accounts::{create_account, resend_tickets, reset_with_link, verify_with_link};
+use crate::app::attempts::Client;
 use crate::app::orders::{self, token_hash};
 use crate::app::tickets;
 use crate::app::{AppError, Services};
@@ -131,14 +132,17 @@ fn user_out(u: &User) -> UserOut {
     }
 }
 
-/// Creates an attendee account and emails the confirmation link.
+/// Creates an attendee account and emails the confirmation link. Registrations are limited
+/// per client and per address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterIn,
-    responses((status = 201, body = UserOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = UserOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted")))))]
 pub async fn register(
     State(state): State<Services>,
+    client: Client,
     ApiJson(body): ApiJson<RegisterIn>,
 ) -> Result<(StatusCode, Json<UserOut>), AppError> {
-    let user = create_account(&state, &body.name, &body.email, &body.password).await?;
+    let user = create_account(&state, &client, &body.name, &body.email, &body.password).await?;
     Ok((StatusCode::CREATED, Json(user_out(&user))))
 }
 
@@ -162,15 +166,18 @@ pub struct LoginOut {
     pub user: UserOut,
 }
 
-/// Logs in: returns a bearer token (5 failures in 15 minutes lock the address out for a
-/// while: 429).
+/// Logs in: returns a bearer token. Failed logins are limited per address from one client,
+/// per address and per client: beyond a limit, 429 with `Retry-After` (a wait, never a
+/// lock-out; another client of the account's owner is not slowed by a stranger's guesses).
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginIn,
-    responses((status = 200, body = LoginOut), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = LoginOut), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted")))))]
 pub async fn login(
     State(state): State<Services>,
+    client: Client,
     ApiJson(body): ApiJson<LoginIn>,
 ) -> Result<Json<LoginOut>, AppError> {
-    let user = accounts::authenticate(&state, &body.email, &body.password).await?;
+    let user = accounts::authenticate(&state, &client, &body.email, &body.password).await?;
     let token = accounts::start_session(&state, user.id, "bearer").await?;
     Ok(Json(LoginOut {
         token,
@@ -220,14 +227,17 @@ pub struct EmailIn {
     pub email: String,
 }
 
-/// Emails a password-reset link if the address has an account (202 either way).
+/// Emails a password-reset link if the address has an account (202 either way). Requests
+/// are limited per client and per address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", request_body = EmailIn,
-    responses((status = 202)))]
+    responses((status = 202),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted")))))]
 pub async fn password_reset(
     State(state): State<Services>,
+    client: Client,
     ApiJson(body): ApiJson<EmailIn>,
 ) -> Result<StatusCode, AppError> {
-    accounts::send_reset(&state, &body.email).await?;
+    accounts::send_reset(&state, &client, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -240,14 +250,17 @@ pub struct ResetIn {
     pub password: String,
 }
 
-/// Sets a new password (ends every session of the account).
+/// Sets a new password (ends every session of the account, and forgets the address's failed
+/// logins). Failed uses of links are limited per client (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", request_body = ResetIn,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted")))))]
 pub async fn password_reset_confirm(
     State(state): State<Services>,
+    client: Client,
     ApiJson(body): ApiJson<ResetIn>,
 ) -> Result<StatusCode, AppError> {
-    reset_with_link(&state, &body.token, &body.password).await?;
+    reset_with_link(&state, &client, &body.token, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::orders::{self, OrderRequest, token_matches};
+use crate::app::attempts::Client;
+use crate::app::orders::{self, OrderRequest};
 use crate::app::{AppError, Services};
 use crate::domain::render::{self, order_number};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -269,7 +270,8 @@ pub fn order_out(order: &Order, tickets: &[TicketView], token: Option<String>) -
     }
 }
 
-/// Loads an order if the request carries its access token.
+/// Loads an order if the request carries its access token and the link is still open (not
+/// revoked, not expired after the event).
 pub async fn authorized_order(
     state: &Services,
     headers: &HeaderMap,
@@ -284,9 +286,7 @@ pub async fn authorized_order(
         .order(order_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("order {order_id}")))?;
-    if !token_matches(token, &order.token_hash) {
-        return Err(AppError::Forbidden);
-    }
+    orders::open_with_token(state, &order, token, chrono::Utc::now()).await?;
     Ok(order)
 }
 
@@ -401,10 +401,13 @@ pub async fn list_keys(State(state): State<Services>) -> Json<KeysOut> {
         (status = 413, body = ErrorBody, description = "Body too large"),
         (status = 415, body = ErrorBody, description = "Not JSON"),
         (status = 422, body = ErrorBody, description = "Invalid field or unknown ticket type"),
+        (status = 429, body = ErrorBody, description = "too_many_holds: this address or client holds as many unpaid orders as it may (card payments)",
+            headers(("Retry-After" = u64, description = "Seconds until a hold frees"))),
     )
 )]
 pub async fn create_order(
     State(state): State<Services>,
+    client: Client,
     headers: HeaderMap,
     ApiJson(body): ApiJson<OrderIn>,
 ) -> Result<(StatusCode, Json<OrderOut>), AppError> {
@@ -420,7 +423,7 @@ pub async fn create_order(
         idempotency: key.clone(),
     };
     let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
-        Ok(submit_order(&state, &request).await?.0.id)
+        Ok(submit_order(&state, &request, &client).await?.0.id)
     })
     .await?;
     created_order(&state, id).await
@@ -467,6 +470,7 @@ async fn created_order(
 pub async fn submit_order(
     state: &Services,
     request: &OrderRequest,
+    client: &Client,
 ) -> Result<(orders::Placed, Option<String>), AppError> {
     state.storage.ensure_room()?;
     if let Some(provider) = state.payments.provider().cloned() {
@@ -474,11 +478,15 @@ pub async fn submit_order(
             state,
             provider.as_ref(),
             request,
+            client,
             chrono::Utc::now(),
         )
         .await
         .map_err(|e| match e {
             crate::app::payments::CheckoutError::Order(e) => AppError::from(e),
+            crate::app::payments::CheckoutError::TooManyHolds { retry_after_secs } => {
+                AppError::TooManyHolds { retry_after_secs }
+            }
             crate::app::payments::CheckoutError::Provider(e) => {
                 tracing::warn!(error = %e, "creating a checkout session failed");
                 AppError::PaymentUnavailable

@@ -1,8 +1,11 @@
-//! Who is asking, for axum: the session cookie and bearer token, the `CurrentUser`,
-//! `MaybeUser` and `Organizer` extractors, the CSRF cookie middleware and the `CsrfForm`
+//! Who is asking, for axum: the client's address (`X-Forwarded-For` believed from trusted
+//! proxies only), the session cookie and bearer token, the `CurrentUser`, `MaybeUser` and
+//! `Organizer` extractors, the CSRF cookie middleware and the `CsrfForm`
 //! extractor every form post goes through. The accounts themselves are `app::accounts`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -15,6 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::app::accounts::{
     CSRF_COOKIE, CurrentUser, Role, SESSION_COOKIE, SESSION_SECS, constant_time_eq, new_token,
 };
+use crate::app::attempts::Client;
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
 
@@ -54,6 +58,63 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
+}
+
+/// The client a request came from: the connection's peer, or, when the peer is one of the
+/// `trusted` proxies, the nearest address in `X-Forwarded-For` that is not (each proxy
+/// appends the address it was reached from, so the entries left of it are whatever the client
+/// wrote and prove nothing).
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.contains(&ip.to_canonical());
+    let peer = peer?.to_canonical();
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        else {
+            // A trusted proxy passed on something that is no address: its own view is all
+            // there is.
+            return Some(peer);
+        };
+        if !is_trusted(&ip) {
+            return Some(ip.to_canonical());
+        }
+    }
+    Some(peer)
+}
+
+impl FromRequestParts<Services> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self::new(client_address(
+            &parts.headers,
+            peer,
+            &state.settings.http.trusted_proxies,
+        )))
+    }
 }
 
 /// Looks up the session a request carries: a bearer token, else the session cookie.
@@ -182,39 +243,62 @@ impl FromRequestParts<Services> for Organizer {
     }
 }
 
-/// The CSRF token of a request, set by [`csrf_cookie`] when the browser had none.
+/// The CSRF token a request's forms carry, put in by [`csrf_cookie`].
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+/// A well-formed token (64 hex digits) or nothing.
+fn well_formed(value: String) -> Option<String> {
+    (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())).then_some(value)
+}
+
+/// The CSRF token a browser's forms must carry. With a session cookie it is bound to that
+/// session: an HMAC of the session token under the master key, so a token planted by
+/// whoever can set cookies for our host (a sibling subdomain, a plain-HTTP answer on the
+/// way), or read from the attacker's own session, is worth nothing in the victim's. Before
+/// a session (registration, login, reset) it is the browser's CSRF cookie, whose own value
+/// is all a form can be bound to.
+fn bound_csrf_token(state: &Services, headers: &HeaderMap) -> Option<String> {
+    match cookie_value(headers, SESSION_COOKIE).and_then(well_formed) {
+        Some(session) => Some(state.master.derive_token("csrf", session.as_bytes())),
+        None => cookie_value(headers, CSRF_COOKIE).and_then(well_formed),
+    }
+}
+
 /// Middleware: every response to a browser without the CSRF cookie sets one, and the
-/// handlers see its value (to put in their forms) as a [`CsrfToken`] extension.
+/// handlers see the token their forms must carry (bound to the session when there is one)
+/// as a [`CsrfToken`] extension.
 pub async fn csrf_cookie(
     axum::extract::State(state): axum::extract::State<Services>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let existing = cookie_value(request.headers(), CSRF_COOKIE)
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-    let (token, fresh) = match existing {
-        Some(t) => (t, false),
+    let fresh = match cookie_value(request.headers(), CSRF_COOKIE).and_then(well_formed) {
+        Some(_) => None,
         None => match new_token() {
-            Ok(t) => (t, true),
+            Ok(t) => Some(t),
             Err(e) => return e.into_response(),
         },
     };
-    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let token = match (&fresh, bound_csrf_token(&state, request.headers())) {
+        (_, Some(bound)) => bound,
+        (Some(fresh), None) => fresh.clone(),
+        (None, None) => String::new(),
+    };
+    request.extensions_mut().insert(CsrfToken(token));
     let mut response = next.run(request).await;
-    if fresh
+    if let Some(fresh) = fresh
         && let Ok(v) =
-            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &token, SESSION_SECS, "Strict"))
+            HeaderValue::from_str(&cookie(&state, CSRF_COOKIE, &fresh, SESSION_SECS, "Strict"))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }
 
-/// A form post that passed the CSRF check: its `_csrf` field equals the browser's CSRF
-/// cookie (which another site can neither read nor set), and any `Origin` header is ours.
+/// A form post that passed the CSRF check: its `_csrf` field is the token bound to the
+/// browser's session (or, before one, equals its CSRF cookie, which another site can
+/// neither read nor set), and any `Origin` header is ours.
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub T);
 
@@ -223,7 +307,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
 
     async fn from_request(req: Request, state: &Services) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
-        let cookie = cookie_value(&headers, CSRF_COOKIE);
+        let expected = bound_csrf_token(state, &headers);
         // An opaque `Origin: null` (a sandboxed frame, a data: page, a redirect from another
         // site) is never one of our pages: refused like another site's origin.
         if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
@@ -245,8 +329,8 @@ impl<T: DeserializeOwned + Send> FromRequest<Services> for CsrfForm<T> {
             .map_err(|_| AppError::PayloadTooLarge)?;
         let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))?;
-        match (cookie, fields.get("_csrf")) {
-            (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()) => {}
+        match (expected, fields.get("_csrf")) {
+            (Some(e), Some(f)) if constant_time_eq(e.as_bytes(), f.as_bytes()) => {}
             _ => return Err(AppError::Csrf),
         }
         serde_urlencoded::from_bytes(&bytes)
@@ -270,6 +354,46 @@ fn same_origin(state: &Services, headers: &HeaderMap, origin: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        // From a stranger the header is a claim like any other: ignored.
+        let stranger = Some(ip("198.51.100.9"));
+        assert_eq!(client_address(&h, stranger, &proxies), stranger);
+        assert_eq!(client_address(&h, stranger, &[]), stranger);
+        // Through the proxies: the nearest hop that is not one, never the client's own words.
+        assert_eq!(
+            client_address(&h, Some(ip("10.0.0.1")), &proxies),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            client_address(&h, Some(ip("::ffff:10.0.0.1")), &proxies),
+            Some(ip("203.0.113.7"))
+        );
+        // No header, or only proxies in it: the proxy is the client.
+        assert_eq!(
+            client_address(&HeaderMap::new(), Some(ip("10.0.0.1")), &proxies),
+            Some(ip("10.0.0.1"))
+        );
+        let mut garbled = HeaderMap::new();
+        garbled.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("not an address"),
+        );
+        assert_eq!(
+            client_address(&garbled, Some(ip("10.0.0.1")), &proxies),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(client_address(&h, None, &proxies), None);
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

@@ -1,5 +1,5 @@
 //! The organizer console's API: ticket types (create, edit before sales, pause), orders and
-//! tickets (search, void, comp, resend), gate devices (enrollment codes with their QR,
+//! tickets (search, void, comp, resend, revoking an order's link), gate devices (enrollment codes with their QR,
 //! the list, revocation, doors-open readiness), live gate counts, CSV exports and signing key
 //! rotation and retirement. Every route takes an [`Organizer`].
 //!
@@ -474,6 +474,25 @@ pub async fn resend(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Revokes an order's access token (its link in the confirmation, leaked or forwarded): it
+/// opens nothing from then on (`403 link_closed`). The buyer keeps the tickets.
+#[utoipa::path(
+    post,
+    operation_id = "console_revoke_order_link",
+    path = "/api/v1/console/orders/{id}/revoke-link",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked (also when it was already)"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such order"))
+)]
+pub async fn revoke_order_link(
+    _: Organizer,
+    State(state): State<Services>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, AppError> {
+    orders::revoke_link(&state, id, Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/v1/console/comps` body.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -858,6 +877,7 @@ pub async fn retire_key(
         search,
         void_ticket,
         resend,
+        revoke_order_link,
         comp,
         ticket_types,
         create_ticket_type,
@@ -906,6 +926,10 @@ pub fn routes() -> Router<Services> {
         .route("/api/v1/console/search", get(search))
         .route("/api/v1/console/tickets/{id}/void", post(void_ticket))
         .route("/api/v1/console/orders/{id}/resend", post(resend))
+        .route(
+            "/api/v1/console/orders/{id}/revoke-link",
+            post(revoke_order_link),
+        )
         .route("/api/v1/console/comps", post(comp))
         .route("/api/v1/console/events", post(create_event))
         .route(

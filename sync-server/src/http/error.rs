@@ -38,9 +38,11 @@ impl AppError {
             Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "role_required"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             Self::BadLink => (StatusCode::BAD_REQUEST, "bad_link"),
+            Self::LinkClosed(_) => (StatusCode::FORBIDDEN, "link_closed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::NotTransferable(_) => (StatusCode::CONFLICT, "not_transferable"),
-            Self::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::TooManyHolds { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_holds"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Replayed => (StatusCode::CONFLICT, "conflict"),
@@ -59,8 +61,10 @@ pub struct ErrorBody {
     /// `sales_paused`,
     /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `not_refundable`, `payment_unavailable`, `login_required`,
-    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `conflict`, `not_transferable`,
-    /// `too_many_attempts`, `busy` (503, with `Retry-After`), `storage_unavailable` (503,
+    /// `bad_credentials`, `role_required`, `csrf`, `bad_link`, `link_closed` (an order link
+    /// revoked, or expired after the event), `conflict`, `not_transferable`,
+    /// `too_many_attempts` (429, with `Retry-After`), `too_many_holds` (429, with
+    /// `Retry-After`: unpaid orders), `busy` (503, with `Retry-After`), `storage_unavailable` (503,
     /// with `Retry-After`: nothing was saved), `internal`.
     pub error: String,
     /// What went wrong, for a person.
@@ -82,14 +86,14 @@ impl IntoResponse for AppError {
         )
             .into_response();
         let retry_after = match self {
-            Self::Busy => Some("1"),
-            Self::StorageUnavailable(_) => Some(STORAGE_RETRY_AFTER),
+            Self::Busy => Some(HeaderValue::from_static("1")),
+            Self::StorageUnavailable(_) => Some(HeaderValue::from_static(STORAGE_RETRY_AFTER)),
+            Self::TooManyAttempts { retry_after_secs }
+            | Self::TooManyHolds { retry_after_secs } => Some(HeaderValue::from(retry_after_secs)),
             _ => None,
         };
         if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
     }

@@ -2,6 +2,7 @@
 //! asked for) and check-in upload, each a few lines over `app::gates`, which owns the
 //! use-cases; and the one mapping from [`GateError`] to the device API's statuses and codes.
 //! Every refusal is `{"error", "message"}`; a revoked device gets `401 device_revoked`.
+//! Enrollment's bodies are described as schemas by twins of core's wire types.
 
 use std::io::Write;
 
@@ -23,10 +24,60 @@ use crate::store::DeviceRow;
 const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The OpenAPI part of the sync API. The bodies are the wire types of
-/// `tessera_core::sync`, described field by field in docs/sync-protocol.md.
+/// `tessera_core::sync`, described field by field in docs/sync-protocol.md; enrollment's are
+/// schemas too, so a client no one here wrote can build its request.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(enroll, changes, upload, enroll_page))]
+#[openapi(
+    paths(enroll, changes, upload, enroll_page),
+    components(schemas(EnrollRequestDoc, EnrollResponseDoc))
+)]
 pub struct SyncApiDoc;
+
+/// `POST /api/v1/sync/enroll`'s body, `tessera_core::sync::EnrollRequest`, as a schema: core
+/// knows nothing of OpenAPI. A test deserializes the wire type's JSON into this twin (unknown
+/// fields refused), so the two cannot drift apart.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EnrollRequest)]
+#[allow(dead_code)] // Exists for the OpenAPI document (and the test that checks it).
+pub struct EnrollRequestDoc {
+    /// The sync protocol the app speaks (`1`).
+    #[schema(minimum = 1)]
+    protocol: u32,
+    /// The one-time code printed by `tessera-server device-code` (or carried by the
+    /// enrollment QR code), as typed: case, spaces and dashes do not matter.
+    code: String,
+    /// The device's own id: 32 hex digits, random, the first half of every check-in's key.
+    #[schema(pattern = "^[0-9A-Fa-f]{32}$")]
+    device_id: String,
+    /// The app's version, shown to organizers.
+    #[schema(max_length = 64)]
+    app_version: String,
+    /// The device's clock when it sent the request (RFC 3339), for its skew.
+    #[schema(value_type = String, format = DateTime)]
+    device_time: String,
+}
+
+/// `POST /api/v1/sync/enroll`'s answer, `tessera_core::sync::EnrollResponse`, as a schema.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EnrollResponse)]
+#[allow(dead_code)] // Exists for the OpenAPI document (and the test that checks it).
+pub struct EnrollResponseDoc {
+    /// The sync protocol the server speaks.
+    protocol: u32,
+    /// The device id, as registered.
+    device_id: String,
+    /// The name the organizer gave the device.
+    name: String,
+    /// The gate the organizer assigned, if any.
+    gate: Option<String>,
+    /// The bearer token of every later request: shown once, the server keeps its hash.
+    token: String,
+    /// The server's clock (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    server_time: String,
+}
 
 /// The sync routes.
 pub fn routes() -> Router<Services> {
@@ -77,9 +128,9 @@ impl IntoResponse for GateError {
 #[utoipa::path(
     post,
     path = "/api/v1/sync/enroll",
-    request_body(content_type = "application/json", description = "EnrollRequest: protocol, code, device_id (32 hex digits), app_version, device_time"),
+    request_body(content = EnrollRequestDoc, content_type = "application/json"),
     responses(
-        (status = 200, description = "EnrollResponse: protocol, device_id, name, gate, token (shown once), server_time"),
+        (status = 200, body = EnrollResponseDoc, description = "The device's token (shown once)"),
         (status = 400, description = "malformed request"),
         (status = 404, description = "bad_code"),
         (status = 409, description = "code_used, or device_enrolled: an active device has this id (the code stays unused)"),
@@ -220,4 +271,40 @@ pub async fn enroll_page(Query(q): Query<CodeQuery>) -> Html<String> {
          <p>On a headless scanner: <code>tessera-scan enroll --server URL --code {code}</code></p>\
          <p>The code works once and expires; ask the organizer for a new one if it fails.</p></body></html>"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema twins read the wire types' JSON with unknown fields refused: a field added
+    /// to core's type and not here fails this test.
+    #[test]
+    fn the_enrollment_schemas_read_the_wire_types() {
+        let request = EnrollRequest {
+            protocol: tessera_core::sync::PROTOCOL,
+            code: "ABCD-EFGH".into(),
+            device_id: "a1".repeat(16),
+            app_version: "tessera-scan 1".into(),
+            device_time: Utc::now(),
+        };
+        let json = serde_json::to_string(&request).unwrap_or_default();
+        assert!(
+            serde_json::from_str::<EnrollRequestDoc>(&json).is_ok(),
+            "{json}"
+        );
+        let response = EnrollResponse {
+            protocol: tessera_core::sync::PROTOCOL,
+            device_id: "a1".repeat(16),
+            name: "Gate A".into(),
+            gate: Some("Main Gate".into()),
+            token: "t".into(),
+            server_time: Utc::now(),
+        };
+        let json = serde_json::to_string(&response).unwrap_or_default();
+        assert!(
+            serde_json::from_str::<EnrollResponseDoc>(&json).is_ok(),
+            "{json}"
+        );
+    }
 }

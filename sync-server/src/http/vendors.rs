@@ -56,17 +56,20 @@ pub struct BoothPurchaseOut {
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
         (status = 409, body = ErrorBody, description = "sold_out: no booths of this category left"),
         (status = 422, body = ErrorBody, description = "invalid (the message names the field), unknown_ticket_type, or sales_paused"),
+        (status = 429, body = ErrorBody, description = "too_many_holds: this address or client holds as many unpaid orders as it may (card payments)",
+            headers(("Retry-After" = u64, description = "Seconds until a hold frees"))),
         (status = 502, body = ErrorBody, description = "payment_unavailable"),
     )
 )]
 pub async fn buy_booth_api(
     State(state): State<Services>,
+    client: crate::app::attempts::Client,
     headers: HeaderMap,
     ApiJson(body): ApiJson<BoothPurchaseIn>,
 ) -> Result<(StatusCode, Json<BoothPurchaseOut>), AppError> {
     let key = orders::idempotency_key("vendor-booths", idempotency_header(&headers)?, &body)?;
     let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
-        Ok(buy_booth(&state, &body, key.clone(), Utc::now())
+        Ok(buy_booth(&state, &body, key.clone(), &client, Utc::now())
             .await?
             .placed
             .id)

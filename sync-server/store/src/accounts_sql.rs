@@ -1,5 +1,6 @@
 //! The account tables: users and their role, sessions (hashed tokens), one-time email
-//! tokens (verification, password reset), failed logins, and the two changes an attendee
+//! tokens (verification, password reset), attempts at the account forms counted per key, and
+//! the two changes an attendee
 //! makes to a ticket — a transfer and an upgrade — each one conditional on the revision the
 //! attendee saw, so a double submit or a race changes a ticket once. Like [`super::sql`],
 //! one SQL body serves both backends; hashing, signing and rules live in the server's
@@ -33,6 +34,33 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// One key an attempt is counted under (`""` where the key leaves the address or the client
+/// out), with the most attempts it may hold within the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptKey {
+    /// What is attempted: `login`, `register`, `reset`, ...
+    pub action: &'static str,
+    /// The normalised address, or `""`.
+    pub address: String,
+    /// The client's address, or `""`.
+    pub client: String,
+    /// Most attempts within the window, this one included.
+    pub limit: i64,
+}
+
+/// What [`AccountStore::try_attempt`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The attempt is counted under every key (the rows' ids, to release on success).
+    Admitted(Vec<i64>),
+    /// A key is full: nothing was counted. `oldest` is the time of that key's oldest attempt
+    /// in the window (the window's length after it, a slot frees).
+    Refused {
+        /// Unix seconds.
+        oldest: i64,
+    },
 }
 
 /// A user to create.
@@ -87,6 +115,24 @@ pub struct TicketTransfer {
     /// Unix seconds (the claims' issue time).
     pub issued_at: i64,
     /// When the two notices are due.
+    pub email_due_ms: i64,
+}
+
+/// A ticket's new code under the current key (the key-compromise drill): the same holder,
+/// type and days, the next revision.
+#[derive(Debug, Clone)]
+pub struct TicketReissue {
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The revision the reissue signed after; anything else means it changed meanwhile.
+    pub expected_revision: i64,
+    /// The new revision's QR text.
+    pub qr_text: String,
+    /// Key id of the signature.
+    pub key_id: i64,
+    /// Unix seconds (the claims' issue time).
+    pub issued_at: i64,
+    /// When the holder's notice is due.
     pub email_due_ms: i64,
 }
 
@@ -204,12 +250,30 @@ pub trait AccountStore: Send + Sync {
     async fn reset_password(&self, token_id: i64, hash: &str, now: i64)
     -> Result<bool, StoreError>;
 
-    /// Records a failed login.
-    async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError>;
-    /// Failed logins for an address since `since`.
-    async fn login_failures_since(&self, email: &str, since: i64) -> Result<i64, StoreError>;
-    /// Forgets failures (after a successful login).
-    async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError>;
+    /// Counts an attempt made at `at` under every key, unless a key already holds its limit
+    /// of attempts made since `since`.
+    ///
+    /// Race-free on both backends: each key's row is committed before any key is counted,
+    /// and the count takes every committed row, so of racing attempts the k-th to commit
+    /// sees at least k and no more than `limit` are admitted (a racing refusal may make
+    /// another refused, never another admitted). A refused attempt's rows are deleted: a
+    /// refusal never lengthens anyone's wait.
+    async fn try_attempt(
+        &self,
+        keys: &[AttemptKey],
+        at: i64,
+        since: i64,
+    ) -> Result<AttemptOutcome, StoreError>;
+    /// Uncounts an admitted attempt (it succeeded: only failures count).
+    async fn release_attempts(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Forgets every attempt of `action` for `address`: with one client (`Some`), or from
+    /// every client and the address's own key (`None`).
+    async fn clear_attempts(
+        &self,
+        action: &str,
+        address: &str,
+        client: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// Tickets held by an address, newest first.
     async fn holder_tickets(&self, email: &str) -> Result<Vec<TicketView>, StoreError>;
@@ -239,6 +303,13 @@ pub trait AccountStore: Send + Sync {
     /// Gives a ticket to another person and queues both notices, atomically. `Conflict`
     /// when the ticket changed, is not valid, or is no longer the giver's.
     async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError>;
+    /// Valid tickets whose code another key than `key_id` signed, by id: what a reissue
+    /// under `key_id` moves.
+    async fn tickets_not_signed_by(&self, key_id: i64) -> Result<Vec<i64>, StoreError>;
+    /// Writes a reissued ticket's next revision (`superseded_by = 'reissue'`, so the feed
+    /// tells gates the old code was reissued) and queues the new code to its holder, in one
+    /// transaction; `false` when the ticket changed meanwhile (or is no longer valid).
+    async fn reissue_ticket(&self, r: &TicketReissue) -> Result<bool, StoreError>;
     /// Upgrades a ticket: takes capacity on the new type, returns it on the old, stores the
     /// paid difference as an order, writes the new revision and queues the notice,
     /// atomically. `SoldOut` or `Conflict` change nothing.
@@ -569,32 +640,98 @@ where
         Ok(true)
     }
 
-    async fn record_login_failure(&self, email: &str, at: i64) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        sqlx::query("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
-            .bind(email)
+    async fn try_attempt(
+        &self,
+        keys: &[AttemptKey],
+        at: i64,
+        since: i64,
+    ) -> Result<AttemptOutcome, StoreError> {
+        let mut ids = Vec::with_capacity(keys.len());
+        // Each row in a statement of its own, committed before the counts below: counted in
+        // one transaction, two racing attempts could each miss the other's row.
+        for key in keys {
+            let _w = self.write_guard().await;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO attempts (action, address, client, at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(key.action)
+            .bind(key.address.as_str())
+            .bind(key.client.as_str())
             .bind(at)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
+            ids.push(id);
+        }
+        for key in keys {
+            let row = sqlx::query(
+                "SELECT COUNT(*), MIN(at) FROM attempts \
+                 WHERE action = $1 AND address = $2 AND client = $3 AND at >= $4",
+            )
+            .bind(key.action)
+            .bind(key.address.as_str())
+            .bind(key.client.as_str())
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+            let count: i64 = row.try_get(0)?;
+            let oldest: Option<i64> = row.try_get(1)?;
+            if count > key.limit {
+                self.release_attempts(&ids).await?;
+                return Ok(AttemptOutcome::Refused {
+                    oldest: oldest.unwrap_or(at),
+                });
+            }
+        }
+        // What has left every window is forgotten.
+        if let Some(key) = keys.first() {
+            let _w = self.write_guard().await;
+            sqlx::query("DELETE FROM attempts WHERE action = $1 AND at < $2")
+                .bind(key.action)
+                .bind(since)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(AttemptOutcome::Admitted(ids))
+    }
+
+    async fn release_attempts(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        for id in ids {
+            sqlx::query("DELETE FROM attempts WHERE id = $1")
+                .bind(*id)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 
-    async fn login_failures_since(&self, email: &str, since: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $2")
-                .bind(email)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
+    async fn clear_attempts(
+        &self,
+        action: &str,
+        address: &str,
+        client: Option<&str>,
+    ) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        sqlx::query("DELETE FROM login_failures WHERE email = $1")
-            .bind(email)
-            .execute(&self.pool)
-            .await?;
+        match client {
+            Some(client) => {
+                sqlx::query(
+                    "DELETE FROM attempts WHERE action = $1 AND address = $2 AND client = $3",
+                )
+                .bind(action)
+                .bind(address)
+                .bind(client)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM attempts WHERE action = $1 AND address = $2")
+                    .bind(action)
+                    .bind(address)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
         Ok(())
     }
 
@@ -737,6 +874,54 @@ where
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn tickets_not_signed_by(&self, key_id: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE status = 'valid' AND key_id <> $1 ORDER BY id",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn reissue_ticket(&self, r: &TicketReissue) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE tickets SET revision = revision + 1, qr_text = $1, key_id = $2, \
+             issued_at = $3, superseded_by = 'reissue' \
+             WHERE id = $4 AND revision = $5 AND status = 'valid' \
+             RETURNING order_id, holder_email",
+        )
+        .bind(&r.qr_text)
+        .bind(r.key_id)
+        .bind(r.issued_at)
+        .bind(r.ticket_id)
+        .bind(r.expected_revision)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let order_id: i64 = row.try_get("order_id")?;
+        let holder: Option<String> = row.try_get("holder_email")?;
+        if let Some(holder) = holder {
+            Self::queue_outbox(
+                &mut *tx,
+                OutboxRow {
+                    kind: OutboxKind::TicketReissued,
+                    order_id: Some(order_id),
+                    ref_id: Some(r.ticket_id),
+                    recipient: &holder,
+                    due_ms: r.email_due_ms,
+                    now: r.issued_at,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {

@@ -33,7 +33,8 @@ mod vendor_sql;
 mod wallet_sql;
 
 pub use accounts_sql::{
-    AccountStore, EmailToken, NewUser, TicketTransfer, TicketUpgrade, UpgradeRevision, User,
+    AccountStore, AttemptKey, AttemptOutcome, EmailToken, NewUser, TicketReissue, TicketTransfer,
+    TicketUpgrade, UpgradeRevision, User,
 };
 pub use backend::{Affected, Backend};
 pub use console_sql::{CheckInRow, ConsoleStore, OrderSummary, TicketRow};
@@ -468,6 +469,8 @@ pub struct Order {
     pub upgrade_ticket_id: Option<i64>,
     /// The type that ticket had before the upgrade.
     pub upgrade_from_type: Option<i64>,
+    /// When an organizer revoked its access token (unix seconds); `None` while it works.
+    pub token_revoked_at: Option<i64>,
 }
 
 /// A ticket with what a printout or an email needs about its type and event.
@@ -599,6 +602,11 @@ pub trait Store:
     async fn place_order(&self, order: &NewOrder) -> Result<(), StoreError>;
     /// An order by id.
     async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
+    /// The events an order's items are for.
+    async fn order_events(&self, order_id: i64) -> Result<Vec<Event>, StoreError>;
+    /// Revokes an order's access token; `false` when there is no such order or it was
+    /// revoked already.
+    async fn revoke_order_token(&self, order_id: i64, now: i64) -> Result<bool, StoreError>;
     /// An order's tickets, by id.
     async fn order_tickets(&self, order_id: i64) -> Result<Vec<TicketView>, StoreError>;
     /// The order an `Idempotency-Key` of `scope` names, with the request hash it came with.

@@ -35,7 +35,7 @@ pub(crate) static TICKET_VIEW_SELECT: LazyLock<String> = LazyLock::new(|| {
 
 /// The columns [`order_from`] reads.
 pub(crate) const ORDER_SELECT: &str = "SELECT id, email, name, status, payment, total_cents, currency, token_hash, \
-         created_at, upgrade_ticket_id, upgrade_from_type FROM orders";
+         created_at, upgrade_ticket_id, upgrade_from_type, token_revoked_at FROM orders";
 
 pub(super) fn order_from<R: Row>(row: &R) -> Result<Order, StoreError>
 where
@@ -57,6 +57,7 @@ where
         created_at: row.try_get("created_at")?,
         upgrade_ticket_id: row.try_get("upgrade_ticket_id")?,
         upgrade_from_type: row.try_get("upgrade_from_type")?,
+        token_revoked_at: row.try_get("token_revoked_at")?,
     })
 }
 
@@ -389,6 +390,33 @@ where
             .as_ref()
             .map(order_from)
             .transpose()
+    }
+
+    async fn order_events(&self, order_id: i64) -> Result<Vec<Event>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, venue, timezone, days FROM events WHERE id IN \
+             (SELECT tt.event_id FROM order_items oi \
+              JOIN ticket_types tt ON tt.id = oi.ticket_type_id WHERE oi.order_id = $1) \
+             ORDER BY id",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(event_from)
+        .collect()
+    }
+
+    async fn revoke_order_token(&self, order_id: i64, now: i64) -> Result<bool, StoreError> {
+        let _w = self.write_guard().await;
+        let done = sqlx::query(
+            "UPDATE orders SET token_revoked_at = $2 WHERE id = $1 AND token_revoked_at IS NULL",
+        )
+        .bind(order_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn order_tickets(&self, order_id: i64) -> Result<Vec<TicketView>, StoreError> {

@@ -155,6 +155,8 @@ stored_names! {
         TicketTransferredIn = "ticket_transferred_in",
         /// An upgraded ticket's new pass.
         TicketUpgraded = "ticket_upgraded",
+        /// A ticket's new code, reissued under a new signing key.
+        TicketReissued = "ticket_reissued",
         /// "Email me my tickets again".
         MyTickets = "my_tickets",
     }

@@ -430,3 +430,77 @@ async fn sold_out_is_409_and_sells_nothing() {
     assert_eq!(status, 201, "{body}");
     app.stop().await;
 }
+
+/// A client no one here wrote builds its enrollment from the API document alone: the
+/// request body is a schema (its fields required, the device id's form, the version's
+/// length), the answer too, and both name exactly the wire types' fields.
+#[tokio::test]
+async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resolve = |schema: &Value| -> Value {
+        let name = schema["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not a schema reference: {schema}"))
+            .trim_start_matches("#/components/schemas/")
+            .to_owned();
+        doc["components"]["schemas"][&name].clone()
+    };
+    let op = &doc["paths"]["/api/v1/sync/enroll"]["post"];
+    let request = resolve(&op["requestBody"]["content"]["application/json"]["schema"]);
+    let response = resolve(&op["responses"]["200"]["content"]["application/json"]["schema"]);
+    let names = |schema: &Value| -> std::collections::BTreeSet<String> {
+        schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no properties: {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let wire = tessera_core::sync::EnrollRequest {
+        protocol: tessera_core::sync::PROTOCOL,
+        code: "ABCD-EFGH".into(),
+        device_id: "a1".repeat(16),
+        app_version: "tessera-scan 1".into(),
+        device_time: chrono::Utc::now(),
+    };
+    let wire = serde_json::to_value(&wire).unwrap();
+    let wire_names: std::collections::BTreeSet<String> =
+        wire.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(names(&request), wire_names);
+    let required: std::collections::BTreeSet<String> = request["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(required, wire_names, "every field is required");
+    assert_eq!(
+        request["properties"]["device_id"]["pattern"],
+        "^[0-9A-Fa-f]{32}$"
+    );
+    assert_eq!(request["properties"]["app_version"]["maxLength"], 64);
+    let answer = tessera_core::sync::EnrollResponse {
+        protocol: tessera_core::sync::PROTOCOL,
+        device_id: "a1".repeat(16),
+        name: "Gate A".into(),
+        gate: None,
+        token: "t".into(),
+        server_time: chrono::Utc::now(),
+    };
+    let answer = serde_json::to_value(&answer).unwrap();
+    assert_eq!(
+        names(&response),
+        answer.as_object().unwrap().keys().cloned().collect()
+    );
+    app.stop().await;
+}

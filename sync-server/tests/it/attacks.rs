@@ -1,6 +1,10 @@
 //! The server under attack, as an attacker would run it: a burst of anonymous logins against
-//! the real binary, each an argon2id check of 19 MiB; a form posted from an opaque origin; a
-//! webhook secret configured as nothing.
+//! the real binary, each an argon2id check of 19 MiB; a stranger guessing the organizer's
+//! password, racing guesses and password spraying against the account forms' limits; a form
+//! posted from an opaque origin or with a planted CSRF cookie; order links used after the
+//! event or after an organizer revoked them; unpaid orders hoarding tickets; a leaked signing
+//! key and the drill that retires it; slow, silent and idle kept-alive connections holding
+//! every slot; a webhook secret configured as nothing.
 
 use std::time::{Duration, Instant};
 
@@ -33,7 +37,12 @@ fn peak_rss(pid: u32) -> u64 {
 async fn a_login_burst_keeps_memory_bounded_and_health_answering() {
     let db = TestDb::sqlite();
     let dir = db.dir.path().to_string_lossy().into_owned();
-    let server = server_process(&["serve", "--data-dir", &dir], &[]);
+    // All 500 come from this one client: the per-client login limit is lifted so that every
+    // one reaches the hashing pool (else all but 50 would be told to wait at no cost).
+    let server = server_process(
+        &["serve", "--data-dir", &dir],
+        &[("TESSERA_LOGIN_PER_CLIENT", "1000000".to_owned())],
+    );
     let pid = server.child.id();
     let base = server.base.clone();
     let http = reqwest::Client::new();
@@ -512,6 +521,630 @@ async fn slow_and_idle_connections_are_closed() {
             "slow connection {i} was still open after 3 s ({:?} in)",
             started.elapsed()
         );
+    }
+    app.stop().await;
+}
+
+/// A login as a client behind the proxy at `from` (its `X-Forwarded-For`), retried while the
+/// hashing pool says it is busy: the status and `Retry-After` of the answer that judged it.
+async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> (u16, Option<u64>) {
+    loop {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/login"))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        if status == 503 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        return (status, retry_after);
+    }
+}
+
+/// Lock-out: a stranger behind the festival's load balancer guesses the organizer's password
+/// far past any limit. After five guesses he is told to wait (429 with `Retry-After`), and
+/// while he keeps trying the organizer, on another client, logs in at once: a stranger's
+/// guesses slow the stranger, never the account's owner.
+async fn a_stranger_cannot_lock_the_organizer_out(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.http.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    let app = TestApp::spawn(settings).await;
+    crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let mut answers = Vec::new();
+    for n in 0..12 {
+        let guess = format!("organizer{n}!2024");
+        answers.push(login_from(&app, "203.0.113.7", "boss@example.com", &guess).await);
+    }
+    let (status, _) = login_from(
+        &app,
+        "198.51.100.20",
+        "boss@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    assert_eq!(status, 200, "the organizer was locked out by a stranger");
+    // The stranger's five guesses were judged; then he was told how long to wait.
+    let judged = answers.iter().filter(|(s, _)| *s == 401).count();
+    assert_eq!(judged, 5, "{answers:?}");
+    assert!(
+        answers[5..]
+            .iter()
+            .all(|a| a.0 == 429 && a.1.is_some_and(|secs| (1..=900).contains(&secs))),
+        "{answers:?}"
+    );
+    // The stranger is still waiting, even with the right password.
+    let (status, _) = login_from(
+        &app,
+        "203.0.113.7",
+        "boss@example.com",
+        "correct horse battery staple",
+    )
+    .await;
+    assert_eq!(status, 429);
+    app.stop().await;
+}
+
+on_both_backends!(
+    a_stranger_cannot_lock_the_organizer_out_on,
+    a_stranger_cannot_lock_the_organizer_out
+);
+
+/// Guessing at once: one client (no proxy is trusted, so the `X-Forwarded-For` it rotates
+/// is its own words and changes nothing) sends 40 guesses for one address together, then one
+/// password for 40 addresses together. However they race, no more guesses are judged than
+/// the limits allow: five for the address, eight for the client in all.
+async fn racing_guesses_never_pass_the_limits(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.limits.login_per_client = 8;
+    let app = std::sync::Arc::new(TestApp::spawn(settings).await);
+    let race = |addresses: Vec<String>| {
+        let app = app.clone();
+        async move {
+            let racing: Vec<_> = addresses
+                .into_iter()
+                .enumerate()
+                .map(|(i, email)| {
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        let from = format!("192.0.2.{}", i + 1);
+                        login_from(&app, &from, &email, "Winter2024!spray").await
+                    })
+                })
+                .collect();
+            let mut judged = 0;
+            let mut answers = Vec::new();
+            for r in racing {
+                let answer = r.await.unwrap();
+                if answer.0 == 401 {
+                    judged += 1;
+                }
+                answers.push(answer);
+            }
+            (judged, answers)
+        }
+    };
+    let (one_address, answers) = race(vec!["ada@example.com".to_owned(); 40]).await;
+    assert!(
+        (1..=5).contains(&one_address),
+        "{one_address} of 40 racing guesses for one address were judged"
+    );
+    let (many, more) = race((0..40).map(|i| format!("user{i}@example.com")).collect()).await;
+    assert!(
+        one_address + many <= 8,
+        "{} guesses from one client were judged",
+        one_address + many
+    );
+    // Every other guess was told when to come back.
+    for answer in answers.iter().chain(&more) {
+        assert!(
+            answer.0 == 401 || (answer.0 == 429 && answer.1.is_some()),
+            "{answer:?}"
+        );
+    }
+    std::sync::Arc::into_inner(app).unwrap().stop().await;
+}
+
+on_both_backends!(
+    racing_guesses_never_pass_the_limits_on,
+    racing_guesses_never_pass_the_limits
+);
+
+/// The owner who forgot the password fails five times and is told to wait; the reset link
+/// from the mailbox lets them in at once with the new password: a successful reset forgets
+/// the address's failed logins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_clears_the_addresss_failed_logins() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    crate::accounts::account(&app, db.dir.path(), "ada@example.com", "Ada").await;
+    for n in 0..5 {
+        let guess = format!("was it this one {n}");
+        let (status, _) = login_from(&app, "-", "ada@example.com", &guess).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = login_from(&app, "-", "ada@example.com", "was it this one 6").await;
+    assert_eq!(status, 429);
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/password-reset"))
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let text =
+        crate::accounts::mail_with(db.dir.path(), "ada@example.com", "/account/reset?token=").await;
+    let token = crate::accounts::link_token(&text, "/account/reset?token=");
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/password-reset/confirm"))
+        .json(&json!({"token": token, "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (status, _) = login_from(&app, "-", "ada@example.com", "a brand new password").await;
+    assert_eq!(status, 200, "the reset did not lift the wait");
+    app.stop().await;
+}
+
+/// Flooding the other account forms from one client: registrations and reset requests are
+/// counted per client; past the limit they are told to wait and create or send nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_and_reset_requests_are_limited_per_client() {
+    let db = TestDb::sqlite();
+    let mut settings = db.settings();
+    settings.limits.register_per_client = 3;
+    settings.limits.reset_per_client = 3;
+    let app = TestApp::spawn(settings).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/register"))
+            .json(
+                &json!({"email": format!("bot{i}@example.com"), "name": "Bot",
+                          "password": "a long enough password"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429]);
+    let users = app.state.store.users().await.unwrap();
+    assert_eq!(
+        users.iter().filter(|u| u.email.starts_with("bot")).count(),
+        3
+    );
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let res = app
+            .http
+            .post(app.url("/api/v1/auth/password-reset"))
+            .json(&json!({"email": format!("bot{i}@example.com")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [202, 202, 202, 429, 429, 429]);
+    app.stop().await;
+}
+
+/// The `Set-Cookie` value of `name` in a response, if it sets one.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The `_csrf` field of a page's form.
+fn csrf_field(page: &str) -> String {
+    page.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// Cookie tossing: an attacker who can set a cookie for the festival's host (a sibling
+/// subdomain, a plain-HTTP answer on the way) plants a CSRF cookie of his own choosing in a
+/// logged-in organizer's browser, then has it post a form carrying that value, from a page
+/// whose `Origin` the browser does not send. The token is bound to the session: the form is
+/// refused and nothing changes, while the organizer's own form goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_csrf_cookie_does_not_pass_for_a_session() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The organizer logs in through the page.
+    let res = browser.get(app.url("/account/login")).send().await.unwrap();
+    let csrf_cookie = set_cookie(&res, "tessera_csrf").unwrap();
+    let token = csrf_field(&res.text().await.unwrap());
+    let res = browser
+        .post(app.url("/account/login"))
+        .header("Cookie", format!("tessera_csrf={csrf_cookie}"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", "boss@example.com"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&res, "tessera_session").unwrap();
+
+    // The planted cookie and the attacker's form, riding the organizer's session.
+    let planted = "a7".repeat(32);
+    let res = browser
+        .post(app.url("/account/profile"))
+        .header(
+            "Cookie",
+            format!("tessera_session={session}; tessera_csrf={planted}"),
+        )
+        .form(&[("_csrf", planted.as_str()), ("name", "Mallory was here")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the planted token passed"
+    );
+    let boss = app
+        .state
+        .store
+        .user_by_email("boss@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(boss.name, "Mallory was here");
+
+    // The token the organizer's own profile page carries works.
+    let cookies = format!("tessera_session={session}; tessera_csrf={csrf_cookie}");
+    let page = browser
+        .get(app.url("/account/profile"))
+        .header("Cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(app.url("/account/profile"))
+        .header("Cookie", &cookies)
+        .form(&[("_csrf", csrf_field(&page).as_str()), ("name", "The Boss")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+/// An order's link lives on in an inbox, a forwarded email, a browser's history. Once the
+/// event is over it opens nothing, and an organizer can close one that leaked at once: the
+/// order's API, its page and its tickets' codes answer 403 `link_closed`; another order's
+/// link still opens.
+async fn order_links_close_after_the_event_and_when_revoked(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (_, leaked) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    let (_, kept) = crate::support::buy(&app.http, &app.base, pass, 1).await;
+    let links = |order: &Value| {
+        let (id, token) = (
+            order["id"].as_i64().unwrap(),
+            order["access_token"].as_str().unwrap(),
+        );
+        let qr = order["tickets"][0]["links"]["qr_png"].as_str().unwrap();
+        vec![
+            app.url(&format!("/api/v1/orders/{id}?token={token}")),
+            app.url(&format!("/orders/{id}?token={token}")),
+            format!(
+                "{}?token={token}",
+                app.url(qr.trim_start_matches(&app.base))
+            ),
+        ]
+    };
+    let statuses = |urls: Vec<String>| {
+        let http = app.http.clone();
+        async move {
+            let mut out = Vec::new();
+            for url in urls {
+                let res = http.get(&url).send().await.unwrap();
+                out.push(res.status().as_u16());
+            }
+            out
+        }
+    };
+    assert_eq!(statuses(links(&leaked)).await, [200, 200, 200]);
+
+    // The event is over, a week and a day ago.
+    let past = (chrono::Utc::now() - chrono::Duration::days(10)).date_naive();
+    let days = format!("{},{}", past, past.succ_opt().unwrap());
+    crate::accounts::exec_sql(db, &format!("UPDATE events SET days = '{days}'")).await;
+    assert_eq!(
+        statuses(links(&kept)).await,
+        [403, 403, 403],
+        "an order link still opened a week after the event"
+    );
+    let res = app.http.get(&links(&kept)[0]).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "link_closed");
+
+    // The event is coming again; the organizer revokes the leaked link.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    crate::accounts::exec_sql(db, &format!("UPDATE events SET days = '{soon}'")).await;
+    assert_eq!(statuses(links(&kept)).await, [200, 200, 200]);
+    let organizer = crate::vendors::user_token(&app, "boss@example.com", "organizer").await;
+    let id = leaked["id"].as_i64().unwrap();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/console/orders/{id}/revoke-link")))
+        .bearer_auth(&organizer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        statuses(links(&leaked)).await,
+        [403, 403, 403],
+        "a revoked order link still opened"
+    );
+    assert_eq!(statuses(links(&kept)).await, [200, 200, 200]);
+    app.stop().await;
+}
+
+on_both_backends!(
+    order_links_close_after_the_event_and_when_revoked_on,
+    order_links_close_after_the_event_and_when_revoked
+);
+
+/// Inventory hoarding with card payments: an unpaid order holds its tickets until it expires.
+/// A hoarder behind the festival's proxy starts checkout after checkout, first under one
+/// address, then under fresh ones. Past the per-address and per-client limits each is told
+/// to wait (429 with `Retry-After`) and holds nothing more, while a buyer elsewhere still
+/// buys; and an unpaid order holds for ten minutes by default, not thirty.
+async fn unpaid_holds_are_limited_per_address_and_client(db: &TestDb) {
+    assert!(
+        tessera_server::config::Settings::default()
+            .payments
+            .order_ttl_secs
+            <= 10 * 60,
+        "the default hold is longer than ten minutes"
+    );
+    let (api, _double) = crate::payments::start_double().await;
+    let mut settings = crate::payments::stripe_settings(db, &api, 600);
+    settings.http.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    settings.payments.max_holds_per_address = 2;
+    settings.payments.max_holds_per_client = 4;
+    let app = TestApp::spawn(settings).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let order = |from: &'static str, email: String| {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/orders"));
+        async move {
+            let res = http
+                .post(url)
+                .header("X-Forwarded-For", from)
+                .json(&json!({"email": email, "name": "Hoarder",
+                              "items": [{"ticket_type": pass, "quantity": 5}]}))
+                .send()
+                .await
+                .unwrap();
+            let retry = res.headers().contains_key("retry-after");
+            (res.status().as_u16(), retry)
+        }
+    };
+    let mut one_address = Vec::new();
+    for _ in 0..4 {
+        one_address.push(order("203.0.113.7", "hoarder@example.com".into()).await);
+    }
+    let mut fresh = Vec::new();
+    for i in 0..3 {
+        fresh.push(order("203.0.113.7", format!("hoarder{i}@example.com")).await);
+    }
+    let held = |app: &TestApp| {
+        let store = app.state.store.clone();
+        async move {
+            store
+                .ticket_types()
+                .await
+                .unwrap()
+                .iter()
+                .find(|t| t.id == pass)
+                .unwrap()
+                .sold
+        }
+    };
+    assert_eq!(held(&app).await, 20, "{one_address:?} {fresh:?}");
+    assert_eq!(
+        one_address,
+        [(201, false), (201, false), (429, true), (429, true)]
+    );
+    assert_eq!(fresh, [(201, false), (201, false), (429, true)]);
+    let (status, _) = order("198.51.100.20", "someone@example.com".into()).await;
+    assert_eq!(status, 201);
+    app.stop().await;
+}
+
+on_both_backends!(
+    unpaid_holds_are_limited_per_address_and_client_on,
+    unpaid_holds_are_limited_per_address_and_client
+);
+
+/// The key-compromise drill, as the operations guide runs it while an attacker holds the
+/// leaked key and the server keeps selling: `keys rotate`, `keys reissue-all`, `keys retire`.
+/// Every holder is emailed a new code signed by the new key, which verifies after the old key
+/// is retired; the holders' old codes and the attacker's forgeries under the leaked key do
+/// not.
+async fn the_key_compromise_drill_reissues_every_ticket(db: &TestDb) {
+    let mut settings = db.settings();
+    settings.keys_reload_ms = 100;
+    let app = TestApp::spawn(settings).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = crate::support::buy(&app.http, &app.base, pass, 2).await;
+    assert_eq!(status, 201, "{order}");
+    let order_id = order["id"].as_i64().unwrap();
+    let old_codes: Vec<String> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect();
+    // What the attacker has: the signing key as it leaked, and a genuine code to copy.
+    let leaked = app.state.keys.read().await.clone();
+    let ring = crate::support::keyring(&app.http, &app.base).await;
+    let mut claims = *tessera_core::verify(&old_codes[0], &ring).unwrap().claims();
+    claims.ticket = tessera_core::TicketId(777_000_001);
+    let forged = leaked.signer().sign(&claims);
+    let old_key = i64::from(leaked.signer().id().0);
+
+    let dir = db.dir.path().display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--data-dir", &dir, "--database-url", &db.url];
+        all.extend_from_slice(args);
+        crate::cli::json_lines(&crate::cli::run(&all, &[]))
+    };
+    let rotated = cli(&["keys", "rotate"]);
+    let new_key = rotated[0]["key_id"].as_i64().unwrap();
+    let reissued = cli(&["keys", "reissue-all"]);
+    assert_eq!(reissued[0]["key_id"], new_key, "{reissued:?}");
+    assert_eq!(reissued[0]["reissued"], 2, "{reissued:?}");
+    cli(&["keys", "retire", &old_key.to_string()]);
+
+    let old_revisions: Vec<_> = old_codes
+        .iter()
+        .map(|c| tessera_core::verify(c, &ring).unwrap().claims().revision)
+        .collect();
+    // The running server sees the retirement within `keys_reload_ms`.
+    let ring =
+        crate::support::eventually("the old key retired", Duration::from_secs(10), || async {
+            let ring = crate::support::keyring(&app.http, &app.base).await;
+            tessera_core::verify(&forged, &ring)
+                .is_err()
+                .then_some(ring)
+        })
+        .await;
+    let tickets = app.state.store.order_tickets(order_id).await.unwrap();
+    for ((t, old), old_revision) in tickets.iter().zip(&old_codes).zip(old_revisions) {
+        assert_eq!(t.key_id, new_key);
+        assert_eq!(t.revision, i64::from(old_revision.0) + 1);
+        assert_eq!(t.superseded_by.as_deref(), Some("reissue"));
+        let verified = tessera_core::verify(&t.qr_text, &ring).expect("the new code verifies");
+        assert_eq!(verified.claims().revision.0, old_revision.0 + 1);
+        assert!(
+            tessera_core::verify(old, &ring).is_err(),
+            "an old code still verifies"
+        );
+    }
+    // Each holder is told, with the new code attached.
+    let dir = db.dir.path().to_owned();
+    let sent = crate::support::eventually("two reissue emails", Duration::from_secs(30), || {
+        let dir = dir.clone();
+        async move {
+            let sent: Vec<String> = crate::accounts::mails(&dir)
+                .into_iter()
+                .filter(|(to, subject, _)| {
+                    to == "ada@example.com" && subject.starts_with("A new code")
+                })
+                .map(|(_, _, text)| text)
+                .collect();
+            (sent.len() == 2).then_some(sent)
+        }
+    })
+    .await;
+    for t in &tickets {
+        assert!(
+            sent.iter()
+                .any(|text| text.contains(&format!("ticket {},", t.id))),
+            "no new code emailed for ticket {}",
+            t.id
+        );
+    }
+    assert!(
+        matches!(
+            tessera_core::verify(&forged, &ring),
+            Err(tessera_core::VerifyError::RetiredKey(_))
+        ),
+        "a forgery under the leaked key still verifies"
+    );
+    // Run again: nothing is left under an old key.
+    assert_eq!(cli(&["keys", "reissue-all"])[0]["reissued"], 0);
+    app.stop().await;
+}
+
+on_both_backends!(
+    the_key_compromise_drill_reissues_every_ticket_on,
+    the_key_compromise_drill_reissues_every_ticket
+);
+
+/// Keep-alive hoarding: a stranger fills every connection slot with connections that each
+/// make one quick request and then sit idle, kept alive, sending nothing more (the header
+/// timer only runs once a request's first byte arrives). Each is closed once
+/// `idle_timeout_ms` passes, and a real client is served as soon as one frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_kept_alive_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite();
+    let mut settings = db.settings();
+    settings.http.max_connections = 4;
+    settings.http.idle_timeout_ms = 500;
+    let app = TestApp::spawn(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+        idle.push(s);
+    }
+    let started = Instant::now();
+    let res = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("served once an idle connection is closed");
+    assert_eq!(res.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    for (i, mut s) in idle.into_iter().enumerate() {
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "idle connection {i} was still open");
     }
     app.stop().await;
 }

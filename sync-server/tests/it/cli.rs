@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support::{MASTER_KEY, TestDb, buy, eventually, keyring};
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
     cmd.args(args)
         .env("TESSERA_MASTER_KEY", MASTER_KEY)
@@ -26,7 +26,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-fn json_lines(out: &Output) -> Vec<Value> {
+pub(crate) fn json_lines(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))

@@ -29,7 +29,7 @@ const ORGANIZER_TOKEN: &str = "organizer-refund-token";
 
 /// What the double was asked.
 #[derive(Debug, Default)]
-struct Double {
+pub(crate) struct Double {
     sessions: Vec<HashMap<String, String>>,
     refunds: Vec<HashMap<String, String>>,
     /// Idempotency key → refund response, as Stripe replays a request with a known key.
@@ -37,7 +37,7 @@ struct Double {
     session_keys: HashMap<String, Value>,
 }
 
-type Shared = Arc<Mutex<Double>>;
+pub(crate) type Shared = Arc<Mutex<Double>>;
 
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -176,7 +176,7 @@ async fn create_refund(
     Ok(Json(refund))
 }
 
-async fn start_double() -> (String, Shared) {
+pub(crate) async fn start_double() -> (String, Shared) {
     let double: Shared = Arc::default();
     let app = Router::new()
         .route("/v1/checkout/sessions", post(create_session))
@@ -188,8 +188,12 @@ async fn start_double() -> (String, Shared) {
     (format!("http://{addr}/"), double)
 }
 
-fn stripe_settings(db: &TestDb, api_base: &str, ttl_secs: u64) -> Settings {
+pub(crate) fn stripe_settings(db: &TestDb, api_base: &str, ttl_secs: u64) -> Settings {
     let mut s = db.settings();
+    // These stories buy as one buyer, on one client, many times; the hold limits are
+    // `attacks.rs`'s.
+    s.payments.max_holds_per_address = 1000;
+    s.payments.max_holds_per_client = 1000;
     s.payments.stripe_secret_key = Some(Secret::new(SECRET_KEY));
     s.payments.stripe_webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
     s.payments.stripe_api_base = Some(api_base.to_owned());

@@ -17,11 +17,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::app::Services;
+use crate::app::attempts::{self, Action, Client};
 use crate::app::orders::{self, OrderError, OrderRequest, Placed};
 use crate::config::Settings;
 use crate::domain::pricing::{refund_amount, sold_price};
 use crate::domain::render::{money, order_number};
-use crate::store::{Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
+use crate::store::{Email, Fulfil, NewRefund, Payment, RefundDone, Settled, StoreError};
 use crate::store::{OrderStatus, TicketStatus};
 use webhook::{Event, WebhookError};
 
@@ -184,6 +185,12 @@ pub enum CheckoutError {
     /// The provider failed; the order was expired and its capacity released.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The buyer's address or client holds as many unpaid orders as it may.
+    #[error("too many unpaid orders: try again in {retry_after_secs} seconds")]
+    TooManyHolds {
+        /// When a hold frees (`Retry-After`).
+        retry_after_secs: u64,
+    },
 }
 
 impl From<StoreError> for CheckoutError {
@@ -203,7 +210,37 @@ pub struct Started {
 
 /// Places a pending order holding its capacity and creates its hosted payment page. When the
 /// provider fails, the order is expired at once so its capacity is not held for nothing.
+///
+/// Hoarding is bounded: the checkouts a buyer address and a `client` started within
+/// `order_ttl_secs` (so every hold that can still be held) are counted before the order is
+/// placed, race-free (`app::attempts`); past `max_holds_per_address` or
+/// `max_holds_per_client`, `TooManyHolds`. A checkout that fails is uncounted.
 pub async fn start_checkout(
+    state: &Services,
+    provider: &dyn PaymentProvider,
+    request: &OrderRequest,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> Result<Started, CheckoutError> {
+    let hold = match attempts::take(
+        state,
+        Action::Hold,
+        Some(&Email::new(&request.email)),
+        client,
+    )
+    .await?
+    {
+        Ok(hold) => hold,
+        Err(retry_after_secs) => return Err(CheckoutError::TooManyHolds { retry_after_secs }),
+    };
+    let started = place_checkout(state, provider, request, now).await;
+    if started.is_err() {
+        hold.uncount(state).await?;
+    }
+    started
+}
+
+async fn place_checkout(
     state: &Services,
     provider: &dyn PaymentProvider,
     request: &OrderRequest,

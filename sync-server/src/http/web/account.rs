@@ -17,6 +17,7 @@ use crate::app::accounts::{
     self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
     reset_with_link, verify_with_link,
 };
+use crate::app::attempts::Client;
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number};
@@ -73,10 +74,11 @@ struct RegisterForm {
 
 async fn register(
     State(state): State<Services>,
+    client: Client,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, PageError> {
-    match create_account(&state, &form.name, &form.email, &form.password).await {
+    match create_account(&state, &client, &form.name, &form.email, &form.password).await {
         Ok(user) => {
             let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(
@@ -85,7 +87,9 @@ async fn register(
                 see_other("/account?notice=registered"),
             ))
         }
-        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+        Err(
+            e @ (AppError::Invalid(_) | AppError::Conflict(_) | AppError::TooManyAttempts { .. }),
+        ) => {
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "register.html",
@@ -124,15 +128,16 @@ struct LoginForm {
 
 async fn login(
     State(state): State<Services>,
+    client: Client,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    match accounts::authenticate(&state, &form.email, &form.password).await {
+    match accounts::authenticate(&state, &client, &form.email, &form.password).await {
         Ok(user) => {
             let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(&state, &token, see_other("/account")))
         }
-        Err(e @ (AppError::BadCredentials | AppError::TooManyAttempts)) => {
+        Err(e @ (AppError::BadCredentials | AppError::TooManyAttempts { .. })) => {
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "login.html",
@@ -177,11 +182,12 @@ struct ForgotForm {
 
 async fn forgot(
     State(state): State<Services>,
+    client: Client,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<Html<String>, PageError> {
-    accounts::send_reset(&state, &form.email).await?;
+    accounts::send_reset(&state, &client, &form.email).await?;
     Page::new(user, csrf).render(
         "forgot.html",
         "Reset your password",
@@ -217,10 +223,11 @@ struct ResetForm {
 
 async fn reset(
     State(state): State<Services>,
+    client: Client,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<Response, PageError> {
-    match reset_with_link(&state, &form.token, &form.password).await {
+    match reset_with_link(&state, &client, &form.token, &form.password).await {
         Ok(()) => Ok(see_other("/account/login?notice=reset")),
         Err(e @ AppError::Invalid(_)) => {
             let html = Page::new(None, csrf).render(
@@ -338,12 +345,13 @@ struct PasswordForm {
 
 async fn password(
     State(state): State<Services>,
+    client: Client,
     user: CurrentUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let result = async {
-        accounts::authenticate(&state, &user.user.email, &form.current).await?;
+        accounts::authenticate(&state, &client, &user.user.email, &form.current).await?;
         accounts::validate_password(&form.password)?;
         let hash = accounts::hash_password(form.password.clone()).await?;
         state
@@ -359,7 +367,10 @@ async fn password(
             &token,
             see_other("/account/profile?notice=password"),
         )),
-        Err(e @ (AppError::BadCredentials | AppError::Invalid(_) | AppError::TooManyAttempts)) => {
+        Err(
+            e
+            @ (AppError::BadCredentials | AppError::Invalid(_) | AppError::TooManyAttempts { .. }),
+        ) => {
             let status = e.status();
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",

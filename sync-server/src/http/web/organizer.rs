@@ -742,6 +742,7 @@ async fn booth_form(
 /// Books a booth from the form: to Stripe's page, or (demo) to the order page.
 async fn buy_booth(
     State(state): State<Services>,
+    client: crate::app::attempts::Client,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<BoothFormFields>,
@@ -757,7 +758,7 @@ async fn buy_booth(
         description: form.description.clone(),
         ticket_type: None,
     };
-    match vendors::buy_booth(&state, &input, None, Utc::now()).await {
+    match vendors::buy_booth(&state, &input, None, &client, Utc::now()).await {
         Ok(bought) => {
             if let Some(u) = &user {
                 state

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, PageError, PagePath, PageQuery, see_other};
 use crate::app::email::held_tickets;
-use crate::app::orders::{OrderRequest, token_matches};
+use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
 use crate::app::{AppError, Services};
 use crate::domain::render::{money, order_number, valid_days};
@@ -172,6 +172,7 @@ async fn render_event_page(
 /// The checkout form: `qty_<type id>` fields, name and email.
 async fn checkout(
     State(state): State<Services>,
+    client: crate::app::attempts::Client,
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
@@ -222,7 +223,7 @@ async fn checkout(
         items,
         idempotency: None,
     };
-    match submit_order(&state, &request).await {
+    match submit_order(&state, &request, &client).await {
         Ok((placed, checkout_url)) => {
             if let Some(u) = &user {
                 state.store.set_order_user(placed.id, u.user.id).await?;
@@ -260,9 +261,7 @@ pub async fn order_page(
         .order(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
-    if !token_matches(token, &order.token_hash) {
-        return Err(AppError::Forbidden.into());
-    }
+    orders::open_with_token(&state, &order, token, chrono::Utc::now()).await?;
     let all = state.store.order_tickets(id).await?;
     let count = all.len();
     let held = held_tickets(&order, all);
