@@ -49,6 +49,17 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium window of
     /// `width`×`height` CSS pixels.
     pub fn start(width: u32, height: u32, shots: PathBuf) -> Self {
+        Self::start_in_language(width, height, shots, None)
+    }
+
+    /// As [`Browser::start`], with a browser whose `Accept-Language` is `language` (for
+    /// example `ar`) when given.
+    pub fn start_in_language(
+        width: u32,
+        height: u32,
+        shots: PathBuf,
+        language: Option<&str>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -83,6 +94,14 @@ impl Browser {
                 ],
             },
         }}});
+        let mut caps = caps;
+        if let Some(language) = language {
+            let options = &mut caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"];
+            options["prefs"] = json!({"intl.accept_languages": language});
+            if let Some(args) = options["args"].as_array_mut() {
+                args.push(json!(format!("--lang={language}")));
+            }
+        }
         let created = send(&agent, "POST", &format!("{base}/session"), Some(&caps));
         let session = created["sessionId"]
             .as_str()

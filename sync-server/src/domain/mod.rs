@@ -6,6 +6,7 @@ pub mod console;
 pub mod email;
 pub mod fonts;
 pub mod gates;
+pub mod i18n;
 pub mod pricing;
 pub mod render;
 pub mod text;

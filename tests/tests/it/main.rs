@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 mod agreement;
+mod arabic_browser;
 mod browser;
 mod clocks;
 mod festival;

@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::shop::TicketCtx;
-use super::{Page, PageError, PageQuery, see_other};
+use super::{Page, PageError, PageQuery, see_other, tr};
 use crate::app::accounts::{
     self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
     reset_with_link, verify_with_link,
@@ -60,7 +60,7 @@ async fn register_page(
 ) -> Result<Html<String>, PageError> {
     Page::new(user, csrf).render(
         "register.html",
-        "Create an account",
+        &tr("register-heading"),
         context! { email => q.email.unwrap_or_default(), name => "" },
     )
 }
@@ -93,7 +93,7 @@ async fn register(
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "register.html",
-                "Create an account",
+                &tr("register-heading"),
                 context! { error => e.to_string(), email => form.email, name => form.name },
             )?;
             Ok((status, html).into_response())
@@ -108,14 +108,14 @@ async fn login_page(
     PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     let notice = match q.notice.as_deref() {
-        Some("reset") => Some("Your password is changed: log in with the new one."),
-        Some("logged_out") => Some("You are logged out."),
-        Some("verified") => Some("Your email address is confirmed: log in to see your tickets."),
+        Some("reset") => Some(tr("notice-password-reset")),
+        Some("logged_out") => Some(tr("notice-logged-out")),
+        Some("verified") => Some(tr("notice-verified-log-in")),
         _ => None,
     };
     Page::new(user, csrf).render(
         "login.html",
-        "Log in",
+        &tr("nav-log-in"),
         context! { email => q.email.unwrap_or_default(), notice => notice },
     )
 }
@@ -141,7 +141,7 @@ async fn login(
             let status = e.status();
             let html = Page::new(None, csrf).render(
                 "login.html",
-                "Log in",
+                &tr("nav-log-in"),
                 context! { error => e.to_string(), email => form.email },
             )?;
             Ok((status, html).into_response())
@@ -172,7 +172,7 @@ async fn forgot_page(
     MaybeUser(user): MaybeUser,
     csrf: Option<Extension<CsrfToken>>,
 ) -> Result<Html<String>, PageError> {
-    Page::new(user, csrf).render("forgot.html", "Reset your password", context! {})
+    Page::new(user, csrf).render("forgot.html", &tr("forgot-heading"), context! {})
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,8 +190,8 @@ async fn forgot(
     accounts::send_reset(&state, &client, &form.email).await?;
     Page::new(user, csrf).render(
         "forgot.html",
-        "Reset your password",
-        context! { notice => "If an account has this address, a reset link is on its way. It works for one hour, once." },
+        &tr("forgot-heading"),
+        context! { notice => tr("notice-reset-sent") },
     )
 }
 
@@ -210,7 +210,7 @@ async fn reset_page(
     accounts::email_link(&state, "reset", &token).await?;
     Page::new(user, csrf).render(
         "reset.html",
-        "Choose a new password",
+        &tr("reset-heading"),
         context! { token => token },
     )
 }
@@ -232,7 +232,7 @@ async fn reset(
         Err(e @ AppError::Invalid(_)) => {
             let html = Page::new(None, csrf).render(
                 "reset.html",
-                "Choose a new password",
+                &tr("reset-heading"),
                 context! { token => form.token, error => e.to_string() },
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
@@ -253,7 +253,7 @@ async fn verify_page(
     accounts::email_link(&state, "verify", &token).await?;
     Page::new(user, csrf).render(
         "verify.html",
-        "Confirm your email",
+        &tr("verify-title"),
         context! { token => token },
     )
 }
@@ -302,13 +302,13 @@ async fn profile_page(
     PageQuery(q): PageQuery<Prefill>,
 ) -> Result<Html<String>, PageError> {
     let notice = match q.notice.as_deref() {
-        Some("saved") => Some("Saved."),
-        Some("password") => Some("Your password is changed."),
+        Some("saved") => Some(tr("notice-saved")),
+        Some("password") => Some(tr("notice-password-changed")),
         _ => None,
     };
     Page::new(Some(user), csrf).render(
         "profile.html",
-        "Your account",
+        &tr("profile-heading"),
         context! { notice => notice },
     )
 }
@@ -328,7 +328,7 @@ async fn profile(
     if let Err(e) = crate::app::orders::validate_contact(&user.user.email, name) {
         let html = Page::new(Some(user), csrf).render(
             "profile.html",
-            "Your account",
+            &tr("profile-heading"),
             context! { error => e.to_string() },
         )?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
@@ -374,7 +374,7 @@ async fn password(
             let status = e.status();
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",
-                "Your account",
+                &tr("profile-heading"),
                 context! { error => e.to_string() },
             )?;
             Ok((status, html).into_response())
@@ -413,17 +413,17 @@ async fn dashboard(
         })
         .collect();
     let notice = match q.notice.as_deref() {
-        Some("registered") => Some("Welcome! We sent you a link to confirm your email address."),
-        Some("verified") => Some("Your email address is confirmed."),
-        Some("verify_sent") => Some("A new confirmation link is on its way."),
-        Some("resent") => Some("Your tickets are on their way by email."),
+        Some("registered") => Some(tr("notice-registered")),
+        Some("verified") => Some(tr("notice-verified")),
+        Some("verify_sent") => Some(tr("notice-verify-sent")),
+        Some("resent") => Some(tr("notice-resent")),
         _ => None,
     };
     // A vendor's booths: assignment and staff passes.
     let booths = super::organizer::vendor_booths(&state, user.verified_email()).await?;
     Page::new(Some(user), csrf).render(
         "dashboard.html",
-        "My tickets",
+        &tr("nav-my-tickets"),
         context! {
             passes => passes.iter().map(|t| TicketCtx::new(t, "")).collect::<Vec<_>>(),
             vendor => vendor.iter().map(|t| TicketCtx::new(t, "")).collect::<Vec<_>>(),

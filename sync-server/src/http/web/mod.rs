@@ -2,7 +2,9 @@
 //! the page context every template gets (the account, the CSRF token, a notice), HTML error
 //! pages, and the routes of the attendee's pages (`shop`), account pages (`account`), and
 //! the organizer's pages with the vendor's booth form (`organizer`).
-//! No JavaScript is needed for any of it.
+//! No JavaScript is needed for any of it. Every attendee page is written in English and
+//! Arabic: the `t` template function and [`tr`] give a message of `domain::i18n` in the
+//! request's language, chosen by [`choose_language`] (ADR 0022).
 
 pub(crate) mod account;
 // The organizer's pages and the vendor's booth form.
@@ -12,13 +14,18 @@ mod shop;
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use minijinja::{Environment, Value, context};
+use axum::routing::get;
+use minijinja::value::Kwargs;
+use minijinja::{Environment, HtmlEscape, State, Value, context};
 use serde::Serialize;
 
 use crate::app::accounts::CurrentUser;
 use crate::app::{AppError, Services};
+use crate::domain::i18n::{self, Arg, Lang};
 use crate::http::auth::CsrfToken;
 
 /// Every template, by name, compiled into the binary.
@@ -95,6 +102,8 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_function("tr", t);
+        env.add_function("tr_text", t_text);
         for (name, source) in TEMPLATES {
             // A template that does not parse is a build mistake the tests catch
             // (`every_template_parses`); here it renders as a 500 naming it.
@@ -104,6 +113,189 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
+}
+
+/// The cookie the language switch sets.
+pub const LANG_COOKIE: &str = "tessera_lang";
+
+/// What a request asked for: the language and the path it was made to (for the switch's
+/// way back).
+#[derive(Debug, Clone)]
+struct Asked {
+    lang: Lang,
+    here: String,
+}
+
+tokio::task_local! {
+    static ASKED: Asked;
+}
+
+/// The language of a request: the switch's cookie, else the best of `Accept-Language`,
+/// else English. (A logged-in account's stored choice, where there is one, is applied
+/// over this by [`Page`].)
+pub fn choose_language(headers: &HeaderMap) -> Lang {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == LANG_COOKIE)
+        .and_then(|(_, value)| Lang::parse(value));
+    cookie
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+/// The language of the request being answered (English outside one).
+pub fn current_lang() -> Lang {
+    ASKED.try_with(|a| a.lang).unwrap_or_default()
+}
+
+/// A message in the request's language, as plain text (for titles and notices that a
+/// template escapes).
+pub fn tr(key: &str) -> String {
+    i18n::message(current_lang(), key, &[])
+}
+
+/// A message with arguments in the request's language, as plain text.
+pub fn tr_args(key: &str, args: &[(&str, Arg<'_>)]) -> String {
+    i18n::message(current_lang(), key, args)
+}
+
+/// Runs a page request knowing its language.
+async fn with_language(request: Request, next: Next) -> Response {
+    let asked = Asked {
+        lang: choose_language(request.headers()),
+        here: request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+    };
+    ASKED.scope(asked, next.run(request)).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SwitchQuery {
+    back: Option<String>,
+}
+
+/// `GET /lang/{code}?back=/path`: remembers the language in a cookie for a year and goes
+/// back to the page (only a path on this site).
+async fn switch_language(
+    PagePath(code): PagePath<String>,
+    PageQuery(query): PageQuery<SwitchQuery>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(&code).ok_or_else(|| AppError::NotFound(format!("language {code}")))?;
+    let back = query
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    let mut response = see_other(&back);
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// The template function `tr(key, name=value, ...)`: the message in the page's language,
+/// escaped, with each text argument escaped and isolated in `<bdi>` (names, addresses and
+/// figures keep their own direction inside a sentence of the other); whole numbers select
+/// plural forms and print as they are.
+fn t(state: &State<'_, '_>, key: &str, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let names: Vec<&str> = kwargs.args().collect();
+    let mut texts = Vec::new();
+    let mut numbers = Vec::new();
+    for name in &names {
+        let value: Value = kwargs.get(name)?;
+        match i64::try_from(value.clone()) {
+            Ok(n) if value.is_number() => numbers.push((*name, n)),
+            _ => texts.push((*name, value.to_string())),
+        }
+    }
+    kwargs.assert_all_used()?;
+    let mut args: Vec<(&str, Arg<'_>)> =
+        numbers.iter().map(|(n, v)| (*n, Arg::Number(*v))).collect();
+    args.extend(texts.iter().map(|(n, v)| (*n, Arg::Text(v.as_str()))));
+    Ok(message_html(lang, key, &args))
+}
+
+/// The template function `tr_text(key, name=value, ...)`: the message as plain text, for
+/// places where markup cannot go (an attribute, an `<option>`); autoescape escapes it.
+fn t_text(state: &State<'_, '_>, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let names: Vec<&str> = kwargs.args().collect();
+    let mut values = Vec::new();
+    for name in &names {
+        let value: Value = kwargs.get(name)?;
+        values.push((*name, value));
+    }
+    kwargs.assert_all_used()?;
+    let texts: Vec<String> = values.iter().map(|(_, v)| v.to_string()).collect();
+    let args: Vec<(&str, Arg<'_>)> = values
+        .iter()
+        .zip(&texts)
+        .map(|((name, value), text)| match i64::try_from(value.clone()) {
+            Ok(n) if value.is_number() => (*name, Arg::Number(n)),
+            _ => (*name, Arg::Text(text.as_str())),
+        })
+        .collect();
+    Ok(i18n::message(lang, key, &args))
+}
+
+/// A message as HTML: escaped, each text argument escaped and isolated in `<bdi>`.
+fn message_html(lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> Value {
+    // Text arguments go in as private-use markers, so the message can be escaped whole and
+    // each argument put back escaped and isolated.
+    let mut texts = Vec::new();
+    let marked: Vec<(String, Arg<'_>)> = args
+        .iter()
+        .map(|(_, arg)| match arg {
+            Arg::Text(text) => {
+                texts.push(*text);
+                (format!("\u{E000}{}\u{E001}", texts.len() - 1), *arg)
+            }
+            Arg::Number(_) => (String::new(), *arg),
+        })
+        .collect();
+    let with_markers: Vec<(&str, Arg<'_>)> = args
+        .iter()
+        .zip(&marked)
+        .map(|((name, _), (marker, arg))| match arg {
+            Arg::Text(_) => (*name, Arg::Text(marker.as_str())),
+            Arg::Number(_) => (*name, *arg),
+        })
+        .collect();
+    let mut html = HtmlEscape(&i18n::message(lang, key, &with_markers)).to_string();
+    for (i, text) in texts.iter().enumerate() {
+        html = html.replace(
+            &format!("\u{E000}{i}\u{E001}"),
+            &format!("<bdi>{}</bdi>", HtmlEscape(text)),
+        );
+    }
+    Value::from_safe_string(html)
+}
+
+/// A message with arguments in the request's language as HTML for a template, each text
+/// argument (a name, an address) isolated in `<bdi>`.
+pub fn tr_html(key: &str, args: &[(&str, Arg<'_>)]) -> Value {
+    message_html(current_lang(), key, args)
 }
 
 /// What every page knows: who is logged in, the CSRF token for its forms, the title.
@@ -150,7 +342,25 @@ impl Page {
             role: u.role.as_str(),
             verified: u.user.email_verified_at.is_some(),
         });
-        let full = context! { title => title, user => user, csrf => &self.csrf, ..ctx };
+        let (lang, here) = ASKED
+            .try_with(|a| (a.lang, a.here.clone()))
+            .unwrap_or_else(|_| (Lang::En, "/".to_owned()));
+        let langs: Vec<Value> = Lang::ALL
+            .iter()
+            .filter(|l| **l != lang)
+            .map(|l| {
+                context! {
+                    code => l.code(),
+                    name => l.native_name(),
+                    url => format!("/lang/{}?back={}", l.code(), urlencode(&here)),
+                }
+            })
+            .collect();
+        let full = context! {
+            title => title, user => user, csrf => &self.csrf,
+            lang => lang.code(), dir => lang.dir(), langs => langs,
+            ..ctx
+        };
         let tpl = env()
             .get_template(template)
             .map_err(|e| PageError(AppError::Internal(format!("template {template}: {e}"))))?;
@@ -232,8 +442,15 @@ impl IntoResponse for PageError {
         let body = page
             .render(
                 "message.html",
-                "Something went wrong",
-                context! { heading => status.canonical_reason().unwrap_or("Error"), text => text, error => true },
+                &tr("error-title"),
+                context! {
+                    heading => match current_lang() {
+                        Lang::En => status.canonical_reason().unwrap_or("Error").to_owned(),
+                        Lang::Ar => tr("error-title"),
+                    },
+                    text => text,
+                    error => true,
+                },
             )
             .map(|h| h.0)
             .unwrap_or_else(|_| format!("<!doctype html><title>Error</title><p>{status}</p>"));
@@ -243,6 +460,18 @@ impl IntoResponse for PageError {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
+}
+
+/// Percent-encodes a path for a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A redirect after a form post (303: the browser follows with a GET).
@@ -260,6 +489,8 @@ pub fn routes() -> Router<Services> {
     shop::routes()
         .merge(account::routes())
         .merge(organizer::routes())
+        .route("/lang/{code}", get(switch_language))
+        .layer(middleware::from_fn(with_language))
 }
 
 #[cfg(test)]
@@ -269,6 +500,8 @@ mod tests {
     #[test]
     fn every_template_parses() {
         let mut env = Environment::new();
+        env.add_function("tr", t);
+        env.add_function("tr_text", t_text);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("{name}: {e:#}"));
@@ -276,6 +509,139 @@ mod tests {
         for (name, _) in TEMPLATES {
             env.get_template(name).unwrap();
         }
+    }
+
+    /// Every message key a template or a page handler asks for exists (the `i18n` tests
+    /// then hold Arabic to the same keys); `prefix-" ~ value` keys are checked for every
+    /// value they can take.
+    #[test]
+    fn every_key_used_by_the_pages_exists() {
+        let known = i18n::keys(i18n::EN_FTL);
+        let sources: Vec<&str> = TEMPLATES
+            .iter()
+            .map(|(_, s)| *s)
+            .chain([
+                include_str!("mod.rs"),
+                include_str!("shop.rs"),
+                include_str!("account.rs"),
+            ])
+            .collect();
+        let mut used = 0;
+        for source in sources {
+            for call in ["tr(\"", "tr_text(\"", "tr_args(\"", "tr_html(\""] {
+                for piece in source.split(call).skip(1) {
+                    let key = piece.split('"').next().unwrap_or_default();
+                    if key.ends_with('-') {
+                        continue;
+                    }
+                    used += 1;
+                    assert!(known.contains(key), "{key} is used but not in en.ftl");
+                }
+            }
+        }
+        assert!(used > 100, "{used} uses found");
+        let dynamic = [
+            (
+                "status-",
+                &[
+                    "valid",
+                    "void",
+                    "pending",
+                    "paid",
+                    "cancelled",
+                    "expired",
+                    "refunded",
+                ][..],
+            ),
+            (
+                "role-",
+                &["attendee", "vendor", "gate_staff", "organizer"][..],
+            ),
+            ("category-", &["bazaar", "food_truck", "food_booth"][..]),
+        ];
+        for (prefix, values) in dynamic {
+            for v in values {
+                assert!(known.contains(&format!("{prefix}{v}")), "{prefix}{v}");
+            }
+        }
+    }
+
+    fn page_in(lang: Lang, template: &str, ctx: Value) -> String {
+        let asked = Asked {
+            lang,
+            here: "/orders/7?token=abc".into(),
+        };
+        ASKED.sync_scope(asked, || {
+            let page = Page {
+                user: None,
+                csrf: "t".into(),
+            };
+            page.render(template, "Order", ctx).unwrap().0
+        })
+    }
+
+    fn order_ctx() -> Value {
+        context! {
+            number => "T-000007", status => "paid", demo => true, name => "Layla 2!",
+            email => "layla@example.com", total => "$35.00", pdf_url => "/x.pdf",
+            transferred => 0,
+            tickets => vec![context! {
+                id => 123456, type_name => "3-Day Pass", status => "valid", event => "Fest",
+                days => "Fri", holder => "Layla 2!", qr_url => "/q.svg", pdf_url => "/p.pdf",
+                apple_url => "/a", google_url => "/g",
+            }],
+        }
+    }
+
+    #[test]
+    fn arabic_pages_are_right_to_left_and_english_ones_unchanged() {
+        let en = page_in(Lang::En, "order.html", order_ctx());
+        assert!(
+            en.starts_with("<!doctype html>\n<html lang=\"en\">\n"),
+            "{en}"
+        );
+        assert!(en.contains("<a href=\"/\">Tickets</a>"));
+        // Autoescape writes `/` as `&#x2f;` in attributes; the browser reads it back.
+        let switch = "href=\"&#x2f;lang&#x2f;ar?back=&#x2f;orders&#x2f;7%3Ftoken%3Dabc\"";
+        assert!(en.contains(switch), "{en}");
+        let ar = page_in(Lang::Ar, "order.html", order_ctx());
+        assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"), "{ar}");
+        assert!(ar.contains("حاملها"), "{ar}");
+        assert!(ar.contains("التذكرة 123456"), "{ar}");
+        assert!(ar.contains("$35.00"), "{ar}");
+        assert!(ar.contains(">English</a>"), "{ar}");
+        assert!(!ar.contains("Holder"), "{ar}");
+    }
+
+    /// A name that ends in digits or punctuation keeps its place in a sentence of either
+    /// direction: every user-supplied name is in its own `<bdi>`.
+    #[test]
+    fn names_are_isolated_in_both_languages() {
+        for lang in Lang::ALL {
+            let html = page_in(lang, "order.html", order_ctx());
+            assert_eq!(
+                html.matches("Layla 2!").count(),
+                html.matches("<bdi>Layla 2!</bdi>").count(),
+                "{html}"
+            );
+            assert!(html.contains("<bdi>layla@example.com</bdi>"), "{html}");
+        }
+    }
+
+    #[test]
+    fn the_language_comes_from_the_cookie_then_accept_language() {
+        let mut h = HeaderMap::new();
+        assert_eq!(choose_language(&h), Lang::En);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("ar-EG,ar;q=0.9"),
+        );
+        assert_eq!(choose_language(&h), Lang::Ar);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; tessera_lang=en"),
+        );
+        assert_eq!(choose_language(&h), Lang::En);
     }
 
     #[test]

@@ -501,6 +501,7 @@ async fn vendors_page(
                 business => p.business_name,
                 booth_name => p.booth_name,
                 category => p.category.label(),
+            category_code => p.category.as_str(),
                 contact => p.contact_name,
                 phone => p.phone,
                 email => p.email,
@@ -803,6 +804,7 @@ pub async fn vendor_booths(state: &Services, email: Option<&str>) -> Result<Vec<
             business => p.business_name,
             booth_name => p.booth_name,
             category => p.category.label(),
+            category_code => p.category.as_str(),
             booth => p.booth.as_ref().map(|b| b.1.clone()),
             staff => staff.iter().filter(|t| t.status == TicketStatus::Valid).map(|t| context! {
                 id => t.id,

@@ -11,12 +11,13 @@ use axum::{Extension, Router};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageError, PagePath, PageQuery, see_other};
+use super::{Page, PageError, PagePath, PageQuery, current_lang, see_other, tr, tr_args, tr_html};
 use crate::app::email::held_tickets;
 use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
 use crate::app::{AppError, Services};
-use crate::domain::render::{money, order_number, valid_days};
+use crate::domain::i18n::{self, Arg};
+use crate::domain::render::{money, order_number};
 use crate::http::api::{TokenQuery, submit_order};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
 use crate::store::{Email, Payment, TicketStatus};
@@ -72,12 +73,12 @@ impl TicketCtx {
             type_name: t.type_name.clone(),
             status: t.status.to_string(),
             event: t.event.name.clone(),
-            days: valid_days(t.days_mask, &t.event.days).join(", "),
+            days: i18n::days_list(current_lang(), &valid_days(t.days_mask, &t.event.days)),
             holder: t.holder_name.clone(),
-            detail: t
-                .detail
-                .clone()
-                .or_else(|| t.booth.map(|b| format!("Booth {b}"))),
+            detail: t.detail.clone().or_else(|| {
+                t.booth
+                    .map(|b| tr_args("booth-code", &[("code", Arg::Number(b))]))
+            }),
             qr_url: format!("/api/v1/tickets/{}/qr.svg{query}", t.id),
             pdf_url: format!("/api/v1/tickets/{}/ticket.pdf{query}", t.id),
             apple_url: format!("/api/v1/tickets/{}/wallet/apple{query}", t.id),
@@ -89,12 +90,18 @@ impl TicketCtx {
     }
 }
 
+/// The labels of the days in `days_mask`, in the request's language.
+fn valid_days(days_mask: u16, event_days: &[chrono::NaiveDate]) -> Vec<String> {
+    let lang = current_lang();
+    tessera_core::DayMask(days_mask)
+        .days()
+        .filter_map(|d| event_days.get(d))
+        .map(|d| i18n::format_date(lang, *d))
+        .collect()
+}
+
 fn days_text(days: &[String]) -> String {
-    match days {
-        [] => String::new(),
-        [one] => one.clone(),
-        [first, .., last] => format!("{first} to {last}"),
-    }
+    i18n::days_range(current_lang(), days)
 }
 
 async fn event_page(
@@ -139,7 +146,7 @@ async fn render_event_page(
             let days: Vec<String> = e
                 .days
                 .iter()
-                .map(|d| d.format("%a %-d %b %Y").to_string())
+                .map(|d| i18n::format_date(current_lang(), *d))
                 .collect();
             context! {
                 id => e.id,
@@ -158,7 +165,7 @@ async fn render_event_page(
         .unwrap_or_default();
     page.render(
         "event.html",
-        "Tickets",
+        &tr("nav-tickets"),
         context! {
             events => events,
             error => error,
@@ -210,10 +217,10 @@ async fn checkout(
         .map(|html| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
     };
     if bad_quantity {
-        return again("Quantities must be whole numbers.".into()).await;
+        return again(tr("error-quantities")).await;
     }
     if selected.is_empty() {
-        return again("Choose at least one pass.".into()).await;
+        return again(tr("error-choose-pass")).await;
     }
     let mut items: Vec<(i64, i64)> = selected.iter().map(|(&t, &q)| (t, q)).collect();
     items.sort_unstable();
@@ -282,7 +289,7 @@ pub async fn order_page(
         .collect();
     page.render(
         "order.html",
-        &format!("Order {}", order_number(id)),
+        &tr_args("order-title", &[("number", Arg::Text(&order_number(id)))]),
         context! {
             number => order_number(id),
             status => &order.status,
@@ -329,9 +336,7 @@ async fn ticket_page(
 
 fn notice_text(done: Option<&str>) -> Option<String> {
     match done {
-        Some("upgraded") => {
-            Some("Upgraded: your new QR code is below, and on its way by email.".into())
-        }
+        Some("upgraded") => Some(tr("notice-upgraded")),
         _ => None,
     }
 }
@@ -372,7 +377,7 @@ async fn render_ticket(
     };
     page.render(
         "ticket.html",
-        &format!("Ticket {}", ticket.id),
+        &tr_args("ticket-title", &[("id", Arg::Number(ticket.id))]),
         context! {
             t => TicketCtx::new(ticket, &query),
             can_change => can_change,
@@ -400,26 +405,40 @@ async fn transfer(
 ) -> Result<Response, PageError> {
     let user = user.ok_or(AppError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
-    match tickets::transfer(&state, &user, id, &form.to_email, &form.to_name, form.revision).await {
+    match tickets::transfer(
+        &state,
+        &user,
+        id,
+        &form.to_email,
+        &form.to_name,
+        form.revision,
+    )
+    .await
+    {
         Ok(t) => Ok(page
             .render(
                 "message.html",
-                "Ticket transferred",
+                &tr("transferred-heading"),
                 context! {
-                    heading => "Ticket transferred",
-                    text => format!(
-                        "{} now belongs to {} ({}), who gets the new QR code by email. Your old code no longer opens the gates.",
-                        t.type_name, t.holder_name, Email::new(&form.to_email)
-                    ),
+                    heading => tr("transferred-heading"),
+                    text => tr_html("transferred-text", &[
+                        ("type", Arg::Text(&t.type_name)),
+                        ("name", Arg::Text(&t.holder_name)),
+                        ("email", Arg::Text(Email::new(&form.to_email).as_str())),
+                    ]),
                     link => "/account",
-                    link_text => "Back to my tickets",
+                    link_text => tr("back-to-my-tickets"),
                 },
             )?
             .into_response()),
         Err(e @ (AppError::Invalid(_) | AppError::NotTransferable(_) | AppError::Conflict(_))) => {
             let status = e.status();
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
-            Ok((status, render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?).into_response())
+            Ok((
+                status,
+                render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?,
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }
