@@ -1,11 +1,15 @@
 //! The festival in Arabic, in a real browser: a Chromium whose `Accept-Language` is `ar`
 //! opens the event page right to left in Arabic, buys two passes through the Arabic pages
-//! in demo mode, and switches to English and back with the link on the page.
+//! in demo mode, switches to English and back with the link on the page, then creates an
+//! account, confirms it from the email and sees the passes on its Arabic dashboard. The
+//! screenshots of the event page, the order page and the dashboard are the README's.
 
 use std::path::{Path, PathBuf};
 
 use tessera_tests::webdriver::{self, Browser};
 use tessera_tests::{Db, Server};
+
+use crate::browser::{PASSWORD, link, mail_to};
 
 fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/arabic")
@@ -79,4 +83,29 @@ fn a_ticket_is_bought_entirely_in_arabic() {
     b.click("a.lang-switch[lang='ar']");
     b.wait_text("حاملها");
     b.screenshot("03-order-back-in-ar");
+
+    // An account from the order page (the address is prefilled), confirmed from the email:
+    // the dashboard, in Arabic, holds both passes.
+    b.click("main a[href^='/account/register?email']");
+    b.fill("#name", "ليلى 2!");
+    b.fill("#password", PASSWORD);
+    b.click("main form button[type=submit]");
+    b.wait_text("أكّد عنوان بريدك");
+    let text = mail_to(db.dir.path(), "layla@example.com", "/account/verify?token=");
+    b.goto(&link(&text, "/account/verify?token="));
+    b.click("main form button[type=submit]");
+    b.wait_text("تأكّد عنوان بريدك");
+    b.goto(&format!("{}/account", server.url));
+    let text = b.wait_text("تذاكري");
+    assert_eq!(
+        b.js("return document.querySelectorAll('article.ticket').length")
+            .as_u64(),
+        Some(2),
+        "{text}"
+    );
+    assert_eq!(
+        b.js("return document.documentElement.dir").as_str(),
+        Some("rtl")
+    );
+    b.screenshot("04-dashboard-ar");
 }

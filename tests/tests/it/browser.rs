@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use tessera_tests::webdriver::{self, Browser};
 use tessera_tests::{Db, Device, Server};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/browser")
 }
 
 /// Waits for an email to `to` whose text contains `marker` and returns that text.
-fn mail_to(data_dir: &Path, to: &str, marker: &str) -> String {
+pub(crate) fn mail_to(data_dir: &Path, to: &str, marker: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(entries) = std::fs::read_dir(data_dir.join("outbox")) {
@@ -44,7 +44,7 @@ fn mail_to(data_dir: &Path, to: &str, marker: &str) -> String {
 }
 
 /// The first URL in `text` that contains `marker`.
-fn link(text: &str, marker: &str) -> String {
+pub(crate) fn link(text: &str, marker: &str) -> String {
     text.split_whitespace()
         .find(|w| w.contains(marker))
         .unwrap_or_else(|| panic!("no {marker} link in {text}"))
