@@ -194,7 +194,7 @@ async fn switch_language(
     let lang = Lang::parse(&code).ok_or_else(|| AppError::NotFound(format!("language {code}")))?;
     let back = query
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| is_local_path(b))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = see_other(&back);
     let cookie = format!(
@@ -205,6 +205,16 @@ async fn switch_language(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// Whether `to` is a path on this site, and stays one in a browser: browsers read `\` as
+/// `/` and drop tabs and line breaks from a URL, so `/\evil.example` and `/<TAB>/evil.example`
+/// would leave the site.
+fn is_local_path(to: &str) -> bool {
+    to.starts_with('/')
+        && !to.contains('\\')
+        && !to.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !to.starts_with("//")
 }
 
 /// The template function `tr(key, name=value, ...)`: the message in the page's language,
@@ -625,6 +635,25 @@ mod tests {
                 "{html}"
             );
             assert!(html.contains("<bdi>layla@example.com</bdi>"), "{html}");
+        }
+    }
+
+    #[test]
+    fn the_language_switch_goes_back_only_to_a_path_on_this_site() {
+        for local in ["/", "/events/1", "/orders/5?token=abc%20d"] {
+            assert!(is_local_path(local), "{local}");
+        }
+        for away in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/ /evil.example",
+            "evil",
+            "",
+        ] {
+            assert!(!is_local_path(away), "{away:?}");
         }
     }
 
