@@ -1,6 +1,10 @@
 //! The one error every use-case returns: what went wrong, in words for the person who must
 //! act, classified so that `http::error` maps each variant to one status and code.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use crate::app::orders::OrderError;
 use crate::domain::render;
 use crate::store::StoreError;
@@ -123,11 +127,56 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// How often a storage fault is written to the log while it lasts: a full disk refuses
+/// every request, and a line for each would bury everything else (and fill what is left).
+const STORAGE_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Lets one line through per period and counts the ones it holds back.
+#[derive(Debug, Default)]
+struct LogThrottle {
+    /// When the last line was let through (milliseconds since the first call, plus one; 0:
+    /// never).
+    last: AtomicU64,
+    /// Lines held back since then.
+    held: AtomicU64,
+}
+
+impl LogThrottle {
+    /// At `now` (time since the process's first call): `Some(lines held back since the last
+    /// one)` when a line may be written, `None` when it is held back.
+    fn admit(&self, now: Duration, every: Duration) -> Option<u64> {
+        let now_ms = u64::try_from(now.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let last = self.last.load(Ordering::Relaxed);
+        let due = last == 0 || now_ms.saturating_sub(last) >= every.as_millis() as u64;
+        if due
+            && self
+                .last
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.held.swap(0, Ordering::Relaxed));
+        }
+        self.held.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
 impl AppError {
     /// The store could not write: logged with its cause (which may name paths, never
-    /// personal data), answered with words for the client.
+    /// personal data) at most once every [`STORAGE_LOG_EVERY`], with the number of refusals
+    /// not logged since; answered with words for the client.
     pub fn storage_unavailable(cause: &str) -> Self {
-        tracing::error!(%cause, "storage unavailable");
+        static START: OnceLock<Instant> = OnceLock::new();
+        static THROTTLE: LogThrottle = LogThrottle {
+            last: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+        };
+        let now = START.get_or_init(Instant::now).elapsed();
+        if let Some(held) = THROTTLE.admit(now, STORAGE_LOG_EVERY) {
+            tracing::error!(%cause, not_logged_since = held, "storage unavailable");
+        }
         Self::StorageUnavailable(
             "the server cannot store data right now: nothing was saved; try again in a moment"
                 .to_owned(),
@@ -156,5 +205,24 @@ impl From<OrderError> for AppError {
             }
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lasting_storage_fault_is_logged_once_a_period_with_what_was_held_back() {
+        let t = LogThrottle::default();
+        let every = Duration::from_secs(10);
+        let at = Duration::from_millis;
+        assert_eq!(t.admit(at(0), every), Some(0));
+        for ms in [1, 500, 9_999] {
+            assert_eq!(t.admit(at(ms), every), None);
+        }
+        assert_eq!(t.admit(at(10_000), every), Some(3));
+        assert_eq!(t.admit(at(10_001), every), None);
+        assert_eq!(t.admit(at(60_000), every), Some(1));
     }
 }
