@@ -165,7 +165,7 @@ impl LogThrottle {
 
 impl AppError {
     /// The store could not write: logged with its cause (which may name paths, never
-    /// personal data) at most once every [`STORAGE_LOG_EVERY`], with the number of refusals
+    /// personal data) at most once every 10 seconds, with the number of refusals
     /// not logged since; answered with words for the client.
     pub fn storage_unavailable(cause: &str) -> Self {
         static START: OnceLock<Instant> = OnceLock::new();
