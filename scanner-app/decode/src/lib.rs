@@ -359,9 +359,17 @@ fn plan(s: &Sighting, w: usize, h: usize, large: bool, engine: Engine) -> Vec<Jo
     let scales = scales(s.module);
     let mut jobs = Vec::new();
     for (i, &scale) in scales.iter().enumerate() {
+        let whole = s.region.x0 == 0 && s.region.y0 == 0 && s.region.x1 == w && s.region.y1 == h;
+        // The whole frame as it is was the first attempt already: zxing-cpp's in both
+        // polarities and at full size, quirc's in the frame's polarity (and at full size only
+        // for small frames).
+        let first_attempt = whole && scale == 1.0;
         #[cfg(feature = "zxing")]
         if engine == Engine::ZxingCpp {
             for prep in [Prep::Plain, Prep::Sharpen] {
+                if prep == Prep::Plain && first_attempt {
+                    continue;
+                }
                 jobs.push(Job {
                     scale: i,
                     prep,
@@ -378,9 +386,7 @@ fn plan(s: &Sighting, w: usize, h: usize, large: bool, engine: Engine) -> Vec<Jo
                 engine: Some(Engine::Rqrr),
             });
         }
-        let whole = s.region.x0 == 0 && s.region.y0 == 0 && s.region.x1 == w && s.region.y1 == h;
-        // The plain full frame was the cheap attempt already (unless inverted).
-        if s.inverted || !whole || scale != 1.0 || large {
+        if s.inverted || large || !first_attempt {
             jobs.push(Job {
                 scale: i,
                 prep: Prep::Plain,
