@@ -20,6 +20,7 @@ mod decide;
 mod event;
 mod ids;
 mod keys;
+pub mod mesh;
 mod reconcile;
 pub mod sync;
 mod ticket;

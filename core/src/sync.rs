@@ -25,6 +25,11 @@ pub struct EnrollRequest {
     pub app_version: String,
     /// The device's clock when it sent the request.
     pub device_time: DateTime<Utc>,
+    /// The device's own Ed25519 public key (64 hex digits), for the server to certify: gates
+    /// of the venue mesh accept each other by that certificate (ADR 0023). Absent from
+    /// devices that do not mesh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
 }
 
 /// Server → device: the enrolled device's credentials.
@@ -42,6 +47,10 @@ pub struct EnrollResponse {
     pub token: String,
     /// The server's clock.
     pub server_time: DateTime<Utc>,
+    /// The device's certificate (hex of [`crate::mesh::CERTIFICATE_LEN`] bytes): its
+    /// `device_key` signed by the server's current key, when the request carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// Server → device: one page of the change feed.
@@ -69,6 +78,25 @@ pub struct ChangesPage {
     /// Check-ins of every device, with the server's verdict and conflict flag.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub check_ins: Vec<CheckInState>,
+    /// Every device of the event, whenever the page carries the event (a device enrolled,
+    /// renamed, re-keyed or revoked is an event change): gates refuse mesh peers whose
+    /// certificate names a revoked device or a key the server no longer holds for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceState>,
+}
+
+/// A device as its peers on the venue mesh need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// Device id (32 hex digits).
+    pub device_id: String,
+    /// Its name.
+    pub name: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// Its certified public key (64 hex digits), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// The event as gates need it.
@@ -265,6 +293,43 @@ pub struct UploadResult {
     /// `double_entry`, `superseded_code` or `clock_skew` when flagged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict_kind: Option<String>,
+}
+
+/// Device → server: check-ins of another device, carried up for it (store and forward on
+/// the venue mesh, ADR 0023). The server stores them exactly as that device's own upload
+/// would, keyed by (device, seq), after checking the certificate and every signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayRequest {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The recording device's certificate (hex of [`crate::mesh::CERTIFICATE_LEN`] bytes).
+    pub certificate: String,
+    /// Its signed check-ins (hex of each signed layout, [`crate::mesh`]), in `seq` order.
+    pub check_ins: Vec<String>,
+}
+
+/// Server → device: what became of relayed check-ins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayResponse {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The server's clock.
+    pub server_time: DateTime<Utc>,
+    /// One result per stored (or already stored) check-in, in `seq` order.
+    pub results: Vec<UploadResult>,
+    /// Check-ins refused (a changed byte, another device's, malformed), by their index in
+    /// the request: nothing of them was stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RelayRefusal>,
+}
+
+/// A relayed check-in the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayRefusal {
+    /// Its index in [`RelayRequest::check_ins`].
+    pub index: u32,
+    /// Why, in words.
+    pub reason: String,
 }
 
 /// The error body of every refused sync request.

@@ -306,6 +306,12 @@ impl TicketSigner {
         self.key.verifying_key().to_bytes()
     }
 
+    /// Signs `message` as it is: for [`crate::mesh`]'s device certificates, whose messages
+    /// start with their own context string so they can never pass for a ticket's.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// Signs the claims and returns the QR text.
     pub fn sign(&self, claims: &Claims) -> String {
         let claim_bytes = claims.encode(self.id);

@@ -148,6 +148,7 @@ pub fn enroll(
         device_id,
         app_version: app_version.to_owned(),
         device_time: sent,
+        device_key: None,
     };
     let mut resp = agent()
         .post(&format!("{server}/api/v1/sync/enroll"))

@@ -168,6 +168,7 @@ pub async fn enroll(
         gate: device.gate,
         token,
         server_time: now,
+        certificate: None,
     })
 }
 

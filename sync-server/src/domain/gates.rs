@@ -42,6 +42,7 @@ pub fn changes_page(page: &FeedPage, server_time: DateTime<Utc>) -> ChangesPage 
             .collect(),
         tickets: page.tickets.iter().map(wire_ticket).collect(),
         check_ins: page.check_ins.iter().map(wire_check_in).collect(),
+        devices: Vec::new(),
     }
 }
 

@@ -287,6 +287,7 @@ mod tests {
             device_id: "a1".repeat(16),
             app_version: "tessera-scan 1".into(),
             device_time: Utc::now(),
+            device_key: None,
         };
         let json = serde_json::to_string(&request).unwrap_or_default();
         assert!(
@@ -300,6 +301,7 @@ mod tests {
             gate: Some("Main Gate".into()),
             token: "t".into(),
             server_time: Utc::now(),
+            certificate: None,
         };
         let json = serde_json::to_string(&response).unwrap_or_default();
         assert!(

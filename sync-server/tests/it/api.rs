@@ -472,6 +472,7 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
         device_id: "a1".repeat(16),
         app_version: "tessera-scan 1".into(),
         device_time: chrono::Utc::now(),
+        device_key: None,
     };
     let wire = serde_json::to_value(&wire).unwrap();
     let wire_names: std::collections::BTreeSet<String> =
@@ -496,6 +497,7 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
         gate: None,
         token: "t".into(),
         server_time: chrono::Utc::now(),
+        certificate: None,
     };
     let answer = serde_json::to_value(&answer).unwrap();
     assert_eq!(
