@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tessera_core::mesh::{CheckInRecord, DeviceSigner};
 use tessera_core::{Direction, PriorScan, Revision, TicketId};
 
 use crate::Error;
@@ -126,6 +127,8 @@ pub struct DeviceStore {
     identity: Option<Identity>,
     last_fsync: Option<Instant>,
     seq_floor: i64,
+    signer: Option<DeviceSigner>,
+    last_signed: Option<Vec<u8>>,
 }
 
 impl DeviceStore {
@@ -190,6 +193,8 @@ impl DeviceStore {
             identity,
             last_fsync: None,
             seq_floor,
+            signer: None,
+            last_signed: None,
         })
     }
 
@@ -291,16 +296,51 @@ impl DeviceStore {
     }
 
     fn insert(&mut self, c: &NewCheckIn<'_>) -> Result<u64, Error> {
+        self.signer()?;
         let id = self.identity.as_ref().ok_or(Error::NoIdentity)?;
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, basis, text)
-             VALUES (?1, (SELECT MAX(COALESCE(MAX(seq), 0), ?11) + 1 FROM queue WHERE device_id = ?1),
-                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             RETURNING seq",
+        let device = tessera_core::mesh::parse_device_id(&id.device_id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq: i64 = tx.query_row(
+            "SELECT MAX(COALESCE(MAX(seq), 0), ?2) + 1 FROM queue WHERE device_id = ?1",
+            params![id.device_id, self.seq_floor],
+            |r| r.get(0),
         )?;
-        let seq: i64 = stmt.query_row(
+        let correction: i64 = tx
+            .query_row(
+                "SELECT correction_ms FROM clock_corrections WHERE from_seq <= ?1
+                 ORDER BY from_seq DESC LIMIT 1",
+                [seq],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        // Signed as recorded, so a peer that relays it cannot change it (ADR 0023). A device
+        // id that is not 32 hex digits (provisioned before ids were) has nothing to sign with.
+        let signed = match (device, &self.signer) {
+            (Some(device), Some(signer)) => signer
+                .sign_check_in(&CheckInRecord {
+                    device,
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    ticket: c.ticket.map(|(t, r)| (t, Revision(r))),
+                    at_ms: c.at.timestamp_millis(),
+                    clock_correction_ms: correction,
+                    direction: c.direction,
+                    admitted: c.admitted,
+                    gate: c.gate.to_owned(),
+                    reason: c.reason.map(str::to_owned),
+                    text: c.text.map(str::to_owned),
+                })
+                .ok(),
+            _ => None,
+        };
+        tx.execute(
+            "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict, reason, basis, text, signed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 id.device_id,
+                seq,
                 c.ticket.map(|(t, _)| t.0 as i64),
                 c.ticket.map(|(_, r)| r),
                 c.at.timestamp_millis(),
@@ -310,11 +350,59 @@ impl DeviceStore {
                 c.reason,
                 c.basis,
                 c.text,
-                self.seq_floor,
+                signed,
             ],
-            |r| r.get(0),
         )?;
+        tx.commit()?;
+        self.last_signed = signed;
         Ok(u64::try_from(seq).unwrap_or(0))
+    }
+
+    /// The signed layout of the check-in recorded last, once: what the mesh pushes to peers.
+    pub fn take_last_signed(&mut self) -> Option<Vec<u8>> {
+        self.last_signed.take()
+    }
+
+    /// This device's signing key, made (and kept in the identity row) on first use.
+    pub fn signer(&mut self) -> Result<&DeviceSigner, Error> {
+        if self.signer.is_none() {
+            let seed: Option<Vec<u8>> = self
+                .conn
+                .query_row("SELECT signing_seed FROM identity", [], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let seed: [u8; 32] = match seed.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
+                Some(seed) => seed,
+                None => {
+                    if self.identity.is_none() {
+                        return Err(Error::NoIdentity);
+                    }
+                    let mut seed = [0u8; 32];
+                    getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
+                    self.conn
+                        .execute("UPDATE identity SET signing_seed = ?1", [&seed[..]])?;
+                    seed
+                }
+            };
+            self.signer = Some(DeviceSigner::from_seed(&seed));
+        }
+        self.signer.as_ref().ok_or(Error::NoIdentity)
+    }
+
+    /// The certificate the server gave this device's key, if it was enrolled with one.
+    pub fn certificate(&self) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT certificate FROM identity", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Keeps the certificate the server gave this device's key.
+    pub fn set_certificate(&mut self, certificate: &[u8]) -> Result<(), Error> {
+        self.conn
+            .execute("UPDATE identity SET certificate = ?1", [certificate])?;
+        Ok(())
     }
 
     /// Appends this device's own scans of a ticket to `out`.
@@ -495,6 +583,14 @@ impl DeviceStore {
 
     /// The connection, for the sync client and tests.
     pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }
 }

@@ -10,6 +10,7 @@ pub mod clock;
 mod codes;
 pub mod debounce;
 pub mod device;
+pub mod mesh;
 pub mod repair;
 pub mod replica;
 pub mod scanner;
@@ -85,4 +86,7 @@ pub enum Error {
     /// The OS random source failed.
     #[error("no randomness available: {0}")]
     Random(String),
+    /// This gate cannot join the venue mesh.
+    #[error("venue mesh: {0}")]
+    Mesh(String),
 }

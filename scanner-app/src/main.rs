@@ -15,6 +15,7 @@ use tessera_scanner::bundle::Bundle;
 use tessera_scanner::camera::{self, FrameSource, ReplaySource};
 use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
+use tessera_scanner::mesh::{Mesh, MeshConfig};
 use tessera_scanner::{ScanReport, Scanner, repair, sync};
 
 #[derive(Parser)]
@@ -67,7 +68,12 @@ enum Command {
         direction: Option<DirectionArg>,
     },
     /// Decide scans and print one JSON line each.
-    Check(CheckArgs),
+    Check {
+        #[command(flatten)]
+        input: CheckArgs,
+        #[command(flatten)]
+        mesh: MeshArgs,
+    },
     /// Scan continuously from a camera (or replayed frames) until stopped.
     Run {
         /// Camera index (see `tessera-scan cameras`).
@@ -80,6 +86,8 @@ enum Command {
         /// in a build without the `zxing` feature).
         #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
         decoder: EngineArg,
+        #[command(flatten)]
+        mesh: MeshArgs,
     },
     /// Print the device's state as JSON.
     Status,
@@ -106,6 +114,46 @@ struct CheckArgs {
     /// Replay a folder of camera frames (debounced like a live camera).
     #[arg(long)]
     frames: Option<PathBuf>,
+}
+
+/// The venue mesh (ADR 0023): gates that share a network keep each other current without
+/// the server. Needs a device enrolled with a server (its certificate).
+#[derive(Args, Clone)]
+struct MeshArgs {
+    /// Join the venue mesh while scanning.
+    #[arg(long)]
+    mesh: bool,
+    /// Where to listen for other gates.
+    #[arg(long, default_value = "0.0.0.0:7447", requires = "mesh")]
+    mesh_listen: std::net::SocketAddr,
+    /// Another gate to dial (`host:port`; repeat for more), for networks without multicast.
+    #[arg(long = "peer", requires = "mesh")]
+    peers: Vec<String>,
+    /// Do not announce or browse by multicast DNS.
+    #[arg(long, requires = "mesh")]
+    no_mdns: bool,
+}
+
+impl MeshArgs {
+    fn start(&self, dir: &Path) -> Result<Option<Mesh>> {
+        if !self.mesh {
+            return Ok(None);
+        }
+        let mesh = Mesh::start(
+            dir,
+            &MeshConfig {
+                listen: self.mesh_listen,
+                peers: self.peers.clone(),
+                mdns: !self.no_mdns,
+            },
+        )?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "tessera-scan: on the venue mesh, listening on {}",
+            mesh.local_addr()
+        );
+        Ok(Some(mesh))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -213,13 +261,15 @@ fn run(cli: Cli) -> Result<()> {
             let report = sync_round(&mut scanner)?;
             print_json(&report)
         }
-        Command::Check(args) => check(&cli.data_dir, args),
+        Command::Check { input, mesh } => check(&cli.data_dir, input, &mesh),
         Command::Run {
             camera,
             frames,
             decoder,
+            mesh,
         } => {
             let mut scanner = open(&cli.data_dir)?;
+            let mesh = mesh.start(&cli.data_dir)?;
             let engine = match decoder {
                 EngineArg::Auto => Engine::default(),
                 EngineArg::Quircs => Engine::Quircs,
@@ -230,7 +280,13 @@ fn run(cli: Cli) -> Result<()> {
                 (index, None) => open_camera(index.unwrap_or(0))?,
             };
             let updates = spawn_sync_loop(&cli.data_dir, &mut scanner)?;
-            let result = scan_frames_with(&mut scanner, source.as_mut(), engine, updates.as_ref());
+            let result = scan_frames_with(
+                &mut scanner,
+                source.as_mut(),
+                engine,
+                updates.as_ref(),
+                mesh.as_ref(),
+            );
             scanner.device().flush()?;
             result
         }
@@ -269,21 +325,37 @@ fn open_camera(_index: u32) -> Result<Box<dyn FrameSource>> {
     bail!("this build has no camera support; use --frames DIR")
 }
 
-fn scan_one(scanner: &mut Scanner, text: &str) -> Result<ScanReport> {
+/// Decides one scan, hands its signed check-in to the mesh, prints the verdict.
+fn scan_one(scanner: &mut Scanner, text: &str, mesh: Option<&Mesh>) -> Result<ScanReport> {
     let report = scanner.scan(text, Utc::now())?;
+    if let Some(signed) = scanner.device().take_last_signed()
+        && let Some(mesh) = mesh
+    {
+        mesh.push(signed);
+    }
     print_json(&report)?;
     Ok(report)
 }
 
-fn check(dir: &Path, args: CheckArgs) -> Result<()> {
+fn check(dir: &Path, args: CheckArgs, mesh: &MeshArgs) -> Result<()> {
     let mut scanner = open(dir)?;
+    let mesh = mesh.start(dir)?;
     if let Some(text) = args.text {
-        scan_one(&mut scanner, &text)?;
+        scan_one(&mut scanner, &text, mesh.as_ref())?;
     } else if args.stdin {
+        // A USB scanner's gate runs for hours: it syncs in the background too.
+        let updates = if mesh.is_some() {
+            spawn_sync_loop(dir, &mut scanner)?
+        } else {
+            None
+        };
         for line in std::io::stdin().lock().lines() {
             let line = line.context("reading standard input")?;
+            if updates.as_ref().is_some_and(|rx| rx.try_iter().count() > 0) {
+                scanner.reload()?;
+            }
             if !line.trim().is_empty() {
-                scan_one(&mut scanner, &line)?;
+                scan_one(&mut scanner, &line, mesh.as_ref())?;
             }
         }
     } else if let Some(path) = args.image {
@@ -293,7 +365,7 @@ fn check(dir: &Path, args: CheckArgs) -> Result<()> {
             bail!("no QR code found in {}", path.display());
         }
         for text in texts {
-            scan_one(&mut scanner, &text)?;
+            scan_one(&mut scanner, &text, mesh.as_ref())?;
         }
     } else if let Some(dir) = args.frames {
         scan_frames(
@@ -370,7 +442,7 @@ fn spawn_sync_loop(dir: &Path, scanner: &mut Scanner) -> Result<Option<mpsc::Rec
 }
 
 fn scan_frames(scanner: &mut Scanner, source: &mut dyn FrameSource, engine: Engine) -> Result<()> {
-    scan_frames_with(scanner, source, engine, None)
+    scan_frames_with(scanner, source, engine, None, None)
 }
 
 fn scan_frames_with(
@@ -378,6 +450,7 @@ fn scan_frames_with(
     source: &mut dyn FrameSource,
     engine: Engine,
     updates: Option<&mpsc::Receiver<()>>,
+    mesh: Option<&Mesh>,
 ) -> Result<()> {
     let mut decoder = Decoder::new(engine);
     let mut debounce = Debouncer::default();
@@ -394,7 +467,7 @@ fn scan_frames_with(
         n += 1;
         for text in decoder.decode(&frame) {
             if debounce.accept(&text, now) {
-                scan_one(scanner, &text)?;
+                scan_one(scanner, &text, mesh)?;
             }
         }
     }

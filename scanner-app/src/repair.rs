@@ -246,6 +246,8 @@ struct Row {
     server_admitted: Option<i64>,
     server_reason: Option<String>,
     conflict: i64,
+    /// The check-in as this device signed it (venue mesh), when it was.
+    signed: Option<Vec<u8>>,
 }
 
 /// Everything read from the damaged file.
@@ -544,6 +546,7 @@ const WANTED: &[&str] = &[
     "server_admitted",
     "server_reason",
     "conflict",
+    "signed",
 ];
 
 /// Salvages one device's check-ins through queries.
@@ -674,6 +677,7 @@ fn read_device_queue(
 /// written (for a row read from a page, when it is not shaped like a check-in at all).
 /// Optional fields that do not read as their type are dropped.
 fn row(device_id: Option<&str>, v: Vec<Value>) -> Option<Row> {
+    // Rows of older stores lack the later columns.
     if !(11..=WANTED.len()).contains(&v.len()) {
         return None;
     }
@@ -711,6 +715,10 @@ fn row(device_id: Option<&str>, v: Vec<Value>) -> Option<Row> {
         server_admitted: acked_at_ms.and(int(12)),
         server_reason: acked_at_ms.and(text(13)),
         conflict: acked_at_ms.and(int(14)).unwrap_or(0),
+        signed: match v.get(15) {
+            Some(Value::Blob(b)) => Some(b.clone()),
+            _ => None,
+        },
     })
 }
 
@@ -784,8 +792,9 @@ fn write_store(conn: &mut Connection, s: &Salvage, now: DateTime<Utc>) -> Result
         setting.execute(params!["repaired_at", now.to_rfc3339()])?;
         let mut insert = tx.prepare(
             "INSERT INTO queue (device_id, seq, ticket_id, revision, at_ms, gate, direction, verdict,
-                                reason, basis, acked_at_ms, text, server_admitted, server_reason, conflict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                reason, basis, acked_at_ms, text, server_admitted, server_reason, conflict,
+                                signed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         for r in &s.rows {
             insert.execute(params![
@@ -803,7 +812,8 @@ fn write_store(conn: &mut Connection, s: &Salvage, now: DateTime<Utc>) -> Result
                 r.text,
                 r.server_admitted,
                 r.server_reason,
-                r.conflict
+                r.conflict,
+                r.signed
             ])?;
         }
     }

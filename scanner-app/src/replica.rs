@@ -57,6 +57,17 @@ pub struct ApplyCounts {
     pub check_ins: u64,
 }
 
+/// A device as the server lists it (for the mesh's membership checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    /// Its name.
+    pub name: String,
+    /// Revoked by the organizer.
+    pub revoked: bool,
+    /// Its certified key, when it has one.
+    pub public_key: Option<Vec<u8>>,
+}
+
 /// An admission the server flagged, with the first admission of that ticket before it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Conflict {
@@ -540,6 +551,19 @@ impl Replica {
                 ])?;
                 counts.check_ins += 1;
             }
+            if !page.devices.is_empty() {
+                // The whole list comes with every page that carries the event.
+                tx.execute("DELETE FROM devices", [])?;
+                let mut device = tx.prepare_cached(
+                    "INSERT INTO devices (device_id, name, status, public_key) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (device_id) DO UPDATE SET name = excluded.name,
+                        status = excluded.status, public_key = excluded.public_key",
+                )?;
+                for d in &page.devices {
+                    let key = d.public_key.as_deref().and_then(|k| hex::decode(k).ok());
+                    device.execute(params![d.device_id, d.name, d.status, key])?;
+                }
+            }
         }
         tx.execute(
             "INSERT INTO meta (key, value)
@@ -585,6 +609,33 @@ impl Replica {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A device as the server last listed it: its name, whether it is revoked, and its
+    /// certified key.
+    pub fn device(&self, device_id: &str) -> Result<Option<KnownDevice>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, status, public_key FROM devices WHERE device_id = ?1",
+                [device_id],
+                |r| {
+                    Ok(KnownDevice {
+                        name: r.get(0)?,
+                        revoked: r.get::<_, String>(1)? == "revoked",
+                        public_key: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Whether the server's feed brought this check-in already.
+    pub fn has_check_in(&self, device_id: &str, seq: u64) -> Result<bool, Error> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM check_ins WHERE device_id = ?1 AND seq = ?2")?
+            .exists(params![device_id, i64::try_from(seq).unwrap_or(i64::MAX)])?)
     }
 
     /// Forgets every holder name and detail (a revoked device must not keep personal data);

@@ -126,7 +126,13 @@ pub struct StatusReport {
     /// This device's clock against the server's, and the correction scans use; `warning`
     /// says plainly when it is more than two minutes off.
     pub clock: ClockStatus,
+    /// The venue mesh: the gates this one is in touch with, and the check-ins it holds for
+    /// others (ADR 0023).
+    pub mesh: crate::mesh::MeshStatus,
 }
+
+/// The keyring, the event and its gates (name, zones).
+pub(crate) type LoadedParts = (Keyring, tessera_core::EventConfig, Vec<(String, ZoneMask)>);
 
 struct Loaded {
     event: EventInfo,
@@ -382,6 +388,15 @@ impl Scanner {
                 let own = self.device.identity().map_or("", |i| i.device_id.as_str());
                 self.replica.history(id, own, &mut self.history)?;
                 self.device.history(id, &mut self.history)?;
+                // Other gates' check-ins heard on the mesh that the server has not relayed.
+                let mut held = std::mem::take(&mut self.history);
+                self.device.peer_history(
+                    id,
+                    &|device| self.device_name(device),
+                    &|device, seq| self.replica.has_check_in(device, seq).unwrap_or(false),
+                    &mut held,
+                )?;
+                self.history = held;
                 let facts = ReplicaFacts {
                     event: &event.config,
                     ticket: row.as_ref().map(|r| &r.record),
@@ -455,6 +470,18 @@ impl Scanner {
     /// The device's state for `tessera-scan status`.
     pub fn status(&mut self, now: DateTime<Utc>) -> Result<StatusReport, Error> {
         let sync = crate::sync::status(self)?;
+        let mesh = self.mesh_status(now)?;
+        let mut conflicts = self.replica.conflicts()?;
+        // What the mesh shows that the server has not judged yet.
+        for c in self.mesh_conflicts()? {
+            let known = conflicts
+                .iter()
+                .any(|k| k.ticket_id == c.ticket_id && k.at == c.at && k.gate == c.gate);
+            if !known {
+                conflicts.push(c);
+            }
+        }
+        conflicts.sort_by_key(|c| std::cmp::Reverse(c.at));
         let generated = self.replica.generated_at()?;
         Ok(StatusReport {
             device: self.device.identity().cloned(),
@@ -472,8 +499,9 @@ impl Scanner {
             check_ins: self.device.counts()?,
             replica_rebuilt_from: self.rebuilt_from.clone(),
             sync,
-            conflicts: self.replica.conflicts()?,
+            conflicts,
             clock: self.clock_status()?,
+            mesh,
         })
     }
 
@@ -485,6 +513,35 @@ impl Scanner {
     /// The replica.
     pub fn replica(&mut self) -> &mut Replica {
         &mut self.replica
+    }
+
+    pub(crate) fn replica_ref(&self) -> &Replica {
+        &self.replica
+    }
+
+    pub(crate) fn device_ref(&self) -> &DeviceStore {
+        &self.device
+    }
+
+    /// The event this gate serves, once provisioned.
+    pub fn event_id(&self) -> Option<tessera_core::EventId> {
+        self.loaded.as_ref().map(|l| l.event.config.id())
+    }
+
+    /// The keyring, the event and its gates, for judging held check-ins.
+    pub(crate) fn loaded_parts(&self) -> Option<LoadedParts> {
+        self.loaded.as_ref().map(|l| {
+            (
+                l.keyring.clone(),
+                l.event.config.clone(),
+                l.event.gates.clone(),
+            )
+        })
+    }
+
+    /// The keyring scans are verified with, once provisioned.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.loaded.as_ref().map(|l| &l.keyring)
     }
 }
 

@@ -10,6 +10,7 @@ pub const REPLICA: &[&str] = &[
     include_str!("../sql/replica/0001_init.sql"),
     include_str!("../sql/replica/0002_sync.sql"),
     include_str!("../sql/replica/0003_conflict_kinds.sql"),
+    include_str!("../sql/replica/0004_devices.sql"),
 ];
 /// The device store's upgrade scripts, in order.
 pub const DEVICE: &[&str] = &[
@@ -17,6 +18,7 @@ pub const DEVICE: &[&str] = &[
     include_str!("../sql/device/0002_sync.sql"),
     include_str!("../sql/device/0003_kept_event.sql"),
     include_str!("../sql/device/0004_clock.sql"),
+    include_str!("../sql/device/0005_mesh.sql"),
 ];
 
 /// Brings `conn` up to the last script; refuses a database newer than this software.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tessera_core::sync::{
-    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, SyncError as WireError, UploadCheckIn,
-    UploadRequest, UploadResponse,
+    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, RelayRequest, RelayResponse,
+    SyncError as WireError, UploadCheckIn, UploadRequest, UploadResponse,
 };
 
 use crate::Scanner;
@@ -72,6 +72,8 @@ impl SyncError {
 pub struct SyncReport {
     /// Check-ins uploaded and acknowledged.
     pub pushed: u64,
+    /// Other gates' check-ins carried up to the server and stored by it (venue mesh).
+    pub relayed: u64,
     /// Of which the server flagged as conflicts.
     pub conflicts: u64,
     /// Tickets received.
@@ -141,6 +143,8 @@ pub fn enroll(
         .ensure_identity(None, clock.now())?
         .device_id
         .clone();
+    // The device's own key, for the server to certify: the venue mesh's membership.
+    let device_key = hex::encode(scanner.device().signer()?.public_key());
     let sent = clock.now();
     let req = EnrollRequest {
         protocol: PROTOCOL,
@@ -148,7 +152,7 @@ pub fn enroll(
         device_id,
         app_version: app_version.to_owned(),
         device_time: sent,
-        device_key: None,
+        device_key: Some(device_key),
     };
     let mut resp = agent()
         .post(&format!("{server}/api/v1/sync/enroll"))
@@ -167,6 +171,13 @@ pub fn enroll(
     device.set_setting(SERVER_KEY, server)?;
     device.set_setting(TOKEN_KEY, &enrolled.token)?;
     device.set_setting(REVOKED_KEY, "false")?;
+    if let Some(certificate) = enrolled
+        .certificate
+        .as_deref()
+        .and_then(|c| hex::decode(c).ok())
+    {
+        device.set_certificate(&certificate)?;
+    }
     if let Some(gate) = &enrolled.gate {
         // The gate applies once the event arrives with the first pull.
         device.set_setting("gate", gate)?;
@@ -187,6 +198,71 @@ fn credentials(scanner: &mut Scanner) -> Result<(String, String), SyncError> {
         (Some(server), Some(token)) => Ok((server, token)),
         _ => Err(SyncError::NotEnrolled),
     }
+}
+
+/// Carries other gates' check-ins heard on the venue mesh up to the server (store and
+/// forward): each device's with its certificate, stored by the server once per (device,
+/// seq) whoever brings them. A server without the relay endpoint is skipped quietly.
+fn relay(
+    scanner: &mut Scanner,
+    agent: &ureq::Agent,
+    server: &str,
+    auth: &str,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    for _ in 0..MAX_REQUESTS {
+        let pending = scanner.device().unrelayed(BATCH)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut progressed = false;
+        for (device_id, rows) in pending {
+            let Some(device) = tessera_core::mesh::parse_device_id(&device_id) else {
+                continue;
+            };
+            let Some(certificate) = scanner.device().peer_certificate(&device)? else {
+                continue;
+            };
+            let req = RelayRequest {
+                protocol: PROTOCOL,
+                certificate: hex::encode(certificate),
+                check_ins: rows.iter().map(|(_, signed)| hex::encode(signed)).collect(),
+            };
+            let mut resp = agent
+                .post(&format!("{server}/api/v1/sync/relayed"))
+                .header("Authorization", auth)
+                .send_json(&req)
+                .map_err(offline)?;
+            match resp.status().as_u16() {
+                200..=299 => {}
+                404 | 405 => return Ok(()),
+                // The server refuses this device's certificate: the check-ins stay held
+                // here (they still count at this gate); their own gate uploads them.
+                400 | 403 | 409 | 422 => continue,
+                _ => return Err(refused(resp)),
+            }
+            let answer: RelayResponse = resp
+                .body_mut()
+                .read_json()
+                .map_err(|e| SyncError::Protocol(e.to_string()))?;
+            let mut done: Vec<u64> = answer.results.iter().map(|r| r.seq).collect();
+            // A refused one will be refused again: it stays held, not retried.
+            done.extend(answer.refused.iter().filter_map(|r| {
+                rows.get(usize::try_from(r.index).ok()?)
+                    .map(|(seq, _)| *seq)
+            }));
+            if !done.is_empty() {
+                progressed = true;
+            }
+            report.relayed += answer.results.iter().filter(|r| r.stored).count() as u64;
+            let now = scanner.now();
+            scanner.device().mark_relayed(&device_id, &done, now)?;
+        }
+        if !progressed {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Batch and page sizes of a round.
@@ -312,6 +388,8 @@ fn round(
         report.conflicts += acks.iter().filter(|a| a.conflict).count() as u64;
         scanner.device().acknowledge(&acks, acked_at)?;
     }
+
+    relay(scanner, &agent, &server, &auth, &mut report)?;
 
     // What this device still holds unsent (new scans since the push, or more than one
     // push round could take): organizers see it beside the device.

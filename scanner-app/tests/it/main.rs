@@ -9,3 +9,4 @@ mod decoding;
 mod fixtures;
 mod frames;
 mod gate;
+mod mesh;
