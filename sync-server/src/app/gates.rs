@@ -16,7 +16,7 @@ use crate::app::devices::{hash, normalize_code};
 use crate::app::storage::NoRoom;
 use crate::app::{AppError, Services};
 use crate::domain::gates::{changes_page, event_config, judge, upload_response, verify_batch};
-use crate::store::{DeviceRow, Redeemed, StoreError, StoredCheckIn, TicketState};
+use crate::store::{Delivery, DeviceRow, Redeemed, StoreError, StoredCheckIn, TicketState};
 
 /// Most check-ins in one upload.
 pub const MAX_BATCH: usize = 1000;
@@ -149,11 +149,12 @@ pub async fn enroll(
             &req.device_id.to_ascii_lowercase(),
             &hash(&token),
             &req.app_version,
+            None,
             now.timestamp(),
         )
         .await?;
     let device = match redeemed {
-        Redeemed::Device(d) => d,
+        Redeemed::Device(d) => *d,
         Redeemed::Unknown => return Err(GateError::BadCode),
         Redeemed::Expired => return Err(GateError::CodeExpired),
         Redeemed::Used => return Err(GateError::CodeUsed),
@@ -299,7 +300,13 @@ pub async fn ingest(
     };
     let outcomes = services
         .store
-        .ingest_check_ins(device, &batch.items, now.timestamp(), &judge_fn)
+        .ingest_check_ins(
+            device,
+            &batch.items,
+            Delivery::Own,
+            now.timestamp(),
+            &judge_fn,
+        )
         .await?;
     touch_with_clock(services, &device.id, req.device_time, now).await;
     let conflicts = outcomes.iter().filter(|o| o.verdict.conflict).count();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use tessera_core::sync::{
-    ChangesPage, CheckInState, EventState, GateState, KeyState, PROTOCOL,
+    ChangesPage, CheckInState, DeviceState, EventState, GateState, KeyState, PROTOCOL,
     TicketState as WireTicket, TicketTypeState, UploadCheckIn, UploadResponse, UploadResult,
 };
 use tessera_core::{
@@ -19,7 +19,8 @@ use tessera_core::{
 };
 
 use crate::store::{
-    EventSync, FeedPage, IncomingCheckIn, IngestOutcome, StoredCheckIn, TicketState, Verdict,
+    DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, StoredCheckIn, TicketState,
+    Verdict,
 };
 
 /// One page of the change feed as the device receives it, stamped with the server's time.
@@ -42,7 +43,17 @@ pub fn changes_page(page: &FeedPage, server_time: DateTime<Utc>) -> ChangesPage 
             .collect(),
         tickets: page.tickets.iter().map(wire_ticket).collect(),
         check_ins: page.check_ins.iter().map(wire_check_in).collect(),
-        devices: Vec::new(),
+        devices: page.devices.iter().map(device_state).collect(),
+    }
+}
+
+/// A device as its mesh peers know it: id, name, status and certified key.
+fn device_state(d: &DeviceRow) -> DeviceState {
+    DeviceState {
+        device_id: d.id.clone(),
+        name: d.name.clone(),
+        status: d.status.clone(),
+        public_key: d.public_key.as_ref().map(hex::encode),
     }
 }
 
