@@ -1,13 +1,16 @@
 //! The gate devices' use-cases (docs/sync-protocol.md): enrolling a device with a one-time
-//! code, knowing a device by its token, serving it a page of the change feed, and taking
-//! the check-ins it uploads, judged with core's `decide` through
-//! [`tessera_core::reconcile`] — the same function the devices ran offline.
+//! code (and certifying its own key for the venue mesh), knowing a device by its token,
+//! serving it a page of the change feed, and taking the check-ins it uploads, judged with
+//! core's `decide` through [`tessera_core::reconcile`] — the same function the devices ran
+//! offline.
 //!
 //! Device tokens and enrollment codes are stored only as SHA-256 hashes. Each refusal is a
 //! [`GateError`]; `http::sync` maps it to the device API's statuses and codes. How a code is
 //! made and read is `app::devices`; the pure shaping and judging is `domain::gates`.
 
 use chrono::{DateTime, Utc};
+use tessera_core::EventId;
+use tessera_core::mesh::{CertificateClaims, parse_device_id, valid_device_key};
 use tessera_core::sync::{
     ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, UploadRequest, UploadResponse,
 };
@@ -139,6 +142,7 @@ pub async fn enroll(
             "device_id must be 32 hex digits and app_version at most 64 characters".into(),
         ));
     }
+    let device_key = req.device_key.as_deref().map(device_key).transpose()?;
     let mut raw = [0u8; 32];
     crate::app::keys::random_bytes(&mut raw).map_err(|e| GateError::Internal(e.to_string()))?;
     let token = hex::encode(raw);
@@ -149,7 +153,7 @@ pub async fn enroll(
             &req.device_id.to_ascii_lowercase(),
             &hash(&token),
             &req.app_version,
-            None,
+            device_key.as_ref().map(|k| &k[..]),
             now.timestamp(),
         )
         .await?;
@@ -161,7 +165,11 @@ pub async fn enroll(
         Redeemed::DeviceActive => return Err(GateError::DeviceActive),
     };
     touch_with_clock(services, &device.id, req.device_time, now).await;
-    tracing::info!(device = %device.id, "device enrolled");
+    let certificate = match device_key {
+        Some(key) => Some(certify(services, &device, key, now).await?),
+        None => None,
+    };
+    tracing::info!(device = %device.id, mesh = certificate.is_some(), "device enrolled");
     Ok(EnrollResponse {
         protocol: PROTOCOL,
         device_id: device.id,
@@ -169,8 +177,47 @@ pub async fn enroll(
         gate: device.gate,
         token,
         server_time: now,
-        certificate: None,
+        certificate,
     })
+}
+
+/// A device key as enrollment presents it: 64 hex digits of an Ed25519 public key that may
+/// be certified (not a weak one, with which anyone could sign as the device).
+fn device_key(hex_text: &str) -> Result<[u8; 32], GateError> {
+    hex::decode(hex_text)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .filter(valid_device_key)
+        .ok_or_else(|| {
+            GateError::BadRequest(
+                "device_key must be 64 hex digits: the public half of the device's own Ed25519 key"
+                    .into(),
+            )
+        })
+}
+
+/// The device's certificate (hex): its key, signed by the server's current ticket key, which
+/// every gate's keyring holds.
+async fn certify(
+    services: &Services,
+    device: &DeviceRow,
+    device_key: [u8; 32],
+    now: DateTime<Utc>,
+) -> Result<String, GateError> {
+    let id = parse_device_id(&device.id)
+        .ok_or_else(|| GateError::Internal(format!("device id {} is not hex", device.id)))?;
+    let event = u32::try_from(device.event_id)
+        .map_err(|_| GateError::Internal(format!("event id {} too large", device.event_id)))?;
+    let keys = services.keys.read().await.clone();
+    let signer = keys.signer();
+    let claims = CertificateClaims {
+        key: signer.id(),
+        event: EventId(event),
+        device: id,
+        device_key,
+        issued_at_ms: now.timestamp_millis(),
+    };
+    Ok(hex::encode(claims.sign(signer)))
 }
 
 /// The active device a bearer token belongs to.

@@ -56,6 +56,10 @@ pub struct EnrollRequestDoc {
     /// The device's clock when it sent the request (RFC 3339), for its skew.
     #[schema(value_type = String, format = DateTime)]
     device_time: String,
+    /// The device's own Ed25519 public key (64 hex digits), for the server to certify for
+    /// the venue mesh. Absent from devices that do not mesh.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
+    device_key: Option<String>,
 }
 
 /// `POST /api/v1/sync/enroll`'s answer, `tessera_core::sync::EnrollResponse`, as a schema.
@@ -77,6 +81,10 @@ pub struct EnrollResponseDoc {
     /// The server's clock (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
     server_time: String,
+    /// The device's certificate (254 hex digits: its `device_key`, event and id signed by
+    /// the server's current key), when the request carried a `device_key`.
+    #[schema(pattern = "^[0-9a-f]{254}$")]
+    certificate: Option<String>,
 }
 
 /// The sync routes.
@@ -287,7 +295,7 @@ mod tests {
             device_id: "a1".repeat(16),
             app_version: "tessera-scan 1".into(),
             device_time: Utc::now(),
-            device_key: None,
+            device_key: Some("ab".repeat(32)),
         };
         let json = serde_json::to_string(&request).unwrap_or_default();
         assert!(
@@ -301,7 +309,7 @@ mod tests {
             gate: Some("Main Gate".into()),
             token: "t".into(),
             server_time: Utc::now(),
-            certificate: None,
+            certificate: Some("cd".repeat(127)),
         };
         let json = serde_json::to_string(&response).unwrap_or_default();
         assert!(
