@@ -433,7 +433,8 @@ async fn sold_out_is_409_and_sells_nothing() {
 
 /// A client no one here wrote builds its enrollment from the API document alone: the
 /// request body is a schema (its fields required, the device id's form, the version's
-/// length), the answer too, and both name exactly the wire types' fields.
+/// length), the answer too, and both name exactly the wire types' fields; so does the
+/// relay's request.
 #[tokio::test]
 async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
     let db = TestDb::sqlite();
@@ -511,6 +512,19 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
     assert_eq!(
         names(&response),
         answer.as_object().unwrap().keys().cloned().collect()
+    );
+    // The relay's body too.
+    let op = &doc["paths"]["/api/v1/sync/relayed"]["post"];
+    let relay = resolve(&op["requestBody"]["content"]["application/json"]["schema"]);
+    let wire = tessera_core::sync::RelayRequest {
+        protocol: tessera_core::sync::PROTOCOL,
+        certificate: "cd".repeat(127),
+        check_ins: vec!["ef".repeat(60)],
+    };
+    let wire = serde_json::to_value(&wire).unwrap();
+    assert_eq!(
+        names(&relay),
+        wire.as_object().unwrap().keys().cloned().collect()
     );
     app.stop().await;
 }

@@ -1,14 +1,18 @@
-//! The venue mesh as the server serves it: a device key certified at enrollment, and every
-//! device of the event in the feed (revocations included).
+//! The venue mesh as the server serves it: a device key certified at enrollment, every
+//! device of the event in the feed (revocations included), and check-ins one gate carries up
+//! for another — stored once per (device, seq), only with a valid certificate and signature.
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use tessera_core::mesh::{DeviceSigner, verify_certificate};
-use tessera_core::sync::{ChangesPage, PROTOCOL};
-use tessera_core::{EventId, KeyId, KeyStatus, Keyring};
+use tessera_core::mesh::{CertificateClaims, CheckInRecord, DeviceSigner, verify_certificate};
+use tessera_core::sync::{
+    ChangesPage, PROTOCOL, RelayRequest, RelayResponse, UploadCheckIn, UploadRequest,
+    UploadResponse,
+};
+use tessera_core::{Direction, EventId, KeyId, KeyStatus, Keyring, TicketSigner, verify};
 
 use crate::on_both_backends;
-use crate::support::{TestApp, TestDb, random_u64};
+use crate::support::{TestApp, TestDb, buy, random_u64, ticket_type_id};
 
 /// A gate as these tests drive it: its id, its own key, and what enrollment gave it.
 struct Gate {
@@ -116,6 +120,81 @@ fn keyring_of(page: &ChangesPage) -> Keyring {
         ring.insert(KeyId(k.key_id), &public, status).unwrap();
     }
     ring
+}
+
+/// `n` valid ticket codes of one order.
+async fn tickets(app: &TestApp, n: i64) -> Vec<String> {
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = buy(&app.http, &app.base, pass, n).await;
+    assert_eq!(status, 201, "{order}");
+    order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A check-in `gate` recorded of `text` at `at_ms`: the record and its signed hex.
+fn record(
+    gate: &Gate,
+    ring: &Keyring,
+    seq: u64,
+    text: &str,
+    at_ms: i64,
+) -> (CheckInRecord, String) {
+    let claims = *verify(text, ring).unwrap().claims();
+    let record = CheckInRecord {
+        device: tessera_core::mesh::parse_device_id(&gate.id).unwrap(),
+        seq,
+        ticket: Some((claims.ticket, claims.revision)),
+        at_ms,
+        clock_correction_ms: 0,
+        direction: Direction::Entry,
+        admitted: true,
+        gate: "Main Gate".into(),
+        reason: None,
+        text: Some(text.to_owned()),
+    };
+    let signed = hex::encode(gate.signer.sign_check_in(&record).unwrap());
+    (record, signed)
+}
+
+async fn relay(
+    app: &TestApp,
+    token: Option<&str>,
+    certificate: &str,
+    check_ins: &[String],
+) -> (u16, Value) {
+    let body = RelayRequest {
+        protocol: PROTOCOL,
+        certificate: certificate.to_owned(),
+        check_ins: check_ins.to_vec(),
+    };
+    let mut req = app.http.post(app.url("/api/v1/sync/relayed")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Every stored check-in of the event as (device, seq), sorted.
+async fn stored_keys(app: &TestApp) -> Vec<(String, i64)> {
+    let mut keys: Vec<_> = app
+        .state
+        .store
+        .event_check_ins(event_id(app).await)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.device_id, c.seq))
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// A device key is certified at enrollment by the server's current key, and the certificate
@@ -240,4 +319,207 @@ async fn enrollment_certifies_the_device_key(db: &TestDb) {
 on_both_backends!(
     enrollment_certifies_the_device_key_on,
     enrollment_certifies_the_device_key
+);
+
+/// South carries North's signed check-ins up: stored once per (device, seq) however often
+/// they are relayed, and when North uploads them itself; a check-in with a changed byte is
+/// refused and the rest stored; a self-made certificate, another event's, or one of a device
+/// the server does not know stores nothing; the carrier's token is required; a revoked
+/// device's check-ins count only up to its revocation.
+async fn relayed_check_ins_are_stored_once(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let event = event_id(&app).await;
+    let texts = tickets(&app, 6).await;
+    let north = enroll(&app, "North-1", true).await;
+    let south = enroll(&app, "South-1", true).await;
+    let cert = north.certificate.clone().unwrap();
+    let ring = keyring_of(&pull(&app, &south.token, 0).await);
+    let now = Utc::now().timestamp_millis();
+
+    // Relayed twice, then uploaded by North itself: three rows, North's.
+    let records: Vec<_> = (0..3)
+        .map(|i| record(&north, &ring, i + 1, &texts[i as usize], now - 60_000))
+        .collect();
+    let signed: Vec<String> = records.iter().map(|(_, s)| s.clone()).collect();
+    let (status, body) = relay(&app, Some(&south.token), &cert, &signed).await;
+    assert_eq!(status, 200, "{body}");
+    let first: RelayResponse = serde_json::from_value(body).unwrap();
+    assert!(first.refused.is_empty(), "{:?}", first.refused);
+    assert_eq!(
+        first.results.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        first
+            .results
+            .iter()
+            .all(|r| r.stored && r.server_admitted && !r.conflict)
+    );
+    let (_, body) = relay(&app, Some(&south.token), &cert, &signed).await;
+    let again: RelayResponse = serde_json::from_value(body).unwrap();
+    assert!(again.results.iter().all(|r| !r.stored && r.server_admitted));
+    let own = UploadRequest {
+        protocol: PROTOCOL,
+        device_time: Utc::now(),
+        check_ins: records
+            .iter()
+            .map(|(r, _)| UploadCheckIn {
+                seq: r.seq,
+                text: r.text.clone(),
+                ticket_id: r.ticket.map(|(t, _)| t.0),
+                at: chrono::DateTime::from_timestamp_millis(r.at_ms).unwrap(),
+                gate: r.gate.clone(),
+                direction: "entry".into(),
+                admitted: true,
+                reason: None,
+                clock_correction_ms: Some(0),
+            })
+            .collect(),
+    };
+    let res = app
+        .http
+        .post(app.url("/api/v1/sync/checkins"))
+        .bearer_auth(&north.token)
+        .json(&own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let own: UploadResponse = res.json().await.unwrap();
+    assert!(own.results.iter().all(|r| !r.stored && r.server_admitted));
+    let expected: Vec<(String, i64)> = (1..=3).map(|s| (north.id.clone(), s)).collect();
+    assert_eq!(stored_keys(&app).await, expected);
+    let after_relays = app.state.store.device(&north.id).await.unwrap().unwrap();
+    assert_eq!(after_relays.check_ins, 3);
+
+    // A changed byte in one check-in (its direction) and one that is not hex: refused, the
+    // other stored.
+    let (_, good) = record(&north, &ring, 4, &texts[3], now - 50_000);
+    let (_, tampered) = record(&north, &ring, 5, &texts[4], now - 40_000);
+    let mut bytes = hex::decode(&tampered).unwrap();
+    bytes[41] ^= 1;
+    let tampered = hex::encode(bytes);
+    let (status, body) = relay(
+        &app,
+        Some(&south.token),
+        &cert,
+        &[good, tampered, "not hex".into()],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mixed: RelayResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        mixed
+            .results
+            .iter()
+            .map(|r| (r.seq, r.stored))
+            .collect::<Vec<_>>(),
+        [(4, true)]
+    );
+    assert_eq!(
+        mixed.refused.iter().map(|r| r.index).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(
+        mixed.refused[0].reason.contains("signature"),
+        "{:?}",
+        mixed.refused
+    );
+    assert_eq!(stored_keys(&app).await.len(), 4);
+
+    // Certificates that must store nothing.
+    let (_, sixth) = record(&north, &ring, 6, &texts[5], now - 30_000);
+    let batch = [sixth.clone()];
+    let server_key = app.state.keys.read().await.signer().id();
+    let north_claims = CertificateClaims {
+        key: server_key,
+        event: EventId(u32::try_from(event).unwrap()),
+        device: tessera_core::mesh::parse_device_id(&north.id).unwrap(),
+        device_key: north.signer.public_key(),
+        issued_at_ms: now,
+    };
+    // Self-made: signed by a key of the device's own under the server key's id.
+    let forger = TicketSigner::from_seed(server_key, &[9; 32]);
+    let self_signed = hex::encode(north_claims.sign(&forger));
+    let (status, body) = relay(&app, Some(&south.token), &self_signed, &batch).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("bad_certificate"))
+    );
+    // Another event's, signed by the real key.
+    let other_event = {
+        let keys = app.state.keys.read().await.clone();
+        let claims = CertificateClaims {
+            event: EventId(u32::try_from(event).unwrap() + 1),
+            ..north_claims
+        };
+        hex::encode(claims.sign(keys.signer()))
+    };
+    let (status, body) = relay(&app, Some(&south.token), &other_event, &batch).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("bad_certificate"))
+    );
+    // The real key, but a device key the server does not hold for North.
+    let rekeyed = {
+        let keys = app.state.keys.read().await.clone();
+        let claims = CertificateClaims {
+            device_key: new_signer().public_key(),
+            ..north_claims
+        };
+        hex::encode(claims.sign(keys.signer()))
+    };
+    let (status, body) = relay(&app, Some(&south.token), &rekeyed, &batch).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("uncertified_device"))
+    );
+    let (status, body) = relay(&app, Some(&south.token), "abc", &batch).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")));
+    // No token, a stranger's: the carrier must be an enrolled device.
+    let (status, _) = relay(&app, None, &cert, &batch).await;
+    assert_eq!(status, 401);
+    let (status, _) = relay(&app, Some(&"0".repeat(64)), &cert, &batch).await;
+    assert_eq!(status, 401);
+    assert_eq!(stored_keys(&app).await.len(), 4, "nothing more stored");
+
+    // Relaying counts North's check-ins but never as North being seen.
+    let north_row = app.state.store.device(&north.id).await.unwrap().unwrap();
+    assert_eq!(north_row.last_seen_ms, after_relays.last_seen_ms);
+    assert_eq!(north_row.check_ins, 4);
+
+    // North is revoked: what it recorded before still counts, what it signed after does not.
+    let revoked_at = Utc::now().timestamp();
+    assert!(
+        app.state
+            .store
+            .revoke_device(&north.id, revoked_at)
+            .await
+            .unwrap()
+    );
+    let (_, late) = record(&north, &ring, 7, &texts[0], revoked_at * 1000 + 60_000);
+    let (status, body) = relay(&app, Some(&south.token), &cert, &[sixth, late]).await;
+    assert_eq!(status, 200, "{body}");
+    let split: RelayResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(split.results.iter().map(|r| r.seq).collect::<Vec<_>>(), [6]);
+    assert_eq!(split.refused.len(), 1);
+    assert!(
+        split.refused[0].reason.contains("revoked"),
+        "{:?}",
+        split.refused
+    );
+    // A revoked device cannot carry for others.
+    let (status, body) = relay(&app, Some(&north.token), &cert, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("device_revoked"))
+    );
+
+    let expected: Vec<(String, i64)> = (1..=4).chain([6]).map(|s| (north.id.clone(), s)).collect();
+    assert_eq!(stored_keys(&app).await, expected, "each exactly once");
+    app.stop().await;
+}
+on_both_backends!(
+    relayed_check_ins_are_stored_once_on,
+    relayed_check_ins_are_stored_once
 );
