@@ -9,7 +9,6 @@
 //! made and read is `app::devices`; the pure shaping and judging is `domain::gates`.
 
 use chrono::{DateTime, Utc};
-use tessera_core::EventId;
 use tessera_core::mesh::{
     CertificateClaims, MeshError, parse_device_id, valid_device_key, verify_certificate,
 };
@@ -17,6 +16,7 @@ use tessera_core::sync::{
     ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, RelayRefusal, RelayRequest,
     RelayResponse, UploadCheckIn, UploadRequest, UploadResponse,
 };
+use tessera_core::{EventId, Keyring};
 
 use crate::app::devices::{hash, normalize_code};
 use crate::app::storage::NoRoom;
@@ -226,13 +226,12 @@ async fn certify(
 ) -> Result<String, GateError> {
     let id = parse_device_id(&device.id)
         .ok_or_else(|| GateError::Internal(format!("device id {} is not hex", device.id)))?;
-    let event = u32::try_from(device.event_id)
-        .map_err(|_| GateError::Internal(format!("event id {} too large", device.event_id)))?;
+    let event = event_of(device)?;
     let keys = services.keys.read().await.clone();
     let signer = keys.signer();
     let claims = CertificateClaims {
         key: signer.id(),
-        event: EventId(event),
+        event,
         device: id,
         device_key,
         issued_at_ms: now.timestamp_millis(),
@@ -308,19 +307,31 @@ pub async fn changes(
     Ok(changes_page(&page, now))
 }
 
-/// Checks an upload's shape before anything is verified or stored.
-fn check_upload(req: &UploadRequest) -> Result<(), GateError> {
-    if req.protocol != PROTOCOL {
+/// Checks a batch's protocol and size (an upload's or a relay's) before anything is read.
+fn check_batch(protocol: u32, len: usize) -> Result<(), GateError> {
+    if protocol != PROTOCOL {
         return Err(GateError::BadRequest(format!(
-            "protocol {} is not spoken here (this server speaks {PROTOCOL})",
-            req.protocol
+            "protocol {protocol} is not spoken here (this server speaks {PROTOCOL})"
         )));
     }
-    if req.check_ins.len() > MAX_BATCH {
+    if len > MAX_BATCH {
         return Err(GateError::BadRequest(format!(
             "at most {MAX_BATCH} check-ins per request"
         )));
     }
+    Ok(())
+}
+
+/// The event a device scans for, as core numbers events.
+fn event_of(device: &DeviceRow) -> Result<EventId, GateError> {
+    u32::try_from(device.event_id)
+        .map(EventId)
+        .map_err(|_| GateError::Internal(format!("event id {} too large", device.event_id)))
+}
+
+/// Checks an upload's shape before anything is verified or stored.
+fn check_upload(req: &UploadRequest) -> Result<(), GateError> {
+    check_batch(req.protocol, req.check_ins.len())?;
     for c in &req.check_ins {
         check_in_shape(c).map_err(GateError::BadRequest)?;
     }
@@ -341,8 +352,10 @@ pub async fn ingest(
     // How far the device's clock is off now: with each scan's own correction, how far its
     // recorded time is (ADR 0020).
     let skew_ms = (req.device_time - now).num_milliseconds();
+    let keyring = services.keys.read().await.keyring().clone();
     let outcomes = store_batch(
         services,
+        &keyring,
         device,
         &req.check_ins,
         skew_ms,
@@ -369,25 +382,13 @@ pub async fn relay(
     req: &RelayRequest,
     now: DateTime<Utc>,
 ) -> Result<RelayResponse, GateError> {
-    if req.protocol != PROTOCOL {
-        return Err(GateError::BadRequest(format!(
-            "protocol {} is not spoken here (this server speaks {PROTOCOL})",
-            req.protocol
-        )));
-    }
-    if req.check_ins.len() > MAX_BATCH {
-        return Err(GateError::BadRequest(format!(
-            "at most {MAX_BATCH} check-ins per request"
-        )));
-    }
+    check_batch(req.protocol, req.check_ins.len())?;
     services.storage.ensure_room()?;
     let certificate = hex::decode(&req.certificate)
         .map_err(|_| GateError::BadRequest("certificate must be hex".into()))?;
-    let event = u32::try_from(carrier.event_id)
-        .map_err(|_| GateError::Internal(format!("event id {} too large", carrier.event_id)))?;
     let keyring = services.keys.read().await.keyring().clone();
     let verified =
-        verify_certificate(&certificate, &keyring, EventId(event)).map_err(|e| match e {
+        verify_certificate(&certificate, &keyring, event_of(carrier)?).map_err(|e| match e {
             MeshError::Malformed(what) => GateError::BadRequest(format!("malformed {what}")),
             refused => GateError::BadCertificate(refused),
         })?;
@@ -423,6 +424,7 @@ pub async fn relay(
     } else {
         store_batch(
             services,
+            &keyring,
             &recorder,
             &accepted,
             skew_ms,
@@ -454,9 +456,11 @@ pub async fn relay(
 
 /// Verifies a batch of `device`'s check-ins, stores it idempotently by (device, seq) and
 /// judges every scan of the tickets it touches: the one path of uploads and relays.
-/// `skew_ms` is the device's clock minus the server's, for each scan's clock error.
+/// `skew_ms` is the device's clock minus the server's, for each scan's clock error; the
+/// codes are verified against `keyring`.
 async fn store_batch(
     services: &Services,
+    keyring: &Keyring,
     device: &DeviceRow,
     check_ins: &[UploadCheckIn],
     skew_ms: i64,
@@ -473,10 +477,9 @@ async fn store_batch(
     let (config, gates) = event_config(&event).ok_or_else(|| {
         GateError::Internal(format!("event {} is misconfigured", device.event_id))
     })?;
-    let keyring = services.keys.read().await.keyring().clone();
-    let batch = verify_batch(check_ins, &keyring, skew_ms);
+    let batch = verify_batch(check_ins, keyring, skew_ms);
     let judge_fn = |s: Option<&TicketState>, rows: &[StoredCheckIn]| {
-        judge(&keyring, &batch.verified, &config, &gates, s, rows)
+        judge(keyring, &batch.verified, &config, &gates, s, rows)
     };
     Ok(services
         .store
