@@ -201,7 +201,8 @@ async fn stored_keys(app: &TestApp) -> Vec<(String, i64)> {
 /// verifies against the keyring a gate builds from the feed; a key that is not a valid
 /// Ed25519 point is refused (the code stays usable); without a key there is no certificate.
 /// The feed lists every device of the event, and a device revoked with `tessera-server
-/// devices revoke` reaches the other gates as `revoked`.
+/// devices revoke` reaches the other gates as `revoked`; enrolled again, it is listed with
+/// the key of that enrollment, or none.
 async fn enrollment_certifies_the_device_key(db: &TestDb) {
     let app = TestApp::spawn(db.settings()).await;
     let event = event_id(&app).await;
@@ -314,6 +315,40 @@ async fn enrollment_certifies_the_device_key(db: &TestDb) {
     assert!(page.event.is_some(), "a revocation is an event change");
     assert_eq!(listed(&page, &north.id).status, "revoked");
     assert_eq!(listed(&page, &south.id).status, "active");
+
+    // North enrolls again under its id with a new key: certified afresh, listed with it.
+    let rekeyed = new_signer();
+    let (status, body) = post_enroll(
+        &app,
+        "North-1",
+        &north.id,
+        Some(hex::encode(rekeyed.public_key())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let cert = hex::decode(body["certificate"].as_str().unwrap()).unwrap();
+    let verified = verify_certificate(&cert, &ring, EventId(u32::try_from(event).unwrap()))
+        .expect("the new certificate verifies");
+    assert_eq!(verified.claims().device_key, rekeyed.public_key());
+    let page = pull(&app, &south.token, page.cursor).await;
+    let n = listed(&page, &north.id);
+    assert_eq!(n.status, "active");
+    assert_eq!(n.public_key, Some(hex::encode(rekeyed.public_key())));
+
+    // Revoked and enrolled again without a key: it no longer meshes.
+    assert!(
+        app.state
+            .store
+            .revoke_device(&north.id, Utc::now().timestamp())
+            .await
+            .unwrap()
+    );
+    let (status, body) = post_enroll(&app, "North-1", &north.id, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("certificate").is_none(), "{body}");
+    let page = pull(&app, &south.token, page.cursor).await;
+    let n = listed(&page, &north.id);
+    assert_eq!((n.status.as_str(), n.public_key), ("active", None));
     app.stop().await;
 }
 on_both_backends!(
