@@ -210,7 +210,7 @@ pub fn read_relayed(
 
 /// A signed check-in in the shape of its device's own upload. `None` when its time cannot
 /// be one.
-pub fn upload_of(record: &CheckInRecord) -> Option<UploadCheckIn> {
+fn upload_of(record: &CheckInRecord) -> Option<UploadCheckIn> {
     Some(UploadCheckIn {
         seq: record.seq,
         text: record.text.clone(),
