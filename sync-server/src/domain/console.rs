@@ -348,6 +348,8 @@ mod tests {
             clock_skew_ms: Some(120),
             check_ins: 0,
             queued_check_ins: Some(0),
+            public_key: None,
+            revoked_at: None,
         }
     }
 

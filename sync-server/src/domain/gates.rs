@@ -1,17 +1,20 @@
 //! What the server tells gate devices and how it judges what they recorded, computed from
 //! store rows with no IO: the change feed's page and the upload's answer in the wire types
 //! of `tessera_core::sync`, the decision's view of an event, the verification of an
-//! uploaded batch, and the judgement of a ticket's stored scans with
-//! [`tessera_core::reconcile`] — the same `decide` the devices ran offline.
+//! uploaded batch, a relayed check-in read from its signed bytes, and the judgement of a
+//! ticket's stored scans with [`tessera_core::reconcile`] — the same `decide` the devices
+//! ran offline.
 //!
 //! Reading the rows and storing the verdicts is `app::gates`; the routes are `http::sync`.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use tessera_core::mesh::{CHECK_IN_MAX_LEN, CheckInRecord, VerifiedDevice};
 use tessera_core::sync::{
-    ChangesPage, CheckInState, EventState, GateState, KeyState, PROTOCOL,
-    TicketState as WireTicket, TicketTypeState, UploadCheckIn, UploadResponse, UploadResult,
+    ChangesPage, CheckInState, DeviceState, EventState, GateState, KeyState, PROTOCOL,
+    RelayRefusal, RelayResponse, TicketState as WireTicket, TicketTypeState, UploadCheckIn,
+    UploadResponse, UploadResult,
 };
 use tessera_core::{
     Direction, EntryPolicy, EventConfig, EventId, Gate, Keyring, Reason, Recorded, Revision,
@@ -19,7 +22,8 @@ use tessera_core::{
 };
 
 use crate::store::{
-    EventSync, FeedPage, IncomingCheckIn, IngestOutcome, StoredCheckIn, TicketState, Verdict,
+    DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, StoredCheckIn, TicketState,
+    Verdict,
 };
 
 /// One page of the change feed as the device receives it, stamped with the server's time.
@@ -42,7 +46,17 @@ pub fn changes_page(page: &FeedPage, server_time: DateTime<Utc>) -> ChangesPage 
             .collect(),
         tickets: page.tickets.iter().map(wire_ticket).collect(),
         check_ins: page.check_ins.iter().map(wire_check_in).collect(),
-        devices: Vec::new(),
+        devices: page.devices.iter().map(device_state).collect(),
+    }
+}
+
+/// A device as its mesh peers know it: id, name, status and certified key.
+fn device_state(d: &DeviceRow) -> DeviceState {
+    DeviceState {
+        device_id: d.id.clone(),
+        name: d.name.clone(),
+        status: d.status.clone(),
+        public_key: d.public_key.as_ref().map(hex::encode),
     }
 }
 
@@ -135,6 +149,83 @@ pub fn upload_response(outcomes: Vec<IngestOutcome>, server_time: DateTime<Utc>)
             })
             .collect(),
     }
+}
+
+/// The relay's answer: what became of each check-in stored (or already stored), in `seq`
+/// order, and the check-ins refused.
+pub fn relay_response(
+    outcomes: Vec<IngestOutcome>,
+    refused: Vec<RelayRefusal>,
+    server_time: DateTime<Utc>,
+) -> RelayResponse {
+    RelayResponse {
+        protocol: PROTOCOL,
+        server_time,
+        results: upload_response(outcomes, server_time).results,
+        refused,
+    }
+}
+
+/// Whether one uploaded check-in has a sane shape: a positive `seq` that fits the store, a
+/// direction, fields of bounded size. The words say what is wrong.
+pub fn check_in_shape(c: &UploadCheckIn) -> Result<(), String> {
+    let seq_ok = i64::try_from(c.seq).is_ok_and(|s| s > 0);
+    let sizes_ok = c.gate.len() <= 200
+        && c.text.as_ref().is_none_or(|t| t.len() <= 512)
+        && c.reason.as_ref().is_none_or(|r| r.len() <= 64);
+    if !seq_ok || !sizes_ok || !matches!(c.direction.as_str(), "entry" | "exit") {
+        return Err(format!(
+            "check-in {}: seq must be positive, direction entry or exit, fields of sane size",
+            c.seq
+        ));
+    }
+    Ok(())
+}
+
+/// Reads one relayed check-in (hex of its signed bytes) of the certified `device`: its
+/// signature checked, recorded before `revoked_at_ms` when the device is revoked, and put in
+/// the shape of the device's own upload, so it is stored and judged exactly as that upload
+/// would be. `Err` says in words why it is refused; nothing of it may be stored then.
+pub fn read_relayed(
+    device: &VerifiedDevice,
+    hex_text: &str,
+    revoked_at_ms: Option<i64>,
+) -> Result<UploadCheckIn, String> {
+    if hex_text.len() > CHECK_IN_MAX_LEN * 2 {
+        return Err("longer than any signed check-in".into());
+    }
+    let bytes = hex::decode(hex_text).map_err(|_| "not hex".to_owned())?;
+    let record = device.verify_check_in(&bytes).map_err(|e| e.to_string())?;
+    if revoked_at_ms.is_some_and(|cut| record.at_ms >= cut) {
+        return Err(format!(
+            "check-in {} was recorded after its device was revoked",
+            record.seq
+        ));
+    }
+    let check_in = upload_of(&record)
+        .ok_or_else(|| format!("check-in {}: its time is out of range", record.seq))?;
+    check_in_shape(&check_in)?;
+    Ok(check_in)
+}
+
+/// A signed check-in in the shape of its device's own upload. `None` when its time cannot
+/// be one.
+fn upload_of(record: &CheckInRecord) -> Option<UploadCheckIn> {
+    Some(UploadCheckIn {
+        seq: record.seq,
+        text: record.text.clone(),
+        ticket_id: record.ticket.map(|(t, _)| t.0),
+        at: DateTime::from_timestamp_millis(record.at_ms)?,
+        gate: record.gate.clone(),
+        direction: match record.direction {
+            Direction::Entry => "entry",
+            Direction::Exit => "exit",
+        }
+        .into(),
+        admitted: record.admitted,
+        reason: record.reason.clone(),
+        clock_correction_ms: Some(record.clock_correction_ms),
+    })
 }
 
 /// The decision's view of a stored event: its configuration and the zones of each gate.
@@ -315,4 +406,84 @@ pub fn judge(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::mesh::{CertificateClaims, DeviceSigner, verify_certificate};
+    use tessera_core::{KeyId, KeyStatus, TicketId, TicketSigner};
+
+    fn certified() -> (DeviceSigner, VerifiedDevice) {
+        let server = TicketSigner::from_seed(KeyId(1), &[1; 32]);
+        let mut ring = Keyring::new();
+        ring.insert(KeyId(1), &server.public_key(), KeyStatus::Active)
+            .unwrap();
+        let me = DeviceSigner::from_seed(&[2; 32]);
+        let cert = CertificateClaims {
+            key: KeyId(1),
+            event: EventId(1),
+            device: [0xab; 16],
+            device_key: me.public_key(),
+            issued_at_ms: 0,
+        }
+        .sign(&server);
+        (me, verify_certificate(&cert, &ring, EventId(1)).unwrap())
+    }
+
+    fn record(seq: u64, at_ms: i64) -> CheckInRecord {
+        CheckInRecord {
+            device: [0xab; 16],
+            seq,
+            ticket: Some((TicketId(77), Revision(1))),
+            at_ms,
+            clock_correction_ms: -2500,
+            direction: Direction::Exit,
+            admitted: false,
+            gate: "North Gate".into(),
+            reason: Some("wrong_day".into()),
+            text: Some("TS1:ABC".into()),
+        }
+    }
+
+    #[test]
+    fn a_relayed_check_in_reads_as_its_devices_own_upload() {
+        let (me, device) = certified();
+        let signed = hex::encode(me.sign_check_in(&record(9, 1_790_000_000_123)).unwrap());
+        let c = read_relayed(&device, &signed, None).unwrap();
+        assert_eq!(
+            c,
+            UploadCheckIn {
+                seq: 9,
+                text: Some("TS1:ABC".into()),
+                ticket_id: Some(77),
+                at: DateTime::from_timestamp_millis(1_790_000_000_123).unwrap(),
+                gate: "North Gate".into(),
+                direction: "exit".into(),
+                admitted: false,
+                reason: Some("wrong_day".into()),
+                clock_correction_ms: Some(-2500),
+            }
+        );
+    }
+
+    #[test]
+    fn a_relayed_check_in_is_refused_when_changed_late_or_malformed() {
+        let (me, device) = certified();
+        let signed = me.sign_check_in(&record(9, 5_000)).unwrap();
+        let mut changed = signed.clone();
+        changed[30] ^= 1;
+        assert!(read_relayed(&device, &hex::encode(changed), None).is_err());
+        assert!(read_relayed(&device, "zz", None).is_err());
+        assert!(read_relayed(&device, &"00".repeat(CHECK_IN_MAX_LEN + 1), None).is_err());
+        // A revoked device's check-ins count up to its revocation, not from it.
+        let hex_text = hex::encode(&signed);
+        assert!(read_relayed(&device, &hex_text, Some(5_001)).is_ok());
+        let late = read_relayed(&device, &hex_text, Some(5_000)).unwrap_err();
+        assert!(late.contains("revoked"), "{late}");
+        // Another device's signature under this certificate.
+        let thief = DeviceSigner::from_seed(&[3; 32]);
+        let forged = hex::encode(thief.sign_check_in(&record(10, 0)).unwrap());
+        assert!(read_relayed(&device, &forged, None).is_err());
+    }
 }

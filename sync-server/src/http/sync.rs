@@ -1,8 +1,9 @@
 //! The device API's routes (docs/sync-protocol.md): enrollment, the change feed (gzip when
-//! asked for) and check-in upload, each a few lines over `app::gates`, which owns the
-//! use-cases; and the one mapping from [`GateError`] to the device API's statuses and codes.
-//! Every refusal is `{"error", "message"}`; a revoked device gets `401 device_revoked`.
-//! Enrollment's bodies are described as schemas by twins of core's wire types.
+//! asked for), check-in upload and the relay of a peer's signed check-ins, each a few lines
+//! over `app::gates`, which owns the use-cases; and the one mapping from [`GateError`] to the
+//! device API's statuses and codes. Every refusal is `{"error", "message"}`; a revoked device
+//! gets `401 device_revoked`. Enrollment's and the relay's request bodies are described as
+//! schemas by twins of core's wire types.
 
 use std::io::Write;
 
@@ -14,7 +15,10 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 
-use tessera_core::sync::{EnrollRequest, EnrollResponse, SyncError, UploadRequest, UploadResponse};
+use tessera_core::sync::{
+    EnrollRequest, EnrollResponse, RelayRequest, RelayResponse, SyncError, UploadRequest,
+    UploadResponse,
+};
 
 use crate::app::Services;
 use crate::app::gates::{self, FeedRequest, GateError};
@@ -28,8 +32,8 @@ const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// schemas too, so a client no one here wrote can build its request.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(enroll, changes, upload, enroll_page),
-    components(schemas(EnrollRequestDoc, EnrollResponseDoc))
+    paths(enroll, changes, upload, relayed, enroll_page),
+    components(schemas(EnrollRequestDoc, EnrollResponseDoc, RelayRequestDoc))
 )]
 pub struct SyncApiDoc;
 
@@ -56,6 +60,10 @@ pub struct EnrollRequestDoc {
     /// The device's clock when it sent the request (RFC 3339), for its skew.
     #[schema(value_type = String, format = DateTime)]
     device_time: String,
+    /// The device's own Ed25519 public key (64 hex digits), for the server to certify for
+    /// the venue mesh. Absent from devices that do not mesh.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
+    device_key: Option<String>,
 }
 
 /// `POST /api/v1/sync/enroll`'s answer, `tessera_core::sync::EnrollResponse`, as a schema.
@@ -77,6 +85,27 @@ pub struct EnrollResponseDoc {
     /// The server's clock (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
     server_time: String,
+    /// The device's certificate (254 hex digits: its `device_key`, event and id signed by
+    /// the server's current key), when the request carried a `device_key`.
+    #[schema(pattern = "^[0-9a-f]{254}$")]
+    certificate: Option<String>,
+}
+
+/// `POST /api/v1/sync/relayed`'s body, `tessera_core::sync::RelayRequest`, as a schema.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RelayRequest)]
+#[allow(dead_code)] // Exists for the OpenAPI document (and the test that checks it).
+pub struct RelayRequestDoc {
+    /// The sync protocol the app speaks (`1`).
+    #[schema(minimum = 1)]
+    protocol: u32,
+    /// The recording device's certificate, as its enrollment answer gave it (hex).
+    certificate: String,
+    /// The recording device's signed check-ins, each the hex of its signed layout
+    /// (docs/sync-protocol.md), in `seq` order; at most 1000.
+    #[schema(max_items = 1000)]
+    check_ins: Vec<String>,
 }
 
 /// The sync routes.
@@ -85,6 +114,7 @@ pub fn routes() -> Router<Services> {
         .route("/api/v1/sync/enroll", post(enroll))
         .route("/api/v1/sync/changes", get(changes))
         .route("/api/v1/sync/checkins", post(upload))
+        .route("/api/v1/sync/relayed", post(relayed))
         .route("/enroll", get(enroll_page))
         .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))
 }
@@ -105,6 +135,8 @@ impl IntoResponse for GateError {
             Self::CodeExpired => (StatusCode::GONE, "code_expired"),
             Self::CodeUsed => (StatusCode::CONFLICT, "code_used"),
             Self::DeviceActive => (StatusCode::CONFLICT, "device_enrolled"),
+            Self::BadCertificate(_) => (StatusCode::FORBIDDEN, "bad_certificate"),
+            Self::UncertifiedDevice => (StatusCode::FORBIDDEN, "uncertified_device"),
             Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Store(e) => internal(e.to_string()),
             Self::Internal(cause) => internal(cause.clone()),
@@ -240,6 +272,32 @@ pub async fn upload(
     ))
 }
 
+/// Another device's signed check-ins, carried up by this one (store and forward on the
+/// venue mesh): stored as that device's own upload would be, once per (device, seq).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/relayed",
+    request_body(content = RelayRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "RelayResponse: one result per check-in stored or already stored (stored, server_admitted, server_reason, conflict), in seq order, and `refused`: the index and reason of each check-in refused (a changed byte, another device's, recorded after the device's revocation), of which nothing was stored"),
+        (status = 400, description = "malformed request (bad_request), a malformed certificate among them"),
+        (status = 401, description = "unauthorized, or device_revoked: the carrying device's token"),
+        (status = 403, description = "bad_certificate (not signed by an active server key, or another event's), or uncertified_device (no device of this event with that id and key): nothing was stored"),
+    ),
+    security(("device_token" = []))
+)]
+pub async fn relayed(
+    State(state): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<RelayRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<RelayResponse>, GateError> {
+    let carrier = device(&state, &headers).await?;
+    let Json(req) = body.map_err(|e| GateError::BadRequest(e.body_text()))?;
+    Ok(Json(
+        gates::relay(&state, &carrier, &req, Utc::now()).await?,
+    ))
+}
+
 /// `?code=`.
 #[derive(Debug, Deserialize)]
 pub struct CodeQuery {
@@ -287,7 +345,7 @@ mod tests {
             device_id: "a1".repeat(16),
             app_version: "tessera-scan 1".into(),
             device_time: Utc::now(),
-            device_key: None,
+            device_key: Some("ab".repeat(32)),
         };
         let json = serde_json::to_string(&request).unwrap_or_default();
         assert!(
@@ -301,11 +359,21 @@ mod tests {
             gate: Some("Main Gate".into()),
             token: "t".into(),
             server_time: Utc::now(),
-            certificate: None,
+            certificate: Some("cd".repeat(127)),
         };
         let json = serde_json::to_string(&response).unwrap_or_default();
         assert!(
             serde_json::from_str::<EnrollResponseDoc>(&json).is_ok(),
+            "{json}"
+        );
+        let relay = RelayRequest {
+            protocol: tessera_core::sync::PROTOCOL,
+            certificate: "cd".repeat(127),
+            check_ins: vec!["ef".repeat(60)],
+        };
+        let json = serde_json::to_string(&relay).unwrap_or_default();
+        assert!(
+            serde_json::from_str::<RelayRequestDoc>(&json).is_ok(),
             "{json}"
         );
     }

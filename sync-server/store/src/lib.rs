@@ -44,8 +44,8 @@ pub use payments_sql::{
     StripeEventRow,
 };
 pub use sync_sql::{
-    DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge, NewEnrollmentCode,
-    Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
+    Delivery, DeviceRow, EventSync, FeedPage, IncomingCheckIn, IngestOutcome, Judge,
+    NewEnrollmentCode, Redeemed, StoredCheckIn, SyncStore, TicketState, Verdict,
 };
 pub use values::{Email, OrderStatus, OutboxKind, TicketStatus, normalize_email};
 pub use vendor_sql::{

@@ -40,6 +40,11 @@ pub struct DeviceRow {
     pub check_ins: i64,
     /// Check-ins the device said it still held, not uploaded, at its last pull.
     pub queued_check_ins: Option<i64>,
+    /// Its own Ed25519 public key, certified at enrollment (the venue mesh); `None` for a
+    /// device that does not mesh.
+    pub public_key: Option<Vec<u8>>,
+    /// When the organizer revoked it (Unix seconds), while it is revoked.
+    pub revoked_at: Option<i64>,
 }
 
 /// A one-time enrollment code to store (hashed).
@@ -62,8 +67,8 @@ pub struct NewEnrollmentCode {
 /// What redeeming a code gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
-    /// The device is enrolled.
-    Device(DeviceRow),
+    /// The device is enrolled (boxed: the other answers carry nothing).
+    Device(Box<DeviceRow>),
     /// No such code.
     Unknown,
     /// The code expired.
@@ -220,6 +225,18 @@ pub struct FeedPage {
     pub tickets: Vec<TicketState>,
     /// Check-ins that changed.
     pub check_ins: Vec<StoredCheckIn>,
+    /// Every device of the event, by id, whenever the page carries the event.
+    pub devices: Vec<DeviceRow>,
+}
+
+/// Who brought a batch of check-ins to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The device that recorded them: its visit is recorded (last seen).
+    Own,
+    /// Another device of the event carried them up (store and forward on the venue mesh):
+    /// the recording device was not seen.
+    Relayed,
 }
 
 /// The sync part of the store.
@@ -234,10 +251,13 @@ pub trait SyncStore: Send + Sync {
         device_id: &str,
         token_hash: &[u8],
         app_version: &str,
+        public_key: Option<&[u8]>,
         now: i64,
     ) -> Result<Redeemed, StoreError>;
     /// The device a token belongs to, revoked or not.
     async fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<DeviceRow>, StoreError>;
+    /// The device with this id, revoked or not.
+    async fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError>;
     /// Every device, by enrollment time.
     async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
     /// Revokes a device; returns whether it existed.
@@ -253,12 +273,14 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The event with its policy, gates and ticket types.
     async fn event_sync(&self, event_id: i64) -> Result<Option<EventSync>, StoreError>;
-    /// Stores a batch idempotently by `(device, seq)` and re-judges every check-in of the
-    /// tickets it touches, all in one transaction.
+    /// Stores a batch of `device`'s check-ins idempotently by `(device, seq)` and re-judges
+    /// every check-in of the tickets it touches, all in one transaction. `delivery` says
+    /// whether the device itself brought them (its last-seen time moves) or a peer did.
     async fn ingest_check_ins(
         &self,
         device: &DeviceRow,
         items: &[IncomingCheckIn],
+        delivery: Delivery,
         now: i64,
         judge: &Judge<'_>,
     ) -> Result<Vec<IngestOutcome>, StoreError>;
@@ -277,7 +299,8 @@ pub trait SyncStore: Send + Sync {
 
 /// `SELECT` of a [`DeviceRow`].
 pub(crate) const DEVICE_SELECT: &str = "SELECT id, event_id, name, gate, status, app_version, enrolled_at, \
-         last_seen_ms, cursor, clock_skew_ms, check_ins, queued_check_ins FROM devices";
+         last_seen_ms, cursor, clock_skew_ms, check_ins, queued_check_ins, public_key, revoked_at \
+         FROM devices";
 
 /// `SELECT` of a [`StoredCheckIn`].
 pub(crate) const CHECK_IN_SELECT: &str = "SELECT c.device_id, c.seq, d.name AS device_name, c.ticket_id, \
@@ -292,6 +315,7 @@ where
     for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<Vec<u8>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(DeviceRow {
         id: row.try_get("id")?,
@@ -306,6 +330,8 @@ where
         clock_skew_ms: row.try_get("clock_skew_ms")?,
         check_ins: row.try_get("check_ins")?,
         queued_check_ins: row.try_get("queued_check_ins")?,
+        public_key: row.try_get("public_key")?,
+        revoked_at: row.try_get("revoked_at")?,
     })
 }
 
@@ -388,6 +414,7 @@ where
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
 {
     async fn create_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
@@ -419,6 +446,7 @@ where
         device_id: &str,
         token_hash: &[u8],
         app_version: &str,
+        public_key: Option<&[u8]>,
         now: i64,
     ) -> Result<Redeemed, StoreError> {
         let _w = self.write_guard().await;
@@ -454,13 +482,15 @@ where
         // A device enrolling again after the organizer revoked it (a new code for the same
         // tablet) keeps its id and its check-ins, and gets a fresh token. An active device's
         // id is never taken over, whatever code is presented: the conditional update leaves
-        // it alone and the whole redemption rolls back.
+        // it alone and the whole redemption rolls back. The device key is the one this
+        // enrollment presents (or none): a re-enrolled device is certified afresh.
         let enrolled = sqlx::query(
-            "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) \
+            "INSERT INTO devices (id, event_id, name, gate, token_hash, status, app_version, enrolled_at, \
+             public_key) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8) \
              ON CONFLICT (id) DO UPDATE SET event_id = excluded.event_id, name = excluded.name, \
              gate = excluded.gate, token_hash = excluded.token_hash, status = 'active', \
-             app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL \
+             app_version = excluded.app_version, enrolled_at = excluded.enrolled_at, revoked_at = NULL, \
+             public_key = excluded.public_key \
              WHERE devices.status = 'revoked'",
         )
         .bind(device_id)
@@ -470,6 +500,7 @@ where
         .bind(token_hash)
         .bind(app_version)
         .bind(now)
+        .bind(public_key.map(<[u8]>::to_vec))
         .execute(&mut *tx)
         .await?;
         if enrolled.rows_affected() == 0 {
@@ -481,12 +512,21 @@ where
             .await?;
         let device = device_from(&device)?;
         tx.commit().await?;
-        Ok(Redeemed::Device(device))
+        Ok(Redeemed::Device(Box::new(device)))
     }
 
     async fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<DeviceRow>, StoreError> {
         sqlx::query(crate::sql(&[DEVICE_SELECT, " WHERE token_hash = $1"]))
             .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| device_from(&r))
+            .transpose()
+    }
+
+    async fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError> {
+        sqlx::query(crate::sql(&[DEVICE_SELECT, " WHERE id = $1"]))
+            .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .map(|r| device_from(&r))
@@ -589,6 +629,7 @@ where
         &self,
         device: &DeviceRow,
         items: &[IncomingCheckIn],
+        delivery: Delivery,
         now: i64,
         judge: &Judge<'_>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
@@ -764,12 +805,15 @@ where
             });
             insert.build().execute(&mut *tx).await?;
         }
+        // A relayed batch counts as the device's check-ins, but the device was not seen.
         sqlx::query(
-            "UPDATE devices SET check_ins = check_ins + $1, last_seen_ms = $2 WHERE id = $3",
+            "UPDATE devices SET check_ins = check_ins + $1, \
+             last_seen_ms = CASE WHEN $4 = 1 THEN $2 ELSE last_seen_ms END WHERE id = $3",
         )
         .bind(new_items.len() as i64)
         .bind(now * 1000)
         .bind(&device.id)
+        .bind(i64::from(delivery == Delivery::Own))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -834,6 +878,22 @@ where
         } else {
             None
         };
+        // The event's devices travel with the event: a device enrolled, renamed, re-keyed or
+        // revoked is an event change (migration 0016).
+        let devices = if event.is_some() {
+            sqlx::query(crate::sql(&[
+                DEVICE_SELECT,
+                " WHERE event_id = $1 ORDER BY id",
+            ]))
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(device_from)
+            .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
         let keys = sqlx::query(
             "SELECT id, public_key, status FROM signing_keys WHERE id IN \
              (SELECT entity FROM changes WHERE kind = 'key' AND seq > $1 AND seq <= $2) ORDER BY id",
@@ -884,6 +944,7 @@ where
             keys,
             tickets,
             check_ins,
+            devices,
         })
     }
 

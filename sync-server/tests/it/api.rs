@@ -433,7 +433,8 @@ async fn sold_out_is_409_and_sells_nothing() {
 
 /// A client no one here wrote builds its enrollment from the API document alone: the
 /// request body is a schema (its fields required, the device id's form, the version's
-/// length), the answer too, and both name exactly the wire types' fields.
+/// length), the answer too, and both name exactly the wire types' fields; so does the
+/// relay's request.
 #[tokio::test]
 async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
     let db = TestDb::sqlite();
@@ -472,10 +473,10 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
         device_id: "a1".repeat(16),
         app_version: "tessera-scan 1".into(),
         device_time: chrono::Utc::now(),
-        device_key: None,
+        device_key: Some("ab".repeat(32)),
     };
     let wire = serde_json::to_value(&wire).unwrap();
-    let wire_names: std::collections::BTreeSet<String> =
+    let mut wire_names: std::collections::BTreeSet<String> =
         wire.as_object().unwrap().keys().cloned().collect();
     assert_eq!(names(&request), wire_names);
     let required: std::collections::BTreeSet<String> = request["required"]
@@ -484,10 +485,18 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(required, wire_names, "every field is required");
+    wire_names.remove("device_key");
+    assert_eq!(
+        required, wire_names,
+        "every field is required but the mesh's device key"
+    );
     assert_eq!(
         request["properties"]["device_id"]["pattern"],
         "^[0-9A-Fa-f]{32}$"
+    );
+    assert_eq!(
+        request["properties"]["device_key"]["pattern"],
+        "^[0-9A-Fa-f]{64}$"
     );
     assert_eq!(request["properties"]["app_version"]["maxLength"], 64);
     let answer = tessera_core::sync::EnrollResponse {
@@ -497,12 +506,25 @@ async fn the_enrollment_bodies_are_schemas_of_the_wire_types() {
         gate: None,
         token: "t".into(),
         server_time: chrono::Utc::now(),
-        certificate: None,
+        certificate: Some("cd".repeat(127)),
     };
     let answer = serde_json::to_value(&answer).unwrap();
     assert_eq!(
         names(&response),
         answer.as_object().unwrap().keys().cloned().collect()
+    );
+    // The relay's body too.
+    let op = &doc["paths"]["/api/v1/sync/relayed"]["post"];
+    let relay = resolve(&op["requestBody"]["content"]["application/json"]["schema"]);
+    let wire = tessera_core::sync::RelayRequest {
+        protocol: tessera_core::sync::PROTOCOL,
+        certificate: "cd".repeat(127),
+        check_ins: vec!["ef".repeat(60)],
+    };
+    let wire = serde_json::to_value(&wire).unwrap();
+    assert_eq!(
+        names(&relay),
+        wire.as_object().unwrap().keys().cloned().collect()
     );
     app.stop().await;
 }

@@ -18,6 +18,7 @@ mod crash;
 mod email;
 mod faults;
 mod layers;
+mod mesh;
 mod ops;
 mod payments;
 mod race;

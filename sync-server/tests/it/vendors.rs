@@ -412,7 +412,8 @@ async fn organizer_story(db: &TestDb) {
         assert_eq!(status, 201, "{code}");
         codes.push(code["code"].as_str().unwrap().to_owned());
     }
-    let mut gate_a = scanner(&app, db.dir.path().join("gate-a"), codes[0].clone()).await;
+    // Gate-B enrolls first: a device enrolled is a change every gate pulls (the event's
+    // devices), so a gate that synced before it would be a change behind.
     let base = app.base.clone();
     let code_b = codes[1].clone();
     let dir_b = db.dir.path().join("gate-b");
@@ -422,6 +423,7 @@ async fn organizer_story(db: &TestDb) {
     })
     .await
     .unwrap();
+    let mut gate_a = scanner(&app, db.dir.path().join("gate-a"), codes[0].clone()).await;
     let (status, ready) = console(&app, "GET", "/api/v1/console/devices", None).await;
     assert_eq!(status, 200, "{ready}");
     assert_eq!(

@@ -177,15 +177,16 @@ fn the_organizer_sees_which_devices_are_ready_and_the_live_counts() {
     }
     b.screenshot("organizer-01-enrollment-code");
 
-    // Gate-A enrolls and syncs; Gate-B only enrolls.
+    // Gate-A enrolls and syncs; Gate-B only enrolls (before Gate-A syncs: a device enrolled
+    // is a change every gate pulls, the event's devices).
     let dir_a = tempfile::tempdir().unwrap();
     let mut gate_a = tessera_scanner::Scanner::open(dir_a.path()).unwrap();
     tessera_scanner::sync::enroll(&mut gate_a, &server.url, &codes[0], "test").unwrap();
     let tickets = server.buy(2);
-    tessera_scanner::sync::sync_once(&mut gate_a, &mut |_, _| {}).unwrap();
     let dir_b = tempfile::tempdir().unwrap();
     let mut gate_b = tessera_scanner::Scanner::open(dir_b.path()).unwrap();
     tessera_scanner::sync::enroll(&mut gate_b, &server.url, &codes[1], "test").unwrap();
+    tessera_scanner::sync::sync_once(&mut gate_a, &mut |_, _| {}).unwrap();
 
     b.goto(&format!("{}/organizer", server.url));
     let text = b.wait_text("1 of 2 devices are current");
