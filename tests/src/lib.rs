@@ -86,18 +86,24 @@ impl Server {
 
     /// Starts the demo server on `port`.
     pub fn start_on(db: &Db, port: u16) -> Self {
+        Self::start_at(db, std::net::Ipv4Addr::LOCALHOST, port)
+    }
+
+    /// Starts the demo server on `ip:port` (a test network's address, for gates in network
+    /// namespaces of their own).
+    pub fn start_at(db: &Db, ip: std::net::Ipv4Addr, port: u16) -> Self {
         let rt = db.rt.clone();
         let app = rt.block_on(async {
             // The port was just released by the previous instance: retry briefly.
             let deadline = Instant::now() + Duration::from_secs(10);
             let listener = loop {
-                match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                match tokio::net::TcpListener::bind((ip, port)).await {
                     Ok(l) => break l,
                     Err(e) if Instant::now() < deadline => {
                         let _ = e;
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
-                    Err(e) => panic!("bind 127.0.0.1:{port}: {e}"),
+                    Err(e) => panic!("bind {ip}:{port}: {e}"),
                 }
             };
             TestApp::serve(db.settings(), listener).await

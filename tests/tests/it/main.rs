@@ -7,6 +7,7 @@ mod browser;
 mod clocks;
 mod festival;
 mod keys;
+mod mesh_netns;
 mod printed;
 mod stale_codes;
 mod vendors_browser;
