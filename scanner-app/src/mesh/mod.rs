@@ -846,11 +846,19 @@ impl Scanner {
         }
         status.in_touch = status.peers.len();
         (status.held, status.unrelayed) = self.device().held_counts()?;
-        if self.device().certificate()?.is_none() {
-            status.problem = Some(
+        status.problem = match (self.device().certificate()?, self.keyring(), self.event_id()) {
+            (None, ..) => Some(
                 "no certificate: enroll this device with the server to join the venue mesh".into(),
-            );
-        }
+            ),
+            (Some(cert), Some(keyring), Some(event)) => verify_certificate(&cert, keyring, event)
+                .err()
+                .map(|e| {
+                    format!(
+                        "this device's certificate no longer verifies ({e}): enroll it again to rejoin the venue mesh"
+                    )
+                }),
+            _ => None,
+        };
         Ok(status)
     }
 
