@@ -16,6 +16,7 @@ use serde::Serialize;
 use tessera_core::Direction;
 use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
+use tessera_scanner::mesh::{Mesh, MeshConfig};
 use tessera_scanner::sync::{self, SyncError};
 use tessera_scanner::{ScanReport, Scanner, StatusReport};
 
@@ -172,6 +173,10 @@ pub struct Gate {
     // Held for a whole sync round (or enrollment), so two rounds never overlap.
     round: Mutex<()>,
     generation: AtomicU64,
+    /// How to join the venue mesh (`None`: this gate stays off it).
+    mesh_config: Option<MeshConfig>,
+    /// The venue mesh, once this gate has a certificate and an event.
+    mesh: Mutex<Option<Mesh>>,
 }
 
 /// Locks a mutex; a thread that panicked while holding it left data that is still whole
@@ -207,7 +212,41 @@ impl Gate {
             kick: Mutex::new(None),
             round: Mutex::new(()),
             generation: AtomicU64::new(0),
+            mesh_config: None,
+            mesh: Mutex::new(None),
         })
+    }
+
+    /// Joins the venue mesh with `config` whenever the gate can (now, or once it is
+    /// enrolled and has its event).
+    #[must_use]
+    pub fn with_mesh(mut self, config: MeshConfig) -> Self {
+        self.mesh_config = Some(config);
+        self.join_mesh();
+        self
+    }
+
+    /// Starts the mesh if it is wanted, not running, and the gate has what it needs; on a
+    /// port another program holds, any free port (peers find it by multicast DNS).
+    fn join_mesh(&self) {
+        let Some(config) = &self.mesh_config else {
+            return;
+        };
+        let mut mesh = lock(&self.mesh);
+        if mesh.is_some() {
+            return;
+        }
+        let started = Mesh::start(&self.dir, config).or_else(|e| match e {
+            tessera_scanner::Error::Io(_) => Mesh::start(
+                &self.dir,
+                &MeshConfig {
+                    listen: std::net::SocketAddr::new(config.listen.ip(), 0),
+                    ..config.clone()
+                },
+            ),
+            e => Err(e),
+        });
+        *mesh = started.ok();
     }
 
     /// The data directory.
@@ -237,7 +276,13 @@ impl Gate {
         let report = {
             let mut scanner = lock(&self.scanner);
             let now = scanner.clock().now();
-            scanner.scan(text, now)?
+            let report = scanner.scan(text, now)?;
+            if let Some(signed) = scanner.device().take_last_signed()
+                && let Some(mesh) = lock(&self.mesh).as_ref()
+            {
+                mesh.push(signed);
+            }
+            report
         };
         self.note(&report);
         Ok(Seen::Scan {
@@ -462,6 +507,10 @@ impl Gate {
             Ok(_) => lock(&self.scanner).reload(),
             Err(_) => Ok(()),
         };
+        if result.is_ok() {
+            // Enrolled, with its event: the mesh can start if it has not.
+            self.join_mesh();
+        }
         let mut view = lock(&self.view);
         let link = &mut view.link;
         link.syncing = false;

@@ -38,6 +38,20 @@ pub struct Args {
     /// Use WebKit's generated test camera (for machines without one).
     #[arg(long, env = "TESSERA_SCANNER_MOCK_CAMERA")]
     pub mock_camera: bool,
+    /// Stay off the venue mesh (by default an enrolled gate keeps the other gates on its
+    /// network current directly, ADR 0023).
+    #[arg(long, env = "TESSERA_SCANNER_NO_MESH")]
+    pub no_mesh: bool,
+    /// Where to listen for other gates.
+    #[arg(
+        long,
+        env = "TESSERA_SCANNER_MESH_LISTEN",
+        default_value = "0.0.0.0:7447"
+    )]
+    pub mesh_listen: std::net::SocketAddr,
+    /// Another gate to dial (`host:port`; repeat for more), for networks without multicast.
+    #[arg(long = "peer")]
+    pub peers: Vec<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -79,7 +93,12 @@ pub fn run() {
         .clone()
         .map_or(FrameFeed::Webview, FrameFeed::Replay);
     let gate = match Gate::open(&args.data_dir, feed) {
-        Ok(gate) => gate,
+        Ok(gate) if args.no_mesh => gate,
+        Ok(gate) => gate.with_mesh(tessera_scanner::mesh::MeshConfig {
+            listen: args.mesh_listen,
+            peers: args.peers.clone(),
+            mdns: true,
+        }),
         Err(e) => fail(&format!(
             "cannot open the device data in {}: {e}",
             args.data_dir.display()

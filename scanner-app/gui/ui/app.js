@@ -87,6 +87,13 @@ function render(status) {
   banner.hidden = !offlineText;
   // A clock more than two minutes off the server's: scans use the server's time, but staff
   // should set the clock right.
+  // The venue mesh: how many gates this one is in touch with directly.
+  const mesh = status.mesh || {};
+  const meshCell = $("st-mesh");
+  meshCell.textContent = mesh.listening ? String(mesh.in_touch) : "—";
+  meshCell.title = mesh.problem
+    || (mesh.peers || []).map((p) => `${p.name} (${p.address})`).join(", ")
+    || "no other gate in touch";
   const clockText = (status.clock && status.clock.warning) || "";
   $("clock-warning").textContent = clockText;
   $("clock-warning").hidden = !clockText;

@@ -166,14 +166,22 @@ struct Gate {
 }
 
 impl Gate {
+    /// A gate that dials `peers` (multicast DNS off).
     fn start(net: &Net, i: usize, dir: &Path, peers: &[usize]) -> Self {
+        Self::spawn(net, i, dir, peers, false)
+    }
+
+    fn spawn(net: &Net, i: usize, dir: &Path, peers: &[usize], mdns: bool) -> Self {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &net.ns(i)])
             .arg(tessera_scan())
             .arg("--data-dir")
             .arg(dir)
-            .args(["check", "--stdin", "--mesh", "--no-mdns", "--mesh-listen"])
+            .args(["check", "--stdin", "--mesh", "--mesh-listen"])
             .arg(net.gate_addr(i).to_string());
+        if !mdns {
+            cmd.arg("--no-mdns");
+        }
         for p in peers {
             cmd.args(["--peer", &net.gate_addr(*p).to_string()]);
         }
@@ -558,4 +566,35 @@ fn gates_in_separate_namespaces_keep_each_other_current_without_the_server() {
     // 100 + 20 + the relayed one + ticket 125, each counted once.
     assert_eq!(admitted_tickets.len(), 122);
     server.stop();
+}
+
+#[test]
+fn gates_find_each_other_by_multicast_dns() {
+    let Some(net) = Net::new(3) else { return };
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(3);
+    let mut devices: Vec<Device> = (0..3)
+        .map(|i| Device::enroll(&server, &format!("Gate-{i}"), "Main Gate"))
+        .collect();
+    server.stop();
+    // No peer lists: each gate announces itself and browses.
+    let mut gates: Vec<Gate> = (0..3)
+        .map(|i| Gate::spawn(&net, i, &devices[i].dir, &[], true))
+        .collect();
+    for (i, d) in devices.iter_mut().enumerate() {
+        assert!(
+            within(Duration::from_secs(30), || in_touch(d) == 2),
+            "gate {i} did not find the two others by multicast DNS"
+        );
+    }
+    assert_eq!(gates[0].scan(&tickets[0].1)["verdict"], "admit");
+    for (i, d) in devices.iter_mut().enumerate().skip(1) {
+        assert!(
+            within(Duration::from_secs(2), || holds(d, tickets[0].0) == 1),
+            "gate {i}"
+        );
+    }
+    let v = gates[2].scan(&tickets[0].1);
+    assert_eq!(v["reason"], "already_admitted", "{v}");
 }
