@@ -45,6 +45,9 @@ const TICK: Duration = Duration::from_secs(2);
 const SILENT: Duration = Duration::from_secs(15);
 /// At most this many sessions at once.
 const MAX_SESSIONS: usize = 64;
+/// At most this many connections still proving themselves at once (a stranger opening
+/// connections by the thousand gets no more threads than this).
+const MAX_HANDSHAKES: usize = 16;
 /// Check-ins sent in answer to one version vector, per device, at most.
 const ANSWER_LIMIT: u32 = 5_000;
 
@@ -216,6 +219,8 @@ struct Shared {
     discovered: Mutex<HashSet<SocketAddr>>,
     refused: AtomicU64,
     dropped: AtomicU64,
+    /// Accepted connections not through their handshake yet.
+    handshakes: std::sync::atomic::AtomicUsize,
     /// Bytes written on every session, for the benchmark.
     bytes: AtomicU64,
     stop: AtomicBool,
@@ -268,6 +273,7 @@ impl Mesh {
             discovered: Mutex::new(HashSet::new()),
             refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            handshakes: std::sync::atomic::AtomicUsize::new(0),
             bytes: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
@@ -389,7 +395,10 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        if lock(&shared.conns).len() >= MAX_SESSIONS {
+        if lock(&shared.conns).len() >= MAX_SESSIONS
+            || shared.handshakes.fetch_add(1, Ordering::AcqRel) >= MAX_HANDSHAKES
+        {
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let s = Arc::clone(shared);
@@ -397,6 +406,8 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             let address = stream.peer_addr().ok();
             if let Some(address) = address {
                 run_session(&s, stream, Role::Listener, address);
+            } else {
+                s.handshakes.fetch_sub(1, Ordering::AcqRel);
             }
         });
     }
@@ -522,16 +533,26 @@ enum Refusal {
 }
 
 fn run_session(shared: &Arc<Shared>, stream: TcpStream, role: Role, address: SocketAddr) {
-    if let Err(Refusal::Untrusted) = session(shared, stream, role, address) {
+    let mut counted = role == Role::Listener;
+    let mut proven = || {
+        if std::mem::take(&mut counted) {
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+        }
+    };
+    if let Err(Refusal::Untrusted) = session(shared, stream, role, address, &mut proven) {
         shared.refused.fetch_add(1, Ordering::Relaxed);
     }
+    proven();
 }
 
+/// One session from key exchange to close; `proven` is called once the peer proved itself
+/// (or failed to).
 fn session(
     shared: &Arc<Shared>,
     stream: TcpStream,
     role: Role,
     address: SocketAddr,
+    proven: &mut dyn FnMut(),
 ) -> Result<(), Refusal> {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -581,6 +602,7 @@ fn session(
         }
         _ => return Err(Refusal::Untrusted),
     };
+    proven();
     let peer_id = peer.claims().device;
     if peer_id == shared.me {
         lock(&shared.owners).insert(address, shared.me);
