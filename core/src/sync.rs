@@ -332,6 +332,29 @@ pub struct RelayRefusal {
     pub reason: String,
 }
 
+/// Device → server: a certificate for this device's key, under the server's current key
+/// (after the key that signed the last one was retired, or for a device enrolled before it
+/// had a key). The bearer token says which device; a device without a key gets this one, a
+/// device with another key is refused (it must enroll again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRequest {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The device's Ed25519 public key (64 hex digits).
+    pub device_key: String,
+}
+
+/// Server → device: the new certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateResponse {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
+    /// The server's clock.
+    pub server_time: DateTime<Utc>,
+    /// Hex of [`crate::mesh::CERTIFICATE_LEN`] bytes.
+    pub certificate: String,
+}
+
 /// The error body of every refused sync request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncError {

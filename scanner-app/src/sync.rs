@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tessera_core::sync::{
-    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, RelayRequest, RelayResponse,
-    SyncError as WireError, UploadCheckIn, UploadRequest, UploadResponse,
+    CertificateRequest, CertificateResponse, ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL,
+    RelayRequest, RelayResponse, SyncError as WireError, UploadCheckIn, UploadRequest,
+    UploadResponse,
 };
 
 use crate::Scanner;
@@ -447,7 +448,56 @@ fn round(
         }
     }
     scanner.reload()?;
+    recertify(scanner, &agent, &server, &auth)?;
     Ok(report)
+}
+
+/// Asks for a new certificate when this device's does not verify against the keyring it
+/// now holds (the key that signed it was retired) or it has none (enrolled before it had a
+/// key): the venue mesh goes on without a new enrollment. A server that refuses (another key
+/// on record, or no such endpoint) leaves things as they are; `status.mesh.problem` says so.
+fn recertify(
+    scanner: &mut Scanner,
+    agent: &ureq::Agent,
+    server: &str,
+    auth: &str,
+) -> Result<(), SyncError> {
+    let (Some(keyring), Some(event)) = (scanner.keyring().cloned(), scanner.event_id()) else {
+        return Ok(());
+    };
+    let current = scanner.device().certificate()?;
+    if current
+        .as_deref()
+        .is_some_and(|c| tessera_core::mesh::verify_certificate(c, &keyring, event).is_ok())
+    {
+        return Ok(());
+    }
+    let req = CertificateRequest {
+        protocol: PROTOCOL,
+        device_key: hex::encode(scanner.device().signer()?.public_key()),
+    };
+    let mut resp = agent
+        .post(&format!("{server}/api/v1/sync/certificate"))
+        .header("Authorization", auth)
+        .send_json(&req)
+        .map_err(offline)?;
+    if !resp.status().is_success() {
+        return match resp.status().as_u16() {
+            500..=599 => Err(refused(resp)),
+            _ => Ok(()),
+        };
+    }
+    let answer: CertificateResponse = resp
+        .body_mut()
+        .read_json()
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    let certificate =
+        hex::decode(&answer.certificate).map_err(|e| SyncError::Protocol(e.to_string()))?;
+    // Kept only if it is one this gate's peers will accept.
+    if tessera_core::mesh::verify_certificate(&certificate, &keyring, event).is_ok() {
+        scanner.device().set_certificate(&certificate)?;
+    }
+    Ok(())
 }
 
 /// Device clock minus server clock, taking the server's time as the middle of the request.

@@ -13,8 +13,8 @@ use tessera_core::mesh::{
     CertificateClaims, MeshError, parse_device_id, valid_device_key, verify_certificate,
 };
 use tessera_core::sync::{
-    ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL, RelayRefusal, RelayRequest,
-    RelayResponse, UploadCheckIn, UploadRequest, UploadResponse,
+    CertificateRequest, CertificateResponse, ChangesPage, EnrollRequest, EnrollResponse, PROTOCOL,
+    RelayRefusal, RelayRequest, RelayResponse, UploadCheckIn, UploadRequest, UploadResponse,
 };
 use tessera_core::{EventId, Keyring};
 
@@ -54,6 +54,11 @@ pub enum GateError {
     /// The enrollment code has expired.
     #[error("this enrollment code has expired: ask the organizer for a new one")]
     CodeExpired,
+    /// A certificate asked for another key than the one the device was enrolled with.
+    #[error(
+        "this device was enrolled with another key: enroll it again with a new code to rejoin the venue mesh"
+    )]
+    KeyMismatch,
     /// The enrollment code was used already.
     #[error("this enrollment code was already used: ask the organizer for a new one")]
     CodeUsed,
@@ -214,6 +219,34 @@ fn device_key(hex_text: &str) -> Result<[u8; 32], GateError> {
                     .into(),
             )
         })
+}
+
+/// A new certificate for an enrolled device's key under the server's current key: after the
+/// key that signed its last one was retired, or for a device enrolled before it had a key
+/// (which gets this one). A device with another key must enroll again: a token alone never
+/// re-keys a device.
+pub async fn recertify(
+    services: &Services,
+    device: &DeviceRow,
+    req: &CertificateRequest,
+    now: DateTime<Utc>,
+) -> Result<CertificateResponse, GateError> {
+    if req.protocol != PROTOCOL {
+        return Err(GateError::BadRequest(format!(
+            "protocol {} is not spoken here (this server speaks {PROTOCOL}): update the app",
+            req.protocol
+        )));
+    }
+    let key = device_key(&req.device_key)?;
+    let held = services.store.claim_device_key(&device.id, &key).await?;
+    if held.as_deref() != Some(&key[..]) {
+        return Err(GateError::KeyMismatch);
+    }
+    Ok(CertificateResponse {
+        protocol: PROTOCOL,
+        server_time: now,
+        certificate: certify(services, device, key, now).await?,
+    })
 }
 
 /// The device's certificate (hex): its key, signed by the server's current ticket key, which

@@ -16,8 +16,8 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use tessera_core::sync::{
-    EnrollRequest, EnrollResponse, RelayRequest, RelayResponse, SyncError, UploadRequest,
-    UploadResponse,
+    CertificateRequest, CertificateResponse, EnrollRequest, EnrollResponse, RelayRequest,
+    RelayResponse, SyncError, UploadRequest, UploadResponse,
 };
 
 use crate::app::Services;
@@ -32,8 +32,13 @@ const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// schemas too, so a client no one here wrote can build its request.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(enroll, changes, upload, relayed, enroll_page),
-    components(schemas(EnrollRequestDoc, EnrollResponseDoc, RelayRequestDoc))
+    paths(enroll, changes, upload, relayed, certificate, enroll_page),
+    components(schemas(
+        EnrollRequestDoc,
+        EnrollResponseDoc,
+        RelayRequestDoc,
+        CertificateRequestDoc
+    ))
 )]
 pub struct SyncApiDoc;
 
@@ -108,6 +113,20 @@ pub struct RelayRequestDoc {
     check_ins: Vec<String>,
 }
 
+/// `POST /api/v1/sync/certificate`'s body, `tessera_core::sync::CertificateRequest`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CertificateRequest)]
+#[allow(dead_code)] // Exists for the OpenAPI document.
+pub struct CertificateRequestDoc {
+    /// The sync protocol the app speaks (`1`).
+    #[schema(minimum = 1)]
+    protocol: u32,
+    /// The device's Ed25519 public key: 64 hex digits.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    device_key: String,
+}
+
 /// The sync routes.
 pub fn routes() -> Router<Services> {
     Router::new()
@@ -115,6 +134,7 @@ pub fn routes() -> Router<Services> {
         .route("/api/v1/sync/changes", get(changes))
         .route("/api/v1/sync/checkins", post(upload))
         .route("/api/v1/sync/relayed", post(relayed))
+        .route("/api/v1/sync/certificate", post(certificate))
         .route("/enroll", get(enroll_page))
         .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))
 }
@@ -137,6 +157,7 @@ impl IntoResponse for GateError {
             Self::DeviceActive => (StatusCode::CONFLICT, "device_enrolled"),
             Self::BadCertificate(_) => (StatusCode::FORBIDDEN, "bad_certificate"),
             Self::UncertifiedDevice => (StatusCode::FORBIDDEN, "uncertified_device"),
+            Self::KeyMismatch => (StatusCode::CONFLICT, "key_mismatch"),
             Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Store(e) => internal(e.to_string()),
             Self::Internal(cause) => internal(cause.clone()),
@@ -295,6 +316,31 @@ pub async fn relayed(
     let Json(req) = body.map_err(|e| GateError::BadRequest(e.body_text()))?;
     Ok(Json(
         gates::relay(&state, &carrier, &req, Utc::now()).await?,
+    ))
+}
+
+/// A new certificate for this device's key under the server's current key (the venue mesh).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/certificate",
+    request_body(content = CertificateRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "CertificateResponse: `certificate`, hex of 127 bytes, and `server_time`"),
+        (status = 400, description = "malformed request (bad_request): not 64 hex digits of a valid key"),
+        (status = 401, description = "unauthorized, or device_revoked"),
+        (status = 409, description = "key_mismatch: the device was enrolled with another key; enroll it again"),
+    ),
+    security(("device_token" = []))
+)]
+pub async fn certificate(
+    State(state): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<CertificateRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<CertificateResponse>, GateError> {
+    let device = device(&state, &headers).await?;
+    let Json(req) = body.map_err(|e| GateError::BadRequest(e.body_text()))?;
+    Ok(Json(
+        gates::recertify(&state, &device, &req, Utc::now()).await?,
     ))
 }
 

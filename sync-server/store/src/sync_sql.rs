@@ -260,6 +260,9 @@ pub trait SyncStore: Send + Sync {
     async fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError>;
     /// Every device, by enrollment time.
     async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Gives a device that has no key this one; returns the key the device has after (this
+    /// one, or the one it had).
+    async fn claim_device_key(&self, id: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Revokes a device; returns whether it existed.
     async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError>;
     /// Records a device's request: when, its clock skew, and the cursor it asked from.
@@ -540,6 +543,21 @@ where
             .iter()
             .map(device_from)
             .collect()
+    }
+
+    async fn claim_device_key(&self, id: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("UPDATE devices SET public_key = $1 WHERE id = $2 AND public_key IS NULL")
+            .bind(key.to_vec())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        let key: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT public_key FROM devices WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(key.flatten())
     }
 
     async fn revoke_device(&self, id: &str, now: i64) -> Result<bool, StoreError> {

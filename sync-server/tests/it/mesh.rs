@@ -558,3 +558,83 @@ on_both_backends!(
     relayed_check_ins_are_stored_once_on,
     relayed_check_ins_are_stored_once
 );
+
+/// A gate enrolled before it had a key gets a certificate for the key it brings; a gate
+/// enrolled with a key gets one for that key only (a token alone never re-keys a device).
+async fn a_certificate_is_renewed_for_the_enrolled_key_only(db: &TestDb) {
+    let app = TestApp::spawn(db.settings()).await;
+    let post = |token: Option<String>, key: String| {
+        let req = app
+            .http
+            .post(app.url("/api/v1/sync/certificate"))
+            .json(&json!({"protocol": PROTOCOL, "device_key": key}));
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move {
+            let res = req.send().await.unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let keyring = {
+        let old = enroll(&app, "Reader", false).await;
+        keyring_of(&pull(&app, &old.token, 0).await)
+    };
+    let event = EventId(u32::try_from(event_id(&app).await).unwrap());
+
+    // Enrolled without a key: the first key it brings is its key.
+    let old = enroll(&app, "Old tablet", false).await;
+    let key = new_signer();
+    let (status, body) = post(Some(old.token.clone()), hex::encode(key.public_key())).await;
+    assert_eq!(status, 200, "{body}");
+    let cert = hex::decode(body["certificate"].as_str().unwrap()).unwrap();
+    let verified = verify_certificate(&cert, &keyring, event).unwrap();
+    assert_eq!(verified.claims().device_key, key.public_key());
+    let row = app.state.store.device(&old.id).await.unwrap().unwrap();
+    assert_eq!(row.public_key, Some(key.public_key().to_vec()));
+    // Asked again for the same key: a new certificate; for another key: refused.
+    let (status, _) = post(Some(old.token.clone()), hex::encode(key.public_key())).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(
+        Some(old.token.clone()),
+        hex::encode(new_signer().public_key()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("key_mismatch")),
+        "{body}"
+    );
+
+    // Enrolled with a key: another key is refused, as is a weak key or no token.
+    let north = enroll(&app, "North", true).await;
+    let (status, body) = post(
+        Some(north.token.clone()),
+        hex::encode(new_signer().public_key()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("key_mismatch")),
+        "{body}"
+    );
+    let (status, _) = post(Some(north.token.clone()), "00".repeat(32)).await;
+    assert_eq!(status, 400);
+    let (status, _) = post(None, hex::encode(north.signer.public_key())).await;
+    assert_eq!(status, 401);
+    let (status, body) = post(
+        Some(north.token.clone()),
+        hex::encode(north.signer.public_key()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+on_both_backends!(
+    a_certificate_is_renewed_for_the_enrolled_key_only_on,
+    a_certificate_is_renewed_for_the_enrolled_key_only
+);

@@ -1,5 +1,6 @@
 //! A leaked signing key: the organizer rotates and retires the old key; from their next sync
-//! the gates refuse every ticket it signed, while tickets of the new key go in.
+//! the gates refuse every ticket it signed, while tickets of the new key go in, and each gate
+//! has a venue-mesh certificate under the new key without enrolling again.
 
 use tessera_server::app::AppError;
 use tessera_tests::{Db, Device, Server};
@@ -28,6 +29,15 @@ fn a_retired_key_admits_nothing_at_the_gates(db: &Db) {
     assert_eq!(r.reason, Some("retired_key"), "{}", r.message);
     let r = gate.scan(&fresh[0].1);
     assert_eq!(r.verdict, "admit", "{}", r.message);
+
+    // The gate's certificate was signed by the retired key: the sync renewed it.
+    let keyring = gate.scanner.keyring().unwrap().clone();
+    let event = gate.scanner.event_id().unwrap();
+    let cert = gate.scanner.device().certificate().unwrap().unwrap();
+    let verified = tessera_core::mesh::verify_certificate(&cert, &keyring, event).unwrap();
+    assert_eq!(verified.claims().key.0, new_key);
+    let mesh = gate.scanner.mesh_status(chrono::Utc::now()).unwrap();
+    assert_eq!(mesh.problem, None);
 }
 
 #[test]
