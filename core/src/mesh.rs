@@ -1,4 +1,4 @@
-//! What gates trust of each other on the venue mesh (ADR 0023): a device certificate (the
+//! What gates trust of each other on the venue mesh (ADR 0024): a device certificate (the
 //! device's own Ed25519 key, signed at enrollment by a server key the replica's keyring
 //! holds), check-ins signed by the device that made them, and the handshake signature that
 //! binds a certificate to one encrypted session.

@@ -26,7 +26,7 @@ pub struct EnrollRequest {
     /// The device's clock when it sent the request.
     pub device_time: DateTime<Utc>,
     /// The device's own Ed25519 public key (64 hex digits), for the server to certify: gates
-    /// of the venue mesh accept each other by that certificate (ADR 0023). Absent from
+    /// of the venue mesh accept each other by that certificate (ADR 0024). Absent from
     /// devices that do not mesh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
@@ -296,7 +296,7 @@ pub struct UploadResult {
 }
 
 /// Device → server: check-ins of another device, carried up for it (store and forward on
-/// the venue mesh, ADR 0023). The server stores them exactly as that device's own upload
+/// the venue mesh, ADR 0024). The server stores them exactly as that device's own upload
 /// would, keyed by (device, seq), after checking the certificate and every signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayRequest {

@@ -1,4 +1,4 @@
--- The venue mesh (docs/adr/0023-venue-mesh.md): each device's own Ed25519 public key, which
+-- The venue mesh (docs/adr/0024-venue-mesh.md): each device's own Ed25519 public key, which
 -- the server certified at enrollment (NULL: a device that does not mesh). Gates learn every
 -- device of their event with its key and status from the feed, as part of the event: a
 -- device enrolled, enrolled again, renamed, re-keyed, revoked or moved to another event is an

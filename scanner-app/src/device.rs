@@ -316,7 +316,7 @@ impl DeviceStore {
             )
             .optional()?
             .unwrap_or(0);
-        // Signed as recorded, so a peer that relays it cannot change it (ADR 0023). A device
+        // Signed as recorded, so a peer that relays it cannot change it (ADR 0024). A device
         // id that is not 32 hex digits (provisioned before ids were) has nothing to sign with.
         let signed = match (device, &self.signer) {
             (Some(device), Some(signer)) => signer

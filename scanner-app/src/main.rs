@@ -116,7 +116,7 @@ struct CheckArgs {
     frames: Option<PathBuf>,
 }
 
-/// The venue mesh (ADR 0023): gates that share a network keep each other current without
+/// The venue mesh (ADR 0024): gates that share a network keep each other current without
 /// the server. Needs a device enrolled with a server (its certificate).
 #[derive(Args, Clone)]
 struct MeshArgs {

@@ -127,7 +127,7 @@ pub struct StatusReport {
     /// says plainly when it is more than two minutes off.
     pub clock: ClockStatus,
     /// The venue mesh: the gates this one is in touch with, and the check-ins it holds for
-    /// others (ADR 0023).
+    /// others (ADR 0024).
     pub mesh: crate::mesh::MeshStatus,
 }
 

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, env = "TESSERA_SCANNER_MOCK_CAMERA")]
     pub mock_camera: bool,
     /// Stay off the venue mesh (by default an enrolled gate keeps the other gates on its
-    /// network current directly, ADR 0023).
+    /// network current directly, ADR 0024).
     #[arg(long, env = "TESSERA_SCANNER_NO_MESH")]
     pub no_mesh: bool,
     /// Where to listen for other gates.

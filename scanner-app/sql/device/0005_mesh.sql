@@ -1,4 +1,4 @@
--- The venue mesh (ADR 0023). This device's own signing key (its seed never leaves this file)
+-- The venue mesh (ADR 0024). This device's own signing key (its seed never leaves this file)
 -- and the certificate the server gave it at enrollment; each check-in signed when it is
 -- recorded, so a peer that relays it cannot change it; and other gates' signed check-ins,
 -- held as durably as our own: they count in every decision, and this gate may carry them up

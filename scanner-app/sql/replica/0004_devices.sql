@@ -1,4 +1,4 @@
--- The event's devices as the server lists them (ADR 0023): a mesh peer whose certificate
+-- The event's devices as the server lists them (ADR 0024): a mesh peer whose certificate
 -- names a revoked device, or a key the server no longer holds for it, is refused.
 CREATE TABLE devices (
     device_id  TEXT PRIMARY KEY,

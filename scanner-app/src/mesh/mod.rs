@@ -1,4 +1,4 @@
-//! The venue mesh (ADR 0023): long-running gates keep each other current directly, with
+//! The venue mesh (ADR 0024): long-running gates keep each other current directly, with
 //! no server, whenever they share a network.
 //!
 //! - **Discovery:** multicast DNS (`_tessera-gate._tcp`), and a configured list of peers for

@@ -1,4 +1,4 @@
-//! One encrypted, authenticated session between two gates over TCP (ADR 0023).
+//! One encrypted, authenticated session between two gates over TCP (ADR 0024).
 //!
 //! Each side sends a fresh X25519 key; both derive two ChaCha20-Poly1305 keys (one per
 //! direction) from the shared secret with HKDF-SHA256, salted by the transcript hash (both

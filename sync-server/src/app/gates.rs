@@ -403,7 +403,7 @@ pub async fn ingest(
 }
 
 /// Takes check-ins `carrier` carries up for another device of its event (store and forward
-/// on the venue mesh, ADR 0023). The recording device's certificate must verify against an
+/// on the venue mesh, ADR 0024). The recording device's certificate must verify against an
 /// active server key, for this event, and name a device the server holds with exactly that
 /// key; otherwise nothing is stored. Each check-in's signature is checked (a revoked
 /// device's only if recorded before its revocation); the refused are listed and not
