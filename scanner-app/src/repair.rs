@@ -255,6 +255,8 @@ struct Row {
 struct Salvage {
     header_rebuilt: bool,
     identity: Option<(String, String, String)>,
+    /// The device's signing seed and venue-mesh certificate, when the store had them.
+    mesh_identity: Option<(Option<Vec<u8>>, Option<Vec<u8>>)>,
     settings: Vec<(String, String)>,
     kept_event: Option<EventSnapshot>,
     rows: Vec<Row>,
@@ -361,6 +363,11 @@ fn read_store(conn: Option<&Connection>, bytes: &[u8]) -> Salvage {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
+            .ok();
+        s.mesh_identity = conn
+            .query_row("SELECT signing_seed, certificate FROM identity", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .ok();
         s.settings = read_settings(conn);
         s.kept_event = device::read_kept_event(conn).ok().flatten();
@@ -777,6 +784,16 @@ fn write_store(conn: &mut Connection, s: &Salvage, now: DateTime<Utc>) -> Result
             "INSERT INTO identity (singleton, device_id, name, created_at) VALUES (1, ?1, ?2, ?3)",
             params![id, name, created],
         )?;
+        // The same device keeps its key and certificate: it stays on the venue mesh, and
+        // its salvaged check-ins' signatures stay its own.
+        if s.identity.as_ref().is_some_and(|(read, _, _)| read == id)
+            && let Some((seed, certificate)) = &s.mesh_identity
+        {
+            tx.execute(
+                "UPDATE identity SET signing_seed = ?1, certificate = ?2",
+                params![seed, certificate],
+            )?;
+        }
     }
     {
         let mut setting = tx.prepare(

@@ -272,9 +272,10 @@ fn a_damaged_device_db_is_refused_and_repair_salvages_every_readable_check_in() 
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("device");
         let before = device_with_history(&dir);
-        let identity = {
+        let (identity, key) = {
             let mut s = Scanner::open(&dir).unwrap();
-            s.device().identity().cloned().unwrap()
+            let key = s.device().signer().unwrap().public_key();
+            (s.device().identity().cloned().unwrap(), key)
         };
         let db = dir.join("device.db");
         let intact = Pages::read(&db);
@@ -356,6 +357,10 @@ fn a_damaged_device_db_is_refused_and_repair_salvages_every_readable_check_in() 
         }
         let unsent = after.iter().filter(|q| !q.acked).count() as u64;
         assert_eq!(report["salvaged_unsent"], unsent, "{report}");
+        if report["identity"] == "salvaged" {
+            // Its own key too: the salvaged check-ins' signatures stay its own.
+            assert_eq!(s.device().signer().unwrap().public_key(), key, "{how:?}");
+        }
 
         // The fresh store is append-only too.
         let conn = s.device().connection();
