@@ -163,6 +163,42 @@ pub fn message(lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> String {
     key.to_owned()
 }
 
+/// The message `key` with each text argument put back after the message went through
+/// `escape`: an argument `isolate`d passes through `isolate` (a name wrapped in `<bdi>` or
+/// in Unicode isolates), any other through `escape` alone. Arguments go into the message as
+/// private-use markers, so neither the message's own text nor an argument is escaped twice.
+pub fn message_marked(
+    lang: Lang,
+    key: &str,
+    args: &[(&str, Arg<'_>, bool)],
+    escape: &dyn Fn(&str) -> String,
+    isolate: &dyn Fn(&str) -> String,
+) -> String {
+    let markers: Vec<String> = (0..args.len())
+        .map(|i| format!("\u{E000}{i}\u{E001}"))
+        .collect();
+    let with_markers: Vec<(&str, Arg<'_>)> = args
+        .iter()
+        .zip(&markers)
+        .map(|((name, arg, _), marker)| match arg {
+            Arg::Text(_) => (*name, Arg::Text(marker.as_str())),
+            Arg::Number(_) => (*name, *arg),
+        })
+        .collect();
+    let mut out = escape(&message(lang, key, &with_markers));
+    for ((_, arg, isolated), marker) in args.iter().zip(&markers) {
+        if let Arg::Text(text) = arg {
+            let value = if *isolated {
+                isolate(text)
+            } else {
+                escape(text)
+            };
+            out = out.replace(marker.as_str(), &value);
+        }
+    }
+    out
+}
+
 /// The keys of the messages in a Fluent source (for the tests that compare languages).
 pub fn keys(source: &str) -> BTreeSet<String> {
     let resource = match FluentResource::try_new(source.to_owned()) {

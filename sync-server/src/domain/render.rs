@@ -1,5 +1,6 @@
 //! Issuance outputs: the QR code of a ticket as PNG and SVG, and printable PDF tickets (one
-//! page per ticket) with printpdf. Pure functions of stored data; owns layout, not access.
+//! page per ticket) with printpdf, labelled in the order's language (`Order::lang`). Pure
+//! functions of stored data; owns layout, not access.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,6 +15,7 @@ use qrcode::{EcLevel, QrCode};
 use tessera_core::DayMask;
 
 use crate::domain::fonts::{Face, Weight};
+use crate::domain::i18n::{self, Arg, Lang};
 use crate::domain::text::{self, PlacedGlyph};
 use crate::store::{Order, TicketKind, TicketView};
 use crate::store::{Payment, TicketStatus};
@@ -66,10 +68,15 @@ pub fn qr_svg(text: &str) -> Result<String, RenderError> {
 
 /// `Fri 27 Nov 2026, Sat 28 Nov 2026` for the days a mask covers.
 pub fn valid_days(days_mask: u16, event_days: &[NaiveDate]) -> Vec<String> {
+    valid_days_in(Lang::En, days_mask, event_days)
+}
+
+/// The days a mask covers, each in `lang`'s words (`الجمعة 27 نوفمبر 2026`).
+pub fn valid_days_in(lang: Lang, days_mask: u16, event_days: &[NaiveDate]) -> Vec<String> {
     DayMask(days_mask)
         .days()
         .filter_map(|d| event_days.get(d))
-        .map(|d| d.format("%a %-d %b %Y").to_string())
+        .map(|d| i18n::format_date(lang, *d))
         .collect()
 }
 
@@ -341,6 +348,8 @@ fn ticket_page(
     ticket: &TicketView,
 ) -> Result<Vec<PageOp>, RenderError> {
     // A4 portrait; everything sits within 190 x 260 mm, so Letter prints it uncut too.
+    let lang = Lang::parse(&order.lang).unwrap_or_default();
+    let word = |key: &str, args: &[(&str, Arg<'_>)]| i18n::message(lang, key, args);
     let mut ops = Vec::new();
     let left = 20.0;
     let mut text_at = |ops: &mut Vec<PageOp>, x: f32, y: f32, size, bold, text: &str| {
@@ -353,7 +362,7 @@ fn ticket_page(
     };
     text_at(&mut ops, left, 270.0, 22.0, true, &ticket.event.name);
     text_at(&mut ops, left, 261.0, 12.0, false, &ticket.event.venue);
-    let dates = valid_days(0b1111_1111_1111_1111, &ticket.event.days);
+    let dates = valid_days_in(lang, 0b1111_1111_1111_1111, &ticket.event.days);
     if let (Some(first), Some(last)) = (dates.first(), dates.last()) {
         text_at(
             &mut ops,
@@ -365,14 +374,17 @@ fn ticket_page(
         );
     }
     text_at(&mut ops, left, 238.0, 18.0, true, &ticket.type_name);
-    let kind = match ticket.kind {
-        TicketKind::Pass => "Pass",
-        TicketKind::VendorBooth => "Vendor booth (not transferable)",
-    };
+    let kind = word(
+        match ticket.kind {
+            TicketKind::Pass => "pdf-pass",
+            TicketKind::VendorBooth => "pdf-vendor-booth",
+        },
+        &[],
+    );
     // A vendor pass names its business and booth, as the gate does.
     let kind = match &ticket.detail {
         Some(detail) => format!("{kind} - {detail}"),
-        None => kind.to_owned(),
+        None => kind,
     };
     text_at(&mut ops, left, 230.0, 11.0, false, &kind);
     text_at(
@@ -381,9 +393,15 @@ fn ticket_page(
         221.0,
         12.0,
         false,
-        &format!(
-            "Valid: {}",
-            valid_days(ticket.days_mask, &ticket.event.days).join(", ")
+        &word(
+            "valid-days",
+            &[(
+                "days",
+                Arg::Text(&i18n::days_list(
+                    lang,
+                    &valid_days_in(lang, ticket.days_mask, &ticket.event.days),
+                )),
+            )],
         ),
     );
     text_at(
@@ -392,7 +410,7 @@ fn ticket_page(
         213.0,
         12.0,
         false,
-        &format!("Holder: {}", ticket.holder_name),
+        &word("holder-is", &[("name", Arg::Text(&ticket.holder_name))]),
     );
     text_at(
         &mut ops,
@@ -400,17 +418,16 @@ fn ticket_page(
         205.0,
         12.0,
         false,
-        &format!("Order {}   Ticket {}", order_number(order.id), ticket.id),
+        &word(
+            "pdf-order-ticket",
+            &[
+                ("number", Arg::Text(&order_number(order.id))),
+                ("id", Arg::Number(ticket.id)),
+            ],
+        ),
     );
     if ticket.status != TicketStatus::Valid {
-        text_at(
-            &mut ops,
-            left,
-            197.0,
-            14.0,
-            true,
-            "VOID - this ticket is not valid",
-        );
+        text_at(&mut ops, left, 197.0, 14.0, true, &word("pdf-void", &[]));
     }
     let code = qr(&ticket.qr_text)?;
     // Centered, with a quiet zone of white paper around it.
@@ -429,19 +446,12 @@ fn ticket_page(
         110.0,
         10.0,
         false,
-        "Show this code at the gate, on paper or on your phone. One entry per valid day.",
+        &word("pdf-show-code", &[]),
     );
     if order.payment == Payment::Demo {
-        text_at(
-            &mut ops,
-            left,
-            100.0,
-            14.0,
-            true,
-            "DEMO ORDER - no payment was taken; not valid at a real event.",
-        );
+        text_at(&mut ops, left, 100.0, 14.0, true, &word("pdf-demo", &[]));
     } else if order.payment == Payment::Comp {
-        text_at(&mut ops, left, 100.0, 12.0, true, "Complimentary ticket");
+        text_at(&mut ops, left, 100.0, 12.0, true, &word("pdf-comp", &[]));
     }
     Ok(ops)
 }
@@ -449,7 +459,12 @@ fn ticket_page(
 /// A PDF with one A4 page per ticket. Text is shaped, laid out by the bidi algorithm and
 /// drawn in subsets of the faces it needs (`fonts.rs`), embedded in the document.
 pub fn tickets_pdf(order: &Order, tickets: &[TicketView]) -> Result<Vec<u8>, RenderError> {
-    let mut doc = PdfDocument::new(&format!("Tickets - order {}", order_number(order.id)));
+    let lang = Lang::parse(&order.lang).unwrap_or_default();
+    let mut doc = PdfDocument::new(&i18n::message(
+        lang,
+        "pdf-title",
+        &[("number", Arg::Text(&order_number(order.id)))],
+    ));
     let mut set = Typesetter::default();
     let pages = tickets
         .iter()
@@ -538,6 +553,7 @@ mod printed {
             upgrade_ticket_id: None,
             upgrade_from_type: None,
             token_revoked_at: None,
+            lang: "en".into(),
         }
     }
 

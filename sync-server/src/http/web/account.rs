@@ -20,6 +20,7 @@ use crate::app::accounts::{
 use crate::app::attempts::Client;
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
+use crate::domain::i18n::Lang;
 use crate::domain::render::{money, order_number};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, cookie, cookie_value};
 use crate::store::TicketKind;
@@ -78,7 +79,16 @@ async fn register(
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, PageError> {
-    match create_account(&state, &client, &form.name, &form.email, &form.password).await {
+    match create_account(
+        &state,
+        &client,
+        &form.name,
+        &form.email,
+        &form.password,
+        super::current_lang(),
+    )
+    .await
+    {
         Ok(user) => {
             let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(
@@ -309,13 +319,23 @@ async fn profile_page(
     Page::new(Some(user), csrf).render(
         "profile.html",
         &tr("profile-heading"),
-        context! { notice => notice },
+        context! { notice => notice, languages => languages() },
     )
+}
+
+/// The languages the profile offers, as `{code, name}`.
+fn languages() -> Vec<minijinja::Value> {
+    Lang::ALL
+        .iter()
+        .map(|l| context! { code => l.code(), name => l.native_name() })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
 struct ProfileForm {
     name: String,
+    /// The account's language (absent from older forms: left as it is).
+    lang: Option<String>,
 }
 
 async fn profile(
@@ -329,12 +349,20 @@ async fn profile(
         let html = Page::new(Some(user), csrf).render(
             "profile.html",
             &tr("profile-heading"),
-            context! { error => e.to_string() },
+            context! { error => e.to_string(), languages => languages() },
         )?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
     state.store.set_name(user.user.id, name).await?;
-    Ok(see_other("/account/profile?notice=saved"))
+    let mut response = see_other("/account/profile?notice=saved");
+    if let Some(lang) = form.lang.as_deref().and_then(Lang::parse) {
+        state.store.set_user_lang(user.user.id, lang.code()).await?;
+        // The browser keeps it too, for the pages it opens logged out.
+        if let Ok(v) = HeaderValue::from_str(&super::lang_cookie(lang)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,10 +23,10 @@ use minijinja::value::Kwargs;
 use minijinja::{Environment, HtmlEscape, State, Value, context};
 use serde::Serialize;
 
-use crate::app::accounts::CurrentUser;
+use crate::app::accounts::{CurrentUser, SESSION_COOKIE};
 use crate::app::{AppError, Services};
 use crate::domain::i18n::{self, Arg, Lang};
-use crate::http::auth::CsrfToken;
+use crate::http::auth::{CsrfToken, cookie_value, current_user};
 
 /// Every template, by name, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -130,9 +130,9 @@ tokio::task_local! {
     static ASKED: Asked;
 }
 
-/// The language of a request: the switch's cookie, else the best of `Accept-Language`,
-/// else English. (A logged-in account's stored choice, where there is one, is applied
-/// over this by [`Page`].)
+/// The language of a request without an account's choice: the switch's cookie, else the
+/// best of `Accept-Language`, else English. (A logged-in account's stored choice comes
+/// first: the pages' middleware applies it.)
 pub fn choose_language(headers: &HeaderMap) -> Lang {
     let cookie = headers
         .get_all(header::COOKIE)
@@ -152,6 +152,15 @@ pub fn choose_language(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+/// The language of an API request by an account: its choice, else the request's.
+pub fn account_or_request_language(user: &CurrentUser, headers: &HeaderMap) -> Lang {
+    user.user
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| choose_language(headers))
+}
+
 /// The language of the request being answered (English outside one).
 pub fn current_lang() -> Lang {
     ASKED.try_with(|a| a.lang).unwrap_or_default()
@@ -168,10 +177,27 @@ pub fn tr_args(key: &str, args: &[(&str, Arg<'_>)]) -> String {
     i18n::message(current_lang(), key, args)
 }
 
-/// Runs a page request knowing its language.
-async fn with_language(request: Request, next: Next) -> Response {
+/// The language an account chose, if the request carries a session of one that did.
+async fn account_language(state: &Services, headers: &HeaderMap) -> Option<Lang> {
+    // Most page requests carry no session: no lookup for them.
+    cookie_value(headers, SESSION_COOKIE)?;
+    let user = current_user(state, headers).await.ok().flatten()?;
+    user.user.lang.as_deref().and_then(Lang::parse)
+}
+
+/// Runs a page request knowing its language: the account's choice, else the switch's
+/// cookie, else `Accept-Language`, else English.
+async fn with_language(
+    axum::extract::State(state): axum::extract::State<Services>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let lang = match account_language(&state, request.headers()).await {
+        Some(lang) => lang,
+        None => choose_language(request.headers()),
+    };
     let asked = Asked {
-        lang: choose_language(request.headers()),
+        lang,
         here: request
             .uri()
             .path_and_query()
@@ -185,26 +211,37 @@ struct SwitchQuery {
     back: Option<String>,
 }
 
-/// `GET /lang/{code}?back=/path`: remembers the language in a cookie for a year and goes
-/// back to the page (only a path on this site).
+/// `GET /lang/{code}?back=/path`: remembers the language in a cookie for a year, and for a
+/// logged-in account as its choice, and goes back to the page (only a path on this site).
+/// A GET that writes: another site can switch a visitor's language with a link, as it could
+/// the cookie, and nothing more (ADR 0023).
 async fn switch_language(
+    axum::extract::State(state): axum::extract::State<Services>,
+    headers: HeaderMap,
     PagePath(code): PagePath<String>,
     PageQuery(query): PageQuery<SwitchQuery>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&code).ok_or_else(|| AppError::NotFound(format!("language {code}")))?;
+    if let Some(user) = current_user(&state, &headers).await?.filter(|u| !u.bearer) {
+        state.store.set_user_lang(user.user.id, lang.code()).await?;
+    }
     let back = query
         .back
         .filter(|b| is_local_path(b))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = see_other(&back);
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        lang.code()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Ok(value) = HeaderValue::from_str(&lang_cookie(lang)) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// The `Set-Cookie` value that remembers `lang` in the browser for a year.
+pub(crate) fn lang_cookie(lang: Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    )
 }
 
 /// Whether `to` is a path on this site, and stays one in a browser: browsers read `\` as
@@ -494,13 +531,14 @@ pub fn see_other(to: &str) -> Response {
 #[openapi(paths(shop::order_page))]
 pub struct PagesDoc;
 
-/// The pages' routes.
-pub fn routes() -> Router<Services> {
+/// The pages' routes, each knowing its request's language (which may need `state`'s store:
+/// an account's choice).
+pub fn routes(state: Services) -> Router<Services> {
     shop::routes()
         .merge(account::routes())
         .merge(organizer::routes())
         .route("/lang/{code}", get(switch_language))
-        .layer(middleware::from_fn(with_language))
+        .layer(middleware::from_fn_with_state(state, with_language))
 }
 
 #[cfg(test)]

@@ -402,6 +402,7 @@ async fn comp(
         name: form.name,
         items: vec![(form.ticket_type, form.count)],
         idempotency: None,
+        lang: super::current_lang(),
     };
     let result =
         crate::app::orders::comp(&state, &request, state.settings.max_quantity, Utc::now())
@@ -759,7 +760,16 @@ async fn buy_booth(
         description: form.description.clone(),
         ticket_type: None,
     };
-    match vendors::buy_booth(&state, &input, None, &client, Utc::now()).await {
+    match vendors::buy_booth(
+        &state,
+        &input,
+        None,
+        &client,
+        super::current_lang(),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(bought) => {
             if let Some(u) = &user {
                 state

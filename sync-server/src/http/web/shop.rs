@@ -229,6 +229,7 @@ async fn checkout(
         name: name.to_owned(),
         items,
         idempotency: None,
+        lang: current_lang(),
     };
     match submit_order(&state, &request, &client).await {
         Ok((placed, checkout_url)) => {
@@ -459,7 +460,16 @@ async fn upgrade(
 ) -> Result<Response, PageError> {
     let user = user.ok_or(AppError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
-    match tickets::upgrade(&state, &user, id, form.to_type, form.revision).await {
+    match tickets::upgrade(
+        &state,
+        &user,
+        id,
+        form.to_type,
+        form.revision,
+        current_lang(),
+    )
+    .await
+    {
         Ok(started) => Ok(see_other(
             &started
                 .checkout_url
