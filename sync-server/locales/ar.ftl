@@ -288,3 +288,58 @@ wallet-how = أظهر رمز QR عند البوابة؛ يُفحص دون اتص
 wallet-demo-note = موقّعة بشهادة تجريبية وليست من Apple: ترفض أجهزة iPhone إضافتها. على المنظّم إعداد شهادة Apple Pass Type ID.
 wallet-welcome = أهلًا بك في { $event }: أظهر هذه البطاقة عند البوابة.
 wallet-booth-unassigned = الجناح قيد التحديد
+
+## نموذج حجز جناح البائع
+booth-form-title = احجز جناح بائع
+booth-demo = لا يُدفع أي مبلغ.
+booth-category = فئة الجناح
+booth-not-on-sale = (غير معروض للبيع)
+field-business-name = اسم النشاط التجاري (يظهر عند البوابة)
+field-booth-name = اسم الجناح
+booth-name-hint = الاسم الذي يُعرف به جناحك، مثل «عربة ملك الفلافل»
+field-contact = الشخص المسؤول
+field-phone = الهاتف
+field-email-booth = البريد الإلكتروني (يصلك عليه تصريح الجناح وتصاريح الموظفين)
+field-what-you-sell = ما الذي تبيعه
+booth-book-demo = احجز الجناح (تجربة)
+booth-after = يحدّد المنظّمون موقع جناحك وتصاريح موظفيك بعد الحجز؛ ستجدها في
+booth-your-account = حسابك
+booth-after-end = وفي بريدك الإلكتروني.
+
+## صفحات الأخطاء
+apperror-bad_request = الطلب غير سليم.
+apperror-invalid = بعض ما أدخلته غير صالح: راجع النموذج وأعد المحاولة.
+apperror-unknown_ticket_type = نوع التذكرة هذا غير موجود.
+apperror-sold_out = لم يتبقَّ ما يكفي من التذاكر.
+apperror-sales_paused = أوقف المنظّم بيع هذا النوع من التذاكر مؤقتًا.
+apperror-unauthorized = تحتاج هذه الصفحة إلى الرابط الموجود في رسالة التأكيد.
+apperror-forbidden = لا يحق لهذا الرابط أو الحساب الاطلاع على هذا.
+apperror-not_found = هذه الصفحة غير موجودة.
+apperror-method_not_allowed = لا يمكن القيام بهذا هنا.
+apperror-payload_too_large = ما أرسلته كبير جدًا.
+apperror-unsupported_media_type = يُتوقَّع محتوى بصيغة جيسون.
+apperror-not_refundable = لا يمكن استرداد هذا الطلب أو هذه التذكرة في حالتها الحالية.
+apperror-payment_unavailable = مزوّد الدفع غير متاح، يُرجى المحاولة مرة أخرى.
+apperror-login_required = يُرجى تسجيل الدخول أولًا.
+apperror-bad_credentials = البريد الإلكتروني أو كلمة المرور غير صحيحة.
+apperror-role_required = لا يحق لحسابك القيام بذلك.
+apperror-csrf = انتهت صلاحية النموذج أو جاء من موقع آخر: أعد تحميل الصفحة وحاول مرة أخرى.
+apperror-bad_link = هذا الرابط غير صالح أو مستخدم أو منتهي الصلاحية: اطلب رابطًا جديدًا.
+apperror-link_closed = لم يعد رابط الطلب هذا يفتح الطلب.
+apperror-conflict = تغيّر هذا في أثناء ذلك: أعد تحميل الصفحة وحاول مرة أخرى.
+apperror-not_transferable = لا يمكن نقل هذه التذكرة.
+apperror-too_many_attempts = محاولات كثيرة جدًا: حاول مرة أخرى بعد { $n ->
+    [one] ثانية واحدة
+    [two] ثانيتين
+    [few] { $n } ثوانٍ
+   *[other] { $n } ثانية
+}، أو أعد تعيين كلمة المرور.
+apperror-too_many_holds = طلبات غير مدفوعة كثيرة من هذا العنوان أو الشبكة: ادفع أحدها أو انتظر انتهاء مهلته، أو حاول مرة أخرى بعد { $n ->
+    [one] ثانية واحدة
+    [two] ثانيتين
+    [few] { $n } ثوانٍ
+   *[other] { $n } ثانية
+}.
+apperror-busy = الخادم مشغول: حاول مرة أخرى بعد لحظات.
+apperror-storage_unavailable = لم يُحفظ شيء: لا يستطيع الخادم تخزين البيانات الآن. حاول مرة أخرى بعد لحظات.
+apperror-internal = حدث خلل من جهتنا.

@@ -277,3 +277,49 @@ wallet-how = Show the QR code at the gate; it is checked offline. A transferred 
 wallet-demo-note = Signed with a demo certificate, not Apple's: iPhones refuse to add it. The organizer must configure an Apple Pass Type ID certificate.
 wallet-welcome = Welcome to { $event }: show this pass at the gate.
 wallet-booth-unassigned = booth to be assigned
+
+## The public vendor booth form
+booth-form-title = Book a vendor booth
+booth-demo = no payment is taken.
+booth-category = Booth category
+booth-not-on-sale = (not on sale)
+field-business-name = Business name (shown at the gate)
+field-booth-name = Booth name
+booth-name-hint = What your booth is called, for example “Falafel King's truck”
+field-contact = Contact person
+field-phone = Phone
+field-email-booth = Email (your booth pass and staff passes come here)
+field-what-you-sell = What you sell
+booth-book-demo = Book the booth (demo)
+booth-after = The organizers assign your booth location and your staff passes after booking; you will find them in
+booth-your-account = your account
+booth-after-end = and by email.
+
+## Error pages (English pages show each error's own detailed words; these are the words of
+## each error code, which other languages show)
+apperror-bad_request = The request is malformed.
+apperror-invalid = Some of what you entered is not valid: check the form and try again.
+apperror-unknown_ticket_type = This ticket type does not exist.
+apperror-sold_out = Not enough tickets are left.
+apperror-sales_paused = The organizer paused sales of this ticket type.
+apperror-unauthorized = This page needs the link from your confirmation email.
+apperror-forbidden = This link or account may not see this.
+apperror-not_found = This page does not exist.
+apperror-method_not_allowed = This cannot be done here.
+apperror-payload_too_large = What you sent is too large.
+apperror-unsupported_media_type = Expected JSON.
+apperror-not_refundable = This order or ticket cannot be refunded in its state.
+apperror-payment_unavailable = The payment provider is unavailable, please try again.
+apperror-login_required = Please log in first.
+apperror-bad_credentials = Wrong email or password.
+apperror-role_required = Your account may not do this.
+apperror-csrf = The form expired or came from another site: reload the page and try again.
+apperror-bad_link = This link is invalid, used or expired: ask for a new one.
+apperror-link_closed = This order link no longer opens the order.
+apperror-conflict = This changed meanwhile: reload the page and try again.
+apperror-not_transferable = This ticket cannot be transferred.
+apperror-too_many_attempts = Too many attempts: try again in { $n } seconds, or reset your password.
+apperror-too_many_holds = Too many unpaid orders from this address or network: pay or let one expire, or try again in { $n } seconds.
+apperror-busy = The server is busy: try again in a moment.
+apperror-storage_unavailable = Nothing was saved: the server cannot store data right now. Try again in a moment.
+apperror-internal = Something broke on our side.

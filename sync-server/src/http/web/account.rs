@@ -403,7 +403,7 @@ async fn password(
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",
                 &tr("profile-heading"),
-                context! { error => e.to_string() },
+                context! { error => e.to_string(), languages => languages() },
             )?;
             Ok((status, html).into_response())
         }

@@ -481,7 +481,7 @@ impl IntoResponse for PageError {
         if let AppError::Internal(cause) = &self.0 {
             tracing::error!(%cause, "page failed");
         }
-        let text = self.0.to_string();
+        let text = error_text(current_lang(), &self.0);
         let page = Page {
             user: None,
             csrf: String::new(),
@@ -506,6 +506,28 @@ impl IntoResponse for PageError {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+/// What an error page says: in English the error's own words (which name the field or the
+/// ticket type), in another language the words of its code (`apperror-<code>` in the
+/// message files), since the details are composed in English deep in the use-cases.
+fn error_text(lang: Lang, error: &AppError) -> String {
+    match lang {
+        Lang::En => error.to_string(),
+        Lang::Ar => {
+            let wait = match error {
+                AppError::TooManyAttempts { retry_after_secs }
+                | AppError::TooManyHolds { retry_after_secs } => *retry_after_secs,
+                _ => 0,
+            };
+            let wait = i64::try_from(wait).unwrap_or(i64::MAX);
+            i18n::message(
+                lang,
+                &format!("apperror-{}", error.code()),
+                &[("n", Arg::Number(wait))],
+            )
+        }
     }
 }
 
@@ -720,5 +742,124 @@ mod tests {
         let html = page.message("Hi", "<script>alert(1)</script>").unwrap().0;
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
+    }
+
+    /// One error of every kind an error page can show.
+    fn every_error() -> Vec<AppError> {
+        let all = vec![
+            AppError::BadRequest("x".into()),
+            AppError::Invalid("name: too long".into()),
+            AppError::UnknownTicketType("no ticket type with id 9".into()),
+            AppError::SoldOut("only 1 left".into()),
+            AppError::SalesPaused("paused".into()),
+            AppError::Unauthorized,
+            AppError::Forbidden,
+            AppError::WrongToken("metrics token"),
+            AppError::NotFound("order 7".into()),
+            AppError::MethodNotAllowed,
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType,
+            AppError::NotRefundable("refunded already".into()),
+            AppError::PaymentUnavailable,
+            AppError::LoginRequired,
+            AppError::BadCredentials,
+            AppError::RoleRequired("organizer"),
+            AppError::Csrf,
+            AppError::LinkClosed("revoked"),
+            AppError::BadLink,
+            AppError::Conflict("changed".into()),
+            AppError::NotTransferable("vendor".into()),
+            AppError::TooManyAttempts {
+                retry_after_secs: 30,
+            },
+            AppError::TooManyHolds {
+                retry_after_secs: 3,
+            },
+            AppError::Busy,
+            AppError::StorageUnavailable("disk full".into()),
+            AppError::Replayed,
+            AppError::Internal("boom".into()),
+        ];
+        // Every variant is above: one AppError adds fails to build here until it is.
+        for e in &all {
+            match e {
+                AppError::BadRequest(_)
+                | AppError::Invalid(_)
+                | AppError::UnknownTicketType(_)
+                | AppError::SoldOut(_)
+                | AppError::SalesPaused(_)
+                | AppError::Unauthorized
+                | AppError::Forbidden
+                | AppError::WrongToken(_)
+                | AppError::NotFound(_)
+                | AppError::MethodNotAllowed
+                | AppError::PayloadTooLarge
+                | AppError::UnsupportedMediaType
+                | AppError::NotRefundable(_)
+                | AppError::PaymentUnavailable
+                | AppError::LoginRequired
+                | AppError::BadCredentials
+                | AppError::RoleRequired(_)
+                | AppError::Csrf
+                | AppError::LinkClosed(_)
+                | AppError::BadLink
+                | AppError::Conflict(_)
+                | AppError::NotTransferable(_)
+                | AppError::TooManyAttempts { .. }
+                | AppError::TooManyHolds { .. }
+                | AppError::Busy
+                | AppError::StorageUnavailable(_)
+                | AppError::Replayed
+                | AppError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_page_has_arabic_words() {
+        let en = i18n::keys(i18n::EN_FTL);
+        let ar = i18n::keys(i18n::AR_FTL);
+        for e in every_error() {
+            let key = format!("apperror-{}", e.code());
+            assert!(en.contains(&key) && ar.contains(&key), "{key} missing");
+            assert_eq!(error_text(Lang::En, &e), e.to_string());
+            let text = error_text(Lang::Ar, &e);
+            assert!(
+                text.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
+                    && !text.chars().any(|c| c.is_ascii_alphabetic()),
+                "{key}: {text}"
+            );
+        }
+        assert!(
+            error_text(
+                Lang::Ar,
+                &AppError::TooManyAttempts {
+                    retry_after_secs: 30
+                }
+            )
+            .contains("30"),
+        );
+    }
+
+    #[tokio::test]
+    async fn an_arabic_error_page_is_in_arabic() {
+        let asked = Asked {
+            lang: Lang::Ar,
+            here: "/orders/7".into(),
+        };
+        let response = ASKED
+            .scope(asked, async {
+                PageError(AppError::BadLink).into_response()
+            })
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
+        assert!(html.contains("هذا الرابط غير صالح"), "{html}");
+        assert!(!html.contains("this link is invalid"), "{html}");
     }
 }

@@ -707,7 +707,6 @@ async fn render_booth_form(
             });
             context! {
                 value => c.as_str(),
-                label => c.label(),
                 price => tt.map(|t| money(t.price_cents, &t.currency)),
                 remaining => tt.map(crate::store::TicketType::remaining),
                 paused => tt.is_some_and(|t| t.sales_paused),
@@ -717,7 +716,7 @@ async fn render_booth_form(
         .collect();
     page.render(
         "vendor_booth.html",
-        "Book a vendor booth",
+        &super::tr("booth-form-title"),
         context! {
             form => form,
             categories => categories,
