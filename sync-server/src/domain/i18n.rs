@@ -1,8 +1,10 @@
-//! The languages of the attendee's pages and emails: English and Arabic. Which language a
-//! request asks for (`Accept-Language`, a cookie, an account's choice), the messages in
+//! The languages of the attendee's pages, emails, PDF and wallet labels: English and
+//! Arabic. Which language a request asks for (`Accept-Language`, a cookie, an account's
+//! choice; orders and accounts keep theirs, ADR 0023), the messages in
 //! Fluent files compiled into the binary (`sync-server/locales/*.ftl`), and dates in each
 //! language's words (ADR 0022). Whether a page is laid out right to left follows from the
-//! language. No IO: the HTML around a message (escaping, `<bdi>`) is `http::web`'s.
+//! language. No IO: how a message is escaped and its names isolated (`<bdi>`, Unicode
+//! isolates) is its caller's (`http::web`, `domain::email`), through [`message_marked`].
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
