@@ -321,3 +321,77 @@ async fn mail_to(dir: &Path, to: &str, marker: &str) -> (String, String) {
     )
     .await
 }
+
+/// A browser-like client (cookies kept) that reads a form page and returns it with its
+/// CSRF token.
+async fn form_page(
+    app: &TestApp,
+    jar: &reqwest::Client,
+    path: &str,
+    accept: &str,
+) -> (String, String) {
+    let page = jar
+        .get(app.url(path))
+        .header("Accept-Language", accept)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .expect("a form with a CSRF token")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (page, csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_booth_form_and_its_refusals_read_in_arabic() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let jar = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (page, csrf) = form_page(&app, &jar, "/vendors/booth", "ar").await;
+    assert!(page.contains("<html lang=\"ar\" dir=\"rtl\">"), "{page}");
+    assert!(
+        page.contains("احجز جناح بائع") && page.contains("جناح عربة طعام"),
+        "{page}"
+    );
+    assert!(!page.contains("Business name") && !page.contains("Book a vendor booth"));
+
+    // A refused booking comes back on the form, in the page's language.
+    let post = |accept: &'static str, csrf: String| {
+        jar.post(app.url("/vendors/booth"))
+            .header("Accept-Language", accept)
+            .form(&[
+                ("_csrf", csrf),
+                ("category", "food_truck".into()),
+                ("business_name", " ".into()),
+                ("booth_name", "The King's truck".into()),
+                ("contact_name", "سمير حداد".into()),
+                ("phone", "+1 714 555 0142".into()),
+                ("email", "samir@example.com".into()),
+                ("description", "Falafel".into()),
+            ])
+            .send()
+    };
+    let refused = post("ar", csrf.clone()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("بعض ما أدخلته غير صالح"), "{html}");
+    let refused = post("en", csrf).await.unwrap();
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("business_name"),
+        "English keeps the detail: {html}"
+    );
+    app.stop().await;
+}

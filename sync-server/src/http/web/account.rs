@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::shop::TicketCtx;
-use super::{Page, PageError, PageQuery, see_other, tr};
+use super::{Page, PageError, PageQuery, form_error, see_other, tr};
 use crate::app::accounts::{
     self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
     reset_with_link, verify_with_link,
@@ -104,7 +104,7 @@ async fn register(
             let html = Page::new(None, csrf).render(
                 "register.html",
                 &tr("register-heading"),
-                context! { error => e.to_string(), email => form.email, name => form.name },
+                context! { error => form_error(&e), email => form.email, name => form.name },
             )?;
             Ok((status, html).into_response())
         }
@@ -152,7 +152,7 @@ async fn login(
             let html = Page::new(None, csrf).render(
                 "login.html",
                 &tr("nav-log-in"),
-                context! { error => e.to_string(), email => form.email },
+                context! { error => form_error(&e), email => form.email },
             )?;
             Ok((status, html).into_response())
         }
@@ -243,7 +243,7 @@ async fn reset(
             let html = Page::new(None, csrf).render(
                 "reset.html",
                 &tr("reset-heading"),
-                context! { token => form.token, error => e.to_string() },
+                context! { token => form.token, error => form_error(&e) },
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
@@ -349,7 +349,7 @@ async fn profile(
         let html = Page::new(Some(user), csrf).render(
             "profile.html",
             &tr("profile-heading"),
-            context! { error => e.to_string(), languages => languages() },
+            context! { error => form_error(&AppError::from(e)), languages => languages() },
         )?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
@@ -403,7 +403,7 @@ async fn password(
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",
                 &tr("profile-heading"),
-                context! { error => e.to_string(), languages => languages() },
+                context! { error => form_error(&e), languages => languages() },
             )?;
             Ok((status, html).into_response())
         }

@@ -531,6 +531,12 @@ fn error_text(lang: Lang, error: &AppError) -> String {
     }
 }
 
+/// What a form says when the use-case refused it, in the page's language (see
+/// [`error_text`]).
+pub(crate) fn form_error(error: &AppError) -> String {
+    error_text(current_lang(), error)
+}
+
 /// Percent-encodes a path for a query value.
 fn urlencode(s: &str) -> String {
     s.bytes()

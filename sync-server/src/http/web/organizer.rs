@@ -787,7 +787,8 @@ async fn buy_booth(
             AppError::Internal(cause) => Err(PageError(AppError::Internal(cause))),
             AppError::PaymentUnavailable => Err(PageError(AppError::PaymentUnavailable)),
             e => {
-                let html = render_booth_form(&state, &page, &form, Some(e.to_string())).await?;
+                let html =
+                    render_booth_form(&state, &page, &form, Some(super::form_error(&e))).await?;
                 Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
             }
         },

@@ -11,7 +11,9 @@ use axum::{Extension, Router};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageError, PagePath, PageQuery, current_lang, see_other, tr, tr_args, tr_html};
+use super::{
+    Page, PageError, PagePath, PageQuery, current_lang, form_error, see_other, tr, tr_args, tr_html,
+};
 use crate::app::email::held_tickets;
 use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
@@ -241,7 +243,7 @@ async fn checkout(
             })))
         }
         Err(e @ (AppError::Invalid(_) | AppError::SoldOut(_) | AppError::UnknownTicketType(_))) => {
-            again(e.to_string()).await
+            again(form_error(&e)).await
         }
         Err(e) => Err(e.into()),
     }
@@ -437,7 +439,7 @@ async fn transfer(
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((
                 status,
-                render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?,
+                render_ticket(&state, &page, &ticket, None, None, Some(form_error(&e))).await?,
             )
                 .into_response())
         }
@@ -480,7 +482,7 @@ async fn upgrade(
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((
                 status,
-                render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?,
+                render_ticket(&state, &page, &ticket, None, None, Some(form_error(&e))).await?,
             )
                 .into_response())
         }
