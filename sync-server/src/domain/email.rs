@@ -613,3 +613,235 @@ pub fn all_tickets(lang: Lang, tickets: &[TicketView], links: &[String]) -> Cont
         html: html_body,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::store::{BoothCategory, Event, TicketKind, TicketStatus};
+
+    /// A name ending in digits and punctuation: the case isolation is for.
+    const NAME: &str = "محمد 2!";
+
+    fn order(lang: Lang, status: OrderStatus) -> Order {
+        Order {
+            id: 4_242,
+            email: "m@example.com".into(),
+            name: NAME.into(),
+            status,
+            payment: Payment::Demo,
+            total_cents: 3500,
+            currency: "USD".into(),
+            token_hash: Vec::new(),
+            created_at: 0,
+            upgrade_ticket_id: None,
+            upgrade_from_type: None,
+            token_revoked_at: None,
+            lang: lang.code().into(),
+        }
+    }
+
+    fn ticket() -> TicketView {
+        TicketView {
+            id: 77,
+            order_id: 4_242,
+            status: TicketStatus::Valid,
+            revision: 0,
+            holder_name: NAME.into(),
+            holder_email: Some("m@example.com".into()),
+            superseded_by: None,
+            transferable: true,
+            days_mask: 0b11,
+            zones: 1,
+            booth: None,
+            detail: None,
+            key_id: 1,
+            issued_at: 0,
+            qr_text: "TS1:TEST".into(),
+            ticket_type_id: 1,
+            type_name: "3-Day Pass".into(),
+            kind: TicketKind::Pass,
+            event: Event {
+                id: 1,
+                name: "Desert Lights".into(),
+                venue: "Dunes Park".into(),
+                timezone: "Asia/Dubai".into(),
+                days: vec![
+                    NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+                    NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+                ],
+            },
+        }
+    }
+
+    fn purchase() -> VendorPurchase {
+        VendorPurchase {
+            order_id: 4_242,
+            order_status: "paid".into(),
+            vendor_id: 1,
+            email: "m@example.com".into(),
+            contact_name: NAME.into(),
+            phone: "+1 714 555 0142".into(),
+            event_id: 1,
+            ticket_type_id: 2,
+            category: BoothCategory::FoodTruck,
+            business_name: "Falafel King".into(),
+            booth_name: "مطعم الشام".into(),
+            description: String::new(),
+            booth: Some((3, "B-12".into())),
+            staff_passes: 0,
+            created_at: 0,
+        }
+    }
+
+    /// The English words left in `text` once the values it quotes (names, the event, the
+    /// ticket type, links, codes) are taken out: none in an Arabic email.
+    fn english_left(text: &str) -> Vec<String> {
+        let mut rest = text.to_owned();
+        for value in [
+            "Desert Lights",
+            "3-Day Pass",
+            "Falafel King",
+            "B-12",
+            "T-4242",
+            "Apple Wallet",
+            "Google Wallet",
+            "QR",
+            "PDF",
+            "USD",
+        ] {
+            rest = rest.replace(value, "");
+        }
+        rest.split_whitespace()
+            .filter(|w| !w.starts_with("https://"))
+            .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn words_of(plain: &[(String, String)]) {
+        for (subject, text) in plain {
+            assert_eq!(english_left(subject), Vec::<String>::new(), "{subject}");
+            assert_eq!(english_left(text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_email_reads_in_arabic_with_its_names_isolated() {
+        let lang = Lang::Ar;
+        let paid = order(lang, OrderStatus::Paid);
+        let t = ticket();
+        let links = [WalletLinks {
+            apple: "https://t.example/apple".into(),
+            google: "https://t.example/google".into(),
+        }];
+        let mut contents = Vec::new();
+        for wording in [
+            confirmation_wording(lang, &paid, std::slice::from_ref(&t)),
+            booth_wording(lang, &purchase(), "Desert Lights", "T-4242", NAME),
+            staff_wording(
+                lang,
+                &Booth {
+                    id: 3,
+                    event_id: 1,
+                    code: "B-12".into(),
+                    category: Some(BoothCategory::FoodTruck),
+                    order_id: Some(4_242),
+                    business_name: Some("Falafel King".into()),
+                    assigned_at: Some(0),
+                },
+                "Desert Lights",
+                NAME,
+                3,
+            ),
+        ] {
+            contents.push(tickets_email(
+                lang,
+                &paid,
+                std::slice::from_ref(&t),
+                &wording,
+                "https://t.example/orders/4242?token=x",
+                &links,
+            ));
+        }
+        for why in [NewCode::Received, NewCode::Upgraded, NewCode::Reissued] {
+            contents.push(ticket_with_code(lang, &t, why, "https://t.example/t/77"));
+        }
+        contents.push(all_tickets(
+            lang,
+            std::slice::from_ref(&t),
+            &["https://t.example/t/77".to_owned()],
+        ));
+        contents.push(all_tickets(lang, &[], &[]));
+        for c in &contents {
+            words_of(&[(c.subject.clone(), c.text.clone())]);
+            assert!(
+                c.html
+                    .starts_with("<!doctype html><html lang=\"ar\" dir=\"rtl\">")
+            );
+            for english in ["Hello", "Holder", "Valid", "Total", "Ticket ", "Your "] {
+                assert!(!c.html.contains(english), "{english} in {}", c.html);
+            }
+        }
+        // The buyer's name, isolated, in the greeting of the confirmation.
+        assert!(contents[0].text.contains("مرحبًا \u{2068}محمد 2!\u{2069}،"));
+        assert!(contents[0].html.contains("مرحبًا <bdi>محمد 2!</bdi>،"));
+        // The booth's values in its table, isolated too.
+        assert!(contents[1].text.contains("\u{2068}مطعم الشام\u{2069}"));
+        assert!(
+            contents[1]
+                .html
+                .contains("<td><bdi>+1 714 555 0142</bdi></td>")
+        );
+
+        let refunds = [RefundRow {
+            id: 1,
+            order_id: 4_242,
+            ticket_id: None,
+            amount_cents: 3500,
+            status: "succeeded".into(),
+            stripe_refund_id: None,
+        }];
+        let refund = refund_notice(lang, &order(lang, OrderStatus::Refunded), &refunds);
+        let plain = [
+            refund,
+            verify_email(lang, "https://t.example/verify"),
+            password_reset(lang, "https://t.example/reset"),
+            transferred_out(lang, &t),
+            no_longer_held(lang, 77),
+        ];
+        words_of(
+            &plain
+                .iter()
+                .map(|p| (p.subject.clone(), p.text.clone()))
+                .collect::<Vec<_>>(),
+        );
+        assert!(plain[0].text.contains("$35.00"), "{}", plain[0].text);
+        // A link stands alone on its line: no isolate mark or punctuation sticks to it.
+        assert!(plain[1].text.contains("\n\nhttps://t.example/verify\n\n"));
+    }
+
+    #[test]
+    fn english_emails_keep_their_words() {
+        let paid = order(Lang::En, OrderStatus::Paid);
+        let t = ticket();
+        let w = confirmation_wording(Lang::En, &paid, std::slice::from_ref(&t));
+        assert_eq!(w.subject, "Your tickets for Desert Lights - order T-4242");
+        assert_eq!(
+            w.intro_text,
+            "Hello \u{2068}محمد 2!\u{2069},\n\nthank you for your order T-4242.\n"
+        );
+        let c = ticket_with_code(Lang::En, &t, NewCode::Reissued, "https://t.example/t/77");
+        assert!(
+            c.text
+                .contains(", ticket 77, valid Fri 27 Nov 2026, Sat 28 Nov 2026."),
+            "{}",
+            c.text
+        );
+        assert!(
+            c.html
+                .starts_with("<!doctype html><html lang=\"en\" dir=\"ltr\">")
+        );
+    }
+}
