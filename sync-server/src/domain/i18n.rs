@@ -40,6 +40,11 @@ impl Lang {
         }
     }
 
+    /// Whether the language is written right to left.
+    pub fn is_rtl(self) -> bool {
+        matches!(self, Self::Ar)
+    }
+
     /// The writing direction for `dir`.
     pub fn dir(self) -> &'static str {
         match self {

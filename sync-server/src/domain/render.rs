@@ -112,6 +112,9 @@ struct Place {
 struct Typesetter {
     /// Used glyphs per face (keyed by the face's address: faces live for the process).
     used: BTreeMap<usize, (&'static Face, BTreeSet<u16>)>,
+    /// The document reads right to left (its language's): every line is a right-to-left
+    /// paragraph against the right margin, a Latin event name included.
+    rtl: bool,
 }
 
 /// A piece of text waiting for its fonts: one face, absolute position, glyphs with the
@@ -133,7 +136,7 @@ enum PageOp {
 impl Typesetter {
     fn text(&mut self, ops: &mut Vec<PageOp>, place: Place, size: f32, bold: bool, text: &str) {
         let weight = if bold { Weight::Bold } else { Weight::Regular };
-        let line = text::layout(text, weight);
+        let line = text::layout_in(text, weight, self.rtl.then_some(true));
         let mm_per_unit = size / 1000.0 * 25.4 / 72.0;
         let start = if line.rtl {
             place.right - line.width * mm_per_unit
@@ -350,6 +353,17 @@ fn ticket_page(
     // A4 portrait; everything sits within 190 x 260 mm, so Letter prints it uncut too.
     let lang = Lang::parse(&order.lang).unwrap_or_default();
     let word = |key: &str, args: &[(&str, Arg<'_>)]| i18n::message(lang, key, args);
+    // A name keeps its own direction inside a label (FSI … PDI, drawn as nothing), and on a
+    // right-to-left document a line that is only a name ("3-Day Pass") too: it stands
+    // against the right margin, read in its own direction.
+    let iso = |name: &str| format!("\u{2068}{name}\u{2069}");
+    let value = |name: &str| {
+        if lang.is_rtl() {
+            iso(name)
+        } else {
+            name.to_owned()
+        }
+    };
     let mut ops = Vec::new();
     let left = 20.0;
     let mut text_at = |ops: &mut Vec<PageOp>, x: f32, y: f32, size, bold, text: &str| {
@@ -360,8 +374,22 @@ fn ticket_page(
         };
         set.text(ops, place, size, bold, text);
     };
-    text_at(&mut ops, left, 270.0, 22.0, true, &ticket.event.name);
-    text_at(&mut ops, left, 261.0, 12.0, false, &ticket.event.venue);
+    text_at(
+        &mut ops,
+        left,
+        270.0,
+        22.0,
+        true,
+        &value(&ticket.event.name),
+    );
+    text_at(
+        &mut ops,
+        left,
+        261.0,
+        12.0,
+        false,
+        &value(&ticket.event.venue),
+    );
     let dates = valid_days_in(lang, 0b1111_1111_1111_1111, &ticket.event.days);
     if let (Some(first), Some(last)) = (dates.first(), dates.last()) {
         text_at(
@@ -373,7 +401,7 @@ fn ticket_page(
             &format!("{first} - {last} ({})", ticket.event.timezone),
         );
     }
-    text_at(&mut ops, left, 238.0, 18.0, true, &ticket.type_name);
+    text_at(&mut ops, left, 238.0, 18.0, true, &value(&ticket.type_name));
     let kind = word(
         match ticket.kind {
             TicketKind::Pass => "pdf-pass",
@@ -383,7 +411,7 @@ fn ticket_page(
     );
     // A vendor pass names its business and booth, as the gate does.
     let kind = match &ticket.detail {
-        Some(detail) => format!("{kind} - {detail}"),
+        Some(detail) => format!("{kind} - {}", iso(detail)),
         None => kind,
     };
     text_at(&mut ops, left, 230.0, 11.0, false, &kind);
@@ -410,7 +438,10 @@ fn ticket_page(
         213.0,
         12.0,
         false,
-        &word("holder-is", &[("name", Arg::Text(&ticket.holder_name))]),
+        &word(
+            "holder-is",
+            &[("name", Arg::Text(&iso(&ticket.holder_name)))],
+        ),
     );
     text_at(
         &mut ops,
@@ -465,7 +496,10 @@ pub fn tickets_pdf(order: &Order, tickets: &[TicketView]) -> Result<Vec<u8>, Ren
         "pdf-title",
         &[("number", Arg::Text(&order_number(order.id)))],
     ));
-    let mut set = Typesetter::default();
+    let mut set = Typesetter {
+        rtl: lang.is_rtl(),
+        ..Typesetter::default()
+    };
     let pages = tickets
         .iter()
         .map(|t| ticket_page(&mut set, order, t))
@@ -678,6 +712,35 @@ mod printed {
         for (name, emb, sub) in &fonts {
             assert!(*emb && *sub, "{name}: embedded {emb}, subset {sub}");
         }
+    }
+
+    /// Where the first piece of a line starts, in mm from the page's left edge.
+    fn line_start(rtl: bool, text: &str) -> f32 {
+        let mut set = Typesetter {
+            rtl,
+            ..Typesetter::default()
+        };
+        let mut ops = Vec::new();
+        let place = Place {
+            left: 20.0,
+            right: 190.0,
+            y: 100.0,
+        };
+        set.text(&mut ops, place, 12.0, false, text);
+        match ops.first() {
+            Some(PageOp::Text(t)) => t.x_mm,
+            _ => panic!("no text laid out"),
+        }
+    }
+
+    #[test]
+    fn an_arabic_document_sets_every_line_against_the_right_margin() {
+        // A Latin event name on an Arabic ticket ends at the right margin, as its labels do.
+        let start = line_start(true, "Desert Lights (demo)");
+        assert!(start > 120.0 && start < 190.0, "{start}");
+        assert_eq!(line_start(false, "Desert Lights (demo)"), 20.0);
+        // An Arabic name on an English ticket still reads right to left on its own line.
+        assert!(line_start(false, "محمد عبد الله") > 120.0);
     }
 
     #[test]

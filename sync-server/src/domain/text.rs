@@ -57,6 +57,11 @@ fn is_invisible(c: char) -> bool {
     matches!(u32::from(c), 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFE00..=0xFE0F | 0xFEFF | 0x034F | 0x00AD)
 }
 
+/// The bidi algorithm's own characters: they order the runs and are not drawn.
+fn is_bidi_control(c: char) -> bool {
+    matches!(u32::from(c), 0x061C | 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069)
+}
+
 /// Spaces and punctuation that take the face of the text around them, so one word's run
 /// stays in one face (and so one shaping call).
 fn is_neutral(c: char) -> bool {
@@ -128,10 +133,25 @@ fn script_of(text: &str) -> u32 {
     tag::DFLT
 }
 
-/// Lays out one line of text (newlines and other controls print as spaces).
+/// Lays out one line of text (newlines and other controls print as spaces); its paragraph
+/// direction is its first strong character's.
 pub fn layout(text: &str, weight: Weight) -> Line {
+    layout_in(text, weight, None)
+}
+
+/// Lays out one line of text in a paragraph of the given direction (`Some(true)`: right to
+/// left, as every line of a document in Arabic, whatever its first word), or, with `None`,
+/// the direction of its first strong character.
+pub fn layout_in(text: &str, weight: Weight, rtl: Option<bool>) -> Line {
     let text = printable(text, weight);
-    let bidi = BidiInfo::new(&text, None);
+    let level = rtl.map(|rtl| {
+        if rtl {
+            unicode_bidi::Level::rtl()
+        } else {
+            unicode_bidi::Level::ltr()
+        }
+    });
+    let bidi = BidiInfo::new(&text, level);
     let Some(para) = bidi.paragraphs.first() else {
         return Line {
             runs: Vec::new(),
@@ -147,7 +167,10 @@ pub fn layout(text: &str, weight: Weight) -> Line {
     };
     for run in runs {
         let rtl = levels[run.start].is_rtl();
-        let mut pieces = split_by_face(&text[run], weight);
+        // Bidi controls (marks, embeddings, isolates) did their work in the runs; drawn, they
+        // would only add empty glyphs, and reach the extracted text.
+        let visible: String = text[run].chars().filter(|&c| !is_bidi_control(c)).collect();
+        let mut pieces = split_by_face(&visible, weight);
         if rtl {
             pieces.reverse();
         }
@@ -375,6 +398,30 @@ mod tests {
         let (face, open) = glyphs_of(&ltr)[4];
         assert_eq!(open.text, "(");
         assert_eq!(open.gid, shape(face, "(", false).0[0].gid);
+    }
+
+    #[test]
+    fn a_latin_line_in_a_right_to_left_document_keeps_its_order() {
+        let line = layout_in("Desert Lights (demo)", Weight::Regular, Some(true));
+        assert!(line.rtl);
+        assert_eq!(text_of(&line), "Desert Lights (demo)");
+        assert!(!layout("Desert Lights (demo)", Weight::Regular).rtl);
+        // A name that starts with a digit reorders in a right-to-left paragraph ("Day
+        // Pass-3") unless it is isolated; the isolates themselves draw nothing.
+        let isolated = layout_in("\u{2068}3-Day Pass\u{2069}", Weight::Regular, Some(true));
+        assert!(isolated.rtl);
+        assert_eq!(text_of(&isolated), "3-Day Pass");
+        let holder = layout_in("حاملها: \u{2068}ليلى 2!\u{2069}", Weight::Regular, None);
+        assert!(holder.rtl);
+        // Visually, left to right: the name read right to left ("!" ends it, leftmost),
+        // then the label.
+        assert_eq!(text_of(&holder), "!2 ىليل :اهلماح");
+        // In an English label the isolated name keeps its "2!" with it; without the
+        // isolates the "!" would end the English sentence instead.
+        let isolated = layout("Holder: \u{2068}ليلى 2!\u{2069}", Weight::Regular);
+        assert_eq!(text_of(&isolated), "Holder: !2 ىليل");
+        let bare = layout("Holder: ليلى 2!", Weight::Regular);
+        assert_eq!(text_of(&bare), "Holder: 2 ىليل!");
     }
 
     #[test]
