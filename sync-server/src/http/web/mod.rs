@@ -4,7 +4,8 @@
 //! the organizer's pages with the vendor's booth form (`organizer`).
 //! No JavaScript is needed for any of it. Every attendee page is written in English and
 //! Arabic: the `t` template function and [`tr`] give a message of `domain::i18n` in the
-//! request's language, chosen by [`choose_language`] (ADR 0022).
+//! request's language: a logged-in account's choice, else [`choose_language`] (ADR 0022,
+//! 0023).
 
 pub(crate) mod account;
 // The organizer's pages and the vendor's booth form.
