@@ -19,7 +19,7 @@ use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
 use crate::app::{AppError, Services};
 use crate::domain::i18n::{self, Arg};
-use crate::domain::render::{money, order_number};
+use crate::domain::render::{money, order_number, valid_days_in};
 use crate::http::api::{TokenQuery, submit_order};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
 use crate::store::{Email, Payment, TicketStatus};
@@ -92,14 +92,10 @@ impl TicketCtx {
     }
 }
 
-/// The labels of the days in `days_mask`, in the request's language.
+/// The labels of the days in `days_mask`, in the request's language (as the PDF and the
+/// emails write them).
 fn valid_days(days_mask: u16, event_days: &[chrono::NaiveDate]) -> Vec<String> {
-    let lang = current_lang();
-    tessera_core::DayMask(days_mask)
-        .days()
-        .filter_map(|d| event_days.get(d))
-        .map(|d| i18n::format_date(lang, *d))
-        .collect()
+    valid_days_in(current_lang(), days_mask, event_days)
 }
 
 fn days_text(days: &[String]) -> String {
