@@ -16,6 +16,7 @@ pub mod replica;
 pub mod scanner;
 mod schema;
 pub mod sync;
+pub mod words;
 
 /// The QR decoder (its own crate, so that the browser gate can build it for wasm32).
 pub use tessera_decode as decode;

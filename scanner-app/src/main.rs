@@ -16,6 +16,7 @@ use tessera_scanner::camera::{self, FrameSource, ReplaySource};
 use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
 use tessera_scanner::mesh::{Mesh, MeshConfig};
+use tessera_scanner::words::Language;
 use tessera_scanner::{ScanReport, Scanner, repair, sync};
 
 #[derive(Parser)]
@@ -66,6 +67,13 @@ enum Command {
         /// Scan people in or out.
         #[arg(long, value_enum)]
         direction: Option<DirectionArg>,
+    },
+    /// Change a setting of this gate.
+    Set {
+        /// The language of the verdicts' words on the screen and in `message` (the
+        /// verdict, reason codes, colour and symbol stay as they are).
+        #[arg(long, value_enum)]
+        language: Option<LanguageArg>,
     },
     /// Decide scans and print one JSON line each.
     Check {
@@ -163,6 +171,12 @@ enum DirectionArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum LanguageArg {
+    En,
+    Ar,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
     Auto,
     Quircs,
@@ -238,6 +252,16 @@ fn run(cli: Cli) -> Result<()> {
             });
             scanner.set_gate(name.as_deref(), direction)?;
             print_json(&scanner.status(Utc::now())?)
+        }
+        Command::Set { language } => {
+            let mut scanner = open(&cli.data_dir)?;
+            if let Some(language) = language {
+                scanner.set_language(match language {
+                    LanguageArg::En => Language::En,
+                    LanguageArg::Ar => Language::Ar,
+                })?;
+            }
+            print_json(&serde_json::json!({"language": scanner.language()?.code()}))
         }
         Command::Enroll { server, code } => {
             let (server, code) = match (code, sync::parse_enrollment_link(&server)) {

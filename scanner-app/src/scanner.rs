@@ -25,6 +25,7 @@ use crate::clock::{Clock, ClockStatus, SMALL_SKEW_MS, correction_for};
 use crate::codes;
 use crate::device::{DeviceStore, NewCheckIn, QueueCounts};
 use crate::replica::{EventInfo, Replica, ReplicaCounts};
+use crate::words::{self, Language};
 
 /// The verdict of one scan, as printed by `tessera-scan check` and shown by the GUI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -418,18 +419,24 @@ impl Scanner {
             }
         };
 
+        // The screen's words in the gate's language (`words.rs`); codes stay as they are.
+        let lang = self.device.setting(words::LANGUAGE_KEY).ok().flatten();
+        let lang = lang
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or_default();
         match &decision {
             Decision::Admit(a) => {
                 report.basis = Some(codes::basis_str(a.basis));
-                report.message = admit_message(a, report.ticket_type.as_deref(), loaded.mode);
+                report.message = words::admit(lang, a, report.ticket_type.as_deref(), loaded.mode);
                 report.warning = a.warning.as_ref().map(|w| WarningReport {
                     code: w.code(),
-                    message: w.to_string(),
+                    message: words::warning(lang, w),
                 });
                 report.verdict = match &a.warning {
                     // Let out, recorded, but shown apart from a routine exit.
                     Some(w @ Warning::NotInside { .. }) => {
-                        report.message = w.to_string();
+                        report.message = words::warning(lang, w);
                         "warning"
                     }
                     _ => "admit",
@@ -437,7 +444,7 @@ impl Scanner {
             }
             Decision::Reject(r) => {
                 report.reason = Some(r.code());
-                report.message = r.to_string();
+                report.message = words::reason(lang, r);
                 if let Reason::AlreadyAdmitted { entry, .. } = r {
                     report.first_entry = Some(EntryReport {
                         at: entry.at,
@@ -543,19 +550,4 @@ impl Scanner {
     pub fn keyring(&self) -> Option<&Keyring> {
         self.loaded.as_ref().map(|l| &l.keyring)
     }
-}
-
-fn admit_message(a: &tessera_core::Admission, ticket_type: Option<&str>, mode: Basis) -> String {
-    let what = ticket_type.unwrap_or("Ticket");
-    let mut m = match (a.direction, a.reentry) {
-        (Direction::Exit, _) => format!("Exit recorded — {what}"),
-        (Direction::Entry, true) => format!("Welcome back — {what}"),
-        (Direction::Entry, false) => format!("Admit — {what}"),
-    };
-    if mode == Basis::SignatureOnly {
-        m.push_str(" (signature only: the replica is being rebuilt; sync soon)");
-    } else if a.basis == Basis::SignatureOnly {
-        m.push_str(" (signature only: this ticket is not in the replica yet)");
-    }
-    m
 }

@@ -142,6 +142,7 @@ notice-verify-sent = رابط تأكيد جديد في طريقه إليك.
 notice-resent = تذاكرك في طريقها إليك بالبريد.
 
 ## Accounts
+field-language = اللغة
 field-name = الاسم
 field-email = البريد الإلكتروني
 field-password = كلمة المرور
@@ -181,3 +182,164 @@ notice-verified-log-in = تأكّد عنوان بريدك: سجّل الدخول
 notice-reset-sent = إن كان لحساب هذا العنوان، فرابط إعادة التعيين في طريقه إليه. يعمل لساعة واحدة، مرة واحدة.
 notice-saved = حُفظ.
 notice-password-changed = تغيّرت كلمة مرورك.
+
+## الرسائل البريدية
+mail-your-event = فعاليتك
+mail-hello = مرحبًا { $name }،
+mail-hello-plain = مرحبًا،
+mail-demo-mark = [تجربة]
+mail-demo-note = هذا طلب تجريبي: لم يُدفع أي مبلغ.
+mail-total = المجموع: { $total }
+mail-your-tickets = تذاكرك:
+mail-ticket-line = { $type } (التذكرة { $id })، صالحة { $days }، باسم { $holder }
+mail-pdf-attached = تذاكرك مرفقة بملف PDF؛ أظهر رمز QR عند البوابة.
+mail-pdf-attached-html = تذاكرك مرفقة بملف PDF. أظهر رمز QR عند البوابة، مطبوعًا أو على هاتفك.
+mail-order-page = صفحة طلبك
+mail-order-subject = تذاكرك لـ { $event } - الطلب { $number }
+mail-order-thanks = شكرًا لطلبك { $number }.
+mail-booth-subject = { $category } في { $event }: { $business } (الطلب { $number })
+mail-booth-thanks = شكرًا لحجزك { $category } في { $event } لصالح { $business }.
+mail-booth-thanks-order = شكرًا لحجزك { $category } في { $event } لصالح { $business } (الطلب { $number }).
+mail-label-booth = الجناح
+mail-label-business = النشاط التجاري
+mail-label-category = الفئة
+mail-label-phone = الهاتف المسجّل
+mail-next = الخطوات التالية
+mail-booth-keep = احتفظ بهذه الرسالة: تصريح الجناح يُدخلك من بوابة الباعة.
+mail-booth-location = موقع جناحك هو { $code }.
+mail-booth-unassigned = سيحدّد المنظّمون موقع جناحك ويرسلون إليك تصاريح الموظفين بالبريد.
+mail-booth-setup = يبدأ التجهيز قبل فتح الأبواب بساعتين؛ أحضر تصاريحك وتصريح الجناح.
+mail-booth-questions = لديك سؤال؟ ردّ على هذه الرسالة واذكر رقم طلبك { $number }.
+mail-staff-count = { $n ->
+    [one] تصريح موظف واحد
+    [two] تصريحا موظفَين
+    [few] { $n } تصاريح للموظفين
+    [many] { $n } تصريحًا للموظفين
+   *[other] { $n } تصريح للموظفين
+}
+mail-staff-subject = { $passes } لـ { $business }، الجناح { $code } في { $event }
+mail-staff-intro = إليك { $passes } لـ { $business } في الجناح { $code }.
+mail-staff-give = أعطِ كل شخص يعمل في الجناح تصريحًا؛ كل تصريح يُدخل حامله من بوابة الباعة.
+mail-your-business = نشاطك التجاري
+mail-refund-subject = استرداد مبلغ الطلب { $number }
+mail-refund-whole = استُرد مبلغ طلبك { $number }: يعود { $amount } إلى البطاقة التي دفعت بها.
+mail-refund-part = استُرد جزء من طلبك { $number }: يعود { $amount } إلى البطاقة التي دفعت بها.
+mail-refund-void = التذاكر المستردّة لم تعد تُدخل من البوابة.
+mail-refund-why = إذا وصلت دفعتك بعد انتهاء مهلة حجزك ونفدت التذاكر في أثناء ذلك، فهذا هو السبب: لم يبقَ عليك أي مبلغ.
+mail-verify-subject = أكّد عنوان بريدك الإلكتروني
+mail-verify-open = يُرجى تأكيد أن هذا العنوان لك: افتح
+mail-verify-after = بعد تأكيده تظهر في لوحتك التذاكر التي اشتريتها أو تلقيتها به. يعمل الرابط مرة واحدة خلال 7 أيام.
+mail-verify-ignore = إذا لم تنشئ حسابًا، فتجاهل هذه الرسالة.
+mail-reset-subject = إعادة تعيين كلمة المرور
+mail-reset-open = طلب أحدهم (ونرجو أنه أنت) إعادة تعيين كلمة مرور الحساب المرتبط بهذا العنوان. لاختيار كلمة مرور جديدة، افتح
+mail-reset-after = يعمل الرابط مرة واحدة خلال ساعة. إذا لم تطلبه، فتجاهل هذه الرسالة: تبقى كلمة مرورك كما هي.
+mail-out-subject = نُقلت تذكرتك { $type }
+mail-out-text = تذكرتك { $id } ({ $type }، { $event }) أصبحت الآن باسم { $name }. رمز QR القديم لم يعد يفتح البوابات، وقد تلقّى الحامل الجديد رمزًا جديدًا.
+mail-out-warn = إذا لم تفعل ذلك، فاتصل بالمنظّم فورًا.
+mail-gone-subject = بخصوص التذكرة { $id }
+mail-gone-text = تغيّرت هذه التذكرة مرة أخرى قبل إرسال هذه الرسالة، ولم تعد تحملها. سجّل الدخول لترى التذاكر التي تحملها.
+mail-upgraded-subject = أصبحت تذكرتك { $type }
+mail-upgraded-lead = تمّت الترقية. إليك رمز QR الجديد: الرمز القديم لم يعد يفتح البوابات.
+mail-received-subject = تلقيت { $type } لـ { $event }
+mail-received-lead = نُقلت إليك تذكرة. إليك رمز QR الخاص بها: أظهره عند البوابة.
+mail-reissued-subject = رمز جديد لتذكرتك { $type } لـ { $event }
+mail-reissued-lead = أعاد المنظّم إصدار تذكرتك. إليك رمز QR الجديد: استخدمه عند البوابة، فالرمز القديم لم يعد يفتحها.
+mail-type-for-event = { $type } لـ { $event }
+mail-code-summary = { $type } لـ { $event }، التذكرة { $id }، صالحة { $days }.
+mail-code-link = تذكرتك (رمز QR وملف PDF)
+mail-log-in-to-see = سجّل الدخول أو أنشئ حسابًا بعنوان البريد هذا لتراها في لوحتك.
+mail-all-subject = تذاكرك
+mail-all-intro = إليك التذاكر التي تحملها ({ $n }). أظهر رمز QR عند البوابة.
+mail-all-intro-html = إليك التذاكر التي تحملها. أظهر رمز QR عند البوابة، مطبوعًا أو على هاتفك.
+mail-all-line = { $type } لـ { $event } (التذكرة { $id })، صالحة { $days }، باسم { $holder }
+mail-ticket-and-pdf = التذكرة وملف PDF
+mail-none-held = لا تحمل أي تذكرة صالحة حاليًا.
+
+## تذاكر PDF
+pdf-title = التذاكر - الطلب { $number }
+pdf-pass = تذكرة دخول
+pdf-vendor-booth = جناح بائع (غير قابل للنقل)
+pdf-order-ticket = الطلب { $number }   التذكرة { $id }
+pdf-void = ملغاة - هذه التذكرة غير صالحة
+pdf-show-code = أظهر هذا الرمز عند البوابة، مطبوعًا أو على هاتفك. دخول واحد في كل يوم صالح.
+pdf-demo = طلب تجريبي - لم يُدفع أي مبلغ؛ غير صالح في فعالية حقيقية.
+pdf-comp = تذكرة مجانية
+
+## بطاقات المحفظة
+wallet-status = الحالة
+wallet-demo = تجربة
+wallet-void = ملغاة
+wallet-event = الفعالية
+wallet-ticket = التذكرة
+wallet-holder = الحامل
+wallet-valid = صالحة
+wallet-venue = المكان
+wallet-vendor = البائع
+wallet-valid-header = صالحة
+wallet-vendor-header = البائع
+wallet-replaced = نُقلت أو أُعيد إصدارها: هذه البطاقة لم تعد صالحة
+wallet-order = الطلب
+wallet-ticket-back = التذكرة
+wallet-ticket-revision = { $id } (المراجعة { $revision })
+wallet-event-dates = تواريخ الفعالية
+wallet-venue-back = المكان
+wallet-at-gate = عند البوابة
+wallet-how = أظهر رمز QR عند البوابة؛ يُفحص دون اتصال. تُلغى بطاقة التذكرة المنقولة أو المستردّة هنا عندما يحدّثها هاتفك في المرة التالية.
+wallet-demo-note = موقّعة بشهادة تجريبية وليست من Apple: ترفض أجهزة iPhone إضافتها. على المنظّم إعداد شهادة Apple Pass Type ID.
+wallet-welcome = أهلًا بك في { $event }: أظهر هذه البطاقة عند البوابة.
+wallet-booth-unassigned = الجناح قيد التحديد
+
+## نموذج حجز جناح البائع
+booth-form-title = احجز جناح بائع
+booth-demo = لا يُدفع أي مبلغ.
+booth-category = فئة الجناح
+booth-not-on-sale = (غير معروض للبيع)
+field-business-name = اسم النشاط التجاري (يظهر عند البوابة)
+field-booth-name = اسم الجناح
+booth-name-hint = الاسم الذي يُعرف به جناحك، مثل «عربة ملك الفلافل»
+field-contact = الشخص المسؤول
+field-phone = الهاتف
+field-email-booth = البريد الإلكتروني (يصلك عليه تصريح الجناح وتصاريح الموظفين)
+field-what-you-sell = ما الذي تبيعه
+booth-book-demo = احجز الجناح (تجربة)
+booth-after = يحدّد المنظّمون موقع جناحك وتصاريح موظفيك بعد الحجز؛ ستجدها في
+booth-your-account = حسابك
+booth-after-end = وفي بريدك الإلكتروني.
+
+## صفحات الأخطاء
+apperror-bad_request = الطلب غير سليم.
+apperror-invalid = بعض ما أدخلته غير صالح: راجع النموذج وأعد المحاولة.
+apperror-unknown_ticket_type = نوع التذكرة هذا غير موجود.
+apperror-sold_out = لم يتبقَّ ما يكفي من التذاكر.
+apperror-sales_paused = أوقف المنظّم بيع هذا النوع من التذاكر مؤقتًا.
+apperror-unauthorized = تحتاج هذه الصفحة إلى الرابط الموجود في رسالة التأكيد.
+apperror-forbidden = لا يحق لهذا الرابط أو الحساب الاطلاع على هذا.
+apperror-not_found = هذه الصفحة غير موجودة.
+apperror-method_not_allowed = لا يمكن القيام بهذا هنا.
+apperror-payload_too_large = ما أرسلته كبير جدًا.
+apperror-unsupported_media_type = يُتوقَّع محتوى بصيغة جيسون.
+apperror-not_refundable = لا يمكن استرداد هذا الطلب أو هذه التذكرة في حالتها الحالية.
+apperror-payment_unavailable = مزوّد الدفع غير متاح، يُرجى المحاولة مرة أخرى.
+apperror-login_required = يُرجى تسجيل الدخول أولًا.
+apperror-bad_credentials = البريد الإلكتروني أو كلمة المرور غير صحيحة.
+apperror-role_required = لا يحق لحسابك القيام بذلك.
+apperror-csrf = انتهت صلاحية النموذج أو جاء من موقع آخر: أعد تحميل الصفحة وحاول مرة أخرى.
+apperror-bad_link = هذا الرابط غير صالح أو مستخدم أو منتهي الصلاحية: اطلب رابطًا جديدًا.
+apperror-link_closed = لم يعد رابط الطلب هذا يفتح الطلب.
+apperror-conflict = تغيّر هذا في أثناء ذلك: أعد تحميل الصفحة وحاول مرة أخرى.
+apperror-not_transferable = لا يمكن نقل هذه التذكرة.
+apperror-too_many_attempts = محاولات كثيرة جدًا: حاول مرة أخرى بعد { $n ->
+    [one] ثانية واحدة
+    [two] ثانيتين
+    [few] { $n } ثوانٍ
+   *[other] { $n } ثانية
+}، أو أعد تعيين كلمة المرور.
+apperror-too_many_holds = طلبات غير مدفوعة كثيرة من هذا العنوان أو الشبكة: ادفع أحدها أو انتظر انتهاء مهلته، أو حاول مرة أخرى بعد { $n ->
+    [one] ثانية واحدة
+    [two] ثانيتين
+    [few] { $n } ثوانٍ
+   *[other] { $n } ثانية
+}.
+apperror-busy = الخادم مشغول: حاول مرة أخرى بعد لحظات.
+apperror-storage_unavailable = لم يُحفظ شيء: لا يستطيع الخادم تخزين البيانات الآن. حاول مرة أخرى بعد لحظات.
+apperror-internal = حدث خلل من جهتنا.

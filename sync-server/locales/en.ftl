@@ -133,6 +133,7 @@ notice-verify-sent = A new confirmation link is on its way.
 notice-resent = Your tickets are on their way by email.
 
 ## Accounts
+field-language = Language
 field-name = Name
 field-email = Email
 field-password = Password
@@ -172,3 +173,153 @@ notice-verified-log-in = Your email address is confirmed: log in to see your tic
 notice-reset-sent = If an account has this address, a reset link is on its way. It works for one hour, once.
 notice-saved = Saved.
 notice-password-changed = Your password is changed.
+
+## Emails: the order's language for its confirmation and refund notice, the account's for
+## its notices. Names are isolated by the code around them (<bdi>, or FSI…PDI in text).
+mail-your-event = your event
+mail-hello = Hello { $name },
+mail-hello-plain = Hello,
+mail-demo-mark = [DEMO]
+mail-demo-note = This is a DEMO order: no payment was taken.
+mail-total = Total: { $total }
+mail-your-tickets = Your tickets:
+mail-ticket-line = { $type } (ticket { $id }), valid { $days }, holder { $holder }
+mail-pdf-attached = Your tickets are attached as a PDF; show the QR code at the gate.
+mail-pdf-attached-html = Your tickets are attached as a PDF. Show the QR code at the gate, on paper or on your phone.
+mail-order-page = Your order page
+mail-order-subject = Your tickets for { $event } - order { $number }
+mail-order-thanks = thank you for your order { $number }.
+mail-booth-subject = Your { $category } at { $event }: { $business } (order { $number })
+mail-booth-thanks = thank you for booking a { $category } at { $event } for { $business }.
+mail-booth-thanks-order = thank you for booking a { $category } at { $event } for { $business } (order { $number }).
+mail-label-booth = Booth
+mail-label-business = Business
+mail-label-category = Category
+mail-label-phone = Phone on file
+mail-next = What to do next
+mail-booth-keep = Keep this email: the booth pass admits you through the Vendor Gate.
+mail-booth-location = Your booth location is { $code }.
+mail-booth-unassigned = The organizers will assign your booth location and email you your staff passes.
+mail-booth-setup = Set-up opens two hours before doors; bring your permits and your booth pass.
+mail-booth-questions = Questions? Reply to this email with your order number { $number }.
+mail-staff-count = { $n ->
+    [one] 1 staff pass
+   *[other] { $n } staff passes
+}
+mail-staff-subject = { $passes } for { $business }, booth { $code } at { $event }
+mail-staff-intro = here are { $passes } for { $business } at booth { $code }.
+mail-staff-give = Give one to each person working the booth; each admits its holder through the Vendor Gate.
+mail-your-business = your business
+mail-refund-subject = Refund for order { $number }
+mail-refund-whole = your order { $number } has been refunded: { $amount } goes back to the card you paid with.
+mail-refund-part = part of your order { $number } has been refunded: { $amount } goes back to the card you paid with.
+mail-refund-void = Refunded tickets no longer admit at the gate.
+mail-refund-why = If your payment arrived after your reservation had expired and the tickets were sold out meanwhile, this is why: no charge remains.
+mail-verify-subject = Confirm your email address
+mail-verify-open = please confirm that this address is yours: open
+mail-verify-after = Once it is confirmed, the tickets bought or received with it appear in your dashboard. The link works for 7 days, once.
+mail-verify-ignore = If you did not create an account, ignore this email.
+mail-reset-subject = Reset your password
+mail-reset-open = someone (hopefully you) asked to reset the password of the account with this address. To choose a new password, open
+mail-reset-after = The link works for one hour, once. If you did not ask for it, ignore this email: your password stays as it is.
+mail-out-subject = Your { $type } was transferred
+mail-out-text = your ticket { $id } ({ $type }, { $event }) now belongs to { $name }. Its old QR code no longer opens the gates; the new holder received a new one.
+mail-out-warn = If you did not do this, contact the organizer at once.
+mail-gone-subject = About ticket { $id }
+mail-gone-text = this ticket changed again before this email went out, and you no longer hold it. Log in to see the tickets you hold.
+mail-upgraded-subject = Your ticket is now a { $type }
+mail-upgraded-lead = your upgrade is done. Here is your new QR code: the old one no longer opens the gates.
+mail-received-subject = You received a { $type } for { $event }
+mail-received-lead = a ticket was transferred to you. Here is your QR code: show it at the gate.
+mail-reissued-subject = A new code for your { $type } for { $event }
+mail-reissued-lead = the organizer reissued your ticket. Here is its new QR code: use this one at the gate, the old one no longer opens it.
+mail-type-for-event = { $type } for { $event }
+mail-code-summary = { $type } for { $event }, ticket { $id }, valid { $days }.
+mail-code-link = Your ticket (QR code and PDF)
+mail-log-in-to-see = Log in or register with this email address to see it in your dashboard.
+mail-all-subject = Your tickets
+mail-all-intro = here are the { $n } ticket(s) you hold. Show a QR code at the gate.
+mail-all-intro-html = Here are the tickets you hold. Show a QR code at the gate, on paper or on your phone.
+mail-all-line = { $type } for { $event } (ticket { $id }), valid { $days }, holder { $holder }
+mail-ticket-and-pdf = Ticket and PDF
+mail-none-held = You hold no valid tickets right now.
+
+## PDF tickets (the order's language)
+pdf-title = Tickets - order { $number }
+pdf-pass = Pass
+pdf-vendor-booth = Vendor booth (not transferable)
+pdf-order-ticket = Order { $number }   Ticket { $id }
+pdf-void = VOID - this ticket is not valid
+pdf-show-code = Show this code at the gate, on paper or on your phone. One entry per valid day.
+pdf-demo = DEMO ORDER - no payment was taken; not valid at a real event.
+pdf-comp = Complimentary ticket
+
+## Wallet passes (the order's language)
+wallet-status = STATUS
+wallet-demo = DEMO
+wallet-void = VOID
+wallet-event = EVENT
+wallet-ticket = TICKET
+wallet-holder = HOLDER
+wallet-valid = VALID
+wallet-venue = VENUE
+wallet-vendor = VENDOR
+wallet-valid-header = Valid
+wallet-vendor-header = Vendor
+wallet-replaced = Transferred or reissued: this pass is no longer valid
+wallet-order = Order
+wallet-ticket-back = Ticket
+wallet-ticket-revision = { $id } (revision { $revision })
+wallet-event-dates = Event dates
+wallet-venue-back = Venue
+wallet-at-gate = At the gate
+wallet-how = Show the QR code at the gate; it is checked offline. A transferred or refunded ticket's pass is voided here when your phone next updates it.
+wallet-demo-note = Signed with a demo certificate, not Apple's: iPhones refuse to add it. The organizer must configure an Apple Pass Type ID certificate.
+wallet-welcome = Welcome to { $event }: show this pass at the gate.
+wallet-booth-unassigned = booth to be assigned
+
+## The public vendor booth form
+booth-form-title = Book a vendor booth
+booth-demo = no payment is taken.
+booth-category = Booth category
+booth-not-on-sale = (not on sale)
+field-business-name = Business name (shown at the gate)
+field-booth-name = Booth name
+booth-name-hint = What your booth is called, for example “Falafel King's truck”
+field-contact = Contact person
+field-phone = Phone
+field-email-booth = Email (your booth pass and staff passes come here)
+field-what-you-sell = What you sell
+booth-book-demo = Book the booth (demo)
+booth-after = The organizers assign your booth location and your staff passes after booking; you will find them in
+booth-your-account = your account
+booth-after-end = and by email.
+
+## Error pages (English pages show each error's own detailed words; these are the words of
+## each error code, which other languages show)
+apperror-bad_request = The request is malformed.
+apperror-invalid = Some of what you entered is not valid: check the form and try again.
+apperror-unknown_ticket_type = This ticket type does not exist.
+apperror-sold_out = Not enough tickets are left.
+apperror-sales_paused = The organizer paused sales of this ticket type.
+apperror-unauthorized = This page needs the link from your confirmation email.
+apperror-forbidden = This link or account may not see this.
+apperror-not_found = This page does not exist.
+apperror-method_not_allowed = This cannot be done here.
+apperror-payload_too_large = What you sent is too large.
+apperror-unsupported_media_type = Expected JSON.
+apperror-not_refundable = This order or ticket cannot be refunded in its state.
+apperror-payment_unavailable = The payment provider is unavailable, please try again.
+apperror-login_required = Please log in first.
+apperror-bad_credentials = Wrong email or password.
+apperror-role_required = Your account may not do this.
+apperror-csrf = The form expired or came from another site: reload the page and try again.
+apperror-bad_link = This link is invalid, used or expired: ask for a new one.
+apperror-link_closed = This order link no longer opens the order.
+apperror-conflict = This changed meanwhile: reload the page and try again.
+apperror-not_transferable = This ticket cannot be transferred.
+apperror-too_many_attempts = Too many attempts: try again in { $n } seconds, or reset your password.
+apperror-too_many_holds = Too many unpaid orders from this address or network: pay or let one expire, or try again in { $n } seconds.
+apperror-busy = The server is busy: try again in a moment.
+apperror-storage_unavailable = Nothing was saved: the server cannot store data right now. Try again in a moment.
+apperror-internal = Something broke on our side.

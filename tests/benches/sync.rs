@@ -75,6 +75,7 @@ fn sell(server: &Server, n: usize) -> (i64, Vec<String>) {
                     name,
                     items: vec![(tt, i64::try_from(quantity).unwrap())],
                     idempotency: None,
+                    lang: tessera_server::domain::i18n::Lang::En,
                 },
                 Payment::Comp,
                 Utc::now(),

@@ -122,6 +122,19 @@ pub async fn set_gate<R: Runtime>(
     Ok(status)
 }
 
+/// Sets the language of the verdicts' words (`en`, `ar`); codes, colours and symbols stay.
+#[tauri::command]
+pub async fn set_language<R: Runtime>(
+    app: AppHandle<R>,
+    gate: State<'_, Gate>,
+    language: String,
+) -> Result<GateStatus, UiError> {
+    gate.set_language(&language)?;
+    let status = gate.status()?;
+    let _ = app.emit("status", &status);
+    Ok(status)
+}
+
 /// Runs a sync round now instead of waiting for the next one.
 #[tauri::command]
 pub fn sync_now(gate: State<'_, Gate>) {

@@ -18,6 +18,7 @@ use tessera_scanner::debounce::Debouncer;
 use tessera_scanner::decode::{Decoder, Engine};
 use tessera_scanner::mesh::{Mesh, MeshConfig};
 use tessera_scanner::sync::{self, SyncError};
+use tessera_scanner::words::Language;
 use tessera_scanner::{ScanReport, Scanner, StatusReport};
 
 use crate::error::GuiError;
@@ -125,6 +126,8 @@ pub struct GateStatus {
     pub enrollment_link: Option<EnrollmentLink>,
     /// This app's version.
     pub app_version: &'static str,
+    /// The language of the verdicts' words (`en`, `ar`): a gate setting.
+    pub language: &'static str,
 }
 
 struct CameraPipe {
@@ -405,9 +408,13 @@ impl Gate {
         // The day on the server's time, as the scans are decided.
         let now = lock(&self.scanner).now();
         let today = self.today(now)?;
-        let (device, event) = {
+        let (device, event, language) = {
             let mut scanner = lock(&self.scanner);
-            (scanner.status(now)?, scanner.replica().event()?)
+            (
+                scanner.status(now)?,
+                scanner.replica().event()?,
+                scanner.language()?,
+            )
         };
         let timezone = event
             .as_ref()
@@ -427,7 +434,16 @@ impl Gate {
             camera: view.camera.clone(),
             enrollment_link: view.enrollment.clone(),
             app_version: env!("CARGO_PKG_VERSION"),
+            language: language.code(),
         })
+    }
+
+    /// Sets the language of the verdicts' words (`en` or `ar`), from the next scan on.
+    pub fn set_language(&self, code: &str) -> Result<(), GuiError> {
+        let language = Language::parse(code)
+            .ok_or_else(|| GuiError::BadRequest(format!("language {code:?}: expected en or ar")))?;
+        lock(&self.scanner).set_language(language)?;
+        Ok(())
     }
 
     /// Chooses the gate and/or the direction (`entry` or `exit`).

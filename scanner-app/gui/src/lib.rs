@@ -71,6 +71,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::preview_frame,
         commands::enroll,
         commands::set_gate,
+        commands::set_language,
         commands::sync_now,
         commands::camera_error,
     ])

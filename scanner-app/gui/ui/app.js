@@ -105,6 +105,9 @@ function render(status) {
   $("st-sync").textContent = sync.last_sync_at ? `${clock(sync.last_sync_at)} (${ago((Date.now() - Date.parse(sync.last_sync_at)) / 1000)} ago)` : "never";
   $("st-age").textContent = ago(status.replica_age_seconds);
 
+  for (const b of document.querySelectorAll("[data-language]")) {
+    b.setAttribute("aria-pressed", String(b.dataset.language === status.language));
+  }
   for (const b of document.querySelectorAll("[data-direction]")) {
     b.setAttribute("aria-pressed", String(b.dataset.direction === status.direction));
   }
@@ -216,6 +219,16 @@ $("start").addEventListener("click", async () => {
 for (const b of document.querySelectorAll("[data-direction]")) {
   b.addEventListener("click", async () => {
     try { render(await invoke("set_gate", { name: null, direction: b.dataset.direction })); }
+    catch (e) { toast(e.message); }
+    focusWedge();
+  });
+}
+
+// The verdicts' words in English or Arabic (a gate setting); ADMIT/REJECT, the colour and
+// the symbol stay as they are.
+for (const b of document.querySelectorAll("[data-language]")) {
+  b.addEventListener("click", async () => {
+    try { render(await invoke("set_language", { language: b.dataset.language })); }
     catch (e) { toast(e.message); }
     focusWedge();
   });

@@ -125,6 +125,82 @@ fn check_stdin_reads_a_usb_scanner_line_by_line() {
 }
 
 #[test]
+fn set_language_ar_gives_arabic_words_with_the_same_codes() {
+    let dir = provisioned();
+    let device = dir.path().join("device");
+    let set = tessera_scan(&device)
+        .args(["set", "--language", "ar"])
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert_eq!(json_lines(&set)[0]["language"], "ar");
+    let mut child = tessera_scan(&device)
+        .args(["check", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!("{}\nhello\n{}\n", ticket(1), ticket(1));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    let seen: Vec<(&str, Option<&str>, &str)> = lines
+        .iter()
+        .map(|v| {
+            (
+                v["verdict"].as_str().unwrap(),
+                v["reason"].as_str(),
+                v["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("admit", None, "دخول — \u{2068}3-Day Pass\u{2069}"),
+            (
+                "reject",
+                Some("not_a_ticket"),
+                "ليست تذكرة: هذا الرمز ليس تذكرة Tessera"
+            ),
+            ("reject", Some("already_admitted"), seen[2].2),
+        ]
+    );
+    assert!(
+        seen[2]
+            .2
+            .starts_with("استُخدمت اليوم عند \u{2068}Main Gate\u{2069}")
+    );
+
+    // And back: English words again, from the next scan on.
+    let set = tessera_scan(&device)
+        .args(["set", "--language", "en"])
+        .output()
+        .unwrap();
+    assert!(set.status.success());
+    let out = tessera_scan(&device)
+        .args(["check", "--text", "hello"])
+        .output()
+        .unwrap();
+    assert!(
+        json_lines(&out)[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not a ticket")
+    );
+}
+
+#[test]
 fn check_frames_replays_a_camera_and_debounces_a_held_ticket() {
     let dir = provisioned();
     let frames = dir.path().join("frames");

@@ -13,6 +13,7 @@ use crate::app::attempts::{self, Action, Client};
 use crate::app::keys::{MasterKey, random_bytes};
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
+use crate::domain::i18n::Lang;
 use crate::store::{Email, NewUser, OutboxKind, User};
 
 /// The session cookie.
@@ -429,14 +430,16 @@ pub async fn email_link(
     Ok(row)
 }
 
-/// Creates an attendee account and sends its confirmation link (the caller logs it in).
-/// Every registration counts, made or not, per client and per address.
+/// Creates an attendee account in the language it registered in (its first choice, which
+/// its confirmation email is written in) and sends its confirmation link (the caller logs it
+/// in). Every registration counts, made or not, per client and per address.
 pub async fn create_account(
     state: &Services,
     client: &Client,
     name: &str,
     email: &str,
     password: &str,
+    lang: Lang,
 ) -> Result<User, AppError> {
     let email = Email::new(email);
     let _counted = attempts::count(state, Action::Register, Some(&email), client).await?;
@@ -455,6 +458,7 @@ pub async fn create_account(
             now: Utc::now().timestamp(),
         })
         .await?;
+    state.store.set_user_lang(id, lang.code()).await?;
     let user = state
         .store
         .user(id)

@@ -1,6 +1,6 @@
 //! Confirmation email and its durable outbox: framing the message (its words are
-//! `domain::email`'s; HTML and plain text, inline QR images by Content-ID, the order's PDF
-//! attached), the transports (SMTP through lettre, or `.eml` files), and the worker that
+//! `domain::email`'s, in the order's language, said in `Content-Language`; HTML and plain
+//! text, inline QR images by Content-ID, the order's PDF attached), the transports (SMTP through lettre, or `.eml` files), and the worker that
 //! drains the outbox with retries and backoff.
 //!
 //! Delivery semantics (see `docs/adr/0005-email-outbox.md` and `0017`): an outbox row is
@@ -27,6 +27,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::keys::MasterKey;
 use crate::config::{EmailSettings, Settings};
 use crate::domain::email::{self, Wording, confirmation_wording};
+use crate::domain::i18n::Lang;
 use crate::domain::render::{self, order_number};
 use crate::store::OutboxKind;
 use crate::store::{Email, Order, OutboxEmail, Store, StoreError, TicketView};
@@ -309,6 +310,11 @@ pub fn held_tickets(order: &Order, tickets: Vec<TicketView>) -> Vec<TicketView> 
         .collect()
 }
 
+/// The language an order was placed in (English for a code this build does not know).
+pub fn order_lang(order: &Order) -> Lang {
+    Lang::parse(&order.lang).unwrap_or_default()
+}
+
 /// Composes the confirmation email of an order.
 pub fn compose_confirmation(
     settings: &Settings,
@@ -317,7 +323,7 @@ pub fn compose_confirmation(
     order: &Order,
     tickets: &[TicketView],
 ) -> Result<Message, EmailError> {
-    let wording = confirmation_wording(order, tickets);
+    let wording = confirmation_wording(order_lang(order), order, tickets);
     compose_tickets_email(settings, master, row, order, tickets, &wording)
 }
 
@@ -339,7 +345,8 @@ pub fn compose_tickets_email(
             crate::app::wallet::links(&settings.public_url(), t.id, &master.order_token(order.id))
         })
         .collect();
-    let content = email::tickets_email(order, tickets, wording, &link, &wallet);
+    let lang = order_lang(order);
+    let content = email::tickets_email(lang, order, tickets, wording, &link, &wallet);
     let related = with_codes(content.text, content.html, tickets)?;
     let pdf = render::tickets_pdf(order, tickets)?;
     let mixed = MultiPart::mixed().multipart(related).singlepart(
@@ -364,7 +371,9 @@ pub fn compose_tickets_email(
         .to(to)
         .subject(content.subject)
         .message_id(Some(message_id(row)));
-    builder = builder.header(OutboxHeader(row.id.to_string()));
+    builder = builder
+        .header(OutboxHeader(row.id.to_string()))
+        .header(ContentLanguage(lang.code()));
     builder
         .multipart(mixed)
         .map_err(|e| EmailError::Build(e.to_string()))
@@ -389,7 +398,7 @@ pub fn with_codes(
     Ok(related)
 }
 
-/// A plain-text email about an order (refund notices).
+/// A plain-text email about an order (refund notices), in the order's language.
 pub fn compose_plain(
     settings: &Settings,
     row: &OutboxEmail,
@@ -397,6 +406,7 @@ pub fn compose_plain(
     subject: String,
     text: String,
 ) -> Result<Message, EmailError> {
+    let lang = order_lang(order);
     let from: Mailbox = settings
         .email
         .from
@@ -414,6 +424,7 @@ pub fn compose_plain(
         .subject(subject)
         .message_id(Some(message_id(row)))
         .header(OutboxHeader(row.id.to_string()))
+        .header(ContentLanguage(lang.code()))
         .header(ContentType::TEXT_PLAIN)
         .body(text)
         .map_err(|e| EmailError::Build(e.to_string()))
@@ -432,6 +443,24 @@ impl lettre::message::header::Header for OutboxHeader {
     }
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `Content-Language: <code>`: the language an email is written in (RFC 3282).
+#[derive(Debug, Clone)]
+pub struct ContentLanguage(pub &'static str);
+
+impl lettre::message::header::Header for ContentLanguage {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Language")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Lang::parse(s)
+            .map(|l| Self(l.code()))
+            .ok_or_else(|| format!("not a language of ours: {s}").into())
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_owned())
     }
 }
 
@@ -559,7 +588,7 @@ impl Outbox {
     async fn refund_notice(&self, row: &OutboxEmail) -> Result<Message, EmailError> {
         let order = self.order_of(row).await?;
         let refunds = self.store.refunds(order.id).await?;
-        let notice = email::refund_notice(&order, &refunds);
+        let notice = email::refund_notice(order_lang(&order), &order, &refunds);
         compose_plain(&self.settings, row, &order, notice.subject, notice.text)
     }
 
@@ -572,7 +601,7 @@ impl Outbox {
             match crate::app::vendors::vendor_wording(self.store.as_ref(), &order, &tickets).await?
             {
                 Some(w) => w,
-                None => confirmation_wording(&order, &tickets),
+                None => confirmation_wording(order_lang(&order), &order, &tickets),
             };
         compose_tickets_email(
             &self.settings,

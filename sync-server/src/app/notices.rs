@@ -3,18 +3,21 @@
 //! recipient's, who gets the new QR code), and the upgrade notice. Composed when the outbox
 //! worker sends them, from what the database says then, so a ticket that changed hands
 //! again meanwhile never mails a code to someone who no longer holds it. Their words are
-//! `domain::email`'s; this module reads the rows, derives the links and frames the message.
+//! `domain::email`'s, in the recipient's language ([`notice_lang`]: the account's choice,
+//! else the language of the order the email is about, else English); this module reads the
+//! rows, derives the links and frames the message.
 
 use lettre::Message;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 
 use crate::app::accounts::email_link_token;
-use crate::app::email::{EmailError, message_id, with_codes};
+use crate::app::email::{ContentLanguage, EmailError, message_id, order_lang, with_codes};
 use crate::app::keys::MasterKey;
 use crate::app::tickets::ticket_page_url;
 use crate::config::Settings;
 use crate::domain::email::{self, Content, Plain};
+use crate::domain::i18n::Lang;
 use crate::store::TicketStatus;
 use crate::store::{OutboxEmail, Store, TicketView};
 
@@ -53,25 +56,36 @@ pub async fn compose(
                 "{base}/account/verify?token={}",
                 email_link_token(master, "verify", ref_id)
             );
-            plain(settings, row, email::verify_email(&link))?
+            let lang = notice_lang(store, row, None).await?;
+            plain(settings, row, lang, email::verify_email(lang, &link))?
         }
         Notice::PasswordReset => {
             let link = format!(
                 "{base}/account/reset?token={}",
                 email_link_token(master, "reset", ref_id)
             );
-            plain(settings, row, email::password_reset(&link))?
+            let lang = notice_lang(store, row, None).await?;
+            plain(settings, row, lang, email::password_reset(lang, &link))?
         }
         Notice::TransferredOut => {
             let ticket = load(store, ref_id).await?;
-            plain(settings, row, email::transferred_out(&ticket))?
+            let order = row.order_id.or(Some(ticket.order_id));
+            let lang = notice_lang(store, row, order).await?;
+            plain(settings, row, lang, email::transferred_out(lang, &ticket))?
         }
         Notice::TransferredIn | Notice::Upgraded | Notice::Reissued => {
             let ticket = load(store, ref_id).await?;
             let held = ticket.holder_email.as_deref() == Some(row.recipient.as_str())
                 && ticket.status == TicketStatus::Valid;
+            // A received ticket's order is the giver's, not the recipient's: only the
+            // recipient's account speaks for them. An upgrade's or reissue's is the holder's.
+            let order = match notice {
+                Notice::TransferredIn => None,
+                _ => row.order_id.or(Some(ticket.order_id)),
+            };
+            let lang = notice_lang(store, row, order).await?;
             if !held {
-                plain(settings, row, email::no_longer_held(ticket.id))?
+                plain(settings, row, lang, email::no_longer_held(lang, ticket.id))?
             } else {
                 let link = ticket_page_url(&base, master, &ticket);
                 let why = match notice {
@@ -79,8 +93,8 @@ pub async fn compose(
                     Notice::Reissued => email::NewCode::Reissued,
                     _ => email::NewCode::Received,
                 };
-                let content = email::ticket_with_code(&ticket, why, &link);
-                with_tickets(settings, row, content, std::slice::from_ref(&ticket))?
+                let content = email::ticket_with_code(lang, &ticket, why, &link);
+                with_tickets(settings, row, lang, content, std::slice::from_ref(&ticket))?
             }
         }
         Notice::MyTickets => {
@@ -94,11 +108,33 @@ pub async fn compose(
                 .iter()
                 .map(|t| ticket_page_url(&base, master, t))
                 .collect();
-            let content = email::all_tickets(&tickets, &links);
-            with_tickets(settings, row, content, &tickets)?
+            let lang = notice_lang(store, row, None).await?;
+            let content = email::all_tickets(lang, &tickets, &links);
+            with_tickets(settings, row, lang, content, &tickets)?
         }
     };
     Ok(message)
+}
+
+/// The language of a notice to `row`'s recipient: the language their account chose, else
+/// the language of `order` (the one the notice is about), else English.
+pub async fn notice_lang(
+    store: &dyn Store,
+    row: &OutboxEmail,
+    order: Option<i64>,
+) -> Result<Lang, EmailError> {
+    let account = store
+        .user_by_email(&crate::store::Email::new(&row.recipient).into_string())
+        .await?
+        .and_then(|u| u.lang.as_deref().and_then(Lang::parse));
+    if let Some(lang) = account {
+        return Ok(lang);
+    }
+    Ok(match order {
+        Some(id) => store.order(id).await?.map(|o| order_lang(&o)),
+        None => None,
+    }
+    .unwrap_or_default())
 }
 
 async fn load(store: &dyn Store, id: i64) -> Result<TicketView, EmailError> {
@@ -121,13 +157,19 @@ fn mailbox(settings: &Settings, row: &OutboxEmail) -> Result<(Mailbox, Mailbox),
     Ok((from, to))
 }
 
-fn plain(settings: &Settings, row: &OutboxEmail, words: Plain) -> Result<Message, EmailError> {
+fn plain(
+    settings: &Settings,
+    row: &OutboxEmail,
+    lang: Lang,
+    words: Plain,
+) -> Result<Message, EmailError> {
     let (from, to) = mailbox(settings, row)?;
     Message::builder()
         .from(from)
         .to(to)
         .subject(words.subject)
         .message_id(Some(message_id(row)))
+        .header(ContentLanguage(lang.code()))
         .header(ContentType::TEXT_PLAIN)
         .body(words.text)
         .map_err(|e| EmailError::Build(e.to_string()))
@@ -137,6 +179,7 @@ fn plain(settings: &Settings, row: &OutboxEmail, words: Plain) -> Result<Message
 fn with_tickets(
     settings: &Settings,
     row: &OutboxEmail,
+    lang: Lang,
     words: Content,
     tickets: &[TicketView],
 ) -> Result<Message, EmailError> {
@@ -147,6 +190,7 @@ fn with_tickets(
         .to(to)
         .subject(words.subject)
         .message_id(Some(message_id(row)))
+        .header(ContentLanguage(lang.code()))
         .multipart(related)
         .map_err(|e| EmailError::Build(e.to_string()))
 }

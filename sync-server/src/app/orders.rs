@@ -14,6 +14,7 @@ use tessera_core::{
 use crate::app::AppError;
 use crate::app::keys::{KeyError, MasterKey, random_bytes};
 use crate::domain::catalog::event_ends_at;
+use crate::domain::i18n::Lang;
 use crate::domain::pricing::{Priced, PricingError, price_order};
 use crate::store::{
     IdempotencyKey, NewItem, NewOrder, NewTicket, Order, Payment, Store, StoreError, TicketType,
@@ -34,6 +35,8 @@ pub struct OrderRequest {
     pub items: Vec<(i64, i64)>,
     /// The client's `Idempotency-Key`, if it sent one.
     pub idempotency: Option<IdempotencyKey>,
+    /// The language of the request (its emails, PDF and wallet labels are written in it).
+    pub lang: Lang,
 }
 
 /// Why an order was refused. Nothing is stored when an order is refused.
@@ -414,6 +417,7 @@ pub fn plan(
         upgrade_ticket_id: None,
         upgrade_from_type: None,
         idempotency: request.idempotency.clone(),
+        lang: request.lang.code().to_owned(),
     };
     Ok((order, Placed { id, access_token }))
 }
@@ -496,6 +500,7 @@ mod tests {
             name: "Ada".into(),
             items,
             idempotency: None,
+            lang: Lang::En,
         }
     }
 

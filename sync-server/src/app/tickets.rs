@@ -11,6 +11,7 @@ use crate::app::accounts::{CurrentUser, constant_time_eq};
 use crate::app::keys::MasterKey;
 use crate::app::orders::{random_id, token_hash, token_matches};
 use crate::app::{AppError, Services};
+use crate::domain::i18n::Lang;
 use crate::domain::pricing::upgrade_price;
 use crate::store::{
     Email, Payment, TicketKind, TicketReissue, TicketStatus, TicketTransfer, TicketUpgrade,
@@ -377,6 +378,7 @@ pub async fn upgrade(
     ticket_id: i64,
     to_type: i64,
     expected_revision: Option<i64>,
+    lang: Lang,
 ) -> Result<UpgradeStarted, AppError> {
     let (ticket, holder_email) = held_ticket(state, user, ticket_id, expected_revision).await?;
     if ticket.kind != TicketKind::Pass || ticket.booth.is_some() {
@@ -411,6 +413,7 @@ pub async fn upgrade(
             upgrade_ticket_id: Some(ticket_id),
             upgrade_from_type: Some(ticket.ticket_type_id),
             idempotency: None,
+            lang: lang.code().to_owned(),
         };
         let lines = vec![crate::app::payments::CheckoutLine {
             name: format!("Upgrade to {}", target.name),
@@ -459,6 +462,7 @@ pub async fn upgrade(
             name: user.user.name.clone(),
             email_due_ms: now.timestamp_millis(),
             now: now.timestamp(),
+            lang: lang.code().to_owned(),
         })
         .await?;
     state.wake.notify_one();

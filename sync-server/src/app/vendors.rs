@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use crate::app::orders::{self, OrderError, OrderRequest};
 use crate::app::{AppError, Services};
 use crate::domain::email::{Wording, booth_wording, staff_wording};
+use crate::domain::i18n::Lang;
 use crate::store::{
     BoothCategory, Email, IdempotencyKey, NewItem, NewOrder, NewTicket, NewVendorPurchase, Order,
     Payment, Store, StoreError, TicketKind, TicketType, TicketView,
@@ -238,6 +239,7 @@ pub async fn buy_booth(
     input: &BoothPurchaseIn,
     idempotency: Option<IdempotencyKey>,
     client: &crate::app::attempts::Client,
+    lang: Lang,
     now: DateTime<Utc>,
 ) -> Result<Purchased, VendorError> {
     state.storage.ensure_room()?;
@@ -249,6 +251,7 @@ pub async fn buy_booth(
         name: purchase.contact_name.clone(),
         items: vec![(tt.id, 1)],
         idempotency,
+        lang,
     };
     if let Some(provider) = state.payments.provider().cloned() {
         let started =
@@ -421,6 +424,11 @@ pub async fn grant_staff_passes(
         upgrade_ticket_id: None,
         upgrade_from_type: None,
         idempotency: None,
+        // The passes are the vendor's: written in the language the booth was bought in.
+        lang: store
+            .order(purchase.order_id)
+            .await?
+            .map_or_else(|| "en".to_owned(), |o| o.lang),
     };
     store.insert_staff_passes(booth_id, &order).await?;
     state.wake.notify_one();
@@ -430,7 +438,8 @@ pub async fn grant_staff_passes(
     Ok(passes)
 }
 
-/// The vendor's words for a booth order or a staff pass order; `None` for other orders.
+/// The vendor's words for a booth order or a staff pass order, in the order's language;
+/// `None` for other orders.
 pub async fn vendor_wording(
     store: &dyn Store,
     order: &Order,
@@ -439,12 +448,14 @@ pub async fn vendor_wording(
     if !tickets.iter().any(|t| t.kind == TicketKind::VendorBooth) {
         return Ok(None);
     }
-    let event = tickets
-        .first()
-        .map_or_else(|| "the festival".to_owned(), |t| t.event.name.clone());
+    let lang = crate::app::email::order_lang(order);
+    let event = tickets.first().map_or_else(
+        || crate::domain::i18n::message(lang, "mail-your-event", &[]),
+        |t| t.event.name.clone(),
+    );
     let number = crate::domain::render::order_number(order.id);
     if let Some(p) = store.vendor_purchase(order.id).await? {
-        return Ok(Some(booth_wording(&p, &event, &number, &order.name)));
+        return Ok(Some(booth_wording(lang, &p, &event, &number, &order.name)));
     }
     // Staff passes: their booth is in the claims (and the ticket's booth column).
     let Some(booth_id) = tickets.iter().find_map(|t| t.booth) else {
@@ -455,6 +466,7 @@ pub async fn vendor_wording(
         return Ok(None);
     };
     Ok(Some(staff_wording(
+        lang,
         booth,
         &event,
         &order.name,

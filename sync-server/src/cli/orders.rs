@@ -79,6 +79,8 @@ pub(super) async fn run(mut settings: Settings, command: Command) -> Result<()> 
                 email: args.email.clone(),
                 items: vec![(tt.id, i64::from(args.count))],
                 idempotency: None,
+                // The command line speaks English.
+                lang: tessera_server::domain::i18n::Lang::En,
             };
             let placed = app::orders::comp(
                 &state,

@@ -17,7 +17,8 @@ use allsorts::tag;
 /// Where the fallback chain looks for installed faces.
 const SYSTEM_FONT_DIR: &str = "/usr/share/fonts";
 
-/// Regular or bold; the shipped faces have both, installed fallbacks are used in regular.
+/// Regular or bold; the shipped faces have both, an installed fallback is used in bold when
+/// its family's bold file sits beside the regular one (`NotoSansHebrew-Bold.ttf`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Weight {
     /// Body text.
@@ -147,7 +148,7 @@ pub fn face_for(c: char, weight: Weight) -> Option<&'static Face> {
     if second.covers(c) {
         return Some(second);
     }
-    installed().face_for(c)
+    installed().face_for(c, weight)
 }
 
 /// An installed face the chain may use: where it is, and its coverage; its bytes are read
@@ -157,6 +158,31 @@ struct Candidate {
     index: usize,
     coverage: Coverage,
     loaded: OnceLock<Option<Face>>,
+    /// The family's bold face, read the first time bold text needs it; `None` when the
+    /// machine has no bold file beside the regular one (or it lacks the character).
+    bold: OnceLock<Option<Face>>,
+}
+
+impl Candidate {
+    fn load(&self, path: &Path) -> Option<Face> {
+        let bytes = std::fs::read(path).ok()?;
+        let name = face_name(path, self.index);
+        Face::parse(name, Box::leak(bytes.into_boxed_slice()), self.index)
+    }
+}
+
+/// Where the bold face of a regular one would be: `-Regular` becomes `-Bold`
+/// (`NotoSansHebrew-Bold.ttf`, `NotoSansCJK-Bold.ttc`), a bare name takes `-Bold`
+/// (`DejaVuSans-Bold.ttf`).
+fn bold_sibling(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let bold = if name.contains("-Regular") {
+        name.replacen("-Regular", "-Bold", 1)
+    } else {
+        let (stem, ext) = name.rsplit_once('.')?;
+        format!("{stem}-Bold.{ext}")
+    };
+    Some(path.with_file_name(bold))
 }
 
 /// The installed fallback faces, in the order they are tried, and the answers already given.
@@ -166,7 +192,7 @@ struct Installed {
 }
 
 impl Installed {
-    fn face_for(&'static self, c: char) -> Option<&'static Face> {
+    fn face_for(&'static self, c: char, weight: Weight) -> Option<&'static Face> {
         let found = *self
             .answers
             .lock()
@@ -178,13 +204,19 @@ impl Installed {
                     .position(|f| f.coverage.contains(u32::from(c)))
             });
         let candidate = &self.candidates[found?];
+        if weight == Weight::Bold {
+            let bold = candidate.bold.get_or_init(|| {
+                let path = bold_sibling(&candidate.path).filter(|p| p.is_file())?;
+                candidate.load(&path)
+            });
+            // A bold file that lacks the character leaves it to the regular face.
+            if let Some(face) = bold.as_ref().filter(|f| f.covers(c)) {
+                return Some(face);
+            }
+        }
         candidate
             .loaded
-            .get_or_init(|| {
-                let bytes = std::fs::read(&candidate.path).ok()?;
-                let name = face_name(&candidate.path, candidate.index);
-                Face::parse(name, Box::leak(bytes.into_boxed_slice()), candidate.index)
-            })
+            .get_or_init(|| candidate.load(&candidate.path))
             .as_ref()
     }
 }
@@ -306,6 +338,7 @@ fn scan(dir: &Path) -> Vec<Candidate> {
             index,
             coverage,
             loaded: OnceLock::new(),
+            bold: OnceLock::new(),
         });
     }
     candidates
@@ -338,6 +371,41 @@ mod tests {
         let c = Coverage(vec![(10, 20), (30, 30)]);
         assert!(c.contains(10) && c.contains(20) && c.contains(30));
         assert!(!c.contains(9) && !c.contains(21) && !c.contains(31));
+    }
+
+    #[test]
+    // A machine without Debian's Noto faces says so loudly rather than passing silently.
+    #[allow(clippy::print_stderr)]
+    fn installed_scripts_print_bold_where_the_machine_has_a_bold_face() {
+        let hebrew = Path::new(SYSTEM_FONT_DIR).join("truetype/noto/NotoSansHebrew-Bold.ttf");
+        if !hebrew.is_file() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing: ./scripts/test installs fonts-noto-core",
+                hebrew.display()
+            );
+            eprintln!(
+                "SKIPPED: {} is missing; ./scripts/test installs fonts-noto-core",
+                hebrew.display()
+            );
+            return;
+        }
+        assert_eq!(
+            face_for('א', Weight::Bold).map(|f| f.name.as_str()),
+            Some("NotoSansHebrewBold")
+        );
+        assert_eq!(
+            face_for('א', Weight::Regular).map(|f| f.name.as_str()),
+            Some("NotoSansHebrewRegular")
+        );
+        assert_eq!(
+            bold_sibling(Path::new("/f/DejaVuSans.ttf")),
+            Some(PathBuf::from("/f/DejaVuSans-Bold.ttf"))
+        );
+        assert_eq!(
+            bold_sibling(Path::new("/f/NotoSansCJK-Regular.ttc")),
+            Some(PathBuf::from("/f/NotoSansCJK-Bold.ttc"))
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The languages of the attendee's pages and emails: English and Arabic. Which language a
-//! request asks for (`Accept-Language`, a cookie, an account's choice), the messages in
+//! The languages of the attendee's pages, emails, PDF and wallet labels: English and
+//! Arabic. Which language a request asks for (`Accept-Language`, a cookie, an account's
+//! choice; orders and accounts keep theirs, ADR 0023), the messages in
 //! Fluent files compiled into the binary (`sync-server/locales/*.ftl`), and dates in each
 //! language's words (ADR 0022). Whether a page is laid out right to left follows from the
-//! language. No IO: the HTML around a message (escaping, `<bdi>`) is `http::web`'s.
+//! language. No IO: how a message is escaped and its names isolated (`<bdi>`, Unicode
+//! isolates) is its caller's (`http::web`, `domain::email`), through [`message_marked`].
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -36,6 +38,11 @@ impl Lang {
             Self::En => "en",
             Self::Ar => "ar",
         }
+    }
+
+    /// Whether the language is written right to left.
+    pub fn is_rtl(self) -> bool {
+        matches!(self, Self::Ar)
     }
 
     /// The writing direction for `dir`.
@@ -161,6 +168,42 @@ pub fn message(lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> String {
         return text.into_owned();
     }
     key.to_owned()
+}
+
+/// The message `key` with each text argument put back after the message went through
+/// `escape`: an argument `isolate`d passes through `isolate` (a name wrapped in `<bdi>` or
+/// in Unicode isolates), any other through `escape` alone. Arguments go into the message as
+/// private-use markers, so neither the message's own text nor an argument is escaped twice.
+pub fn message_marked(
+    lang: Lang,
+    key: &str,
+    args: &[(&str, Arg<'_>, bool)],
+    escape: &dyn Fn(&str) -> String,
+    isolate: &dyn Fn(&str) -> String,
+) -> String {
+    let markers: Vec<String> = (0..args.len())
+        .map(|i| format!("\u{E000}{i}\u{E001}"))
+        .collect();
+    let with_markers: Vec<(&str, Arg<'_>)> = args
+        .iter()
+        .zip(&markers)
+        .map(|((name, arg, _), marker)| match arg {
+            Arg::Text(_) => (*name, Arg::Text(marker.as_str())),
+            Arg::Number(_) => (*name, *arg),
+        })
+        .collect();
+    let mut out = escape(&message(lang, key, &with_markers));
+    for ((_, arg, isolated), marker) in args.iter().zip(&markers) {
+        if let Arg::Text(text) = arg {
+            let value = if *isolated {
+                isolate(text)
+            } else {
+                escape(text)
+            };
+            out = out.replace(marker.as_str(), &value);
+        }
+    }
+    out
 }
 
 /// The keys of the messages in a Fluent source (for the tests that compare languages).

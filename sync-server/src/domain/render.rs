@@ -1,5 +1,6 @@
 //! Issuance outputs: the QR code of a ticket as PNG and SVG, and printable PDF tickets (one
-//! page per ticket) with printpdf. Pure functions of stored data; owns layout, not access.
+//! page per ticket) with printpdf, labelled in the order's language (`Order::lang`). Pure
+//! functions of stored data; owns layout, not access.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,6 +15,7 @@ use qrcode::{EcLevel, QrCode};
 use tessera_core::DayMask;
 
 use crate::domain::fonts::{Face, Weight};
+use crate::domain::i18n::{self, Arg, Lang};
 use crate::domain::text::{self, PlacedGlyph};
 use crate::store::{Order, TicketKind, TicketView};
 use crate::store::{Payment, TicketStatus};
@@ -66,10 +68,15 @@ pub fn qr_svg(text: &str) -> Result<String, RenderError> {
 
 /// `Fri 27 Nov 2026, Sat 28 Nov 2026` for the days a mask covers.
 pub fn valid_days(days_mask: u16, event_days: &[NaiveDate]) -> Vec<String> {
+    valid_days_in(Lang::En, days_mask, event_days)
+}
+
+/// The days a mask covers, each in `lang`'s words (`الجمعة 27 نوفمبر 2026`).
+pub fn valid_days_in(lang: Lang, days_mask: u16, event_days: &[NaiveDate]) -> Vec<String> {
     DayMask(days_mask)
         .days()
         .filter_map(|d| event_days.get(d))
-        .map(|d| d.format("%a %-d %b %Y").to_string())
+        .map(|d| i18n::format_date(lang, *d))
         .collect()
 }
 
@@ -105,6 +112,9 @@ struct Place {
 struct Typesetter {
     /// Used glyphs per face (keyed by the face's address: faces live for the process).
     used: BTreeMap<usize, (&'static Face, BTreeSet<u16>)>,
+    /// The document reads right to left (its language's): every line is a right-to-left
+    /// paragraph against the right margin, a Latin event name included.
+    rtl: bool,
 }
 
 /// A piece of text waiting for its fonts: one face, absolute position, glyphs with the
@@ -126,7 +136,7 @@ enum PageOp {
 impl Typesetter {
     fn text(&mut self, ops: &mut Vec<PageOp>, place: Place, size: f32, bold: bool, text: &str) {
         let weight = if bold { Weight::Bold } else { Weight::Regular };
-        let line = text::layout(text, weight);
+        let line = text::layout_in(text, weight, self.rtl.then_some(true));
         let mm_per_unit = size / 1000.0 * 25.4 / 72.0;
         let start = if line.rtl {
             place.right - line.width * mm_per_unit
@@ -341,6 +351,19 @@ fn ticket_page(
     ticket: &TicketView,
 ) -> Result<Vec<PageOp>, RenderError> {
     // A4 portrait; everything sits within 190 x 260 mm, so Letter prints it uncut too.
+    let lang = Lang::parse(&order.lang).unwrap_or_default();
+    let word = |key: &str, args: &[(&str, Arg<'_>)]| i18n::message(lang, key, args);
+    // A name keeps its own direction inside a label (FSI … PDI, drawn as nothing), and on a
+    // right-to-left document a line that is only a name ("3-Day Pass") too: it stands
+    // against the right margin, read in its own direction.
+    let iso = |name: &str| format!("\u{2068}{name}\u{2069}");
+    let value = |name: &str| {
+        if lang.is_rtl() {
+            iso(name)
+        } else {
+            name.to_owned()
+        }
+    };
     let mut ops = Vec::new();
     let left = 20.0;
     let mut text_at = |ops: &mut Vec<PageOp>, x: f32, y: f32, size, bold, text: &str| {
@@ -351,9 +374,23 @@ fn ticket_page(
         };
         set.text(ops, place, size, bold, text);
     };
-    text_at(&mut ops, left, 270.0, 22.0, true, &ticket.event.name);
-    text_at(&mut ops, left, 261.0, 12.0, false, &ticket.event.venue);
-    let dates = valid_days(0b1111_1111_1111_1111, &ticket.event.days);
+    text_at(
+        &mut ops,
+        left,
+        270.0,
+        22.0,
+        true,
+        &value(&ticket.event.name),
+    );
+    text_at(
+        &mut ops,
+        left,
+        261.0,
+        12.0,
+        false,
+        &value(&ticket.event.venue),
+    );
+    let dates = valid_days_in(lang, 0b1111_1111_1111_1111, &ticket.event.days);
     if let (Some(first), Some(last)) = (dates.first(), dates.last()) {
         text_at(
             &mut ops,
@@ -364,15 +401,18 @@ fn ticket_page(
             &format!("{first} - {last} ({})", ticket.event.timezone),
         );
     }
-    text_at(&mut ops, left, 238.0, 18.0, true, &ticket.type_name);
-    let kind = match ticket.kind {
-        TicketKind::Pass => "Pass",
-        TicketKind::VendorBooth => "Vendor booth (not transferable)",
-    };
+    text_at(&mut ops, left, 238.0, 18.0, true, &value(&ticket.type_name));
+    let kind = word(
+        match ticket.kind {
+            TicketKind::Pass => "pdf-pass",
+            TicketKind::VendorBooth => "pdf-vendor-booth",
+        },
+        &[],
+    );
     // A vendor pass names its business and booth, as the gate does.
     let kind = match &ticket.detail {
-        Some(detail) => format!("{kind} - {detail}"),
-        None => kind.to_owned(),
+        Some(detail) => format!("{kind} - {}", iso(detail)),
+        None => kind,
     };
     text_at(&mut ops, left, 230.0, 11.0, false, &kind);
     text_at(
@@ -381,9 +421,15 @@ fn ticket_page(
         221.0,
         12.0,
         false,
-        &format!(
-            "Valid: {}",
-            valid_days(ticket.days_mask, &ticket.event.days).join(", ")
+        &word(
+            "valid-days",
+            &[(
+                "days",
+                Arg::Text(&i18n::days_list(
+                    lang,
+                    &valid_days_in(lang, ticket.days_mask, &ticket.event.days),
+                )),
+            )],
         ),
     );
     text_at(
@@ -392,7 +438,10 @@ fn ticket_page(
         213.0,
         12.0,
         false,
-        &format!("Holder: {}", ticket.holder_name),
+        &word(
+            "holder-is",
+            &[("name", Arg::Text(&iso(&ticket.holder_name)))],
+        ),
     );
     text_at(
         &mut ops,
@@ -400,17 +449,16 @@ fn ticket_page(
         205.0,
         12.0,
         false,
-        &format!("Order {}   Ticket {}", order_number(order.id), ticket.id),
+        &word(
+            "pdf-order-ticket",
+            &[
+                ("number", Arg::Text(&order_number(order.id))),
+                ("id", Arg::Number(ticket.id)),
+            ],
+        ),
     );
     if ticket.status != TicketStatus::Valid {
-        text_at(
-            &mut ops,
-            left,
-            197.0,
-            14.0,
-            true,
-            "VOID - this ticket is not valid",
-        );
+        text_at(&mut ops, left, 197.0, 14.0, true, &word("pdf-void", &[]));
     }
     let code = qr(&ticket.qr_text)?;
     // Centered, with a quiet zone of white paper around it.
@@ -429,19 +477,12 @@ fn ticket_page(
         110.0,
         10.0,
         false,
-        "Show this code at the gate, on paper or on your phone. One entry per valid day.",
+        &word("pdf-show-code", &[]),
     );
     if order.payment == Payment::Demo {
-        text_at(
-            &mut ops,
-            left,
-            100.0,
-            14.0,
-            true,
-            "DEMO ORDER - no payment was taken; not valid at a real event.",
-        );
+        text_at(&mut ops, left, 100.0, 14.0, true, &word("pdf-demo", &[]));
     } else if order.payment == Payment::Comp {
-        text_at(&mut ops, left, 100.0, 12.0, true, "Complimentary ticket");
+        text_at(&mut ops, left, 100.0, 12.0, true, &word("pdf-comp", &[]));
     }
     Ok(ops)
 }
@@ -449,8 +490,16 @@ fn ticket_page(
 /// A PDF with one A4 page per ticket. Text is shaped, laid out by the bidi algorithm and
 /// drawn in subsets of the faces it needs (`fonts.rs`), embedded in the document.
 pub fn tickets_pdf(order: &Order, tickets: &[TicketView]) -> Result<Vec<u8>, RenderError> {
-    let mut doc = PdfDocument::new(&format!("Tickets - order {}", order_number(order.id)));
-    let mut set = Typesetter::default();
+    let lang = Lang::parse(&order.lang).unwrap_or_default();
+    let mut doc = PdfDocument::new(&i18n::message(
+        lang,
+        "pdf-title",
+        &[("number", Arg::Text(&order_number(order.id)))],
+    ));
+    let mut set = Typesetter {
+        rtl: lang.is_rtl(),
+        ..Typesetter::default()
+    };
     let pages = tickets
         .iter()
         .map(|t| ticket_page(&mut set, order, t))
@@ -538,6 +587,7 @@ mod printed {
             upgrade_ticket_id: None,
             upgrade_from_type: None,
             token_revoked_at: None,
+            lang: "en".into(),
         }
     }
 
@@ -662,6 +712,35 @@ mod printed {
         for (name, emb, sub) in &fonts {
             assert!(*emb && *sub, "{name}: embedded {emb}, subset {sub}");
         }
+    }
+
+    /// Where the first piece of a line starts, in mm from the page's left edge.
+    fn line_start(rtl: bool, text: &str) -> f32 {
+        let mut set = Typesetter {
+            rtl,
+            ..Typesetter::default()
+        };
+        let mut ops = Vec::new();
+        let place = Place {
+            left: 20.0,
+            right: 190.0,
+            y: 100.0,
+        };
+        set.text(&mut ops, place, 12.0, false, text);
+        match ops.first() {
+            Some(PageOp::Text(t)) => t.x_mm,
+            _ => panic!("no text laid out"),
+        }
+    }
+
+    #[test]
+    fn an_arabic_document_sets_every_line_against_the_right_margin() {
+        // A Latin event name on an Arabic ticket ends at the right margin, as its labels do.
+        let start = line_start(true, "Desert Lights (demo)");
+        assert!(start > 120.0 && start < 190.0, "{start}");
+        assert_eq!(line_start(false, "Desert Lights (demo)"), 20.0);
+        // An Arabic name on an English ticket still reads right to left on its own line.
+        assert!(line_start(false, "محمد عبد الله") > 120.0);
     }
 
     #[test]

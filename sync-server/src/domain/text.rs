@@ -1,6 +1,7 @@
 //! One line of printed text as positioned glyphs: the Unicode bidi algorithm orders its runs,
 //! each run is split by the face that draws it (`fonts.rs`) and shaped with allsorts (Arabic
-//! joined, ligatures, kerning, marks), and right-to-left runs are laid out right to left.
+//! joined, ligatures, kerning, marks), and right-to-left runs are laid out right to left,
+//! their paired brackets mirrored (the bidi algorithm's rule L4: "(VIP)" inside Arabic).
 //! A character no face has becomes its code point (`U+XXXX`), drawn and named in the log.
 //! Owns the shape of a line, not where it goes on the page nor how the PDF stores fonts.
 
@@ -56,6 +57,11 @@ fn is_invisible(c: char) -> bool {
     matches!(u32::from(c), 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFE00..=0xFE0F | 0xFEFF | 0x034F | 0x00AD)
 }
 
+/// The bidi algorithm's own characters: they order the runs and are not drawn.
+fn is_bidi_control(c: char) -> bool {
+    matches!(u32::from(c), 0x061C | 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069)
+}
+
 /// Spaces and punctuation that take the face of the text around them, so one word's run
 /// stays in one face (and so one shaping call).
 fn is_neutral(c: char) -> bool {
@@ -82,6 +88,30 @@ fn printable(text: &str, weight: Weight) -> String {
     out
 }
 
+/// The mirrored form of a character with the Unicode property Bidi_Mirrored (the pairs in
+/// common text: brackets, angle quotes, comparison signs), itself otherwise. A right-to-left
+/// run draws its brackets mirrored (rule L4); allsorts applies no `rtlm` feature, and Noto's
+/// faces have none, so the character is swapped before shaping. Its own inverse.
+fn mirror(c: char) -> char {
+    match c {
+        '(' => ')',
+        ')' => '(',
+        '[' => ']',
+        ']' => '[',
+        '{' => '}',
+        '}' => '{',
+        '<' => '>',
+        '>' => '<',
+        '«' => '»',
+        '»' => '«',
+        '‹' => '›',
+        '›' => '‹',
+        '≤' => '≥',
+        '≥' => '≤',
+        other => other,
+    }
+}
+
 /// The OpenType script tag shaping should use for a piece of text.
 fn script_of(text: &str) -> u32 {
     for c in text.chars() {
@@ -103,10 +133,25 @@ fn script_of(text: &str) -> u32 {
     tag::DFLT
 }
 
-/// Lays out one line of text (newlines and other controls print as spaces).
+/// Lays out one line of text (newlines and other controls print as spaces); its paragraph
+/// direction is its first strong character's.
 pub fn layout(text: &str, weight: Weight) -> Line {
+    layout_in(text, weight, None)
+}
+
+/// Lays out one line of text in a paragraph of the given direction (`Some(true)`: right to
+/// left, as every line of a document in Arabic, whatever its first word), or, with `None`,
+/// the direction of its first strong character.
+pub fn layout_in(text: &str, weight: Weight, rtl: Option<bool>) -> Line {
     let text = printable(text, weight);
-    let bidi = BidiInfo::new(&text, None);
+    let level = rtl.map(|rtl| {
+        if rtl {
+            unicode_bidi::Level::rtl()
+        } else {
+            unicode_bidi::Level::ltr()
+        }
+    });
+    let bidi = BidiInfo::new(&text, level);
     let Some(para) = bidi.paragraphs.first() else {
         return Line {
             runs: Vec::new(),
@@ -122,7 +167,10 @@ pub fn layout(text: &str, weight: Weight) -> Line {
     };
     for run in runs {
         let rtl = levels[run.start].is_rtl();
-        let mut pieces = split_by_face(&text[run], weight);
+        // Bidi controls (marks, embeddings, isolates) did their work in the runs; drawn, they
+        // would only add empty glyphs, and reach the extracted text.
+        let visible: String = text[run].chars().filter(|&c| !is_bidi_control(c)).collect();
+        let mut pieces = split_by_face(&visible, weight);
         if rtl {
             pieces.reverse();
         }
@@ -179,6 +227,14 @@ fn split_by_face(run: &str, weight: Weight) -> Vec<(&'static Face, &str)> {
 /// total advance; both in thousandths of an em.
 fn shape(face: &'static Face, text: &str, rtl: bool) -> (Vec<PlacedGlyph>, f32) {
     let scale = 1000.0 / f32::from(face.units_per_em);
+    // Drawn mirrored, stored as written: the glyph's text is mirrored back below.
+    let mirrored: String;
+    let text = if rtl {
+        mirrored = text.chars().map(mirror).collect();
+        mirrored.as_str()
+    } else {
+        text
+    };
     let shaped = ReadScope::new(face.bytes)
         .read::<FontData<'_>>()
         .ok()
@@ -251,7 +307,13 @@ fn shape(face: &'static Face, text: &str, rtl: bool) -> (Vec<PlacedGlyph>, f32) 
             // text extractors reorder a right-to-left line character by character, which
             // puts them back in logical order.
             text: if rtl {
-                infos[i].glyph.unicodes.iter().rev().collect()
+                infos[i]
+                    .glyph
+                    .unicodes
+                    .iter()
+                    .rev()
+                    .map(|&c| mirror(c))
+                    .collect()
             } else {
                 infos[i].glyph.unicodes.iter().collect()
             },
@@ -306,6 +368,86 @@ mod tests {
             line.runs.last().unwrap().face.name,
             "NotoSansArabic-Regular"
         );
+    }
+
+    /// Every glyph of a line, left to right.
+    fn glyphs_of(line: &Line) -> Vec<(&'static Face, &PlacedGlyph)> {
+        line.runs
+            .iter()
+            .flat_map(|r| r.glyphs.iter().map(move |g| (r.face, g)))
+            .collect()
+    }
+
+    #[test]
+    fn brackets_inside_arabic_are_mirrored_and_keep_their_text() {
+        // "محمد (VIP)": the paragraph reads right to left, so "(VIP)" sits left of the name
+        // and its brackets belong to the right-to-left run around it.
+        let line = layout("محمد (VIP)", Weight::Regular);
+        assert!(line.rtl);
+        let glyphs = glyphs_of(&line);
+        let (face, leftmost) = glyphs[0];
+        // The leftmost glyph stands for the closing bracket, drawn as an opening one.
+        assert_eq!(leftmost.text, ")");
+        assert_eq!(leftmost.gid, shape(face, "(", false).0[0].gid);
+        let (face, after_vip) = glyphs[4];
+        assert_eq!(after_vip.text, "(");
+        assert_eq!(after_vip.gid, shape(face, ")", false).0[0].gid);
+        assert_eq!(text_of(&line), ")VIP( دمحم");
+        // A left-to-right line draws its brackets as they are.
+        let ltr = layout("Ada (VIP)", Weight::Regular);
+        let (face, open) = glyphs_of(&ltr)[4];
+        assert_eq!(open.text, "(");
+        assert_eq!(open.gid, shape(face, "(", false).0[0].gid);
+    }
+
+    #[test]
+    fn a_latin_line_in_a_right_to_left_document_keeps_its_order() {
+        let line = layout_in("Desert Lights (demo)", Weight::Regular, Some(true));
+        assert!(line.rtl);
+        assert_eq!(text_of(&line), "Desert Lights (demo)");
+        assert!(!layout("Desert Lights (demo)", Weight::Regular).rtl);
+        // A name that starts with a digit reorders in a right-to-left paragraph ("Day
+        // Pass-3") unless it is isolated; the isolates themselves draw nothing.
+        let isolated = layout_in("\u{2068}3-Day Pass\u{2069}", Weight::Regular, Some(true));
+        assert!(isolated.rtl);
+        assert_eq!(text_of(&isolated), "3-Day Pass");
+        let holder = layout_in("حاملها: \u{2068}ليلى 2!\u{2069}", Weight::Regular, None);
+        assert!(holder.rtl);
+        // Visually, left to right: the name read right to left ("!" ends it, leftmost),
+        // then the label.
+        assert_eq!(text_of(&holder), "!2 ىليل :اهلماح");
+        // In an English label the isolated name keeps its "2!" with it; without the
+        // isolates the "!" would end the English sentence instead.
+        let isolated = layout("Holder: \u{2068}ليلى 2!\u{2069}", Weight::Regular);
+        assert_eq!(text_of(&isolated), "Holder: !2 ىليل");
+        let bare = layout("Holder: ليلى 2!", Weight::Regular);
+        assert_eq!(text_of(&bare), "Holder: 2 ىليل!");
+    }
+
+    #[test]
+    fn harakat_sit_on_their_letters_and_take_no_room() {
+        // Muḥammad with ḍamma, fatḥa, shadda and fatḥa.
+        let vocalised = layout("مُحَمَّد", Weight::Regular);
+        let bare = layout("محمد", Weight::Regular);
+        let glyphs = glyphs_of(&vocalised);
+        assert!(glyphs.iter().all(|(_, g)| g.gid != 0), "no missing glyph");
+        // Every character is drawn and stands in the text once.
+        let mut drawn: Vec<char> = text_of(&vocalised).chars().collect();
+        let mut written: Vec<char> = "مُحَمَّد".chars().collect();
+        drawn.sort_unstable();
+        written.sort_unstable();
+        assert_eq!(drawn, written);
+        // Marks have no advance: the word is as wide as without them.
+        assert!(
+            (vocalised.width - bare.width).abs() < 1.0,
+            "{} vs {}",
+            vocalised.width,
+            bare.width
+        );
+        // And each mark sits within the line, over the letters.
+        for (_, g) in &glyphs {
+            assert!(g.x >= -100.0 && g.x <= vocalised.width + 100.0, "{g:?}");
+        }
     }
 
     #[test]

@@ -140,9 +140,19 @@ fn user_out(u: &User) -> UserOut {
 pub async fn register(
     State(state): State<Services>,
     client: Client,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterIn>,
 ) -> Result<(StatusCode, Json<UserOut>), AppError> {
-    let user = create_account(&state, &client, &body.name, &body.email, &body.password).await?;
+    let lang = crate::http::web::choose_language(&headers);
+    let user = create_account(
+        &state,
+        &client,
+        &body.name,
+        &body.email,
+        &body.password,
+        lang,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(user_out(&user))))
 }
 
@@ -578,9 +588,12 @@ pub async fn upgrade(
     State(state): State<Services>,
     ApiPath(id): ApiPath<i64>,
     user: CurrentUser,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<UpgradeIn>,
 ) -> Result<Json<UpgradeOut>, AppError> {
-    let started = tickets::upgrade(&state, &user, id, body.ticket_type, body.revision).await?;
+    let lang = crate::http::web::account_or_request_language(&user, &headers);
+    let started =
+        tickets::upgrade(&state, &user, id, body.ticket_type, body.revision, lang).await?;
     Ok(Json(UpgradeOut {
         ticket: account_ticket(&started.ticket),
         order_id: started.order_id,

@@ -421,6 +421,7 @@ pub async fn create_order(
             .map(|i| (i.ticket_type, i.quantity))
             .collect(),
         idempotency: key.clone(),
+        lang: crate::http::web::choose_language(&headers),
     };
     let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
         Ok(submit_order(&state, &request, &client).await?.0.id)
@@ -781,7 +782,7 @@ pub fn router(state: Services) -> Router {
         .merge(crate::http::sync::routes())
         .merge(crate::http::payments::routes())
         .merge(crate::http::account_api::routes())
-        .merge(crate::http::web::routes())
+        .merge(crate::http::web::routes(state.clone()))
         // Vendors and the organizer console.
         .merge(crate::http::console::routes())
         .merge(crate::http::wallet::routes())

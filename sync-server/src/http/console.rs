@@ -519,6 +519,7 @@ pub struct CompIn {
 pub async fn comp(
     _: Organizer,
     State(state): State<Services>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<CompIn>,
 ) -> Result<(StatusCode, Json<crate::http::api::OrderOut>), AppError> {
     let request = OrderRequest {
@@ -526,6 +527,7 @@ pub async fn comp(
         name: body.name,
         items: vec![(body.ticket_type, body.count.unwrap_or(1))],
         idempotency: None,
+        lang: crate::http::web::choose_language(&headers),
     };
     let placed = orders::comp(&state, &request, state.settings.max_quantity, Utc::now()).await?;
     let order = state

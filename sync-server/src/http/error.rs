@@ -16,6 +16,11 @@ impl AppError {
         self.status_and_code().0
     }
 
+    /// The stable snake_case code of this error (`sold_out`, `bad_link`, ...).
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),

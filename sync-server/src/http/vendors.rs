@@ -69,10 +69,13 @@ pub async fn buy_booth_api(
 ) -> Result<(StatusCode, Json<BoothPurchaseOut>), AppError> {
     let key = orders::idempotency_key("vendor-booths", idempotency_header(&headers)?, &body)?;
     let id = orders::once(state.store.as_ref(), key.as_ref(), || async {
-        Ok(buy_booth(&state, &body, key.clone(), &client, Utc::now())
-            .await?
-            .placed
-            .id)
+        let lang = crate::http::web::choose_language(&headers);
+        Ok(
+            buy_booth(&state, &body, key.clone(), &client, lang, Utc::now())
+                .await?
+                .placed
+                .id,
+        )
     })
     .await?;
     booth_created(&state, id).await

@@ -34,6 +34,9 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The language code the account chose (the switch or the profile page while logged
+    /// in); `None` until it chooses, when the browser's language serves.
+    pub lang: Option<String>,
 }
 
 /// One key an attempt is counted under (`""` where the key leaves the address or the client
@@ -184,6 +187,8 @@ pub struct TicketUpgrade {
     pub email_due_ms: i64,
     /// Unix seconds.
     pub now: i64,
+    /// The language code of the request that asked for it (the paying order's).
+    pub lang: String,
 }
 
 /// The account part of the store.
@@ -201,6 +206,8 @@ pub trait AccountStore: Send + Sync {
     async fn set_role(&self, user_id: i64, role: &str) -> Result<bool, StoreError>;
     /// Changes a user's display name.
     async fn set_name(&self, user_id: i64, name: &str) -> Result<(), StoreError>;
+    /// Remembers the language an account chose (a code such as `ar`).
+    async fn set_user_lang(&self, user_id: i64, lang: &str) -> Result<(), StoreError>;
     /// Replaces a password hash and ends every session and every unused reset link of the
     /// user (password change).
     async fn set_password(&self, user_id: i64, hash: &str, now: i64) -> Result<(), StoreError>;
@@ -331,11 +338,12 @@ where
         role: row.try_get("role")?,
         email_verified_at: row.try_get("email_verified_at")?,
         created_at: row.try_get("created_at")?,
+        lang: row.try_get("lang")?,
     })
 }
 
 pub(crate) const USER_SELECT: &str =
-    "SELECT id, email, name, password_hash, role, email_verified_at, created_at FROM users";
+    "SELECT id, email, name, password_hash, role, email_verified_at, created_at, lang FROM users";
 
 #[async_trait]
 impl<DB> AccountStore for SqlStore<DB>
@@ -429,6 +437,16 @@ where
         Ok(())
     }
 
+    async fn set_user_lang(&self, user_id: i64, lang: &str) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
+            .bind(lang)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn set_password(&self, user_id: i64, hash: &str, now: i64) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
@@ -479,7 +497,7 @@ where
     ) -> Result<Option<(User, String)>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name, u.password_hash, u.role, \
-             u.email_verified_at, u.created_at, s.kind AS session_kind \
+             u.email_verified_at, u.created_at, u.lang, s.kind AS session_kind \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
@@ -938,8 +956,8 @@ where
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
              token_hash, created_at, paid_at, user_id, upgrade_ticket_id, \
-             upgrade_from_type) \
-             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10, $11)",
+             upgrade_from_type, lang) \
+             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)",
         )
         .bind(u.order_id)
         .bind(&r.holder_email)
@@ -952,6 +970,7 @@ where
         .bind(u.user_id)
         .bind(r.ticket_id)
         .bind(r.from_type)
+        .bind(&u.lang)
         .execute(&mut *tx)
         .await?;
         sqlx::query(

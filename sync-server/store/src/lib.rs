@@ -430,6 +430,9 @@ pub struct NewOrder {
     pub upgrade_from_type: Option<i64>,
     /// The client's `Idempotency-Key`, stored in the order's transaction.
     pub idempotency: Option<IdempotencyKey>,
+    /// The language code of the request that placed it (`en`, `ar`): its emails, PDF and
+    /// wallet labels are written in it.
+    pub lang: String,
 }
 
 /// An `Idempotency-Key` and the request it came with: the same key and request give the
@@ -471,6 +474,8 @@ pub struct Order {
     pub upgrade_from_type: Option<i64>,
     /// When an organizer revoked its access token (unix seconds); `None` while it works.
     pub token_revoked_at: Option<i64>,
+    /// The language code it was placed in (`en` for orders older than migration 0015).
+    pub lang: String,
 }
 
 /// A ticket with what a printout or an email needs about its type and event.

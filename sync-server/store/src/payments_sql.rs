@@ -232,8 +232,8 @@ where
         Self::take_capacity(&mut *tx, &items).await?;
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-             token_hash, created_at, expires_at, upgrade_ticket_id, upgrade_from_type) \
-             VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8, $9, $10)",
+             token_hash, created_at, expires_at, upgrade_ticket_id, upgrade_from_type, lang) \
+             VALUES ($1, $2, $3, 'pending', 'stripe', $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(order.id)
         .bind(&order.email)
@@ -245,6 +245,7 @@ where
         .bind(expires_at)
         .bind(order.upgrade_ticket_id)
         .bind(order.upgrade_from_type)
+        .bind(&order.lang)
         .execute(&mut *tx)
         .await
         .map_err(|e| {

@@ -35,7 +35,7 @@ pub(crate) static TICKET_VIEW_SELECT: LazyLock<String> = LazyLock::new(|| {
 
 /// The columns [`order_from`] reads.
 pub(crate) const ORDER_SELECT: &str = "SELECT id, email, name, status, payment, total_cents, currency, token_hash, \
-         created_at, upgrade_ticket_id, upgrade_from_type, token_revoked_at FROM orders";
+         created_at, upgrade_ticket_id, upgrade_from_type, token_revoked_at, lang FROM orders";
 
 pub(super) fn order_from<R: Row>(row: &R) -> Result<Order, StoreError>
 where
@@ -58,6 +58,7 @@ where
         upgrade_ticket_id: row.try_get("upgrade_ticket_id")?,
         upgrade_from_type: row.try_get("upgrade_from_type")?,
         token_revoked_at: row.try_get("token_revoked_at")?,
+        lang: row.try_get("lang")?,
     })
 }
 

@@ -97,8 +97,8 @@ where
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-             token_hash, created_at, paid_at) \
-             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
+             token_hash, created_at, paid_at, lang) \
+             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9)",
         )
         .bind(order.id)
         .bind(&order.email)
@@ -108,6 +108,7 @@ where
         .bind(&order.currency)
         .bind(&order.token_hash)
         .bind(order.created_at)
+        .bind(&order.lang)
         .execute(&mut *conn)
         .await
         .map_err(|e| {

@@ -570,8 +570,8 @@ where
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
-             token_hash, created_at, paid_at) \
-             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8)",
+             token_hash, created_at, paid_at, lang) \
+             VALUES ($1, $2, $3, 'paid', $4, $5, $6, $7, $8, $8, $9)",
         )
         .bind(order.id)
         .bind(&order.email)
@@ -581,6 +581,7 @@ where
         .bind(&order.currency)
         .bind(&order.token_hash)
         .bind(order.created_at)
+        .bind(&order.lang)
         .execute(&mut *tx)
         .await?;
         for item in &order.items {

@@ -33,7 +33,11 @@ pub(crate) fn mails(dir: &Path) -> Vec<(String, String, String)> {
             let msg = mail_parser::MessageParser::default().parse(&raw)?;
             let to = msg.to()?.first()?.address()?.to_owned();
             let subject = msg.subject().unwrap_or_default().to_owned();
-            let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+            // Names sit between Unicode isolates (FSI, PDI); the checks here read the words.
+            let text = msg
+                .body_text(0)
+                .map(|t| t.replace(['\u{2068}', '\u{2069}'], ""))
+                .unwrap_or_default();
             Some((to, subject, text))
         })
         .collect()

@@ -17,6 +17,7 @@ mod cli;
 mod crash;
 mod email;
 mod faults;
+mod languages;
 mod layers;
 mod mesh;
 mod ops;

@@ -703,6 +703,7 @@ async fn expiry_and_late_payment(db: &TestDb) {
         upgrade_ticket_id: None,
         upgrade_from_type: None,
         idempotency: None,
+        lang: "en".into(),
     };
     store.place_order(&filler).await.unwrap();
     assert_eq!(remaining(&app, pass).await, 0);

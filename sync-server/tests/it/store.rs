@@ -125,6 +125,7 @@ async fn orders_take_capacity_atomically(db: &TestDb) {
         name: "X".into(),
         items,
         idempotency: None,
+        lang: tessera_server::domain::i18n::Lang::En,
     };
     let placed = orders::place(
         store.as_ref(),
@@ -207,6 +208,7 @@ async fn outbox_leases_and_retries(db: &TestDb) {
             name: "X".into(),
             items: vec![(a, 1)],
             idempotency: None,
+            lang: tessera_server::domain::i18n::Lang::En,
         },
         Payment::Demo,
         now,

@@ -864,6 +864,68 @@ async fn google_demo_link_says_demo_verifies_and_void_deactivates() {
 }
 
 #[tokio::test]
+async fn an_arabic_orders_passes_are_labelled_in_arabic() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let order: Value = app
+        .http
+        .post(app.url("/api/v1/orders"))
+        .header("Accept-Language", "ar")
+        .json(&json!({
+            "email": "m@example.com", "name": "محمد عبد الله",
+            "items": [{"ticket_type": pass, "quantity": 1}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = order["access_token"].as_str().unwrap();
+    let ticket = order["tickets"][0]["id"].as_i64().unwrap();
+
+    // Apple: every label in Arabic, the values (names, ids, the QR) as they are.
+    let apple = pass_json(&fetch_pass(&app, ticket, token).await);
+    let fields = &apple["eventTicket"];
+    let label = |group: &str, key: &str| {
+        fields[group]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == key)
+            .map(|f| (f["label"].to_string(), f["value"].to_string()))
+            .unwrap_or_else(|| panic!("{group}.{key} in {fields}"))
+    };
+    assert_eq!(
+        label("secondaryFields", "holder"),
+        ("\"الحامل\"".to_owned(), "\"محمد عبد الله\"".to_owned())
+    );
+    assert_eq!(label("primaryFields", "event").0, "\"الفعالية\"");
+    assert_eq!(label("auxiliaryFields", "days").0, "\"صالحة\"");
+    assert!(label("auxiliaryFields", "days").1.contains("2026"));
+    assert_eq!(label("backFields", "how").0, "\"عند البوابة\"");
+    assert_eq!(label("headerFields", "status").1, "\"تجربة\"");
+    assert_eq!(apple["barcodes"][0]["altText"], format!("التذكرة {ticket}"));
+    for english in ["HOLDER", "EVENT", "VALID", "At the gate"] {
+        assert!(!apple.to_string().contains(english), "{english} in {apple}");
+    }
+
+    // Google: the same words, said to be Arabic.
+    let (jwt, _) = google_link(&app, ticket, token).await;
+    let pem = std::fs::read(db.path_in_data("wallet-demo/google-demo-key.pem")).unwrap();
+    let claims = verified_claims(&jwt, &PKey::private_key_from_pem(&pem).unwrap());
+    let object = &claims["payload"]["eventTicketObjects"][0];
+    assert_eq!(object["textModulesData"][0]["header"], "صالحة");
+    assert_eq!(object["ticketType"]["defaultValue"]["language"], "ar");
+    assert_eq!(
+        object["barcode"]["alternateText"],
+        format!("التذكرة {ticket}")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn order_page_email_and_openapi_carry_the_wallet_links() {
     let db = TestDb::sqlite();
     let app = TestApp::spawn(db.settings()).await;

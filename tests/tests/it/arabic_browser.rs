@@ -1,7 +1,8 @@
 //! The festival in Arabic, in a real browser: a Chromium whose `Accept-Language` is `ar`
 //! opens the event page right to left in Arabic, buys two passes through the Arabic pages
-//! in demo mode, switches to English and back with the link on the page, then creates an
-//! account, confirms it from the email and sees the passes on its Arabic dashboard. The
+//! in demo mode (its confirmation email in Arabic), switches to English and back with the
+//! link on the page, then creates an account, confirms it from the (Arabic) email and sees
+//! the passes on its Arabic dashboard. The
 //! screenshots of the event page, the order page and the dashboard are the README's.
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,9 @@ fn a_ticket_is_bought_entirely_in_arabic() {
         Some("none")
     );
     b.screenshot("02-order-ar");
+    // The order was placed in Arabic: so is its confirmation email, the name isolated.
+    let mail = mail_to(db.dir.path(), "layla@example.com", "صفحة طلبك:");
+    assert!(mail.starts_with("مرحبًا \u{2068}ليلى 2!\u{2069}،"), "{mail}");
 
     // The switch goes to English on the same page, and back.
     b.click("a.lang-switch[lang='en']");
@@ -92,6 +96,8 @@ fn a_ticket_is_bought_entirely_in_arabic() {
     b.click("main form button[type=submit]");
     b.wait_text("أكّد عنوان بريدك");
     let text = mail_to(db.dir.path(), "layla@example.com", "/account/verify?token=");
+    // Registered from an Arabic page: the confirmation link comes in Arabic.
+    assert!(text.starts_with("مرحبًا،"), "{text}");
     b.goto(&link(&text, "/account/verify?token="));
     b.click("main form button[type=submit]");
     b.wait_text("تأكّد عنوان بريدك");

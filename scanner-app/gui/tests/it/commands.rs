@@ -271,6 +271,39 @@ fn gate_and_direction_are_chosen_from_the_event() {
 }
 
 #[test]
+fn the_verdicts_words_switch_to_arabic_and_their_codes_stay() {
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = server.buy(1).remove(0).1;
+    let screen = enrolled(&server, dir.path(), "Main Gate");
+    assert_eq!(screen.ok("status", json!({}))["language"], "en");
+    let status = screen.ok("set_language", json!({"language": "ar"}));
+    assert_eq!(status["language"], "ar");
+    let first = screen.ok("scan_text", json!({"text": text}));
+    assert_eq!(first["report"]["verdict"], "admit");
+    assert!(
+        first["report"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("دخول — ")),
+        "{first}"
+    );
+    let again = screen.ok("scan_text", json!({"text": text}));
+    assert_eq!(again["report"]["verdict"], "reject");
+    assert_eq!(again["report"]["reason"], "already_admitted");
+    assert!(
+        again["report"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("استُخدمت اليوم")),
+        "{again}"
+    );
+    let err = screen
+        .invoke("set_language", json!({"language": "fr"}))
+        .expect_err("not a language of the gate");
+    assert_eq!(err["code"], "bad_request");
+}
+
+#[test]
 fn a_lost_server_shows_offline_and_scanning_goes_on() {
     let db = Db::sqlite();
     let server = Server::start(&db);

@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 
 use super::WalletError;
 use crate::config::AppleWalletSettings;
-use crate::domain::render::{order_number, valid_days};
+use crate::domain::i18n::{self, Arg, Lang};
+use crate::domain::render::{order_number, valid_days_in};
 use crate::store::{Order, TicketKind, TicketView};
 
 /// The pass type id demo passes carry (no Apple account owns it).
@@ -316,10 +317,18 @@ fn event_dates(days: &[NaiveDate]) -> String {
     }
 }
 
-/// The `pass.json` of one ticket revision (Apple's event-ticket style).
+/// The `pass.json` of one ticket revision (Apple's event-ticket style), its labels in the
+/// order's language. (Apple's per-language `.lproj` strings would let the phone pick; the
+/// pass is for one person, who chose a language when ordering.)
 pub fn pass_json(f: &PassFacts<'_>) -> Value {
     let t = f.ticket;
-    let demo_label = if f.demo { " (DEMO)" } else { "" };
+    let lang = Lang::parse(&f.order.lang).unwrap_or_default();
+    let w = |key: &str| i18n::message(lang, key, &[]);
+    let demo_label = if f.demo {
+        format!(" ({})", w("wallet-demo"))
+    } else {
+        String::new()
+    };
     let mut pass = json!({
         "formatVersion": 1,
         "passTypeIdentifier": f.pass_type_id,
@@ -355,48 +364,45 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
         pass["locations"] = json!([{
             "latitude": latitude,
             "longitude": longitude,
-            "relevantText": format!("Welcome to {}: show this pass at the gate.", t.event.name),
+            "relevantText": i18n::message(lang, "wallet-welcome", &[("event", Arg::Text(&t.event.name))]),
         }]);
     }
     let mut back = vec![
-        field("order", "Order", order_number(f.order.id)),
+        field("order", &w("wallet-order"), order_number(f.order.id)),
         field(
             "ticket",
-            "Ticket",
-            format!("{} (revision {})", t.id, f.revision),
+            &w("wallet-ticket-back"),
+            i18n::message(
+                lang,
+                "wallet-ticket-revision",
+                &[
+                    ("id", Arg::Number(t.id)),
+                    ("revision", Arg::Number(f.revision)),
+                ],
+            ),
         ),
-        field("dates", "Event dates", event_dates(&t.event.days)),
-        field("venue-back", "Venue", t.event.venue.clone()),
         field(
-            "how",
-            "At the gate",
-            "Show the QR code at the gate; it is checked offline. A transferred or refunded \
-             ticket's pass is voided here when your phone next updates it.",
+            "dates",
+            &w("wallet-event-dates"),
+            event_dates(&t.event.days),
         ),
+        field("venue-back", &w("wallet-venue-back"), t.event.venue.clone()),
+        field("how", &w("wallet-at-gate"), w("wallet-how")),
     ];
     if f.demo {
-        back.push(field(
-            "demo",
-            "DEMO",
-            "Signed with a demo certificate, not Apple's: iPhones refuse to add it. The \
-             organizer must configure an Apple Pass Type ID certificate.",
-        ));
+        back.push(field("demo", &w("wallet-demo"), w("wallet-demo-note")));
     }
     let header = match (f.state, f.demo) {
         (PassState::Current, false) => vec![],
-        (PassState::Current, true) => vec![field("status", "STATUS", "DEMO")],
-        (_, _) => vec![field("status", "STATUS", "VOID")],
+        (PassState::Current, true) => vec![field("status", &w("wallet-status"), w("wallet-demo"))],
+        (_, _) => vec![field("status", &w("wallet-status"), w("wallet-void"))],
     };
     let ticket_fields = if f.state == PassState::Superseded {
         pass["voided"] = true.into();
         json!({
             "headerFields": header,
-            "primaryFields": [field("event", "EVENT", t.event.name.clone())],
-            "secondaryFields": [field(
-                "replaced",
-                "TICKET",
-                "Transferred or reissued: this pass is no longer valid",
-            )],
+            "primaryFields": [field("event", &w("wallet-event"), t.event.name.clone())],
+            "secondaryFields": [field("replaced", &w("wallet-ticket"), w("wallet-replaced"))],
             "backFields": back,
         })
     } else {
@@ -407,35 +413,35 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
             "format": "PKBarcodeFormatQR",
             "message": t.qr_text,
             "messageEncoding": "iso-8859-1",
-            "altText": format!("Ticket {}", t.id),
+            "altText": i18n::message(lang, "ticket-n", &[("id", Arg::Number(t.id))]),
         }]);
         let mut auxiliary = vec![
             field(
                 "days",
-                "VALID",
-                valid_days(t.days_mask, &t.event.days).join(", "),
+                &w("wallet-valid"),
+                i18n::days_list(lang, &valid_days_in(lang, t.days_mask, &t.event.days)),
             ),
-            field("venue", "VENUE", t.event.venue.clone()),
+            field("venue", &w("wallet-venue"), t.event.venue.clone()),
         ];
         if t.kind == TicketKind::VendorBooth {
             // The vendor's business and booth ("Falafel King · Booth B-12"), as the gate shows.
             auxiliary.push(field(
                 "booth",
-                "VENDOR",
+                &w("wallet-vendor"),
                 t.detail.clone().unwrap_or_else(|| {
                     t.booth.map_or_else(
-                        || "booth to be assigned".to_owned(),
-                        |b| format!("Booth {b}"),
+                        || w("wallet-booth-unassigned"),
+                        |b| i18n::message(lang, "booth-code", &[("code", Arg::Number(b))]),
                     )
                 }),
             ));
         }
         json!({
             "headerFields": header,
-            "primaryFields": [field("event", "EVENT", t.event.name.clone())],
+            "primaryFields": [field("event", &w("wallet-event"), t.event.name.clone())],
             "secondaryFields": [
-                field("type", "TICKET", t.type_name.clone()),
-                field("holder", "HOLDER", t.holder_name.clone()),
+                field("type", &w("wallet-ticket"), t.type_name.clone()),
+                field("holder", &w("wallet-holder"), t.holder_name.clone()),
             ],
             "auxiliaryFields": auxiliary,
             "backFields": back,

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::WalletError;
 use crate::config::GoogleWalletSettings;
-use crate::domain::render::valid_days;
+use crate::domain::i18n::{self, Arg, Lang};
+use crate::domain::render::valid_days_in;
 use crate::store::{Order, TicketView};
 use crate::store::{OrderStatus, TicketStatus};
 
@@ -131,8 +132,9 @@ pub fn object_id(issuer_id: &str, ticket_id: i64, revision: i64) -> String {
     format!("{issuer_id}.ticket-{ticket_id}-r{revision}")
 }
 
-fn localized(value: &str) -> Value {
-    json!({"defaultValue": {"language": "en-US", "value": value}})
+/// A value in the language it is written in.
+fn localized(lang: Lang, value: &str) -> Value {
+    json!({"defaultValue": {"language": lang.code(), "value": value}})
 }
 
 /// The save-to-wallet claims of a ticket's current revision: `ACTIVE` while it is valid,
@@ -146,8 +148,16 @@ pub fn save_claims(
     now: i64,
 ) -> Value {
     let t = ticket;
+    // Labels in the order's language, as on its PDF.
+    let lang = Lang::parse(&order.lang).unwrap_or_default();
+    let w = |key: &str| i18n::message(lang, key, &[]);
+    let localized = |value: &str| localized(lang, value);
     let active = t.status == TicketStatus::Valid && order.status == OrderStatus::Paid;
-    let demo = if signer.demo { " (DEMO)" } else { "" };
+    let demo = if signer.demo {
+        format!(" ({})", w("wallet-demo"))
+    } else {
+        String::new()
+    };
     let mut class = json!({
         "id": class_id(&signer.issuer_id, t.event.id),
         "issuerName": format!("{organization}{demo}"),
@@ -172,18 +182,22 @@ pub fn save_claims(
     }
     let mut modules = vec![json!({
         "id": "valid",
-        "header": "Valid",
-        "body": valid_days(t.days_mask, &t.event.days).join(", "),
+        "header": w("wallet-valid-header"),
+        "body": i18n::days_list(lang, &valid_days_in(lang, t.days_mask, &t.event.days)),
     })];
     if let Some(detail) = &t.detail {
         // A vendor pass: business and booth, as the gate shows them.
-        modules.push(json!({"id": "vendor", "header": "Vendor", "body": detail}));
+        modules.push(json!({"id": "vendor", "header": w("wallet-vendor-header"), "body": detail}));
     }
     let object = json!({
         "id": object_id(&signer.issuer_id, t.id, t.revision),
         "classId": class_id(&signer.issuer_id, t.event.id),
         "state": if active { "ACTIVE" } else { "INACTIVE" },
-        "barcode": {"type": "QR_CODE", "value": t.qr_text, "alternateText": format!("Ticket {}", t.id)},
+        "barcode": {
+            "type": "QR_CODE",
+            "value": t.qr_text,
+            "alternateText": i18n::message(lang, "ticket-n", &[("id", Arg::Number(t.id))]),
+        },
         "ticketHolderName": t.holder_name,
         "ticketNumber": t.id.to_string(),
         "ticketType": localized(&t.type_name),

@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::shop::TicketCtx;
-use super::{Page, PageError, PageQuery, see_other, tr};
+use super::{Page, PageError, PageQuery, form_error, see_other, tr};
 use crate::app::accounts::{
     self, CurrentUser, SESSION_COOKIE, SESSION_SECS, create_account, resend_tickets,
     reset_with_link, verify_with_link,
@@ -20,6 +20,7 @@ use crate::app::accounts::{
 use crate::app::attempts::Client;
 use crate::app::orders::token_hash;
 use crate::app::{AppError, Services};
+use crate::domain::i18n::Lang;
 use crate::domain::render::{money, order_number};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser, cookie, cookie_value};
 use crate::store::TicketKind;
@@ -78,7 +79,16 @@ async fn register(
     csrf: Option<Extension<CsrfToken>>,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, PageError> {
-    match create_account(&state, &client, &form.name, &form.email, &form.password).await {
+    match create_account(
+        &state,
+        &client,
+        &form.name,
+        &form.email,
+        &form.password,
+        super::current_lang(),
+    )
+    .await
+    {
         Ok(user) => {
             let token = accounts::start_session(&state, user.id, "cookie").await?;
             Ok(with_session(
@@ -94,7 +104,7 @@ async fn register(
             let html = Page::new(None, csrf).render(
                 "register.html",
                 &tr("register-heading"),
-                context! { error => e.to_string(), email => form.email, name => form.name },
+                context! { error => form_error(&e), email => form.email, name => form.name },
             )?;
             Ok((status, html).into_response())
         }
@@ -142,7 +152,7 @@ async fn login(
             let html = Page::new(None, csrf).render(
                 "login.html",
                 &tr("nav-log-in"),
-                context! { error => e.to_string(), email => form.email },
+                context! { error => form_error(&e), email => form.email },
             )?;
             Ok((status, html).into_response())
         }
@@ -233,7 +243,7 @@ async fn reset(
             let html = Page::new(None, csrf).render(
                 "reset.html",
                 &tr("reset-heading"),
-                context! { token => form.token, error => e.to_string() },
+                context! { token => form.token, error => form_error(&e) },
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
@@ -309,13 +319,23 @@ async fn profile_page(
     Page::new(Some(user), csrf).render(
         "profile.html",
         &tr("profile-heading"),
-        context! { notice => notice },
+        context! { notice => notice, languages => languages() },
     )
+}
+
+/// The languages the profile offers, as `{code, name}`.
+fn languages() -> Vec<minijinja::Value> {
+    Lang::ALL
+        .iter()
+        .map(|l| context! { code => l.code(), name => l.native_name() })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
 struct ProfileForm {
     name: String,
+    /// The account's language (absent from older forms: left as it is).
+    lang: Option<String>,
 }
 
 async fn profile(
@@ -329,12 +349,20 @@ async fn profile(
         let html = Page::new(Some(user), csrf).render(
             "profile.html",
             &tr("profile-heading"),
-            context! { error => e.to_string() },
+            context! { error => form_error(&AppError::from(e)), languages => languages() },
         )?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
     state.store.set_name(user.user.id, name).await?;
-    Ok(see_other("/account/profile?notice=saved"))
+    let mut response = see_other("/account/profile?notice=saved");
+    if let Some(lang) = form.lang.as_deref().and_then(Lang::parse) {
+        state.store.set_user_lang(user.user.id, lang.code()).await?;
+        // The browser keeps it too, for the pages it opens logged out.
+        if let Ok(v) = HeaderValue::from_str(&super::lang_cookie(lang)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -375,7 +403,7 @@ async fn password(
             let html = Page::new(Some(user), csrf).render(
                 "profile.html",
                 &tr("profile-heading"),
-                context! { error => e.to_string() },
+                context! { error => form_error(&e), languages => languages() },
             )?;
             Ok((status, html).into_response())
         }

@@ -4,7 +4,8 @@
 //! the organizer's pages with the vendor's booth form (`organizer`).
 //! No JavaScript is needed for any of it. Every attendee page is written in English and
 //! Arabic: the `t` template function and [`tr`] give a message of `domain::i18n` in the
-//! request's language, chosen by [`choose_language`] (ADR 0022).
+//! request's language: a logged-in account's choice, else [`choose_language`] (ADR 0022,
+//! 0023).
 
 pub(crate) mod account;
 // The organizer's pages and the vendor's booth form.
@@ -23,10 +24,10 @@ use minijinja::value::Kwargs;
 use minijinja::{Environment, HtmlEscape, State, Value, context};
 use serde::Serialize;
 
-use crate::app::accounts::CurrentUser;
+use crate::app::accounts::{CurrentUser, SESSION_COOKIE};
 use crate::app::{AppError, Services};
 use crate::domain::i18n::{self, Arg, Lang};
-use crate::http::auth::CsrfToken;
+use crate::http::auth::{CsrfToken, cookie_value, current_user};
 
 /// Every template, by name, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -130,9 +131,9 @@ tokio::task_local! {
     static ASKED: Asked;
 }
 
-/// The language of a request: the switch's cookie, else the best of `Accept-Language`,
-/// else English. (A logged-in account's stored choice, where there is one, is applied
-/// over this by [`Page`].)
+/// The language of a request without an account's choice: the switch's cookie, else the
+/// best of `Accept-Language`, else English. (A logged-in account's stored choice comes
+/// first: the pages' middleware applies it.)
 pub fn choose_language(headers: &HeaderMap) -> Lang {
     let cookie = headers
         .get_all(header::COOKIE)
@@ -152,6 +153,15 @@ pub fn choose_language(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+/// The language of an API request by an account: its choice, else the request's.
+pub fn account_or_request_language(user: &CurrentUser, headers: &HeaderMap) -> Lang {
+    user.user
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| choose_language(headers))
+}
+
 /// The language of the request being answered (English outside one).
 pub fn current_lang() -> Lang {
     ASKED.try_with(|a| a.lang).unwrap_or_default()
@@ -168,10 +178,27 @@ pub fn tr_args(key: &str, args: &[(&str, Arg<'_>)]) -> String {
     i18n::message(current_lang(), key, args)
 }
 
-/// Runs a page request knowing its language.
-async fn with_language(request: Request, next: Next) -> Response {
+/// The language an account chose, if the request carries a session of one that did.
+async fn account_language(state: &Services, headers: &HeaderMap) -> Option<Lang> {
+    // Most page requests carry no session: no lookup for them.
+    cookie_value(headers, SESSION_COOKIE)?;
+    let user = current_user(state, headers).await.ok().flatten()?;
+    user.user.lang.as_deref().and_then(Lang::parse)
+}
+
+/// Runs a page request knowing its language: the account's choice, else the switch's
+/// cookie, else `Accept-Language`, else English.
+async fn with_language(
+    axum::extract::State(state): axum::extract::State<Services>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let lang = match account_language(&state, request.headers()).await {
+        Some(lang) => lang,
+        None => choose_language(request.headers()),
+    };
     let asked = Asked {
-        lang: choose_language(request.headers()),
+        lang,
         here: request
             .uri()
             .path_and_query()
@@ -185,26 +212,37 @@ struct SwitchQuery {
     back: Option<String>,
 }
 
-/// `GET /lang/{code}?back=/path`: remembers the language in a cookie for a year and goes
-/// back to the page (only a path on this site).
+/// `GET /lang/{code}?back=/path`: remembers the language in a cookie for a year, and for a
+/// logged-in account as its choice, and goes back to the page (only a path on this site).
+/// A GET that writes: another site can switch a visitor's language with a link, as it could
+/// the cookie, and nothing more (ADR 0023).
 async fn switch_language(
+    axum::extract::State(state): axum::extract::State<Services>,
+    headers: HeaderMap,
     PagePath(code): PagePath<String>,
     PageQuery(query): PageQuery<SwitchQuery>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&code).ok_or_else(|| AppError::NotFound(format!("language {code}")))?;
+    if let Some(user) = current_user(&state, &headers).await?.filter(|u| !u.bearer) {
+        state.store.set_user_lang(user.user.id, lang.code()).await?;
+    }
     let back = query
         .back
         .filter(|b| is_local_path(b))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = see_other(&back);
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        lang.code()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Ok(value) = HeaderValue::from_str(&lang_cookie(lang)) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// The `Set-Cookie` value that remembers `lang` in the browser for a year.
+pub(crate) fn lang_cookie(lang: Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    )
 }
 
 /// Whether `to` is a path on this site, and stays one in a browser: browsers read `\` as
@@ -444,7 +482,7 @@ impl IntoResponse for PageError {
         if let AppError::Internal(cause) = &self.0 {
             tracing::error!(%cause, "page failed");
         }
-        let text = self.0.to_string();
+        let text = error_text(current_lang(), &self.0);
         let page = Page {
             user: None,
             csrf: String::new(),
@@ -472,6 +510,34 @@ impl IntoResponse for PageError {
     }
 }
 
+/// What an error page says: in English the error's own words (which name the field or the
+/// ticket type), in another language the words of its code (`apperror-<code>` in the
+/// message files), since the details are composed in English deep in the use-cases.
+fn error_text(lang: Lang, error: &AppError) -> String {
+    match lang {
+        Lang::En => error.to_string(),
+        Lang::Ar => {
+            let wait = match error {
+                AppError::TooManyAttempts { retry_after_secs }
+                | AppError::TooManyHolds { retry_after_secs } => *retry_after_secs,
+                _ => 0,
+            };
+            let wait = i64::try_from(wait).unwrap_or(i64::MAX);
+            i18n::message(
+                lang,
+                &format!("apperror-{}", error.code()),
+                &[("n", Arg::Number(wait))],
+            )
+        }
+    }
+}
+
+/// What a form says when the use-case refused it, in the page's language (see
+/// [`error_text`]).
+pub(crate) fn form_error(error: &AppError) -> String {
+    error_text(current_lang(), error)
+}
+
 /// Percent-encodes a path for a query value.
 fn urlencode(s: &str) -> String {
     s.bytes()
@@ -494,13 +560,14 @@ pub fn see_other(to: &str) -> Response {
 #[openapi(paths(shop::order_page))]
 pub struct PagesDoc;
 
-/// The pages' routes.
-pub fn routes() -> Router<Services> {
+/// The pages' routes, each knowing its request's language (which may need `state`'s store:
+/// an account's choice).
+pub fn routes(state: Services) -> Router<Services> {
     shop::routes()
         .merge(account::routes())
         .merge(organizer::routes())
         .route("/lang/{code}", get(switch_language))
-        .layer(middleware::from_fn(with_language))
+        .layer(middleware::from_fn_with_state(state, with_language))
 }
 
 #[cfg(test)]
@@ -682,5 +749,124 @@ mod tests {
         let html = page.message("Hi", "<script>alert(1)</script>").unwrap().0;
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
+    }
+
+    /// One error of every kind an error page can show.
+    fn every_error() -> Vec<AppError> {
+        let all = vec![
+            AppError::BadRequest("x".into()),
+            AppError::Invalid("name: too long".into()),
+            AppError::UnknownTicketType("no ticket type with id 9".into()),
+            AppError::SoldOut("only 1 left".into()),
+            AppError::SalesPaused("paused".into()),
+            AppError::Unauthorized,
+            AppError::Forbidden,
+            AppError::WrongToken("metrics token"),
+            AppError::NotFound("order 7".into()),
+            AppError::MethodNotAllowed,
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType,
+            AppError::NotRefundable("refunded already".into()),
+            AppError::PaymentUnavailable,
+            AppError::LoginRequired,
+            AppError::BadCredentials,
+            AppError::RoleRequired("organizer"),
+            AppError::Csrf,
+            AppError::LinkClosed("revoked"),
+            AppError::BadLink,
+            AppError::Conflict("changed".into()),
+            AppError::NotTransferable("vendor".into()),
+            AppError::TooManyAttempts {
+                retry_after_secs: 30,
+            },
+            AppError::TooManyHolds {
+                retry_after_secs: 3,
+            },
+            AppError::Busy,
+            AppError::StorageUnavailable("disk full".into()),
+            AppError::Replayed,
+            AppError::Internal("boom".into()),
+        ];
+        // Every variant is above: one AppError adds fails to build here until it is.
+        for e in &all {
+            match e {
+                AppError::BadRequest(_)
+                | AppError::Invalid(_)
+                | AppError::UnknownTicketType(_)
+                | AppError::SoldOut(_)
+                | AppError::SalesPaused(_)
+                | AppError::Unauthorized
+                | AppError::Forbidden
+                | AppError::WrongToken(_)
+                | AppError::NotFound(_)
+                | AppError::MethodNotAllowed
+                | AppError::PayloadTooLarge
+                | AppError::UnsupportedMediaType
+                | AppError::NotRefundable(_)
+                | AppError::PaymentUnavailable
+                | AppError::LoginRequired
+                | AppError::BadCredentials
+                | AppError::RoleRequired(_)
+                | AppError::Csrf
+                | AppError::LinkClosed(_)
+                | AppError::BadLink
+                | AppError::Conflict(_)
+                | AppError::NotTransferable(_)
+                | AppError::TooManyAttempts { .. }
+                | AppError::TooManyHolds { .. }
+                | AppError::Busy
+                | AppError::StorageUnavailable(_)
+                | AppError::Replayed
+                | AppError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_page_has_arabic_words() {
+        let en = i18n::keys(i18n::EN_FTL);
+        let ar = i18n::keys(i18n::AR_FTL);
+        for e in every_error() {
+            let key = format!("apperror-{}", e.code());
+            assert!(en.contains(&key) && ar.contains(&key), "{key} missing");
+            assert_eq!(error_text(Lang::En, &e), e.to_string());
+            let text = error_text(Lang::Ar, &e);
+            assert!(
+                text.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
+                    && !text.chars().any(|c| c.is_ascii_alphabetic()),
+                "{key}: {text}"
+            );
+        }
+        assert!(
+            error_text(
+                Lang::Ar,
+                &AppError::TooManyAttempts {
+                    retry_after_secs: 30
+                }
+            )
+            .contains("30"),
+        );
+    }
+
+    #[tokio::test]
+    async fn an_arabic_error_page_is_in_arabic() {
+        let asked = Asked {
+            lang: Lang::Ar,
+            here: "/orders/7".into(),
+        };
+        let response = ASKED
+            .scope(asked, async {
+                PageError(AppError::BadLink).into_response()
+            })
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
+        assert!(html.contains("هذا الرابط غير صالح"), "{html}");
+        assert!(!html.contains("this link is invalid"), "{html}");
     }
 }

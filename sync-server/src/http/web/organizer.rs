@@ -402,6 +402,7 @@ async fn comp(
         name: form.name,
         items: vec![(form.ticket_type, form.count)],
         idempotency: None,
+        lang: super::current_lang(),
     };
     let result =
         crate::app::orders::comp(&state, &request, state.settings.max_quantity, Utc::now())
@@ -706,7 +707,6 @@ async fn render_booth_form(
             });
             context! {
                 value => c.as_str(),
-                label => c.label(),
                 price => tt.map(|t| money(t.price_cents, &t.currency)),
                 remaining => tt.map(crate::store::TicketType::remaining),
                 paused => tt.is_some_and(|t| t.sales_paused),
@@ -716,7 +716,7 @@ async fn render_booth_form(
         .collect();
     page.render(
         "vendor_booth.html",
-        "Book a vendor booth",
+        &super::tr("booth-form-title"),
         context! {
             form => form,
             categories => categories,
@@ -759,7 +759,16 @@ async fn buy_booth(
         description: form.description.clone(),
         ticket_type: None,
     };
-    match vendors::buy_booth(&state, &input, None, &client, Utc::now()).await {
+    match vendors::buy_booth(
+        &state,
+        &input,
+        None,
+        &client,
+        super::current_lang(),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(bought) => {
             if let Some(u) = &user {
                 state
@@ -778,7 +787,8 @@ async fn buy_booth(
             AppError::Internal(cause) => Err(PageError(AppError::Internal(cause))),
             AppError::PaymentUnavailable => Err(PageError(AppError::PaymentUnavailable)),
             e => {
-                let html = render_booth_form(&state, &page, &form, Some(e.to_string())).await?;
+                let html =
+                    render_booth_form(&state, &page, &form, Some(super::form_error(&e))).await?;
                 Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
             }
         },

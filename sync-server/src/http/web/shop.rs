@@ -11,13 +11,15 @@ use axum::{Extension, Router};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageError, PagePath, PageQuery, current_lang, see_other, tr, tr_args, tr_html};
+use super::{
+    Page, PageError, PagePath, PageQuery, current_lang, form_error, see_other, tr, tr_args, tr_html,
+};
 use crate::app::email::held_tickets;
 use crate::app::orders::{self, OrderRequest};
 use crate::app::tickets::{self, ticket_token};
 use crate::app::{AppError, Services};
 use crate::domain::i18n::{self, Arg};
-use crate::domain::render::{money, order_number};
+use crate::domain::render::{money, order_number, valid_days_in};
 use crate::http::api::{TokenQuery, submit_order};
 use crate::http::auth::{CsrfForm, CsrfToken, MaybeUser};
 use crate::store::{Email, Payment, TicketStatus};
@@ -90,14 +92,10 @@ impl TicketCtx {
     }
 }
 
-/// The labels of the days in `days_mask`, in the request's language.
+/// The labels of the days in `days_mask`, in the request's language (as the PDF and the
+/// emails write them).
 fn valid_days(days_mask: u16, event_days: &[chrono::NaiveDate]) -> Vec<String> {
-    let lang = current_lang();
-    tessera_core::DayMask(days_mask)
-        .days()
-        .filter_map(|d| event_days.get(d))
-        .map(|d| i18n::format_date(lang, *d))
-        .collect()
+    valid_days_in(current_lang(), days_mask, event_days)
 }
 
 fn days_text(days: &[String]) -> String {
@@ -229,6 +227,7 @@ async fn checkout(
         name: name.to_owned(),
         items,
         idempotency: None,
+        lang: current_lang(),
     };
     match submit_order(&state, &request, &client).await {
         Ok((placed, checkout_url)) => {
@@ -240,7 +239,7 @@ async fn checkout(
             })))
         }
         Err(e @ (AppError::Invalid(_) | AppError::SoldOut(_) | AppError::UnknownTicketType(_))) => {
-            again(e.to_string()).await
+            again(form_error(&e)).await
         }
         Err(e) => Err(e.into()),
     }
@@ -436,7 +435,7 @@ async fn transfer(
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((
                 status,
-                render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?,
+                render_ticket(&state, &page, &ticket, None, None, Some(form_error(&e))).await?,
             )
                 .into_response())
         }
@@ -459,7 +458,16 @@ async fn upgrade(
 ) -> Result<Response, PageError> {
     let user = user.ok_or(AppError::LoginRequired)?;
     let page = Page::new(Some(user.clone()), csrf);
-    match tickets::upgrade(&state, &user, id, form.to_type, form.revision).await {
+    match tickets::upgrade(
+        &state,
+        &user,
+        id,
+        form.to_type,
+        form.revision,
+        current_lang(),
+    )
+    .await
+    {
         Ok(started) => Ok(see_other(
             &started
                 .checkout_url
@@ -470,7 +478,7 @@ async fn upgrade(
             let ticket = tickets::ticket_access(&state, Some(&user), None, id).await?;
             Ok((
                 status,
-                render_ticket(&state, &page, &ticket, None, None, Some(e.to_string())).await?,
+                render_ticket(&state, &page, &ticket, None, None, Some(form_error(&e))).await?,
             )
                 .into_response())
         }
