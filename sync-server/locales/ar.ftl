@@ -343,3 +343,7 @@ apperror-too_many_holds = طلبات غير مدفوعة كثيرة من هذا 
 apperror-busy = الخادم مشغول: حاول مرة أخرى بعد لحظات.
 apperror-storage_unavailable = لم يُحفظ شيء: لا يستطيع الخادم تخزين البيانات الآن. حاول مرة أخرى بعد لحظات.
 apperror-internal = حدث خلل من جهتنا.
+
+# A vendor ticket's booth, after its business name (PDF, emails, wallet passes).
+vendor-booth = الجناح { $code }
+vendor-booth-unassigned = الجناح قيد التحديد

@@ -323,3 +323,7 @@ apperror-too_many_holds = Too many unpaid orders from this address or network: p
 apperror-busy = The server is busy: try again in a moment.
 apperror-storage_unavailable = Nothing was saved: the server cannot store data right now. Try again in a moment.
 apperror-internal = Something broke on our side.
+
+# A vendor ticket's booth, after its business name (PDF, emails, wallet passes).
+vendor-booth = Booth { $code }
+vendor-booth-unassigned = booth to be assigned

@@ -329,9 +329,8 @@ pub fn tickets_email(
         text_body.push_str(&format!(
             "- {}{}\n",
             text(lang, "mail-ticket-line", &line),
-            t.detail
-                .as_deref()
-                .map(|d| format!("{} {}", comma(lang), iso(d)))
+            i18n::vendor_line(lang, t)
+                .map(|d| format!("{} {}", comma(lang), iso(&d)))
                 .unwrap_or_default()
         ));
         text_body.push_str(&format!(
@@ -346,10 +345,8 @@ pub fn tickets_email(
              <td style=\"padding:8px\"><strong>{ty}</strong><br>{number}<br>{valid}<br>{holder}{detail}\
              <br><a href=\"{apple}\">{apple_words}</a> | <a href=\"{google}\">{google_words}</a></td></tr>",
             alt = html(lang, "qr-of-ticket", &[("id", W::Num(t.id))]),
-            detail = t
-                .detail
-                .as_deref()
-                .map(|d| format!("<br>{}", bdi(d)))
+            detail = i18n::vendor_line(lang, t)
+                .map(|d| format!("<br>{}", bdi(&d)))
                 .unwrap_or_default(),
             apple = html_escape(&wallet.apple),
             google = html_escape(&wallet.google),
@@ -656,6 +653,8 @@ mod tests {
             zones: 1,
             booth: None,
             detail: None,
+            vendor_business: None,
+            booth_code: None,
             key_id: 1,
             issued_at: 0,
             qr_text: "TS1:TEST".into(),

@@ -170,6 +170,21 @@ pub fn message(lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> String {
     key.to_owned()
 }
 
+/// A vendor ticket's business and booth in `lang`'s words ("Falafel King · Booth B-12",
+/// "فلافل الملك · الجناح B-12", "… · booth to be assigned"); `None` for any other ticket. The
+/// business name is the vendor's own and prints as written.
+pub fn vendor_line(lang: Lang, t: &crate::store::TicketView) -> Option<String> {
+    t.detail.as_ref()?;
+    let booth = match &t.booth_code {
+        Some(code) => message(lang, "vendor-booth", &[("code", Arg::Text(code))]),
+        None => message(lang, "vendor-booth-unassigned", &[]),
+    };
+    Some(match &t.vendor_business {
+        Some(business) => format!("{business} · {booth}"),
+        None => booth,
+    })
+}
+
 /// The message `key` with each text argument put back after the message went through
 /// `escape`: an argument `isolate`d passes through `isolate` (a name wrapped in `<bdi>` or
 /// in Unicode isolates), any other through `escape` alone. Arguments go into the message as

@@ -409,9 +409,9 @@ fn ticket_page(
         },
         &[],
     );
-    // A vendor pass names its business and booth, as the gate does.
-    let kind = match &ticket.detail {
-        Some(detail) => format!("{kind} - {}", iso(detail)),
+    // A vendor pass names its business and booth, as the gate does, in the order's words.
+    let kind = match i18n::vendor_line(lang, ticket) {
+        Some(detail) => format!("{kind} - {}", iso(&detail)),
         None => kind,
     };
     text_at(&mut ops, left, 230.0, 11.0, false, &kind);
@@ -605,6 +605,8 @@ mod printed {
             zones: 1,
             booth: detail.map(|_| 12),
             detail: detail.map(str::to_owned),
+            vendor_business: detail.map(|d| d.split(" · ").next().unwrap_or(d).to_owned()),
+            booth_code: detail.map(|_| "B-12".to_owned()),
             key_id: 1,
             issued_at: 0,
             qr_text: "TESSERA-TEST-QR".into(),
@@ -783,6 +785,19 @@ mod printed {
         assert_all_embedded_subsets(&pdf, dir.path());
         if let Some(read) = ocr(&pdf, dir.path()) {
             assert!(read.contains(&squeeze(business)), "OCR read: {read}");
+        }
+        // Bought in Arabic: the booth's word is Arabic too; its code prints as it is.
+        let arabic = Order {
+            lang: "ar".into(),
+            ..order()
+        };
+        let pdf = tickets_pdf(&arabic, &[ticket(2, "Ada Lovelace", Some(&detail))]).unwrap();
+        if let Some(text) = pdftotext(&pdf, dir.path()) {
+            assert!(text.contains(business), "{text}");
+            assert!(text.contains("الجناح"), "{text}");
+            assert!(text.contains("B-12"), "{text}");
+            // (The ticket type's name, "Food Truck Booth", is the organizer's and stays.)
+            assert!(!text.contains("Booth B-12"), "{text}");
         }
     }
 

@@ -10,6 +10,19 @@
 /// read so it follows assignments: a booth ticket names its purchase's business and assigned
 /// booth ("Falafel King · Booth B-12", or "· booth to be assigned"), a staff pass its booth's;
 /// NULL for other tickets.
+/// A vendor ticket's business name: the booth purchase's, or the booth's for a staff pass.
+pub(crate) const VENDOR_BUSINESS_SQL: &str = "COALESCE(\
+          (SELECT p.business_name FROM vendor_purchases p WHERE p.order_id = t.order_id), \
+          (SELECT p.business_name FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
+           LEFT JOIN vendor_purchases p ON p.order_id = b.order_id WHERE s.ticket_id = t.id))";
+
+/// A vendor ticket's booth code, once a booth is assigned.
+pub(crate) const BOOTH_CODE_SQL: &str = "COALESCE(\
+          (SELECT b.code FROM vendor_purchases p JOIN booths b ON b.order_id = p.order_id \
+           WHERE p.order_id = t.order_id), \
+          (SELECT b.code FROM vendor_staff_passes s JOIN booths b ON b.id = s.booth_id \
+           WHERE s.ticket_id = t.id))";
+
 pub(crate) const VENDOR_DETAIL_SQL: &str = "COALESCE(\
           (SELECT p.business_name || COALESCE(' · Booth ' || b.code, ' · booth to be assigned') \
            FROM vendor_purchases p LEFT JOIN booths b ON b.order_id = p.order_id \
@@ -503,8 +516,13 @@ pub struct TicketView {
     pub zones: u16,
     /// Booth.
     pub booth: Option<i64>,
-    /// Vendor business and booth ("Falafel King · Booth B-12") for vendor tickets.
+    /// Vendor business and booth ("Falafel King · Booth B-12") for vendor tickets, in the
+    /// gates' words.
     pub detail: Option<String>,
+    /// A vendor ticket's business name, when it has one (for words in any language).
+    pub vendor_business: Option<String>,
+    /// A vendor ticket's booth code ("B-12"), once a booth is assigned.
+    pub booth_code: Option<String>,
     /// Signing key.
     pub key_id: i64,
     /// Unix seconds.

@@ -23,7 +23,11 @@ pub(crate) static TICKET_VIEW_SELECT: LazyLock<String> = LazyLock::new(|| {
         "SELECT t.id, t.order_id, t.status, t.revision, t.holder_name, t.holder_email, \
          t.superseded_by, t.days_mask, t.zones, t.booth, t.key_id, t.issued_at, t.qr_text, ",
         crate::VENDOR_DETAIL_SQL,
-        " AS detail, tt.id AS tt_id, tt.name AS tt_name, tt.kind AS tt_kind, \
+        " AS detail, ",
+        crate::VENDOR_BUSINESS_SQL,
+        " AS vendor_business, ",
+        crate::BOOTH_CODE_SQL,
+        " AS booth_code, tt.id AS tt_id, tt.name AS tt_name, tt.kind AS tt_kind, \
          CAST(CASE WHEN tt.transferable THEN 1 ELSE 0 END AS BIGINT) AS tt_transferable, \
          e.id AS e_id, e.name AS e_name, e.venue AS e_venue, e.timezone AS e_timezone, \
          e.days AS e_days \
@@ -120,6 +124,8 @@ where
         zones: mask(row.try_get("zones")?, "zones")?,
         booth: row.try_get("booth")?,
         detail: row.try_get("detail")?,
+        vendor_business: row.try_get("vendor_business")?,
+        booth_code: row.try_get("booth_code")?,
         key_id: row.try_get("key_id")?,
         issued_at: row.try_get("issued_at")?,
         qr_text: row.try_get("qr_text")?,

@@ -428,7 +428,7 @@ pub fn pass_json(f: &PassFacts<'_>) -> Value {
             auxiliary.push(field(
                 "booth",
                 &w("wallet-vendor"),
-                t.detail.clone().unwrap_or_else(|| {
+                i18n::vendor_line(lang, t).unwrap_or_else(|| {
                     t.booth.map_or_else(
                         || w("wallet-booth-unassigned"),
                         |b| i18n::message(lang, "booth-code", &[("code", Arg::Number(b))]),

@@ -185,8 +185,8 @@ pub fn save_claims(
         "header": w("wallet-valid-header"),
         "body": i18n::days_list(lang, &valid_days_in(lang, t.days_mask, &t.event.days)),
     })];
-    if let Some(detail) = &t.detail {
-        // A vendor pass: business and booth, as the gate shows them.
+    if let Some(detail) = i18n::vendor_line(lang, t) {
+        // A vendor pass: business and booth, as the gate shows them, in the order's words.
         modules.push(json!({"id": "vendor", "header": w("wallet-vendor-header"), "body": detail}));
     }
     let object = json!({
