@@ -250,13 +250,16 @@ struct Row {
     signed: Option<Vec<u8>>,
 }
 
+/// A device's signing seed and certificate, each when it had one.
+type MeshIdentity = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Everything read from the damaged file.
 #[derive(Debug, Default)]
 struct Salvage {
     header_rebuilt: bool,
     identity: Option<(String, String, String)>,
     /// The device's signing seed and venue-mesh certificate, when the store had them.
-    mesh_identity: Option<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    mesh_identity: Option<MeshIdentity>,
     settings: Vec<(String, String)>,
     kept_event: Option<EventSnapshot>,
     rows: Vec<Row>,
