@@ -128,6 +128,8 @@ pub struct DeviceStore {
     last_fsync: Option<Instant>,
     seq_floor: i64,
     signer: Option<DeviceSigner>,
+    /// The seed `signer` was made from.
+    signer_seed: Option<[u8; 32]>,
     last_signed: Option<Vec<u8>>,
 }
 
@@ -194,6 +196,7 @@ impl DeviceStore {
             last_fsync: None,
             seq_floor,
             signer: None,
+            signer_seed: None,
             last_signed: None,
         })
     }
@@ -364,14 +367,19 @@ impl DeviceStore {
     }
 
     /// This device's signing key, made (and kept in the identity row) on first use.
+    /// Read from the file every time (another process may have enrolled the device again
+    /// with a new key); the key itself is rebuilt only when the seed changed.
     pub fn signer(&mut self) -> Result<&DeviceSigner, Error> {
-        if self.signer.is_none() {
-            let seed: Option<Vec<u8>> = self
-                .conn
-                .query_row("SELECT signing_seed FROM identity", [], |r| r.get(0))
-                .optional()?
-                .flatten();
-            let seed: [u8; 32] = match seed.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
+        let stored: Option<[u8; 32]> = self
+            .conn
+            .query_row("SELECT signing_seed FROM identity", [], |r| {
+                r.get::<_, Option<Vec<u8>>>(0)
+            })
+            .optional()?
+            .flatten()
+            .and_then(|s| <[u8; 32]>::try_from(s).ok());
+        if stored.is_none() || stored != self.signer_seed {
+            let seed: [u8; 32] = match stored {
                 Some(seed) => seed,
                 None => {
                     if self.identity.is_none() {
@@ -379,12 +387,22 @@ impl DeviceStore {
                     }
                     let mut seed = [0u8; 32];
                     getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
-                    self.conn
-                        .execute("UPDATE identity SET signing_seed = ?1", [&seed[..]])?;
-                    seed
+                    // Another connection (the mesh's, the sync thread's) may have drawn one
+                    // first: the seed stored is the one.
+                    self.conn.execute(
+                        "UPDATE identity SET signing_seed = ?1 WHERE signing_seed IS NULL",
+                        [&seed[..]],
+                    )?;
+                    let stored: Option<Vec<u8>> =
+                        self.conn
+                            .query_row("SELECT signing_seed FROM identity", [], |r| r.get(0))?;
+                    stored
+                        .and_then(|s| <[u8; 32]>::try_from(s).ok())
+                        .ok_or(Error::NoIdentity)?
                 }
             };
             self.signer = Some(DeviceSigner::from_seed(&seed));
+            self.signer_seed = Some(seed);
         }
         self.signer.as_ref().ok_or(Error::NoIdentity)
     }
@@ -396,6 +414,24 @@ impl DeviceStore {
             .query_row("SELECT certificate FROM identity", [], |r| r.get(0))
             .optional()?
             .flatten())
+    }
+
+    /// Installs the key an enrollment certified, with its certificate (or none), in one
+    /// write: each enrollment draws a new key, so a copy of this file taken before (a stolen
+    /// gate's) holds a key the server no longer lists. Check-ins already recorded keep the
+    /// signatures they were made with.
+    pub fn install_key(
+        &mut self,
+        seed: &[u8; 32],
+        certificate: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE identity SET signing_seed = ?1, certificate = ?2",
+            params![&seed[..], certificate],
+        )?;
+        self.signer = Some(DeviceSigner::from_seed(seed));
+        self.signer_seed = Some(*seed);
+        Ok(())
     }
 
     /// Keeps the certificate the server gave this device's key.

@@ -468,7 +468,8 @@ impl Scanner {
             reason: report.reason,
             basis: report.basis,
             // Only texts that claim to be Tessera tickets travel to the server.
-            text: Some(text.trim()).filter(|t| t.starts_with("TS") && t.len() <= 256),
+            // (At most 254 bytes: what a signed check-in carries.)
+            text: Some(text.trim()).filter(|t| t.starts_with("TS") && t.len() <= 254),
         })?;
         report.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Ok(report)

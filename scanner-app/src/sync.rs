@@ -144,8 +144,12 @@ pub fn enroll(
         .ensure_identity(None, clock.now())?
         .device_id
         .clone();
-    // The device's own key, for the server to certify: the venue mesh's membership.
-    let device_key = hex::encode(scanner.device().signer()?.public_key());
+    // A new key of the device's own at every enrollment, for the server to certify: the
+    // venue mesh's membership (a copy of the device taken before holds a dead key). It is
+    // kept only once the server took it: a mistyped code leaves the device as it was.
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| crate::Error::Random(e.to_string()))?;
+    let device_key = hex::encode(tessera_core::mesh::DeviceSigner::from_seed(&seed).public_key());
     let sent = clock.now();
     let req = EnrollRequest {
         protocol: PROTOCOL,
@@ -172,13 +176,11 @@ pub fn enroll(
     device.set_setting(SERVER_KEY, server)?;
     device.set_setting(TOKEN_KEY, &enrolled.token)?;
     device.set_setting(REVOKED_KEY, "false")?;
-    if let Some(certificate) = enrolled
+    let certificate = enrolled
         .certificate
         .as_deref()
-        .and_then(|c| hex::decode(c).ok())
-    {
-        device.set_certificate(&certificate)?;
-    }
+        .and_then(|c| hex::decode(c).ok());
+    device.install_key(&seed, certificate.as_deref())?;
     if let Some(gate) = &enrolled.gate {
         // The gate applies once the event arrives with the first pull.
         device.set_setting("gate", gate)?;

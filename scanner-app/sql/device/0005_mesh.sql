@@ -55,3 +55,22 @@ ON peer_check_ins
 BEGIN
     SELECT RAISE(ABORT, 'a held check-in cannot be changed');
 END;
+
+-- What the mesh's check-ins show was let in twice (or on a replaced code), judged with core's
+-- `reconcile` whenever another gate's check-in of the ticket arrives. Derived: judged again
+-- from the two tables above, never the only record of anything.
+CREATE TABLE mesh_conflicts (
+    device_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ticket_id    INTEGER NOT NULL,
+    kind         TEXT NOT NULL,       -- double_entry | superseded_code | clock_skew
+    at_ms        INTEGER NOT NULL,
+    gate         TEXT NOT NULL,
+    device       TEXT NOT NULL,
+    first_at_ms  INTEGER,
+    first_gate   TEXT,
+    first_device TEXT,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+
+CREATE INDEX mesh_conflicts_ticket ON mesh_conflicts (ticket_id);

@@ -262,22 +262,63 @@ impl DeviceStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Tickets with at least two admitted entries between this gate's own check-ins and the
-    /// ones it holds for others: where the mesh may have let someone in twice.
-    pub fn tickets_entered_twice(&self) -> Result<Vec<TicketId>, Error> {
-        let mut stmt = self.conn().prepare(
-            "SELECT ticket_id FROM (
-                 SELECT ticket_id FROM queue
-                 WHERE verdict = 'admit' AND direction = 'entry' AND ticket_id IS NOT NULL
-                 UNION ALL
-                 SELECT ticket_id FROM peer_check_ins
-                 WHERE admitted = 1 AND direction = 'entry' AND ticket_id IS NOT NULL)
-             GROUP BY ticket_id HAVING COUNT(*) >= 2 LIMIT 1000",
+    /// Replaces what is flagged for `ticket` with `flagged` (device id, seq, conflict).
+    pub fn keep_mesh_conflicts(
+        &mut self,
+        ticket: TicketId,
+        flagged: &[(String, u64, crate::replica::Conflict)],
+    ) -> Result<(), Error> {
+        let tx = self.conn_mut().transaction()?;
+        tx.execute(
+            "DELETE FROM mesh_conflicts WHERE ticket_id = ?1",
+            [ticket.0 as i64],
         )?;
-        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-        Ok(rows
-            .map(|r| r.map(|t| TicketId(t as u64)))
-            .collect::<Result<_, _>>()?)
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO mesh_conflicts (device_id, seq, ticket_id, kind, at_ms, gate, device,
+                                             first_at_ms, first_gate, first_device)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (device_id, seq, c) in flagged {
+                insert.execute(params![
+                    device_id,
+                    i64::try_from(*seq).unwrap_or(i64::MAX),
+                    ticket.0 as i64,
+                    c.kind,
+                    c.at.timestamp_millis(),
+                    c.gate,
+                    c.device,
+                    c.first_at.map(|t| t.timestamp_millis()),
+                    c.first_gate,
+                    c.first_device,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What the mesh's check-ins were judged to show, newest first, at most 200.
+    pub fn mesh_conflicts(&self) -> Result<Vec<crate::replica::Conflict>, Error> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, ticket_id, at_ms, gate, device, first_at_ms, first_gate, first_device
+             FROM mesh_conflicts ORDER BY at_ms DESC LIMIT 200",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(crate::replica::Conflict {
+                kind: r.get(0)?,
+                ticket_id: r.get::<_, Option<i64>>(1)?.map(|t| t as u64),
+                at: DateTime::from_timestamp_millis(r.get(2)?).unwrap_or_default(),
+                gate: r.get(3)?,
+                device: r.get(4)?,
+                first_at: r
+                    .get::<_, Option<i64>>(5)?
+                    .and_then(DateTime::from_timestamp_millis),
+                first_gate: r.get(6)?,
+                first_device: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Held check-ins the server has not confirmed yet, grouped by device, at most `limit`

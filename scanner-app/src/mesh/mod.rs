@@ -45,9 +45,13 @@ const TICK: Duration = Duration::from_secs(2);
 const SILENT: Duration = Duration::from_secs(15);
 /// At most this many sessions at once.
 const MAX_SESSIONS: usize = 64;
-/// At most this many connections still proving themselves at once (a stranger opening
-/// connections by the thousand gets no more threads than this).
+/// At most this many connections still proving themselves at once, each way (a stranger
+/// opening connections by the thousand gets no more threads than this).
 const MAX_HANDSHAKES: usize = 16;
+/// The longest a connection may take to prove itself, however slowly it sends.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// At most this many services found by multicast DNS are dialed.
+const MAX_DISCOVERED: usize = 64;
 /// Check-ins sent in answer to one version vector, per device, at most.
 const ANSWER_LIMIT: u32 = 5_000;
 
@@ -207,7 +211,8 @@ struct Shared {
     dir: PathBuf,
     me: [u8; 16],
     name: String,
-    certificate: Vec<u8>,
+    /// This gate's certificate, read again every tick (a sync may renew it).
+    certificate: Mutex<Vec<u8>>,
     listening: SocketAddr,
     conns: Mutex<Vec<Conn>>,
     next_id: AtomicU64,
@@ -215,8 +220,11 @@ struct Shared {
     owners: Mutex<HashMap<SocketAddr, [u8; 16]>>,
     /// Addresses being dialed now.
     dialing: Mutex<HashSet<SocketAddr>>,
-    /// Addresses multicast DNS found.
-    discovered: Mutex<HashSet<SocketAddr>>,
+    /// Addresses multicast DNS found, by service instance (forgotten when it goes).
+    discovered: Mutex<HashMap<String, Vec<SocketAddr>>>,
+    /// Signs this gate's handshakes and checks peers' before any session has a database
+    /// connection of its own (a stranger costs no more than this).
+    gatekeeper: Mutex<Scanner>,
     refused: AtomicU64,
     dropped: AtomicU64,
     /// Accepted connections not through their handshake yet.
@@ -264,13 +272,14 @@ impl Mesh {
             dir: dir.to_path_buf(),
             me,
             name: identity.name.clone(),
-            certificate,
+            certificate: Mutex::new(certificate),
             listening,
             conns: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             owners: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
-            discovered: Mutex::new(HashSet::new()),
+            discovered: Mutex::new(HashMap::new()),
+            gatekeeper: Mutex::new(scanner),
             refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             handshakes: std::sync::atomic::AtomicUsize::new(0),
@@ -374,15 +383,30 @@ fn start_mdns(shared: &Arc<Shared>, event: u32) -> Result<mdns_sd::ServiceDaemon
             if s.stop.load(Ordering::Relaxed) {
                 return;
             }
-            if let mdns_sd::ServiceEvent::ServiceResolved(found) = ev {
-                let instance = found.fullname.split('.').next().unwrap_or("");
-                if instance == me || found.get_property_val_str("event") != Some(event.as_str()) {
-                    continue;
+            match ev {
+                mdns_sd::ServiceEvent::ServiceResolved(found) => {
+                    let instance = found.fullname.split('.').next().unwrap_or("");
+                    if instance == me || found.get_property_val_str("event") != Some(event.as_str())
+                    {
+                        continue;
+                    }
+                    let mut d = lock(&s.discovered);
+                    // Anyone can announce: a bounded number of services is dialed.
+                    if d.len() >= MAX_DISCOVERED && !d.contains_key(&found.fullname) {
+                        continue;
+                    }
+                    let addrs = found
+                        .get_addresses_v4()
+                        .into_iter()
+                        .take(4)
+                        .map(|ip| SocketAddr::new(ip.into(), found.get_port()))
+                        .collect();
+                    d.insert(found.fullname.clone(), addrs);
                 }
-                let mut d = lock(&s.discovered);
-                for ip in found.get_addresses_v4() {
-                    d.insert(SocketAddr::new(ip.into(), found.get_port()));
+                mdns_sd::ServiceEvent::ServiceRemoved(_, fullname) => {
+                    lock(&s.discovered).remove(&fullname);
                 }
+                _ => {}
             }
         }
     });
@@ -395,9 +419,10 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             return;
         }
         let Ok(stream) = stream else { continue };
-        if lock(&shared.conns).len() >= MAX_SESSIONS
-            || shared.handshakes.fetch_add(1, Ordering::AcqRel) >= MAX_HANDSHAKES
-        {
+        if lock(&shared.conns).len() >= MAX_SESSIONS {
+            continue;
+        }
+        if shared.handshakes.fetch_add(1, Ordering::AcqRel) >= MAX_HANDSHAKES {
             shared.handshakes.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
@@ -421,7 +446,7 @@ fn dial_loop(shared: &Arc<Shared>, peers: &[String]) {
             .filter_map(|p| p.to_socket_addrs().ok())
             .flatten()
             .collect();
-        targets.extend(lock(&shared.discovered).iter().copied());
+        targets.extend(lock(&shared.discovered).values().flatten().copied());
         for target in targets {
             if target == shared.listening {
                 continue;
@@ -433,9 +458,15 @@ fn dial_loop(shared: &Arc<Shared>, peers: &[String]) {
                     .iter()
                     .any(|c| (c.dialed && c.address == target) || Some(c.peer) == owner)
             };
-            if connected || owner == Some(shared.me) || lock(&shared.dialing).contains(&target) {
+            let dialing = lock(&shared.dialing);
+            if connected
+                || owner == Some(shared.me)
+                || dialing.contains(&target)
+                || dialing.len() >= MAX_HANDSHAKES
+            {
                 continue;
             }
+            drop(dialing);
             if last_try
                 .get(&target)
                 .is_some_and(|t| t.elapsed() < Duration::from_secs(2))
@@ -464,6 +495,11 @@ fn tick_loop(shared: &Arc<Shared>) {
     };
     while !shared.stop.load(Ordering::Relaxed) {
         let _ = scanner.reload();
+        // The gatekeeper judges new peers on what the replica says now (revocations).
+        let _ = lock(&shared.gatekeeper).reload();
+        if let Ok(Some(cert)) = scanner.device().certificate() {
+            *lock(&shared.certificate) = cert;
+        }
         if let Ok(held) = scanner.device().held() {
             let hello = Msg::Hello(held).encode();
             let conns: Vec<(u64, [u8; 16], Arc<Mutex<Sender>>)> = lock(&shared.conns)
@@ -471,8 +507,12 @@ fn tick_loop(shared: &Arc<Shared>) {
                 .map(|c| (c.id, c.peer, Arc::clone(&c.sender)))
                 .collect();
             for (_, peer, sender) in conns {
-                // The organizer may have revoked a connected peer since it joined.
-                let still_trusted = scanner.peer_allowed(&hex32(&peer));
+                // The organizer may have revoked a connected peer since it joined, or retired
+                // the key that signed its certificate.
+                let still_trusted = matches!(
+                    scanner.device().peer_certificate(&peer),
+                    Ok(Some(cert)) if scanner.trust_peer(&cert).is_ok()
+                );
                 let mut s = lock(&sender);
                 if !still_trusted || send(shared, &mut s, &hello).is_err() {
                     s.shutdown();
@@ -557,6 +597,17 @@ fn session(
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    // One deadline for the whole handshake: a peer that trickles its bytes is cut off.
+    let through = Arc::new(AtomicBool::new(false));
+    if let Ok(watched) = stream.try_clone() {
+        let through = Arc::clone(&through);
+        std::thread::spawn(move || {
+            std::thread::sleep(HANDSHAKE_DEADLINE);
+            if !through.load(Ordering::Acquire) {
+                let _ = watched.shutdown(std::net::Shutdown::Both);
+            }
+        });
+    }
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|_| Refusal::Io)?;
     let Keyed {
@@ -567,10 +618,9 @@ fn session(
         SessionError::Io(_) => Refusal::Io,
         SessionError::Protocol(_) => Refusal::Untrusted,
     })?;
-    let mut scanner = Scanner::open(&shared.dir).map_err(|_| Refusal::Io)?;
     let auth = Msg::Auth {
-        certificate: shared.certificate.clone(),
-        signature: scanner
+        certificate: lock(&shared.certificate).clone(),
+        signature: lock(&shared.gatekeeper)
             .device()
             .signer()
             .map_err(|_| Refusal::Io)?
@@ -593,7 +643,7 @@ fn session(
             signature,
             name,
         }) => {
-            let peer = scanner
+            let peer = lock(&shared.gatekeeper)
                 .trust_peer(&certificate)
                 .map_err(|_| Refusal::Untrusted)?;
             peer.verify_handshake(role.peer().byte(), &transcript, &signature)
@@ -611,12 +661,19 @@ fn session(
     if role == Role::Listener {
         sender.send(&auth).map_err(|_| Refusal::Io)?;
     }
+    through.store(true, Ordering::Release);
+    let mut scanner = Scanner::open(&shared.dir).map_err(|_| Refusal::Io)?;
     let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
     let _ = scanner
         .device()
         .remember_peer(&peer_id, &peer_certificate, &name);
     let name = scanner.device_name(&hex32(&peer_id));
     let _ = receiver.stream().set_read_timeout(Some(SILENT));
+    if role == Role::Dialer {
+        // Known before the session is kept or not: a session the other side's is preferred
+        // to must not make this gate dial the same address again.
+        lock(&shared.owners).insert(address, peer_id);
+    }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let sender = Arc::new(Mutex::new(sender));
     let sent_certificates = Arc::new(Mutex::new(HashSet::from([shared.me, peer_id])));
@@ -635,9 +692,6 @@ fn session(
         lock(&sender).shutdown();
         return Ok(());
     }
-    if role == Role::Dialer {
-        lock(&shared.owners).insert(address, peer_id);
-    }
     write_status(shared, &mut scanner);
     // Our vector first: the peer answers with what we lack.
     if let Ok(held) = scanner.device().held() {
@@ -651,6 +705,8 @@ fn session(
         sender: &sender,
         sent_certificates: &sent_certificates,
         certificates: HashMap::new(),
+        repair: HashMap::new(),
+        repaired: HashMap::new(),
     };
     while !shared.stop.load(Ordering::Relaxed) {
         let Ok(frame) = receiver.recv() else { break };
@@ -693,12 +749,21 @@ struct Exchange<'a> {
     sent_certificates: &'a Arc<Mutex<HashSet<[u8; 16]>>>,
     /// Certificates of other devices received in this session, verified.
     certificates: HashMap<[u8; 16], (VerifiedDevice, Vec<u8>)>,
+    /// Where a device's hole repair goes on from (the last `seq` sent), per device.
+    repair: HashMap<[u8; 16], u64>,
+    /// The peer's count for a device when a full repair pass ended: the same count again
+    /// means the peer keeps none of them (it refuses that device), so they are not resent.
+    repaired: HashMap<[u8; 16], u64>,
 }
 
 impl Exchange<'_> {
     fn handle(&mut self, frame: &[u8]) -> Result<(), SessionError> {
         match Msg::decode(frame)? {
-            Msg::Hello(theirs) => self.answer(&theirs),
+            Msg::Hello(theirs) => {
+                // Keys and devices the last sync brought count for what arrives next.
+                let _ = self.scanner.reload();
+                self.answer(&theirs)
+            }
             Msg::Certificate(bytes) => {
                 if let Ok(device) = self.scanner.trust_peer(&bytes) {
                     self.certificates
@@ -724,13 +789,22 @@ impl Exchange<'_> {
             if h.device == self.peer.claims().device {
                 continue;
             }
-            let after = match their.get(&h.device) {
-                None => 0,
+            let (after, hole) = match their.get(&h.device) {
+                None => (0, None),
                 Some(t) if t.max_seq >= h.max_seq && t.count >= h.count => continue,
-                // The peer misses some below its highest: send all again (it keeps each once).
+                // The peer misses some below its highest: send them all again from the start
+                // (it keeps each once), a batch a round, going on where the last ended.
                 Some(t) => match self.scanner.device().held_upto(&h.device, t.max_seq) {
-                    Ok(n) if n > t.count => 0,
-                    _ => t.max_seq,
+                    Ok(n) if n > t.count => {
+                        if self.repaired.get(&h.device) == Some(&t.count) {
+                            continue;
+                        }
+                        (
+                            self.repair.get(&h.device).copied().unwrap_or(0),
+                            Some(t.count),
+                        )
+                    }
+                    _ => (t.max_seq, None),
                 },
             };
             let Ok(rows) = self
@@ -740,6 +814,17 @@ impl Exchange<'_> {
             else {
                 continue;
             };
+            if let Some(count) = hole {
+                match rows.last() {
+                    Some((seq, _)) if rows.len() == ANSWER_LIMIT as usize => {
+                        self.repair.insert(h.device, *seq);
+                    }
+                    _ => {
+                        self.repair.remove(&h.device);
+                        self.repaired.insert(h.device, count);
+                    }
+                }
+            }
             if rows.is_empty() {
                 continue;
             }
@@ -797,10 +882,13 @@ impl Exchange<'_> {
         };
         match verified.verify_check_in(signed) {
             Ok(record) => {
-                let _ = self
+                let new = self
                     .scanner
                     .device()
                     .hold(&record, signed, &certificate, Utc::now());
+                if let (Ok(true), Some((ticket, _))) = (new, record.ticket) {
+                    let _ = self.scanner.judge_held_ticket(ticket);
+                }
             }
             Err(_) => {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -824,9 +912,10 @@ impl Scanner {
         if !self.peer_allowed(&device.device_id()) {
             return Err(MeshError::BadSignature);
         }
+        // The server lists the device: only its current certified key is good (enrolled
+        // again with another key, or with none, the old certificate is dead).
         if let Ok(Some(known)) = self.replica_ref().device(&device.device_id())
-            && let Some(key) = known.public_key
-            && key.as_slice() != device.claims().device_key
+            && known.public_key.as_deref() != Some(&device.claims().device_key[..])
         {
             return Err(MeshError::BadSignature);
         }
@@ -884,19 +973,28 @@ impl Scanner {
         Ok(status)
     }
 
-    /// Entries the mesh's check-ins show were let in twice (or on a replaced code), judged
-    /// here with core's `reconcile` over this gate's own check-ins and those it holds for
-    /// others: what every gate of a healed partition shows before the server is back.
+    /// Entries the mesh's check-ins show were let in twice (or on a replaced code), as
+    /// judged when they arrived ([`Scanner::judge_held_ticket`]): what every gate of a
+    /// healed partition shows before the server is back. Newest first, at most 200.
     pub fn mesh_conflicts(&mut self) -> Result<Vec<crate::replica::Conflict>, Error> {
+        self.device().mesh_conflicts()
+    }
+
+    /// Judges one ticket's admissions with core's `reconcile` over this gate's own
+    /// check-ins and those it holds for others, and keeps what it flags (replacing what
+    /// was flagged for the ticket before). Run whenever another gate's check-in of the
+    /// ticket arrives: a conflict on a gate needs two admissions, and the later of them to
+    /// reach it is always another gate's.
+    pub fn judge_held_ticket(&mut self, ticket: tessera_core::TicketId) -> Result<(), Error> {
         let Some((keyring, event, gates)) = self.loaded_parts() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let mut out = Vec::new();
         let own = self
             .device()
             .identity()
             .map(|i| (i.device_id.clone(), i.name.clone()));
-        for ticket in self.device().tickets_entered_twice()? {
+        {
             let mut scans = self.device().own_scans(ticket)?;
             scans.extend(self.device().held_scans(ticket)?);
             // The same order on every gate, whoever's own the scans are: a tie in time goes
@@ -947,19 +1045,22 @@ impl Scanner {
                 .min_by_key(|(s, ..)| s.at);
             for ((s, _, _, name), j) in verified.iter().zip(&judged) {
                 let Some(kind) = j.kind else { continue };
-                out.push(crate::replica::Conflict {
-                    kind: Some(kind.code().to_owned()),
-                    ticket_id: Some(ticket.0),
-                    at: s.at,
-                    gate: s.gate.clone(),
-                    device: name.clone(),
-                    first_at: first.map(|f| f.0.at),
-                    first_gate: first.map(|f| f.0.gate.clone()),
-                    first_device: first.map(|f| f.3.clone()),
-                });
+                out.push((
+                    s.device_id.clone(),
+                    s.seq,
+                    crate::replica::Conflict {
+                        kind: Some(kind.code().to_owned()),
+                        ticket_id: Some(ticket.0),
+                        at: s.at,
+                        gate: s.gate.clone(),
+                        device: name.clone(),
+                        first_at: first.map(|f| f.0.at),
+                        first_gate: first.map(|f| f.0.gate.clone()),
+                        first_device: first.map(|f| f.3.clone()),
+                    },
+                ));
             }
         }
-        out.sort_by_key(|c| std::cmp::Reverse(c.at));
-        Ok(out)
+        self.device().keep_mesh_conflicts(ticket, &out)
     }
 }

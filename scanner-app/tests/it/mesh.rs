@@ -276,3 +276,67 @@ fn a_relayed_check_in_with_a_changed_byte_is_dropped() {
     let r = g.scan(&ticket(1), now()).unwrap();
     assert_eq!(r.reason, Some("already_admitted"), "{r:?}");
 }
+
+#[test]
+fn a_peer_missing_check_ins_below_its_highest_gets_them_all_in_rounds() {
+    // Gate A holds more check-ins of its own than one answer carries; gate B holds a few of
+    // them and A's latest (a pushed scan): a hole below B's highest.
+    const N: u64 = 6_500;
+    let dirs: Vec<TempDir> = (0..2).map(|_| TempDir::new().unwrap()).collect();
+    let mut a = gate(dirs[0].path(), "A", &signer());
+    let mut b = gate(dirs[1].path(), "B", &signer());
+    let id = a.device().identity().unwrap().device_id.clone();
+    let device = parse_device_id(&id).unwrap();
+    let cert = a.device().certificate().unwrap().unwrap();
+    let key = DeviceSigner::from_seed(&{
+        let seed: Vec<u8> = a
+            .device()
+            .connection()
+            .query_row("SELECT signing_seed FROM identity", [], |r| r.get(0))
+            .unwrap();
+        <[u8; 32]>::try_from(seed).unwrap()
+    });
+    let record = |seq: u64| CheckInRecord {
+        device,
+        seq,
+        ticket: None,
+        at_ms: now().timestamp_millis(),
+        clock_correction_ms: 0,
+        direction: Direction::Entry,
+        admitted: false,
+        gate: "Main Gate".into(),
+        reason: Some("not_a_ticket".into()),
+        text: None,
+    };
+    {
+        let conn = a.device().connection();
+        let tx = conn.transaction().unwrap();
+        for seq in 1..=N {
+            tx.execute(
+                "INSERT INTO queue (device_id, seq, at_ms, gate, direction, verdict, reason, signed)
+                 VALUES (?1, ?2, ?3, 'Main Gate', 'entry', 'reject', 'not_a_ticket', ?4)",
+                rusqlite::params![id, seq as i64, now().timestamp_millis(), key.sign_check_in(&record(seq)).unwrap()],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    for seq in (1..=10).chain([N]) {
+        let signed = key.sign_check_in(&record(seq)).unwrap();
+        b.device()
+            .hold(&record(seq), &signed, &cert, now())
+            .unwrap();
+    }
+    let ma = join(dirs[0].path(), &[]);
+    let _mb = join(dirs[1].path(), &[&ma]);
+    assert!(
+        within(Duration::from_secs(30), || b
+            .device()
+            .held_counts()
+            .unwrap()
+            .0
+            == N),
+        "B holds {} of A's {N}",
+        b.device().held_counts().unwrap().0
+    );
+}
