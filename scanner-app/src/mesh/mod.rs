@@ -427,7 +427,8 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             continue;
         }
         let s = Arc::clone(shared);
-        std::thread::spawn(move || {
+        // A machine out of threads drops the connection; it never stops the gate.
+        let spawned = std::thread::Builder::new().spawn(move || {
             let address = stream.peer_addr().ok();
             if let Some(address) = address {
                 run_session(&s, stream, Role::Listener, address);
@@ -435,6 +436,9 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
                 s.handshakes.fetch_sub(1, Ordering::AcqRel);
             }
         });
+        if spawned.is_err() {
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -476,12 +480,15 @@ fn dial_loop(shared: &Arc<Shared>, peers: &[String]) {
             last_try.insert(target, Instant::now());
             lock(&shared.dialing).insert(target);
             let s = Arc::clone(shared);
-            std::thread::spawn(move || {
+            let spawned = std::thread::Builder::new().spawn(move || {
                 if let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
                     run_session(&s, stream, Role::Dialer, target);
                 }
                 lock(&s.dialing).remove(&target);
             });
+            if spawned.is_err() {
+                lock(&shared.dialing).remove(&target);
+            }
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -597,13 +604,15 @@ fn session(
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    // One deadline for the whole handshake: a peer that trickles its bytes is cut off.
-    let through = Arc::new(AtomicBool::new(false));
+    // One deadline for the whole handshake: a peer that trickles its bytes is cut off. The
+    // watchdog ends as soon as the handshake does, either way (`through` dropped), so it
+    // lives no longer than the handshake it guards.
+    let (through, watchdog) = mpsc::channel::<()>();
     if let Ok(watched) = stream.try_clone() {
-        let through = Arc::clone(&through);
-        std::thread::spawn(move || {
-            std::thread::sleep(HANDSHAKE_DEADLINE);
-            if !through.load(Ordering::Acquire) {
+        // Without a thread to spare, the per-read timeouts still bound each read.
+        let _ = std::thread::Builder::new().spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = watchdog.recv_timeout(HANDSHAKE_DEADLINE)
+            {
                 let _ = watched.shutdown(std::net::Shutdown::Both);
             }
         });
@@ -661,7 +670,7 @@ fn session(
     if role == Role::Listener {
         sender.send(&auth).map_err(|_| Refusal::Io)?;
     }
-    through.store(true, Ordering::Release);
+    drop(through);
     let mut scanner = Scanner::open(&shared.dir).map_err(|_| Refusal::Io)?;
     let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
     let _ = scanner

@@ -340,3 +340,42 @@ fn a_peer_missing_check_ins_below_its_highest_gets_them_all_in_rounds() {
         b.device().held_counts().unwrap().0
     );
 }
+
+fn threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_flood_of_strangers_leaves_no_threads_behind_and_gates_still_meet() {
+    use std::io::Write;
+    let dirs: Vec<TempDir> = (0..2).map(|_| TempDir::new().unwrap()).collect();
+    let _a = gate(dirs[0].path(), "A", &signer());
+    let _b = gate(dirs[1].path(), "B", &signer());
+    let ma = join(dirs[0].path(), &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = threads();
+    // 300 strangers: a greeting that looks right, then gone.
+    for _ in 0..300 {
+        if let Ok(mut s) = TcpStream::connect(ma.local_addr()) {
+            let mut hello = b"TSMESH01".to_vec();
+            hello.extend_from_slice(&[7u8; 32]);
+            let _ = s.write_all(&hello);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = threads();
+    assert!(
+        after < before + 40,
+        "threads went from {before} to {after} after the strangers left"
+    );
+    let mb = join(dirs[1].path(), &[&ma]);
+    assert!(within(Duration::from_secs(10), || ma.peers().len() == 1
+        && mb.peers().len() == 1));
+}
