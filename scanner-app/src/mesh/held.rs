@@ -220,32 +220,25 @@ impl DeviceStore {
 
     /// Every held check-in of `ticket` from other gates.
     pub fn held_scans(&self, ticket: TicketId) -> Result<Vec<HeldScan>, Error> {
-        let mut stmt = self.conn().prepare_cached(
+        self.scans_of(
             "SELECT device_id, seq, at_ms, gate, direction, admitted, text, revision
              FROM peer_check_ins WHERE ticket_id = ?1",
-        )?;
-        let rows = stmt.query_map([ticket.0 as i64], |r| {
-            Ok(HeldScan {
-                device_id: r.get(0)?,
-                seq: r.get::<_, i64>(1)?.unsigned_abs(),
-                at: DateTime::from_timestamp_millis(r.get(2)?).unwrap_or_default(),
-                gate: r.get(3)?,
-                direction: codes::parse_direction(&r.get::<_, String>(4)?)
-                    .unwrap_or(Direction::Entry),
-                admitted: r.get(5)?,
-                text: r.get(6)?,
-                revision: r.get::<_, Option<u16>>(7)?.map(Revision),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            ticket,
+        )
     }
 
     /// This gate's own check-ins of `ticket`, in the same shape.
     pub fn own_scans(&self, ticket: TicketId) -> Result<Vec<HeldScan>, Error> {
-        let mut stmt = self.conn().prepare_cached(
+        self.scans_of(
             "SELECT device_id, seq, at_ms, gate, direction, verdict = 'admit', text, revision
              FROM queue WHERE ticket_id = ?1",
-        )?;
+            ticket,
+        )
+    }
+
+    /// Reads `sql`'s rows (device, seq, time, gate, direction, admitted, text, revision).
+    fn scans_of(&self, sql: &str, ticket: TicketId) -> Result<Vec<HeldScan>, Error> {
+        let mut stmt = self.conn().prepare_cached(sql)?;
         let rows = stmt.query_map([ticket.0 as i64], |r| {
             Ok(HeldScan {
                 device_id: r.get(0)?,
