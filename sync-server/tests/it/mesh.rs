@@ -12,7 +12,7 @@ use tessera_core::sync::{
 use tessera_core::{Direction, EventId, KeyId, KeyStatus, Keyring, TicketSigner, verify};
 
 use crate::on_both_backends;
-use crate::support::{TestApp, TestDb, buy, random_u64, ticket_type_id};
+use crate::support::{TestApp, TestDb, pass_codes, random_u64};
 
 /// A gate as these tests drive it: its id, its own key, and what enrollment gave it.
 struct Gate {
@@ -120,19 +120,6 @@ fn keyring_of(page: &ChangesPage) -> Keyring {
         ring.insert(KeyId(k.key_id), &public, status).unwrap();
     }
     ring
-}
-
-/// `n` valid ticket codes of one order.
-async fn tickets(app: &TestApp, n: i64) -> Vec<String> {
-    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
-    let (status, order) = buy(&app.http, &app.base, pass, n).await;
-    assert_eq!(status, 201, "{order}");
-    order["tickets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// A check-in `gate` recorded of `text` at `at_ms`: the record and its signed hex.
@@ -364,7 +351,7 @@ on_both_backends!(
 async fn relayed_check_ins_are_stored_once(db: &TestDb) {
     let app = TestApp::spawn(db.settings()).await;
     let event = event_id(&app).await;
-    let texts = tickets(&app, 6).await;
+    let texts = pass_codes(&app, 6).await;
     let north = enroll(&app, "North-1", true).await;
     let south = enroll(&app, "South-1", true).await;
     let cert = north.certificate.clone().unwrap();

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::Value;
 use tessera_server::app::keys::{Keys, MasterKey};
 
-use crate::support::{TestApp, TestDb, buy, ticket_type_id};
+use crate::support::{TestApp, TestDb, buy, pass_codes, ticket_type_id};
 
 fn enroll_device(dir: std::path::PathBuf, base: String, code: String) -> tessera_scanner::Scanner {
     let mut s = tessera_scanner::Scanner::open(&dir).unwrap();
@@ -30,18 +30,6 @@ async fn code(app: &TestApp, name: &str, gate: &str) -> String {
     .unwrap()
 }
 
-async fn texts_of(app: &TestApp, quantity: i64) -> Vec<String> {
-    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
-    let (status, order) = buy(&app.http, &app.base, pass, quantity).await;
-    assert_eq!(status, 201, "{order}");
-    order["tickets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copy_db_moves_a_festival_to_postgres_and_devices_keep_syncing() {
     let Some(pg) = TestDb::postgres().await else {
@@ -50,14 +38,14 @@ async fn copy_db_moves_a_festival_to_postgres_and_devices_keep_syncing() {
     let lite = TestDb::sqlite();
     // A rotated key: tickets signed by key 1 and key 2 must both verify after the move.
     let app = TestApp::spawn(lite.settings()).await;
-    let old_texts = texts_of(&app, 3).await;
+    let old_texts = pass_codes(&app, 3).await;
     let master = MasterKey::load(&lite.settings()).unwrap();
     Keys::rotate(app.state.store.as_ref(), &master)
         .await
         .unwrap();
     app.stop().await;
     let app = TestApp::spawn(lite.settings()).await;
-    let new_texts = texts_of(&app, 3).await;
+    let new_texts = pass_codes(&app, 3).await;
 
     // Two gates admit tickets and upload.
     let dirs = [
@@ -144,7 +132,7 @@ async fn copy_db_moves_a_festival_to_postgres_and_devices_keep_syncing() {
     );
 
     // The devices follow the server: no resync, no duplicates; new sales flow.
-    let newer = texts_of(&moved, 2).await;
+    let newer = pass_codes(&moved, 2).await;
     let base = moved.base.clone();
     let reports = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -317,7 +305,7 @@ async fn metrics_move_with_orders_and_check_ins() {
         scrape(&res.text().await.unwrap())
     };
     let before = get_metrics().await;
-    let texts = texts_of(&app, 2).await;
+    let texts = pass_codes(&app, 2).await;
     let gate_code = code(&app, "Gate-M", "Main Gate").await;
     let (dir, base) = (db.dir.path().join("gate"), app.base.clone());
     tokio::task::spawn_blocking(move || {

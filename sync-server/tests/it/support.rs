@@ -40,3 +40,16 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// `quantity` valid 3-Day Pass codes (QR texts) of one order bought through the API.
+pub async fn pass_codes(app: &TestApp, quantity: i64) -> Vec<String> {
+    let pass = ticket_type_id(app.state.store.as_ref(), "3-Day Pass").await;
+    let (status, order) = buy(&app.http, &app.base, pass, quantity).await;
+    assert_eq!(status, 201, "{order}");
+    order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["qr_text"].as_str().unwrap().to_owned())
+        .collect()
+}
