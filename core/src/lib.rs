@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod base45;
+pub mod codes;
 mod decide;
 mod event;
 mod ids;
@@ -24,6 +25,7 @@ pub mod mesh;
 mod reconcile;
 pub mod sync;
 mod ticket;
+pub mod words;
 
 pub use chrono_tz::Tz;
 pub use decide::{

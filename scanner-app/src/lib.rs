@@ -8,7 +8,6 @@ pub mod bundle;
 pub mod camera;
 pub mod clock;
 mod codes;
-pub mod debounce;
 pub mod device;
 pub mod mesh;
 pub mod repair;
@@ -20,6 +19,7 @@ pub mod words;
 
 /// The QR decoder (its own crate, so that the browser gate can build it for wasm32).
 pub use tessera_decode as decode;
+pub use tessera_decode::debounce;
 
 use std::path::PathBuf;
 

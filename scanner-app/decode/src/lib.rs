@@ -22,6 +22,7 @@
 //! It does not verify tickets: the caller's check (the gate verifies signatures) decides
 //! whether a text is the one to stop at.
 
+pub mod debounce;
 mod filters;
 mod finder;
 mod grid;
@@ -31,11 +32,15 @@ mod zxing;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+/// The clock the decoder's budget and the [`debounce::Debouncer`] run on: the system's, or
+/// the browser's (`performance.now()`) in WebAssembly, where `std::time::Instant` panics.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-use std::time::Instant;
+pub use std::time::Instant;
 
+/// The clock the decoder's budget and the [`debounce::Debouncer`] run on: the system's, or
+/// the browser's (`performance.now()`) in WebAssembly, where `std::time::Instant` panics.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-use web_time::Instant;
+pub use web_time::Instant;
 
 use image::GrayImage;
 

@@ -235,46 +235,12 @@ pub fn keys(source: &str) -> BTreeSet<String> {
         .collect()
 }
 
-const AR_WEEKDAYS: [&str; 7] = [
-    "الاثنين",
-    "الثلاثاء",
-    "الأربعاء",
-    "الخميس",
-    "الجمعة",
-    "السبت",
-    "الأحد",
-];
-const AR_MONTHS: [&str; 12] = [
-    "يناير",
-    "فبراير",
-    "مارس",
-    "أبريل",
-    "مايو",
-    "يونيو",
-    "يوليو",
-    "أغسطس",
-    "سبتمبر",
-    "أكتوبر",
-    "نوفمبر",
-    "ديسمبر",
-];
-
 /// A festival day as people read it: `Fri 12 Jun 2026`, or `الجمعة 12 يونيو 2026` (the
 /// weekday and month names of CLDR's `ar`, the digits ASCII as on the tickets — ADR 0022).
 pub fn format_date(lang: Lang, date: NaiveDate) -> String {
     match lang {
         Lang::En => date.format("%a %-d %b %Y").to_string(),
-        Lang::Ar => {
-            let weekday = AR_WEEKDAYS
-                .get(date.weekday().num_days_from_monday() as usize)
-                .copied()
-                .unwrap_or_default();
-            let month = AR_MONTHS
-                .get(date.month0() as usize)
-                .copied()
-                .unwrap_or_default();
-            format!("{weekday} {} {month} {}", date.day(), date.year())
-        }
+        Lang::Ar => format!("{} {}", tessera_core::words::ar_day(date), date.year()),
     }
 }
 

@@ -1,7 +1,9 @@
 //! One ticket held in front of the camera is one scan: the same text is ignored while it
 //! keeps being seen, and counts again only after it has been out of view for a while.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::Instant;
 
 /// Remembers the last text seen and when.
 #[derive(Debug, Clone)]
