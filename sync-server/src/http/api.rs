@@ -780,6 +780,7 @@ pub fn router(state: Services) -> Router {
             get(ticket_pdf),
         )
         .merge(crate::http::sync::routes())
+        .merge(crate::http::gate::routes())
         .merge(crate::http::payments::routes())
         .merge(crate::http::account_api::routes())
         .merge(crate::http::web::routes(state.clone()))

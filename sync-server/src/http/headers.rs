@@ -1,5 +1,6 @@
 //! The headers every response carries: no sniffing, no framing, no referrer to other sites
-//! (links carry tokens), a content security policy that allows no script and no third-party resource, and
+//! (links carry tokens), a content security policy that allows no script and no third-party
+//! resource (the browser gate at `/gate/` sets its own, for its script), and
 //! `Cache-Control: no-store` unless a route chose otherwise (order and ticket pages, their
 //! QR codes and PDFs hold tokens and personal data, and shared caches must not keep them).
 
@@ -19,17 +20,20 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inl
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let fixed: [(HeaderName, &'static str); 4] = [
+    let fixed: [(HeaderName, &'static str); 3] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
         // on our own form posts, which the CSRF check refuses.
         (header::REFERRER_POLICY, "same-origin"),
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    // The browser gate sets its own (it runs a script); every other response gets this one.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

@@ -1,5 +1,5 @@
 //! Everything axum: the JSON API, the pages, the organizer console, the device API, the
-//! PassKit web service, the extractors, and the one mapping from [`AppError`] to HTTP.
+//! browser gate's files, the PassKit web service, the extractors, and the one mapping from [`AppError`] to HTTP.
 //! Handlers are short: extract, call a use-case of `app`, map the result.
 //!
 //! [`AppError`]: crate::app::AppError
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod headers;
 pub mod metrics;
 pub mod payments;

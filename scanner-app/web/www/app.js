@@ -1,0 +1,604 @@
+// The browser gate's page: storage (IndexedDB), the network (fetch), the camera and the
+// screen, around the Gate of tessera_gate_web. Every decision — verify, decide, what a sync
+// page changes, what an upload carries — is made in that WebAssembly module by the same Rust
+// code the native gate runs; this file only moves bytes and draws (ADR 0025).
+import init, { Gate } from "./tessera_gate_web.js";
+
+const $ = (id) => document.getElementById(id);
+const DB_NAME = "tessera-gate";
+const STORES = ["meta", "tickets", "check_ins", "queue"];
+const SYNC_EVERY_MS = 10_000;
+const SYNC_OFFLINE_MS = 20_000;
+const MAX_PAGES = 2_000; // pull loop bound: 2,000 pages of 5,000 changes
+const MAX_UPLOADS = 200; // push loop bound: 200 batches of 500 check-ins
+
+const state = {
+  gate: null,
+  db: null,
+  online: null, // null until the first round
+  syncing: false,
+  lastSync: null,
+  lastError: null,
+  revoked: false,
+  persisted: null,
+  offlineReady: false,
+  recent: [],
+  // Scan-to-verdict times of the camera path (ms), newest last; the benchmark reads them.
+  timings: [],
+  queue: Promise.resolve(),
+  syncTimer: null,
+  verdictTimer: null,
+};
+window.tesseraGate = state;
+
+// ---------- storage ----------
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      for (const name of STORES) {
+        if (!req.result.objectStoreNames.contains(name)) req.result.createObjectStore(name);
+      }
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error("the gate is open in another tab: close it"));
+  });
+}
+
+// One change, one transaction; resolves once it is committed ("strict": on disk, not only
+// in the browser's buffers).
+function store(writes) {
+  return new Promise((resolve, reject) => {
+    const tx = state.db.transaction(STORES, "readwrite", { durability: "strict" });
+    for (const name of STORES) {
+      const pairs = writes[name] || [];
+      if (!pairs.length) continue;
+      const os = tx.objectStore(name);
+      for (const [key, value] of pairs) os.put(value, key);
+    }
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error || new Error("the browser refused to store"));
+    tx.onabort = () => reject(tx.error || new Error("the browser refused to store"));
+  });
+}
+
+function readAll(tx, name) {
+  return new Promise((resolve, reject) => {
+    const os = tx.objectStore(name);
+    const keys = os.getAllKeys();
+    const values = os.getAll();
+    values.onsuccess = () => resolve([keys.result, values.result]);
+    values.onerror = () => reject(values.error);
+  });
+}
+
+async function restore() {
+  const tx = state.db.transaction(STORES, "readonly");
+  const [[metaKeys, metaValues], [, tickets], [, checkIns], [, queue]] = await Promise.all(
+    STORES.map((name) => readAll(tx, name)),
+  );
+  const g = state.gate;
+  metaKeys.forEach((k, i) => g.restore_meta(String(k), metaValues[i]));
+  g.restore_tickets(tickets.join("\n"));
+  g.restore_check_ins(checkIns.join("\n"));
+  g.restore_queue(queue.join("\n"));
+  if (!g.device_id()) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    await store(JSON.parse(g.set_device_id(id)));
+  }
+}
+
+// The browser may clear a site's storage under pressure unless it is persistent.
+async function askPersistence() {
+  if (!navigator.storage || !navigator.storage.persist) {
+    state.persisted = false;
+  } else {
+    state.persisted = (await navigator.storage.persisted()) || (await navigator.storage.persist());
+  }
+  const warn = $("storage-warning");
+  warn.textContent = state.persisted ? "" :
+    "This browser has not granted persistent storage: under storage pressure it may clear " +
+    "the gate's check-ins before they are sent. Install the gate (Add to Home Screen / Install app) " +
+    "and keep it syncing.";
+  warn.hidden = state.persisted;
+}
+
+// ---------- network ----------
+async function api(method, path, body, extraHeaders = {}) {
+  const headers = { ...extraHeaders };
+  const token = state.gate.token();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body != null) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, cache: "no-store" });
+  } catch (_) {
+    throw Object.assign(new Error("the server cannot be reached"), { offline: true });
+  }
+  if (!response.ok) {
+    let err = {};
+    try { err = await response.json(); } catch (_) { /* not JSON */ }
+    throw Object.assign(new Error(err.message || `the server answered ${response.status}`), {
+      code: err.error, status: response.status,
+    });
+  }
+  return response;
+}
+
+async function syncOnce() {
+  const g = state.gate;
+  if (!g.token() || state.syncing) return;
+  state.syncing = true;
+  render();
+  try {
+    // Push first: the server judges this gate's check-ins before it sends everyone's back.
+    for (let i = 0; i < MAX_UPLOADS; i++) {
+      const body = g.upload_request(Date.now());
+      if (!body) break;
+      const sent = Date.now();
+      const answer = await (await api("POST", "/api/v1/sync/checkins", body)).text();
+      await store(JSON.parse(g.apply_upload(answer, sent, Date.now())));
+    }
+    for (let i = 0; i < MAX_PAGES; i++) {
+      const sent = Date.now();
+      const status = JSON.parse(g.status(sent));
+      const page = await (await api("GET", `/api/v1/sync/changes?after=${g.cursor()}&limit=5000`, null, {
+        "X-Device-Time": new Date(sent).toISOString(),
+        "X-Device-Queued": String(status.unsent),
+      })).text();
+      const applied = JSON.parse(g.apply_page(page, sent, Date.now()));
+      await store(applied.writes);
+      if (!applied.more) break;
+    }
+    state.online = true;
+    state.revoked = false;
+    state.lastSync = Date.now();
+    state.lastError = null;
+  } catch (e) {
+    state.lastError = e.message;
+    if (e.code === "device_revoked") state.revoked = true;
+    else if (e.offline) state.online = false;
+    else toast(`Sync failed: ${e.message}`);
+  } finally {
+    state.syncing = false;
+    render();
+    scheduleSync(state.online === false ? SYNC_OFFLINE_MS : SYNC_EVERY_MS);
+  }
+}
+
+function scheduleSync(ms) {
+  clearTimeout(state.syncTimer);
+  state.syncTimer = setTimeout(syncOnce, ms);
+}
+
+window.addEventListener("online", () => scheduleSync(0));
+window.addEventListener("offline", () => { state.online = false; render(); });
+$("st-online").addEventListener("click", () => scheduleSync(0));
+
+// ---------- enrollment ----------
+function enrollmentCode(text) {
+  try {
+    const url = new URL(text.trim());
+    if (url.pathname.endsWith("/enroll")) return url.searchParams.get("code");
+  } catch (_) { /* not a link */ }
+  return null;
+}
+
+const ENROLL_ERRORS = {
+  bad_code: "That code is not known. Check it, or ask the organizer for a new one.",
+  code_used: "That code was already used. Ask the organizer for a new one.",
+  code_expired: "That code has expired. Ask the organizer for a new one.",
+  device_enrolled: "This gate is already enrolled and active.",
+};
+
+async function enroll(code) {
+  const msg = $("enroll-msg");
+  msg.className = "msg";
+  msg.textContent = "Enrolling…";
+  try {
+    const sent = Date.now();
+    const body = state.gate.enroll_request(code, sent);
+    const answer = await (await api("POST", "/api/v1/sync/enroll", body)).text();
+    await store(JSON.parse(state.gate.apply_enrollment(answer, sent, Date.now())));
+    msg.textContent = "Enrolled. Fetching the event…";
+    askPersistence();
+    await syncOnce();
+    showGate();
+  } catch (e) {
+    msg.className = "msg error";
+    msg.textContent = ENROLL_ERRORS[e.code] || e.message;
+  }
+}
+
+$("enroll-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  enroll($("enroll-code").value);
+});
+
+// ---------- scanning ----------
+// One scan at a time, in arrival order: each is decided, made durable, then shown.
+function scanText(text, source, started = performance.now()) {
+  state.queue = state.queue.then(() => scanNow(text, source, started)).catch((e) => toast(e.message));
+  return state.queue;
+}
+
+async function scanNow(text, source, started) {
+  const g = state.gate;
+  if (!text.trim()) return;
+  const code = enrollmentCode(text);
+  if (code) {
+    if (!g.token()) await enroll(code);
+    else toast("This gate is enrolled already: that was an enrollment code.");
+    return;
+  }
+  if (!g.token() && !JSON.parse(g.status(Date.now())).event) {
+    toast("Enroll this gate first.");
+    return;
+  }
+  const pending = JSON.parse(g.scan(text, Date.now()));
+  try {
+    await store({ queue: [pending.write] });
+  } catch (e) {
+    // Not stored, not decided: the gate never shows a verdict it could lose.
+    g.abort();
+    showProblem("This check-in could not be stored, so there is no verdict. Free some space " +
+      `on this device or reload the gate. (${e.message})`);
+    return;
+  }
+  g.commit();
+  const report = pending.report;
+  report.latency_ms = performance.now() - started;
+  if (source === "camera") {
+    state.timings.push(report.latency_ms);
+    if (state.timings.length > 5000) state.timings.shift();
+  }
+  showVerdict(report);
+  state.recent.unshift(report);
+  state.recent.length = Math.min(state.recent.length, 30);
+  render();
+  if (state.online !== false) scheduleSync(1000);
+}
+
+$("manual-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = $("manual-input");
+  scanText(input.value, "manual");
+  input.value = "";
+});
+
+// A keyboard-wedge scanner types fast and ends with Enter.
+$("wedge").addEventListener("keydown", (ev) => {
+  if (ev.key !== "Enter") return;
+  ev.preventDefault();
+  const text = ev.target.value;
+  ev.target.value = "";
+  scanText(text, "wedge");
+});
+function focusWedge() {
+  const active = document.activeElement;
+  if ($("gate").hidden || (active && ["INPUT", "SELECT"].includes(active.tagName) && active.id !== "wedge")) return;
+  $("wedge").focus({ preventScroll: true });
+}
+document.addEventListener("click", () => setTimeout(focusWedge, 0));
+
+// ---------- camera ----------
+const camera = { stream: null, canvas: null, ctx: null, running: false, lastTime: -1 };
+
+async function startCamera(into) {
+  const video = $("video");
+  if (into !== video.parentElement) into.prepend(video);
+  if (!camera.stream) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      cameraProblem("No camera here", "This browser gives no camera to the page (it needs https). Use a scanner or type the code.");
+      return;
+    }
+    try {
+      camera.stream = await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        // The back camera on tablets and phones; 1280×720 where the camera offers it.
+        video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+      });
+    } catch (e) {
+      cameraProblem("The camera is not available", `${e.message}. Use a scanner or type the code.`);
+      return;
+    }
+  }
+  $("camera-problem").hidden = true;
+  video.srcObject = camera.stream;
+  await video.play().catch(() => {});
+  if (!camera.running) {
+    camera.running = true;
+    nextFrame();
+  }
+}
+
+function cameraProblem(title, text) {
+  const p = $("camera-problem");
+  p.replaceChildren();
+  const strong = document.createElement("strong");
+  strong.textContent = title;
+  p.append(strong, document.createTextNode(text));
+  p.hidden = false;
+}
+
+// A frame every 30 ms at most; a frame already read (the camera is slower) is skipped.
+function nextFrame() {
+  setTimeout(readFrame, 30);
+}
+
+async function readFrame() {
+  const video = $("video");
+  const w = video.videoWidth, h = video.videoHeight;
+  try {
+    if (w && h && video.currentTime !== camera.lastTime) {
+      camera.lastTime = video.currentTime;
+      const started = performance.now();
+      if (!camera.canvas || camera.canvas.width !== w || camera.canvas.height !== h) {
+        camera.canvas = document.createElement("canvas");
+        camera.canvas.width = w;
+        camera.canvas.height = h;
+        camera.ctx = camera.canvas.getContext("2d", { willReadFrequently: true });
+      }
+      camera.ctx.drawImage(video, 0, 0, w, h);
+      const pixels = camera.ctx.getImageData(0, 0, w, h).data;
+      const seen = JSON.parse(state.gate.frame(pixels, w, h));
+      const decodeMs = performance.now() - started;
+      $("camera-stats").textContent = `${w}×${h} · ${decodeMs.toFixed(0)} ms` +
+        (seen.kind === "guidance" ? ` · ${seen.message}` : "");
+      if (seen.kind === "scan") await scanText(seen.text, "camera", started);
+    }
+  } catch (e) {
+    $("camera-stats").textContent = e.message;
+  }
+  nextFrame();
+}
+
+// ---------- screen ----------
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+function day(dateStr) {
+  const [y, m, d] = dateStr.split("-").map(Number);
+  const dt = new Date(Date.UTC(y, m - 1, d));
+  return `${WEEKDAYS[dt.getUTCDay()]} ${d} ${MONTHS[m - 1]}`;
+}
+function localTime(naive) {
+  return ((naive || "").split("T")[1] || "").slice(0, 5);
+}
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+let toastTimer = null;
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 5000);
+}
+
+function showProblem(text) {
+  showVerdict({ verdict: "reject", reason: "not_recorded", message: text, direction: "entry" });
+}
+
+function verdictWord(r) {
+  if (r.verdict === "warning") return "CHECK";
+  if (r.verdict === "admit") return r.direction === "exit" ? "EXIT" : "ADMIT";
+  return "REJECT";
+}
+
+function showVerdict(r) {
+  const v = $("verdict");
+  const admit = r.verdict === "admit";
+  v.className = r.verdict === "warning" ? "warning" : admit ? "admit" : "reject";
+  v.dataset.reason = r.reason || "";
+  v.dataset.ticket = r.ticket_id || "";
+  $("verdict-icon").textContent = r.verdict === "warning" ? "!" : admit ? "✓" : "✕";
+  $("verdict-word").textContent = verdictWord(r);
+  $("verdict-reason").textContent = r.message;
+  const warning = r.warning && r.warning.message !== r.message ? r.warning.message : "";
+  $("verdict-warning").textContent = warning;
+  const e = r.first_entry;
+  const entry = e ? `First admitted ${localTime(e.local)} at ${e.gate} by ${e.device}` : "";
+  $("verdict-entry").textContent = e && !(r.message.includes(e.gate) && r.message.includes(localTime(e.local))) ? entry : "";
+  $("verdict-type").textContent = r.ticket_type || "—";
+  $("verdict-days").textContent = r.days && r.days.length ? r.days.map(day).join(" · ") : "—";
+  $("verdict-holder").textContent = r.holder || "—";
+  $("verdict-detail").textContent = r.detail || "";
+  $("verdict-detail").hidden = $("verdict-detail-label").hidden = !r.detail;
+  $("verdict-facts").hidden = !r.ticket_id;
+  v.hidden = false;
+  beep(admit);
+  clearTimeout(state.verdictTimer);
+  state.verdictTimer = setTimeout(hideVerdict, admit && !r.warning ? 2500 : 5000);
+}
+function hideVerdict() {
+  clearTimeout(state.verdictTimer);
+  $("verdict").hidden = true;
+  focusWedge();
+}
+$("verdict").addEventListener("click", hideVerdict);
+
+// Two rising notes for admit, a low double buzz for reject: told apart without looking.
+let audio = null;
+function beep(admit) {
+  try {
+    audio = audio || new AudioContext();
+    const t = audio.currentTime;
+    const notes = admit ? [[880, 0, 0.12], [1320, 0.13, 0.18]] : [[196, 0, 0.22], [196, 0.3, 0.3]];
+    for (const [freq, start, len] of notes) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = admit ? "sine" : "square";
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t + start);
+      gain.gain.exponentialRampToValueAtTime(0.4, t + start + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + start + len);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t + start);
+      osc.stop(t + start + len + 0.02);
+    }
+  } catch (_) { /* no audio device: the screen still says it */ }
+}
+
+function render() {
+  if (!state.gate) return;
+  const s = JSON.parse(state.gate.status(Date.now()));
+  const pill = $("st-online");
+  let offlineText = "";
+  if (!state.gate.token()) {
+    pill.dataset.state = "local"; pill.textContent = "Not enrolled";
+  } else if (state.revoked) {
+    pill.dataset.state = "offline"; pill.textContent = "Revoked";
+    offlineText = "This gate was revoked by the organizer. Enroll it again with a new code.";
+  } else if (state.online === false) {
+    pill.dataset.state = "offline"; pill.textContent = "OFFLINE";
+    offlineText = `Offline — the server cannot be reached. Scanning continues from this gate's replica; ${s.unsent} check-in(s) wait to be sent.`;
+  } else if (state.online === true) {
+    pill.dataset.state = "online"; pill.textContent = state.syncing ? "Syncing…" : "Online";
+  } else {
+    pill.dataset.state = "unknown"; pill.textContent = state.syncing ? "Syncing…" : "Connecting…";
+  }
+  $("offline").textContent = offlineText;
+  $("offline").hidden = !offlineText;
+  $("st-gate").textContent = s.gate ? `${s.gate} · ${s.direction === "exit" ? "Exit" : "Entry"}` : "—";
+  $("st-admitted").textContent = s.admitted_today;
+  $("st-rejected").textContent = s.rejected_today;
+  $("st-queue").textContent = s.unsent;
+  $("st-sync").textContent = state.lastSync ? clock(new Date(state.lastSync).toISOString()) : "never";
+  $("st-offline-ready").textContent = state.offlineReady ? "Ready" : "Not yet";
+  document.body.dataset.unsent = String(s.unsent);
+  document.body.dataset.online = String(state.online);
+
+  const select = $("choose-gate");
+  if (select.options.length !== s.gates.length) {
+    select.replaceChildren(...s.gates.map((name) => new Option(name, name)));
+  }
+  if (s.gate) select.value = s.gate;
+  for (const b of document.querySelectorAll("[data-direction]")) {
+    b.setAttribute("aria-pressed", String(b.dataset.direction === s.direction));
+  }
+  for (const b of document.querySelectorAll("[data-language]")) {
+    b.setAttribute("aria-pressed", String(b.dataset.language === s.language));
+  }
+  $("recent").replaceChildren(...state.recent.map((r) => {
+    const li = document.createElement("li");
+    li.className = r.verdict;
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = verdictWord(r);
+    const what = document.createElement("span");
+    what.dir = "auto";
+    what.textContent = r.holder || r.message;
+    const when = document.createElement("span");
+    when.className = "when";
+    when.textContent = clock(r.at);
+    li.append(tag, what, when);
+    return li;
+  }));
+  $("conflicts-title").hidden = !s.conflicts.length;
+  $("conflicts").replaceChildren(...s.conflicts.map((c) => {
+    const li = document.createElement("li");
+    li.className = "conflict";
+    li.dataset.ticket = c.ticket_id || "";
+    li.dataset.kind = c.kind || "double_entry";
+    const head = document.createElement("strong");
+    head.textContent = `${(c.kind || "double_entry").replace("_", " ")}: ticket ${c.ticket_id || "?"}`;
+    const line = document.createElement("span");
+    line.textContent = `Admitted at ${c.gate} by ${c.device}, ${clock(c.at)}` +
+      (c.first_at ? ` — first admitted at ${c.first_gate} by ${c.first_device}, ${clock(c.first_at)}` : "");
+    li.append(head, line);
+    return li;
+  }));
+  $("device-line").textContent = s.device_name ? `This gate: ${s.device_name} · ${s.event || "no event yet"} · ${s.tickets} tickets` : "";
+}
+
+async function applySetting(writes) {
+  try {
+    await store(JSON.parse(writes));
+  } catch (e) {
+    toast(e.message);
+  }
+  render();
+}
+$("choose-gate").addEventListener("change", (ev) => applySetting(state.gate.set_gate(ev.target.value)));
+for (const b of document.querySelectorAll("[data-direction]")) {
+  b.addEventListener("click", () => applySetting(state.gate.set_direction(b.dataset.direction)));
+}
+for (const b of document.querySelectorAll("[data-language]")) {
+  b.addEventListener("click", () => applySetting(state.gate.set_language(b.dataset.language)));
+}
+
+function showGate() {
+  $("loading").hidden = true;
+  $("setup").hidden = true;
+  $("gate").hidden = false;
+  render();
+  startCamera($("camera-box"));
+  focusWedge();
+}
+
+function showSetup() {
+  $("loading").hidden = true;
+  $("setup").hidden = false;
+  $("gate").hidden = true;
+  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (code) {
+    $("enroll-code").value = code;
+    enroll(code);
+  }
+  startCamera($("setup-camera"));
+}
+
+// ---------- start ----------
+// Two tabs would each hold the queue in memory and draw the same sequence numbers: the page
+// holds a lock for its whole life and does not start without it. (A reload releases the
+// old page's lock as it unloads: wait for it briefly.)
+function holdTheGate() {
+  if (!navigator.locks) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(
+      "the gate is open in another tab or window of this browser: use that one")), 5000);
+    navigator.locks.request("tessera-gate", () => {
+      clearTimeout(timer);
+      resolve();
+      return new Promise(() => {}); // held until the page goes away
+    }).catch(reject);
+  });
+}
+
+async function start() {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js", { scope: "./" }).catch((e) => toast(`Offline use unavailable: ${e.message}`));
+    navigator.serviceWorker.ready.then(() => {
+      const mark = () => {
+        state.offlineReady = Boolean(navigator.serviceWorker.controller);
+        document.body.dataset.offlineReady = String(state.offlineReady);
+        render();
+      };
+      mark();
+      navigator.serviceWorker.addEventListener("controllerchange", mark);
+    });
+  }
+  await holdTheGate();
+  await init({ module_or_path: new URL("tessera_gate_web_bg.wasm", import.meta.url) });
+  state.gate = new Gate();
+  state.db = await openDb();
+  await restore();
+  if (state.gate.token()) {
+    askPersistence();
+    showGate();
+    syncOnce();
+  } else {
+    showSetup();
+  }
+  document.body.dataset.ready = "yes";
+}
+
+start().catch((e) => {
+  document.body.dataset.ready = "failed";
+  $("loading").hidden = false;
+  $("loading").textContent = `The gate could not start: ${e.message}`;
+});
