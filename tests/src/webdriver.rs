@@ -34,6 +34,18 @@ pub fn available() -> bool {
     here
 }
 
+/// How to launch Chromium beyond the defaults.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Launch<'a> {
+    /// The browser's `Accept-Language`, when given.
+    pub language: Option<&'a str>,
+    /// A profile directory kept by the caller (a browser restarted with its storage), instead
+    /// of a fresh one.
+    pub profile: Option<&'a Path>,
+    /// More command-line switches (a fake camera, ...).
+    pub args: &'a [String],
+}
+
 /// A running chromedriver and one headless Chromium session.
 pub struct Browser {
     driver: Child,
@@ -60,6 +72,20 @@ impl Browser {
         shots: PathBuf,
         language: Option<&str>,
     ) -> Self {
+        Self::start_with(
+            width,
+            height,
+            shots,
+            &Launch {
+                language,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// As [`Browser::start`], launched as `launch` says.
+    pub fn start_with(width: u32, height: u32, shots: PathBuf, launch: &Launch<'_>) -> Self {
+        let language = launch.language;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -82,6 +108,9 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("profile dir: {e}"));
+        let profile_dir = launch
+            .profile
+            .map_or_else(|| profile.path().to_owned(), Path::to_owned);
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -90,11 +119,16 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-extensions", "--hide-scrollbars",
                     format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--user-data-dir={}", profile_dir.display()),
                 ],
             },
         }}});
         let mut caps = caps;
+        if let Some(args) =
+            caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["args"].as_array_mut()
+        {
+            args.extend(launch.args.iter().map(|a| json!(a)));
+        }
         if let Some(language) = language {
             let options = &mut caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"];
             options["prefs"] = json!({"intl.accept_languages": language});
@@ -202,6 +236,40 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Runs a command of the DevTools protocol on the page (`Network.emulateNetworkConditions`,
+    /// ...) and returns its result.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(&json!({"cmd": cmd, "params": params})),
+        )
+    }
+
+    /// Cuts the page off the network (`true`) or gives it back, as DevTools' "Offline" does.
+    pub fn set_offline(&self, offline: bool) {
+        self.cdp("Network.enable", json!({}));
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        );
+    }
+
+    /// Runs an asynchronous script (its last argument is the callback) and returns what it
+    /// passed to it.
+    pub fn js_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(&json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Performs a WebDriver action sequence (keys typed into whatever has the focus, ...).
+    pub fn actions(&self, actions: &Value) {
+        self.call("POST", "/actions", Some(actions));
     }
 
     /// Runs a script and returns its value.

@@ -4,6 +4,7 @@
 mod agreement;
 mod arabic_browser;
 mod browser;
+mod browser_gate;
 mod clocks;
 mod festival;
 mod keys;

@@ -1,0 +1,413 @@
+//! The browser gate (`/gate/`, ADR 0025) in headless Chromium, its camera a fake device fed
+//! from a `.y4m` video of photographed tickets: enroll and sync; switch the tablet off; start
+//! it again with no network (DevTools' offline) and the camera on a ticket: admitted, then
+//! refused as `already_admitted`; reload, still offline: remembered; back online: the
+//! check-ins reach the server exactly once; a native gate then refuses the ticket. And the
+//! conflict: a browser gate and a native gate, both offline, admit the same ticket (the
+//! browser's from a keyboard-wedge scanner); after sync both show it. Screenshots of each step
+//! are saved under the test's target dir.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tessera_tests::webdriver::{self, Browser, Launch};
+use tessera_tests::{Db, Device, Server};
+
+const W: usize = 1280;
+const H: usize = 720;
+
+fn shots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/browser_gate")
+}
+
+/// A small deterministic noise source (no dependency, the same frames every run).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> i32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % 17) as i32 - 8
+    }
+}
+
+/// A camera frame of a printed ticket held up to the gate: a sheet of paper turned by
+/// `angle` degrees on a dark table, lit from one side, the QR code at about five pixels a
+/// module, softened by a lens and with sensor noise. `None` is the table alone.
+pub(crate) fn photo(text: Option<&str>, angle: f64, seed: u64) -> Vec<u8> {
+    let qr = text.map(|t| qrcode::QrCode::new(t.as_bytes()).expect("a ticket fits a QR code"));
+    let modules = qr.as_ref().map_or(0, qrcode::QrCode::width);
+    let colors = qr
+        .as_ref()
+        .map(qrcode::QrCode::to_colors)
+        .unwrap_or_default();
+    let (scale, quiet) = (5.0, 6.0);
+    let half = (modules as f64 + 2.0 * quiet) * scale / 2.0;
+    let (cx, cy) = (W as f64 * 0.55, H as f64 * 0.5);
+    let (sin, cos) = angle.to_radians().sin_cos();
+    let mut noise = Noise(seed);
+    let mut frame = vec![0u8; W * H];
+    for y in 0..H {
+        for x in 0..W {
+            let light = 0.75 + 0.35 * (x as f64 / W as f64);
+            // Into the paper's own coordinates.
+            let (dx, dy) = (x as f64 - cx, y as f64 - cy);
+            let (u, v) = (dx * cos + dy * sin + half, -dx * sin + dy * cos + half);
+            let paper =
+                text.is_some() && (0.0..2.0 * half).contains(&u) && (0.0..2.0 * half).contains(&v);
+            let base = if paper {
+                let (mx, my) = (u / scale - quiet, v / scale - quiet);
+                let dark = mx >= 0.0
+                    && my >= 0.0
+                    && (mx as usize) < modules
+                    && (my as usize) < modules
+                    && colors[my as usize * modules + mx as usize] == qrcode::Color::Dark;
+                if dark { 40.0 } else { 215.0 }
+            } else {
+                70.0 + 10.0 * ((x / 40 + y / 40) % 2) as f64
+            };
+            let value = (base * light) as i32 + noise.next();
+            frame[y * W + x] = value.clamp(0, 255) as u8;
+        }
+    }
+    // The lens: a 2×2 box filter.
+    for y in 0..H - 1 {
+        for x in 0..W - 1 {
+            let sum = u32::from(frame[y * W + x])
+                + u32::from(frame[y * W + x + 1])
+                + u32::from(frame[(y + 1) * W + x])
+                + u32::from(frame[(y + 1) * W + x + 1]);
+            frame[y * W + x] = (sum / 4) as u8;
+        }
+    }
+    frame
+}
+
+/// Writes grey frames as a YUV4MPEG2 video at `fps` frames a second (what Chromium's fake
+/// camera plays, looping).
+pub(crate) fn write_y4m(path: &Path, frames: &[Vec<u8>], fps: u32) {
+    let mut out = format!("YUV4MPEG2 W{W} H{H} F{fps}:1 Ip A1:1 C420jpeg\n").into_bytes();
+    let chroma = vec![128u8; (W / 2) * (H / 2)];
+    for frame in frames {
+        out.extend_from_slice(b"FRAME\n");
+        out.extend_from_slice(frame);
+        out.extend_from_slice(&chroma);
+        out.extend_from_slice(&chroma);
+    }
+    std::fs::write(path, out).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+pub(crate) fn camera_args(video: &Path) -> Vec<String> {
+    vec![
+        "--use-fake-ui-for-media-stream".into(),
+        "--use-fake-device-for-media-stream".into(),
+        format!("--use-file-for-fake-video-capture={}", video.display()),
+        "--autoplay-policy=no-user-gesture-required".into(),
+    ]
+}
+
+/// The gate's status, as its WebAssembly module reports it.
+pub(crate) fn status(b: &Browser) -> Value {
+    b.js("return window.tesseraGate && window.tesseraGate.gate ? JSON.parse(window.tesseraGate.gate.status(Date.now())) : null")
+}
+
+/// Waits up to `secs` for `check` to hold of the gate's status; returns it.
+pub(crate) fn wait_status(
+    b: &Browser,
+    what: &str,
+    secs: u64,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = status(b);
+        if !s.is_null() && check(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the gate's status is {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The page has started (from the network or the service worker's cache).
+pub(crate) fn wait_ready(b: &Browser) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = b.js("return document.body ? document.body.dataset.ready : null");
+        match ready.as_str() {
+            Some("yes") => return,
+            Some("failed") => panic!("the gate did not start: {}", b.text()),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the gate did not start: {ready}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The verdicts on the screen's list of recent scans, newest first: (verdict, reason, ticket).
+fn recent(b: &Browser) -> Vec<(String, String, String)> {
+    let list = b.js(
+        "return window.tesseraGate.recent.map(r => [r.verdict, r.reason || '', r.ticket_id || ''])",
+    );
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let s = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+            (s(0), s(1), s(2))
+        })
+        .collect()
+}
+
+/// Enrolls the page's gate with a one-time code typed in, and waits for its first sync and
+/// for the service worker to hold the page.
+pub(crate) fn enroll(b: &Browser, server: &Server, code: &str, tickets: u64) {
+    b.goto(&format!("{}/gate", server.url));
+    wait_ready(b);
+    assert!(b.url().ends_with("/gate/"), "{}", b.url());
+    b.fill("#enroll-code", code);
+    b.click("#enroll-go");
+    wait_status(b, "the first sync", 60, |s| {
+        s["tickets"].as_u64() >= Some(tickets) && s["event"].is_string()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.js("return document.body.dataset.offlineReady").as_str() != Some("true") {
+        assert!(
+            Instant::now() < deadline,
+            "the service worker never took the page"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The server's check-ins of the device `device_id`: (seq, ticket, admitted).
+fn server_check_ins(server: &Server, device_id: &str) -> Vec<(i64, Option<i64>, bool)> {
+    server
+        .block_on(server.state.store.event_check_ins(server.demo_event()))
+        .unwrap_or_else(|e| panic!("check-ins: {e}"))
+        .into_iter()
+        .filter(|c| c.device_id == device_id)
+        .map(|c| (c.seq, c.ticket_id, c.admitted))
+        .collect()
+}
+
+#[test]
+fn the_browser_gate_decides_offline_remembers_across_reloads_and_syncs_exactly_once() {
+    if !webdriver::available() {
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(2);
+    let (a_id, a_code) = &tickets[0];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let profile = dir.path().join("profile");
+    let video = dir.path().join("camera.y4m");
+    let args = camera_args(&video);
+    let launch = Launch {
+        profile: Some(&profile),
+        args: &args,
+        ..Launch::default()
+    };
+    let shots = shots_dir();
+
+    // 1. Enroll and sync, the camera on an empty table.
+    write_y4m(&video, &[photo(None, 0.0, 1), photo(None, 0.0, 2)], 5);
+    let device_id = {
+        let b = Browser::start_with(1280, 800, shots.clone(), &launch);
+        let code = server.device_code("Tablet-B", "Main Gate");
+        enroll(&b, &server, &code, 2);
+        b.screenshot("1-enrolled");
+        let id = status(&b)["device_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(id.len(), 32, "device id {id:?}");
+        id
+        // The tablet is switched off.
+    };
+
+    // 2. Switched on again with no network at all, the camera on ticket A: a second in view,
+    //    three seconds away, again.
+    let mut frames: Vec<Vec<u8>> = (0..5u32)
+        .map(|i| photo(Some(a_code), 6.0 + f64::from(i), 10 + u64::from(i)))
+        .collect();
+    frames.extend((0..15).map(|i| photo(None, 0.0, 100 + i)));
+    write_y4m(&video, &frames, 5);
+    let b = Browser::start_with(1280, 800, shots.clone(), &launch);
+    b.set_offline(true);
+    b.goto(&format!("{}/gate/", server.url));
+    wait_ready(&b);
+    let a = a_id.to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let seen = recent(&b);
+        if seen.len() >= 2 {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "the camera gave {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let oldest = seen.len() - 1;
+    assert_eq!(
+        seen[oldest],
+        ("admit".to_owned(), String::new(), a.clone()),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[oldest - 1],
+        (
+            "reject".to_owned(),
+            "already_admitted".to_owned(),
+            a.clone()
+        ),
+        "{seen:?}"
+    );
+    b.screenshot("2-offline-admitted-then-refused");
+    let text = b.text();
+    assert!(text.contains("OFFLINE"), "no offline banner: {text}");
+    assert!(
+        server_check_ins(&server, &device_id).is_empty(),
+        "a check-in reached the server while the gate was offline"
+    );
+
+    // 3. Reloaded, still offline: the admission is remembered.
+    b.js("location.reload(); return null");
+    std::thread::sleep(Duration::from_millis(300));
+    wait_ready(&b);
+    let s = wait_status(&b, "the reloaded gate", 10, |s| s["admitted_today"] == 1);
+    assert!(s["unsent"].as_u64() >= Some(2), "{s}");
+    b.fill("#manual-input", a_code);
+    b.click("#manual-form button[type=submit]");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b
+        .js("return document.getElementById('verdict').dataset.reason")
+        .as_str()
+        != Some("already_admitted")
+    {
+        assert!(Instant::now() < deadline, "manual entry after the reload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    b.screenshot("3-reloaded-offline-remembered");
+
+    // 4. Back online: every check-in reaches the server, once.
+    b.set_offline(false);
+    b.click("#st-online");
+    let s = wait_status(&b, "the upload", 60, |s| s["unsent"] == 0);
+    let stored = server_check_ins(&server, &device_id);
+    let seqs: BTreeSet<i64> = stored.iter().map(|c| c.0).collect();
+    assert_eq!(
+        seqs.len(),
+        stored.len(),
+        "a check-in stored twice: {stored:?}"
+    );
+    assert!(
+        stored.len() as u64 >= s["check_ins"].as_u64().unwrap_or(u64::MAX),
+        "{stored:?} vs {s}"
+    );
+    let admissions: Vec<_> = stored
+        .iter()
+        .filter(|c| c.1 == Some(*a_id as i64) && c.2)
+        .collect();
+    assert_eq!(admissions.len(), 1, "{stored:?}");
+    b.screenshot("4-online-synced");
+
+    // 5. A native gate refuses the ticket.
+    let mut native = Device::enroll(&server, "Gate-2", "Main Gate");
+    let r = native.scan(a_code);
+    assert_eq!(r.reason, Some("already_admitted"), "{r:?}");
+    assert_eq!(r.first_entry.map(|e| e.device), Some("Tablet-B".to_owned()));
+}
+
+/// Types `keys` into whatever has the focus, as a keyboard-wedge scanner does, and presses
+/// Enter.
+fn wedge(b: &Browser, keys: &str) {
+    let mut actions = Vec::new();
+    for c in keys.chars().chain(std::iter::once('\u{E007}')) {
+        actions.push(serde_json::json!({"type": "keyDown", "value": c.to_string()}));
+        actions.push(serde_json::json!({"type": "keyUp", "value": c.to_string()}));
+    }
+    b.actions(
+        &serde_json::json!({"actions": [{"type": "key", "id": "wedge", "actions": actions}]}),
+    );
+}
+
+#[test]
+fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_the_conflict() {
+    if !webdriver::available() {
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(1);
+    let (id, code) = &tickets[0];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let video = dir.path().join("camera.y4m");
+    write_y4m(&video, &[photo(None, 0.0, 3)], 5);
+    let args = camera_args(&video);
+    let b = Browser::start_with(
+        1280,
+        800,
+        shots_dir(),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    );
+    enroll(&b, &server, &server.device_code("Tablet-C", "Main Gate"), 1);
+    let mut native = Device::enroll(&server, "Gate-N", "Main Gate");
+
+    // Both offline: the browser's scanner types the code, the native gate scans it.
+    b.set_offline(true);
+    b.click("#side h2");
+    wedge(&b, code);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recent(&b).first().map(|r| r.0.clone()) != Some("admit".into()) {
+        assert!(
+            Instant::now() < deadline,
+            "the wedge scan: {:?}",
+            recent(&b)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = native.scan(code);
+    assert_eq!(r.verdict, "admit", "{r:?}");
+
+    // Back online, each syncs; then each once more to hear of the other's upload.
+    b.set_offline(false);
+    b.click("#st-online");
+    wait_status(&b, "the browser's upload", 60, |s| s["unsent"] == 0);
+    native.sync().unwrap_or_else(|e| panic!("native sync: {e}"));
+    b.click("#st-online");
+    let s = wait_status(&b, "the conflict on the browser gate", 60, |s| {
+        s["conflicts"].as_array().is_some_and(|c| !c.is_empty())
+    });
+    native.sync().unwrap_or_else(|e| panic!("native sync: {e}"));
+    let conflicts = s["conflicts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(conflicts.len(), 1, "{s}");
+    assert_eq!(conflicts[0]["ticket_id"], id.to_string());
+    assert_eq!(conflicts[0]["kind"], "double_entry");
+    let native_conflicts = native
+        .scanner
+        .status(chrono::Utc::now())
+        .unwrap_or_else(|e| panic!("status: {e}"))
+        .conflicts;
+    assert_eq!(native_conflicts.len(), 1, "{native_conflicts:?}");
+    assert_eq!(native_conflicts[0].ticket_id, Some(*id));
+    assert_eq!(
+        native_conflicts[0].device,
+        conflicts[0]["device"].as_str().unwrap_or_default()
+    );
+    // On the screen: the list of conflicts, naming the ticket.
+    b.find(&format!(
+        "#conflicts li[data-ticket='{id}'][data-kind='double_entry']"
+    ));
+    b.screenshot("5-conflict-on-the-browser-gate");
+}
