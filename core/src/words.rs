@@ -9,8 +9,8 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use crate::{
-    Admission, Basis, Direction, EntryPolicy, Reason, Revocation, SupersedeCause, TicketStatus,
-    Warning,
+    Admission, Basis, Decision, Direction, EntryPolicy, PriorEntry, Reason, Revocation,
+    SupersedeCause, TicketStatus, Warning, codes,
 };
 
 /// A language the gate speaks.
@@ -104,6 +104,63 @@ fn ar_days(dates: &[NaiveDate]) -> String {
 
 fn ar_time(at: NaiveDateTime) -> String {
     at.format("%H:%M").to_string()
+}
+
+/// What a gate screen shows of one decision: the same for the native gate and the browser
+/// gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<'a> {
+    /// `admit`, `reject`, or `warning` (an exit of a ticket that is not inside: let out and
+    /// recorded, shown apart from a routine exit).
+    pub verdict: &'static str,
+    /// The reject reason's code.
+    pub reason: Option<&'static str>,
+    /// The verdict in the gate's words.
+    pub message: String,
+    /// An admission's basis: `replica` or `signature_only`.
+    pub basis: Option<&'static str>,
+    /// A warning beside the verdict: its code and words.
+    pub warning: Option<(&'static str, String)>,
+    /// For `already_admitted`: the entry that blocks this one.
+    pub first_entry: Option<&'a PriorEntry>,
+}
+
+/// The screen's view of `decision` in `language`; `mode` is what the gate decides with
+/// (`SignatureOnly` while its replica is rebuilt).
+pub fn shown<'a>(
+    language: Language,
+    decision: &'a Decision,
+    ticket_type: Option<&str>,
+    mode: Basis,
+) -> Shown<'a> {
+    match decision {
+        Decision::Admit(a) => {
+            let beside = a.warning.as_ref().map(|w| (w.code(), warning(language, w)));
+            let (verdict, message) = match &a.warning {
+                Some(w @ Warning::NotInside { .. }) => ("warning", warning(language, w)),
+                _ => ("admit", admit(language, a, ticket_type, mode)),
+            };
+            Shown {
+                verdict,
+                reason: None,
+                message,
+                basis: Some(codes::basis_str(a.basis)),
+                warning: beside,
+                first_entry: None,
+            }
+        }
+        Decision::Reject(r) => Shown {
+            verdict: "reject",
+            reason: Some(r.code()),
+            message: reason(language, r),
+            basis: None,
+            warning: None,
+            first_entry: match r {
+                Reason::AlreadyAdmitted { entry, .. } => Some(entry),
+                _ => None,
+            },
+        },
+    }
 }
 
 /// The line shown for an admission (in, back in, out), with the signature-only note.

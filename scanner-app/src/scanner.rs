@@ -15,8 +15,8 @@ use std::time::Instant;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tessera_core::{
-    Basis, Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, Warning, ZoneMask,
-    decide, verify,
+    Basis, Decision, Direction, Gate, Keyring, Reason, ReplicaFacts, TicketId, ZoneMask, decide,
+    verify,
 };
 
 use crate::Error;
@@ -425,36 +425,20 @@ impl Scanner {
             .as_deref()
             .and_then(Language::parse)
             .unwrap_or_default();
-        match &decision {
-            Decision::Admit(a) => {
-                report.basis = Some(codes::basis_str(a.basis));
-                report.message = words::admit(lang, a, report.ticket_type.as_deref(), loaded.mode);
-                report.warning = a.warning.as_ref().map(|w| WarningReport {
-                    code: w.code(),
-                    message: words::warning(lang, w),
-                });
-                report.verdict = match &a.warning {
-                    // Let out, recorded, but shown apart from a routine exit.
-                    Some(w @ Warning::NotInside { .. }) => {
-                        report.message = words::warning(lang, w);
-                        "warning"
-                    }
-                    _ => "admit",
-                };
-            }
-            Decision::Reject(r) => {
-                report.reason = Some(r.code());
-                report.message = words::reason(lang, r);
-                if let Reason::AlreadyAdmitted { entry, .. } = r {
-                    report.first_entry = Some(EntryReport {
-                        at: entry.at,
-                        local: entry.local,
-                        gate: entry.gate.clone(),
-                        device: entry.device.clone(),
-                    });
-                }
-            }
-        }
+        let shown = words::shown(lang, &decision, report.ticket_type.as_deref(), loaded.mode);
+        report.verdict = shown.verdict;
+        report.reason = shown.reason;
+        report.message = shown.message;
+        report.basis = shown.basis;
+        report.warning = shown
+            .warning
+            .map(|(code, message)| WarningReport { code, message });
+        report.first_entry = shown.first_entry.map(|entry| EntryReport {
+            at: entry.at,
+            local: entry.local,
+            gate: entry.gate.clone(),
+            device: entry.device.clone(),
+        });
 
         report.seq = self.device.record(&NewCheckIn {
             ticket: report

@@ -1,7 +1,7 @@
 //! The gate's language setting (`language` in `device.db`); the words themselves are
 //! [`tessera_core::words`], shared with the browser gate.
 
-pub use tessera_core::words::{Language, admit, reason, warning};
+pub use tessera_core::words::{Language, Shown, admit, reason, shown, warning};
 
 use crate::Error;
 use crate::scanner::Scanner;

@@ -18,8 +18,8 @@ use tessera_core::sync::{
 use tessera_core::words::{self, Language};
 use tessera_core::{
     Basis, Decision, Direction, EventConfig, EventId, Gate, KeyId, KeyStatus, Keyring, PriorScan,
-    Reason, ReplicaFacts, Revision, TicketId, TicketRecord, TicketStatus, Warning, ZoneMask, codes,
-    decide, verify,
+    Reason, ReplicaFacts, Revision, TicketId, TicketRecord, TicketStatus, ZoneMask, codes, decide,
+    verify,
 };
 
 /// Skews below this (milliseconds) are measurement noise and not corrected (as on the native
@@ -220,6 +220,8 @@ pub struct Status {
     pub device_name: Option<String>,
     /// The event, once synced.
     pub event: Option<String>,
+    /// Its IANA time zone (times are shown on the event's clock).
+    pub timezone: Option<String>,
     /// The gate scanned at.
     pub gate: Option<String>,
     /// Every gate of the event, for the switch.
@@ -761,36 +763,25 @@ impl GateCore {
                 decision
             }
         };
-        match &decision {
-            Decision::Admit(a) => {
-                report.basis = Some(codes::basis_str(a.basis));
-                report.message =
-                    words::admit(lang, a, report.ticket_type.as_deref(), Basis::Replica);
-                report.warning = a.warning.as_ref().map(|w| WarningReport {
-                    code: w.code(),
-                    message: words::warning(lang, w),
-                });
-                report.verdict = match &a.warning {
-                    Some(w @ Warning::NotInside { .. }) => {
-                        report.message = words::warning(lang, w);
-                        "warning"
-                    }
-                    _ => "admit",
-                };
-            }
-            Decision::Reject(r) => {
-                report.reason = Some(r.code());
-                report.message = words::reason(lang, r);
-                if let Reason::AlreadyAdmitted { entry, .. } = r {
-                    report.first_entry = Some(EntryReport {
-                        at: entry.at,
-                        local: entry.local,
-                        gate: entry.gate.clone(),
-                        device: entry.device.clone(),
-                    });
-                }
-            }
-        }
+        let shown = words::shown(
+            lang,
+            &decision,
+            report.ticket_type.as_deref(),
+            Basis::Replica,
+        );
+        report.verdict = shown.verdict;
+        report.reason = shown.reason;
+        report.message = shown.message;
+        report.basis = shown.basis;
+        report.warning = shown
+            .warning
+            .map(|(code, message)| WarningReport { code, message });
+        report.first_entry = shown.first_entry.map(|entry| EntryReport {
+            at: entry.at,
+            local: entry.local,
+            gate: entry.gate.clone(),
+            device: entry.device.clone(),
+        });
         let seq = self.queue.keys().next_back().map_or(1, |s| s + 1);
         report.seq = seq;
         let queued = Queued {
@@ -859,6 +850,7 @@ impl GateCore {
             device_id: self.device_id.clone(),
             device_name: self.identity.as_ref().map(|i| i.name.clone()),
             event: loaded.map(|l| l.state.name.clone()),
+            timezone: loaded.map(|l| l.state.timezone.clone()),
             gate: loaded.map(|l| self.gate(l).name),
             gates: loaded.map_or_else(Vec::new, |l| {
                 l.state.gates.iter().map(|g| g.name.clone()).collect()
