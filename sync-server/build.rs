@@ -29,6 +29,7 @@ fn main() {
         "scanner-app/web/Cargo.toml",
         "scanner-app/web/www",
         "scanner-app/gui/ui/style.css",
+        "scanner-app/gui/ui/screen.js",
         "Cargo.lock",
         "Cargo.toml",
     ] {
@@ -67,12 +68,14 @@ fn main() {
             files.push((name, bytes));
         }
     }
-    // The gate screen's styles are the Tauri gate's own: one look at every gate.
-    let style = root.join("scanner-app/gui/ui/style.css");
-    files.push((
-        "style.css".into(),
-        std::fs::read(&style).unwrap_or_else(|e| panic!("read {}: {e}", style.display())),
-    ));
+    // The gate screen's styles and drawing are the Tauri gate's own: one look at every gate.
+    for shared in ["style.css", "screen.js"] {
+        let path = root.join("scanner-app/gui/ui").join(shared);
+        files.push((
+            shared.into(),
+            std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
+        ));
+    }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut hash = Sha256::new();
     for (name, bytes) in &files {

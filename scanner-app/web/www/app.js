@@ -5,6 +5,9 @@
 import init, { Gate } from "./tessera_gate_web.js";
 
 const $ = (id) => document.getElementById(id);
+// The screen's drawing is the Tauri gate's own (screen.js, loaded before this module).
+const { clock, renderConflicts, renderRecent, showVerdict, toast } = window.GateScreen;
+GateScreen.onHide = () => focusWedge();
 const DB_NAME = "tessera-gate";
 const STORES = ["meta", "tickets", "check_ins", "queue"];
 const SYNC_EVERY_MS = 10_000;
@@ -27,7 +30,6 @@ const state = {
   timings: [],
   queue: Promise.resolve(),
   syncTimer: null,
-  verdictTimer: null,
 };
 window.tesseraGate = state;
 
@@ -284,7 +286,8 @@ function focusWedge() {
 document.addEventListener("click", () => setTimeout(focusWedge, 0));
 
 // ---------- camera ----------
-const camera = { stream: null, canvas: null, ctx: null, running: false, lastTime: -1 };
+const camera = { stream: null, canvas: null, ctx: null, running: false, lastTime: -1, decodeMs: [] };
+state.camera = camera;
 
 async function startCamera(into) {
   const video = $("video");
@@ -323,12 +326,19 @@ function cameraProblem(title, text) {
   p.hidden = false;
 }
 
-// A frame every 30 ms at most; a frame already read (the camera is slower) is skipped.
+// Each new camera frame as the browser presents it (requestVideoFrameCallback), timed from
+// that moment: scan-to-verdict is frame presented → check-in stored → verdict drawn. Browsers
+// without the callback poll every 30 ms and skip a frame already read.
 function nextFrame() {
-  setTimeout(readFrame, 30);
+  const video = $("video");
+  if (video.requestVideoFrameCallback) {
+    video.requestVideoFrameCallback((_, meta) => readFrame(meta.presentationTime || performance.now()));
+  } else {
+    setTimeout(() => readFrame(performance.now()), 30);
+  }
 }
 
-async function readFrame() {
+async function readFrame(presented) {
   const video = $("video");
   const w = video.videoWidth, h = video.videoHeight;
   try {
@@ -345,9 +355,11 @@ async function readFrame() {
       const pixels = camera.ctx.getImageData(0, 0, w, h).data;
       const seen = JSON.parse(state.gate.frame(pixels, w, h));
       const decodeMs = performance.now() - started;
+      camera.decodeMs.push(decodeMs);
+      if (camera.decodeMs.length > 5000) camera.decodeMs.shift();
       $("camera-stats").textContent = `${w}×${h} · ${decodeMs.toFixed(0)} ms` +
         (seen.kind === "guidance" ? ` · ${seen.message}` : "");
-      if (seen.kind === "scan") await scanText(seen.text, "camera", started);
+      if (seen.kind === "scan") await scanText(seen.text, "camera", Math.min(presented, started));
     }
   } catch (e) {
     $("camera-stats").textContent = e.message;
@@ -356,96 +368,14 @@ async function readFrame() {
 }
 
 // ---------- screen ----------
-const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-function day(dateStr) {
-  const [y, m, d] = dateStr.split("-").map(Number);
-  const dt = new Date(Date.UTC(y, m - 1, d));
-  return `${WEEKDAYS[dt.getUTCDay()]} ${d} ${MONTHS[m - 1]}`;
-}
-function localTime(naive) {
-  return ((naive || "").split("T")[1] || "").slice(0, 5);
-}
-function clock(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-let toastTimer = null;
-function toast(text) {
-  const t = $("toast");
-  t.textContent = text;
-  t.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (t.hidden = true), 5000);
-}
-
 function showProblem(text) {
   showVerdict({ verdict: "reject", reason: "not_recorded", message: text, direction: "entry" });
-}
-
-function verdictWord(r) {
-  if (r.verdict === "warning") return "CHECK";
-  if (r.verdict === "admit") return r.direction === "exit" ? "EXIT" : "ADMIT";
-  return "REJECT";
-}
-
-function showVerdict(r) {
-  const v = $("verdict");
-  const admit = r.verdict === "admit";
-  v.className = r.verdict === "warning" ? "warning" : admit ? "admit" : "reject";
-  v.dataset.reason = r.reason || "";
-  v.dataset.ticket = r.ticket_id || "";
-  $("verdict-icon").textContent = r.verdict === "warning" ? "!" : admit ? "✓" : "✕";
-  $("verdict-word").textContent = verdictWord(r);
-  $("verdict-reason").textContent = r.message;
-  const warning = r.warning && r.warning.message !== r.message ? r.warning.message : "";
-  $("verdict-warning").textContent = warning;
-  const e = r.first_entry;
-  const entry = e ? `First admitted ${localTime(e.local)} at ${e.gate} by ${e.device}` : "";
-  $("verdict-entry").textContent = e && !(r.message.includes(e.gate) && r.message.includes(localTime(e.local))) ? entry : "";
-  $("verdict-type").textContent = r.ticket_type || "—";
-  $("verdict-days").textContent = r.days && r.days.length ? r.days.map(day).join(" · ") : "—";
-  $("verdict-holder").textContent = r.holder || "—";
-  $("verdict-detail").textContent = r.detail || "";
-  $("verdict-detail").hidden = $("verdict-detail-label").hidden = !r.detail;
-  $("verdict-facts").hidden = !r.ticket_id;
-  v.hidden = false;
-  beep(admit);
-  clearTimeout(state.verdictTimer);
-  state.verdictTimer = setTimeout(hideVerdict, admit && !r.warning ? 2500 : 5000);
-}
-function hideVerdict() {
-  clearTimeout(state.verdictTimer);
-  $("verdict").hidden = true;
-  focusWedge();
-}
-$("verdict").addEventListener("click", hideVerdict);
-
-// Two rising notes for admit, a low double buzz for reject: told apart without looking.
-let audio = null;
-function beep(admit) {
-  try {
-    audio = audio || new AudioContext();
-    const t = audio.currentTime;
-    const notes = admit ? [[880, 0, 0.12], [1320, 0.13, 0.18]] : [[196, 0, 0.22], [196, 0.3, 0.3]];
-    for (const [freq, start, len] of notes) {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.type = admit ? "sine" : "square";
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, t + start);
-      gain.gain.exponentialRampToValueAtTime(0.4, t + start + 0.01);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t + start + len);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(t + start);
-      osc.stop(t + start + len + 0.02);
-    }
-  } catch (_) { /* no audio device: the screen still says it */ }
 }
 
 function render() {
   if (!state.gate) return;
   const s = JSON.parse(state.gate.status(Date.now()));
+  GateScreen.timezone = s.timezone;
   const pill = $("st-online");
   let offlineText = "";
   if (!state.gate.token()) {
@@ -483,35 +413,8 @@ function render() {
   for (const b of document.querySelectorAll("[data-language]")) {
     b.setAttribute("aria-pressed", String(b.dataset.language === s.language));
   }
-  $("recent").replaceChildren(...state.recent.map((r) => {
-    const li = document.createElement("li");
-    li.className = r.verdict;
-    const tag = document.createElement("span");
-    tag.className = "tag";
-    tag.textContent = verdictWord(r);
-    const what = document.createElement("span");
-    what.dir = "auto";
-    what.textContent = r.holder || r.message;
-    const when = document.createElement("span");
-    when.className = "when";
-    when.textContent = clock(r.at);
-    li.append(tag, what, when);
-    return li;
-  }));
-  $("conflicts-title").hidden = !s.conflicts.length;
-  $("conflicts").replaceChildren(...s.conflicts.map((c) => {
-    const li = document.createElement("li");
-    li.className = "conflict";
-    li.dataset.ticket = c.ticket_id || "";
-    li.dataset.kind = c.kind || "double_entry";
-    const head = document.createElement("strong");
-    head.textContent = `${(c.kind || "double_entry").replace("_", " ")}: ticket ${c.ticket_id || "?"}`;
-    const line = document.createElement("span");
-    line.textContent = `Admitted at ${c.gate} by ${c.device}, ${clock(c.at)}` +
-      (c.first_at ? ` — first admitted at ${c.first_gate} by ${c.first_device}, ${clock(c.first_at)}` : "");
-    li.append(head, line);
-    return li;
-  }));
+  renderRecent(state.recent);
+  renderConflicts(s.conflicts);
   $("device-line").textContent = s.device_name ? `This gate: ${s.device_name} · ${s.event || "no event yet"} · ${s.tickets} tickets` : "";
 }
 

@@ -6,6 +6,7 @@ const FILES = [
   "./",
   "app.js",
   "style.css",
+  "screen.js",
   "web.css",
   "tessera_gate_web.js",
   "tessera_gate_web_bg.wasm",
