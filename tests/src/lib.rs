@@ -5,6 +5,7 @@
 //! library, exactly as `tessera-scan` drives them. The stories themselves are in `tests/it/`.
 #![allow(clippy::print_stderr)] // A skipped PostgreSQL story says so loudly.
 
+pub mod gate_page;
 pub mod harness;
 pub mod webdriver;
 

@@ -373,6 +373,8 @@ pub async fn enroll_page(Query(q): Query<CodeQuery>) -> Html<String> {
          <p>Show this QR code to the scanner app's camera on its first start, or type the code there:</p>\
          <p style=\"font-size:2rem;font-family:monospace;letter-spacing:.1em\">{code}</p>\
          <p>On a headless scanner: <code>tessera-scan enroll --server URL --code {code}</code></p>\
+         <p>On a tablet or phone: <a href=\"/gate/#code={code}\">use this device as a browser gate</a> \
+         (it installs from the browser and keeps working offline).</p>\
          <p>The code works once and expires; ask the organizer for a new one if it fails.</p></body></html>"
     ))
 }

@@ -4,7 +4,8 @@
 //! posted from an opaque origin or with a planted CSRF cookie; order links used after the
 //! event or after an organizer revoked them; unpaid orders hoarding tickets; a leaked signing
 //! key and the drill that retires it; slow, silent and idle kept-alive connections holding
-//! every slot; a webhook secret configured as nothing.
+//! every slot; a webhook secret configured as nothing; a script anywhere but the browser
+//! gate.
 
 use std::time::{Duration, Instant};
 
@@ -224,6 +225,95 @@ async fn every_answer_carries_the_security_headers() {
             "{page}"
         );
         assert!(get("cache-control").contains("no-store"), "{page}: {h:?}");
+    }
+    app.stop().await;
+}
+
+/// The browser gate is the one page that runs a script: `/gate` sends browsers to `/gate/`
+/// (the service worker's scope); each file is served gzipped to browsers that take it,
+/// revalidated by its build's ETag, under a policy that allows the gate's own script and
+/// WebAssembly and requests to this server only; no other path gets that policy, and a path
+/// outside the gate's files is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_browser_gate_runs_a_script() {
+    use std::io::Read;
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings()).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client.get(app.url("/gate")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(res.headers()["location"], "/gate/");
+
+    let res = client
+        .get(app.url("/gate/"))
+        .header("accept-encoding", "br, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers().clone();
+    let get = |n: &str| {
+        h.get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(get("content-encoding"), "gzip");
+    assert!(get("content-type").starts_with("text/html"), "{h:?}");
+    let csp = get("content-security-policy");
+    for part in [
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{part} missing from {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
+        "{csp}"
+    );
+    let etag = get("etag");
+    assert!(etag.starts_with('"'), "{h:?}");
+    let mut page = String::new();
+    flate2::read::GzDecoder::new(&res.bytes().await.unwrap()[..])
+        .read_to_string(&mut page)
+        .unwrap();
+    assert!(page.contains("<title>Tessera — Gate</title>"), "{page}");
+
+    let res = client
+        .get(app.url("/gate/tessera_gate_web_bg.wasm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/wasm");
+    assert!(res.headers().get("content-encoding").is_none());
+    assert!(res.bytes().await.unwrap().starts_with(b"\0asm"));
+    let res = client
+        .get(app.url("/gate/app.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+
+    for stranger in [
+        "/gate/nothing.js",
+        "/gate/..%2FCargo.toml",
+        "/gate/%2e%2e/secret",
+    ] {
+        let res = client.get(app.url(stranger)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{stranger}");
+    }
+    for other in ["/", "/enroll?code=ABCD", "/api/v1/events"] {
+        let res = client.get(app.url(other)).send().await.unwrap();
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!csp.contains("script-src"), "{other}: {csp}");
     }
     app.stop().await;
 }

@@ -3,152 +3,23 @@
 //! it again with no network (DevTools' offline) and the camera on a ticket: admitted, then
 //! refused as `already_admitted`; reload, still offline: remembered; back online: the
 //! check-ins reach the server exactly once; a native gate then refuses the ticket. And the
-//! conflict: a browser gate and a native gate, both offline, admit the same ticket (the
-//! browser's from a keyboard-wedge scanner); after sync both show it. Screenshots of each step
+//! conflict: a browser gate enrolled by showing it the enrollment QR code and a native gate,
+//! both offline, admit the same ticket (the browser's from a keyboard-wedge scanner); after
+//! sync both show it. Screenshots of each step
 //! are saved under the test's target dir.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use tessera_tests::gate_page::{
+    camera_args, enroll, photo, status, wait_ready, wait_status, write_y4m,
+};
 use tessera_tests::webdriver::{self, Browser, Launch};
 use tessera_tests::{Db, Device, Server};
 
-const W: usize = 1280;
-const H: usize = 720;
-
 fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/browser_gate")
-}
-
-/// A small deterministic noise source (no dependency, the same frames every run).
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> i32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % 17) as i32 - 8
-    }
-}
-
-/// A camera frame of a printed ticket held up to the gate: a sheet of paper turned by
-/// `angle` degrees on a dark table, lit from one side, the QR code at about five pixels a
-/// module, softened by a lens and with sensor noise. `None` is the table alone.
-pub(crate) fn photo(text: Option<&str>, angle: f64, seed: u64) -> Vec<u8> {
-    let qr = text.map(|t| qrcode::QrCode::new(t.as_bytes()).expect("a ticket fits a QR code"));
-    let modules = qr.as_ref().map_or(0, qrcode::QrCode::width);
-    let colors = qr
-        .as_ref()
-        .map(qrcode::QrCode::to_colors)
-        .unwrap_or_default();
-    let (scale, quiet) = (5.0, 6.0);
-    let half = (modules as f64 + 2.0 * quiet) * scale / 2.0;
-    let (cx, cy) = (W as f64 * 0.55, H as f64 * 0.5);
-    let (sin, cos) = angle.to_radians().sin_cos();
-    let mut noise = Noise(seed);
-    let mut frame = vec![0u8; W * H];
-    for y in 0..H {
-        for x in 0..W {
-            let light = 0.75 + 0.35 * (x as f64 / W as f64);
-            // Into the paper's own coordinates.
-            let (dx, dy) = (x as f64 - cx, y as f64 - cy);
-            let (u, v) = (dx * cos + dy * sin + half, -dx * sin + dy * cos + half);
-            let paper =
-                text.is_some() && (0.0..2.0 * half).contains(&u) && (0.0..2.0 * half).contains(&v);
-            let base = if paper {
-                let (mx, my) = (u / scale - quiet, v / scale - quiet);
-                let dark = mx >= 0.0
-                    && my >= 0.0
-                    && (mx as usize) < modules
-                    && (my as usize) < modules
-                    && colors[my as usize * modules + mx as usize] == qrcode::Color::Dark;
-                if dark { 40.0 } else { 215.0 }
-            } else {
-                70.0 + 10.0 * ((x / 40 + y / 40) % 2) as f64
-            };
-            let value = (base * light) as i32 + noise.next();
-            frame[y * W + x] = value.clamp(0, 255) as u8;
-        }
-    }
-    // The lens: a 2×2 box filter.
-    for y in 0..H - 1 {
-        for x in 0..W - 1 {
-            let sum = u32::from(frame[y * W + x])
-                + u32::from(frame[y * W + x + 1])
-                + u32::from(frame[(y + 1) * W + x])
-                + u32::from(frame[(y + 1) * W + x + 1]);
-            frame[y * W + x] = (sum / 4) as u8;
-        }
-    }
-    frame
-}
-
-/// Writes grey frames as a YUV4MPEG2 video at `fps` frames a second (what Chromium's fake
-/// camera plays, looping).
-pub(crate) fn write_y4m(path: &Path, frames: &[Vec<u8>], fps: u32) {
-    let mut out = format!("YUV4MPEG2 W{W} H{H} F{fps}:1 Ip A1:1 C420jpeg\n").into_bytes();
-    let chroma = vec![128u8; (W / 2) * (H / 2)];
-    for frame in frames {
-        out.extend_from_slice(b"FRAME\n");
-        out.extend_from_slice(frame);
-        out.extend_from_slice(&chroma);
-        out.extend_from_slice(&chroma);
-    }
-    std::fs::write(path, out).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-pub(crate) fn camera_args(video: &Path) -> Vec<String> {
-    vec![
-        "--use-fake-ui-for-media-stream".into(),
-        "--use-fake-device-for-media-stream".into(),
-        format!("--use-file-for-fake-video-capture={}", video.display()),
-        "--autoplay-policy=no-user-gesture-required".into(),
-    ]
-}
-
-/// The gate's status, as its WebAssembly module reports it.
-pub(crate) fn status(b: &Browser) -> Value {
-    b.js("return window.tesseraGate && window.tesseraGate.gate ? JSON.parse(window.tesseraGate.gate.status(Date.now())) : null")
-}
-
-/// Waits up to `secs` for `check` to hold of the gate's status; returns it.
-pub(crate) fn wait_status(
-    b: &Browser,
-    what: &str,
-    secs: u64,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let s = status(b);
-        if !s.is_null() && check(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the gate's status is {s}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The page has started (from the network or the service worker's cache).
-pub(crate) fn wait_ready(b: &Browser) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = b.js("return document.body ? document.body.dataset.ready : null");
-        match ready.as_str() {
-            Some("yes") => return,
-            Some("failed") => panic!("the gate did not start: {}", b.text()),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "the gate did not start: {ready}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The verdicts on the screen's list of recent scans, newest first: (verdict, reason, ticket).
@@ -164,27 +35,6 @@ fn recent(b: &Browser) -> Vec<(String, String, String)> {
             (s(0), s(1), s(2))
         })
         .collect()
-}
-
-/// Enrolls the page's gate with a one-time code typed in, and waits for its first sync and
-/// for the service worker to hold the page.
-pub(crate) fn enroll(b: &Browser, server: &Server, code: &str, tickets: u64) {
-    b.goto(&format!("{}/gate", server.url));
-    wait_ready(b);
-    assert!(b.url().ends_with("/gate/"), "{}", b.url());
-    b.fill("#enroll-code", code);
-    b.click("#enroll-go");
-    wait_status(b, "the first sync", 60, |s| {
-        s["tickets"].as_u64() >= Some(tickets) && s["event"].is_string()
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while b.js("return document.body.dataset.offlineReady").as_str() != Some("true") {
-        assert!(
-            Instant::now() < deadline,
-            "the service worker never took the page"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The server's check-ins of the device `device_id`: (seq, ticket, admitted).
@@ -350,7 +200,17 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
     let (id, code) = &tickets[0];
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let video = dir.path().join("camera.y4m");
-    write_y4m(&video, &[photo(None, 0.0, 3)], 5);
+    // The camera sees the enrollment QR code the organizer's screen shows.
+    let enrollment = format!(
+        "{}/enroll?code={}",
+        server.url,
+        server.device_code("Tablet-C", "Main Gate")
+    );
+    write_y4m(
+        &video,
+        &[photo(Some(&enrollment), 3.0, 3), photo(None, 0.0, 4)],
+        5,
+    );
     let args = camera_args(&video);
     let b = Browser::start_with(
         1280,
@@ -361,7 +221,11 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
             ..Launch::default()
         },
     );
-    enroll(&b, &server, &server.device_code("Tablet-C", "Main Gate"), 1);
+    b.goto(&format!("{}/gate/", server.url));
+    wait_status(&b, "enrollment from the camera", 60, |s| {
+        s["device_name"] == "Tablet-C" && s["tickets"].as_u64() >= Some(1)
+    });
+    b.screenshot("5-enrolled-from-the-camera");
     let mut native = Device::enroll(&server, "Gate-N", "Main Gate");
 
     // Both offline: the browser's scanner types the code, the native gate scans it.
@@ -409,5 +273,5 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
     b.find(&format!(
         "#conflicts li[data-ticket='{id}'][data-kind='double_entry']"
     ));
-    b.screenshot("5-conflict-on-the-browser-gate");
+    b.screenshot("6-conflict-on-the-browser-gate");
 }

@@ -1,0 +1,179 @@
+//! The browser gate in headless Chromium (ADR 0025, issue 21):
+//! - verify + decide per second inside the page's WebAssembly (`Gate.scan` then `abort`: the
+//!   verdict and its record, without storing), against the same crate natively in this run;
+//! - scan-to-verdict from the fake camera at 1280×720: frame presented → decoded → check-in
+//!   stored in IndexedDB → verdict drawn, p50 / p90 / p99 / max, and the decoder alone;
+//! - the gate's download: every file of `/gate/`, plain and gzipped as the server sends it.
+//!
+//! `cargo bench -p tessera-tests --bench browser_gate` (needs Debian's chromium and
+//! chromium-driver, as the tests do). Figures in docs/benchmarks.md.
+#![allow(clippy::unwrap_used)] // A benchmark: a failed unwrap is a failed run.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tessera_gate_web::gate::GateCore;
+use tessera_tests::gate_page::{H, W, camera_args, enroll, photo, status, write_y4m};
+use tessera_tests::webdriver::{self, Browser, Launch};
+use tessera_tests::{Db, Server};
+
+const TICKETS: u32 = 40;
+const SAMPLES: usize = 300;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn summary(name: &str, mut v: Vec<f64>) {
+    v.sort_by(f64::total_cmp);
+    println!(
+        "{name:<34} n={:<4} p50 {:>6.1} ms  p90 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+        v.len(),
+        percentile(&v, 0.5),
+        percentile(&v, 0.9),
+        percentile(&v, 0.99),
+        v.last().copied().unwrap_or_default()
+    );
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect()
+}
+
+/// The same crate natively, on the server's own feed: scans per second of `code`.
+fn native_rate(server: &Server, code: &str) -> f64 {
+    let enroll_code = server.device_code("Bench-native", "Main Gate");
+    let device_id = "00000000000000000000000000000b0b";
+    let mut g = GateCore::new();
+    g.set_device_id(device_id).unwrap();
+    let now = chrono::Utc::now().timestamp_millis() as f64;
+    let body = g.enroll_request(&enroll_code, now).unwrap();
+    let answer = ureq::post(&format!("{}/api/v1/sync/enroll", server.url))
+        .header("Content-Type", "application/json")
+        .send(body.as_bytes())
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    g.apply_enrollment(&answer, now, now).unwrap();
+    let token = g.token().unwrap().to_owned();
+    loop {
+        let page = ureq::get(&format!(
+            "{}/api/v1/sync/changes?after={}&limit=5000",
+            server.url,
+            g.cursor()
+        ))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+        if !g.apply_page(&page, now, now).unwrap().1 {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(2) {
+        let p = g.scan(code, now).unwrap();
+        std::hint::black_box(&p);
+        g.abort();
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if !webdriver::available() {
+        println!("browser_gate bench: chromium and chromium-driver are needed");
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let mut tickets = Vec::new();
+    while tickets.len() < TICKETS as usize {
+        tickets.extend(server.buy(10));
+    }
+    let spare = server.buy(1).remove(0).1;
+
+    println!("\nThe gate's download (GET /gate/ and what its service worker caches):");
+    let mut plain_total = 0;
+    let mut gz_total = 0;
+    for (name, plain, gz) in tessera_server::http::gate::sizes() {
+        println!("  {name:<28} {plain:>9} B  gzip {gz:>8} B");
+        plain_total += plain;
+        gz_total += gz;
+    }
+    println!("  {:<28} {plain_total:>9} B  gzip {gz_total:>8} B", "total");
+
+    // The camera: each ticket once, a frame apiece, ten frames a second, looping.
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("camera.y4m");
+    let frames: Vec<Vec<u8>> = tickets
+        .iter()
+        .enumerate()
+        .map(|(i, (_, code))| photo(Some(code), 4.0 + (i % 7) as f64, i as u64))
+        .collect();
+    write_y4m(&video, &frames, 10);
+    let args = camera_args(&video);
+    let b = Browser::start_with(
+        1280,
+        800,
+        dir.path().join("shots"),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    );
+    enroll(
+        &b,
+        &server,
+        &server.device_code("Bench-browser", "Main Gate"),
+        u64::from(TICKETS),
+    );
+    let size =
+        b.js("const v = document.getElementById('video'); return [v.videoWidth, v.videoHeight]");
+    assert_eq!(size, json!([W, H]), "the camera's frames");
+
+    // Verify + decide in the page, the camera paused by the loop holding the thread.
+    let script = format!(
+        "const g = window.tesseraGate.gate; const code = {spare:?}; let n = 0; \
+         const t0 = performance.now(); \
+         while (performance.now() - t0 < 2000) {{ g.scan(code, Date.now()); g.abort(); n++; }} \
+         return n / ((performance.now() - t0) / 1000);"
+    );
+    let browser_rate = b.js(&script).as_f64().unwrap_or_default();
+    let native = native_rate(&server, &spare);
+    println!("\nverify + decide (a valid ticket, the admit path):");
+    println!("  in the browser (WebAssembly)  {browser_rate:>9.0} /s");
+    println!(
+        "  native, same crate            {native:>9.0} /s   (browser/native {:.2})",
+        browser_rate / native
+    );
+
+    // Scan-to-verdict from the camera.
+    b.js("window.tesseraGate.timings.length = 0; window.tesseraGate.camera.decodeMs.length = 0; return null");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let timings = loop {
+        let t = numbers(&b.js("return window.tesseraGate.timings"));
+        if t.len() >= SAMPLES || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let decode = numbers(&b.js("return window.tesseraGate.camera.decodeMs"));
+    let s = status(&b);
+    println!("\nscan-to-verdict at {W}×{H} (frame presented → verdict drawn, check-in stored):");
+    summary("  camera scans", timings);
+    summary("  decoder alone (every frame)", decode);
+    println!(
+        "  check-ins recorded: {} ({} admitted today)",
+        s["check_ins"], s["admitted_today"]
+    );
+}
