@@ -76,6 +76,11 @@ fn main() {
             std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
         ));
     }
+    // Home-screen icons: iOS takes no SVG touch icon, and browsers install a web app only
+    // with raster icons of these sizes.
+    for size in [192u32, 512] {
+        files.push((format!("icon-{size}.png"), icon_png(size)));
+    }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut hash = Sha256::new();
     for (name, bytes) in &files {
@@ -202,4 +207,83 @@ fn ensure_target() {
             "the browser gate needs `rustup target add {WASM_TARGET}` (it failed)"
         );
     }
+}
+
+/// The gate's icon (the three finder squares of a QR code and a green tick on the dark of
+/// the gate screen, as `www/icon.svg` draws it) as a `size`×`size` PNG.
+fn icon_png(size: u32) -> Vec<u8> {
+    let scale = 512.0 / f64::from(size);
+    let mut raw = Vec::with_capacity((size * (size * 4 + 1)) as usize);
+    for y in 0..size {
+        raw.push(0); // no filter
+        for x in 0..size {
+            let (u, v) = ((f64::from(x) + 0.5) * scale, (f64::from(y) + 0.5) * scale);
+            raw.extend_from_slice(&icon_pixel(u, v));
+        }
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&raw).expect("compress in memory");
+    let idat = z.finish().expect("compress in memory");
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&size.to_be_bytes());
+    ihdr.extend_from_slice(&size.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, deflate, no filter, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", Vec::new())] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(&data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
+}
+
+/// One point of the icon, in the SVG's 512-unit square.
+fn icon_pixel(u: f64, v: f64) -> [u8; 4] {
+    const DARK: [u8; 4] = [0x11, 0x14, 0x18, 0xff];
+    const LIGHT: [u8; 4] = [0xf2, 0xf4, 0xf7, 0xff];
+    const GREEN: [u8; 4] = [0x0a, 0x7d, 0x32, 0xff];
+    // The rounded square (corner radius 96).
+    let (cu, cv) = (u.clamp(96.0, 416.0), v.clamp(96.0, 416.0));
+    if (u - cu).hypot(v - cv) > 96.0 {
+        return [0, 0, 0, 0];
+    }
+    let inside = |x: f64, y: f64, w: f64| (x..x + w).contains(&u) && (y..y + w).contains(&v);
+    for (x, y) in [(88.0, 88.0), (288.0, 88.0), (88.0, 288.0)] {
+        if inside(x, y, 136.0) {
+            return if inside(x + 32.0, y + 32.0, 72.0) {
+                DARK
+            } else {
+                LIGHT
+            };
+        }
+    }
+    // The tick: two strokes 40 units wide.
+    let near = |(ax, ay): (f64, f64), (bx, by): (f64, f64)| {
+        let (dx, dy) = (bx - ax, by - ay);
+        let t = (((u - ax) * dx + (v - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+        (u - ax - t * dx).hypot(v - ay - t * dy) <= 20.0
+    };
+    if near((300.0, 372.0), (344.0, 416.0)) || near((344.0, 416.0), (432.0, 312.0)) {
+        return GREEN;
+    }
+    DARK
+}
+
+/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

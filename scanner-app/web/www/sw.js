@@ -12,6 +12,8 @@ const FILES = [
   "tessera_gate_web_bg.wasm",
   "manifest.webmanifest",
   "icon.svg",
+  "icon-192.png",
+  "icon-512.png",
 ];
 
 self.addEventListener("install", (event) => {

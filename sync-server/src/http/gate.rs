@@ -132,6 +132,13 @@ mod tests {
             Some(&b"\0asm"[..]),
             "not a WebAssembly module"
         );
+        for size in [192, 512] {
+            let png = file(&format!("icon-{size}.png"))
+                .map(|(p, _)| p)
+                .unwrap_or_default();
+            let icon = image::load_from_memory(png).expect("a PNG");
+            assert_eq!((icon.width(), icon.height()), (size, size));
+        }
         let sw = String::from_utf8_lossy(file("sw.js").map(|(p, _)| p).unwrap_or_default());
         assert!(
             sw.contains(GATE_VERSION),

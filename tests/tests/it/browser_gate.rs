@@ -75,6 +75,13 @@ fn the_browser_gate_decides_offline_remembers_across_reloads_and_syncs_exactly_o
         let code = server.device_code("Tablet-B", "Main Gate");
         enroll(&b, &server, &code, 2);
         b.screenshot("1-enrolled");
+        // Installable: Chromium finds nothing missing (manifest, icons, service worker).
+        let errors = b.cdp("Page.getInstallabilityErrors", serde_json::json!({}));
+        assert_eq!(
+            errors["installabilityErrors"],
+            serde_json::json!([]),
+            "{errors}"
+        );
         let id = status(&b)["device_id"]
             .as_str()
             .unwrap_or_default()
