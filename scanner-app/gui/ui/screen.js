@@ -92,6 +92,8 @@ window.GateScreen = (() => {
 
   let verdictTimer = null;
   function verdictWord(r) {
+    // A scan the gate could not record has no verdict: nobody goes through on it.
+    if (r.reason === "not_recorded") return "STOP";
     if (r.verdict === "warning") return "CHECK";
     if (r.verdict === "admit") return r.direction === "exit" ? "EXIT" : "ADMIT";
     return "REJECT";

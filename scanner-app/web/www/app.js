@@ -489,6 +489,10 @@ async function start() {
   await init({ module_or_path: new URL("tessera_gate_web_bg.wasm", import.meta.url) });
   state.gate = new Gate();
   state.db = await openDb();
+  // The browser closes the database itself only when it goes away (its data cleared, the
+  // disk gone): nothing more can be recorded until the gate is loaded again.
+  state.db.onclose = () => showProblem("The browser closed the gate's storage (its data may " +
+    "have been cleared). Nothing can be recorded: reload the gate.");
   await restore();
   if (state.gate.token()) {
     askPersistence();

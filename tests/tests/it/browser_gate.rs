@@ -282,3 +282,62 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
     ));
     b.screenshot("6-conflict-on-the-browser-gate");
 }
+
+/// A check-in the browser cannot store gets no verdict and does not count: the page says it
+/// was not recorded, and after a reload the ticket is admitted as if never scanned.
+#[test]
+fn a_check_in_the_browser_cannot_store_shows_no_verdict_and_does_not_count() {
+    if !webdriver::available() {
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(1);
+    let (_, code) = &tickets[0];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let video = dir.path().join("camera.y4m");
+    write_y4m(&video, &[photo(None, 0.0, 5)], 5);
+    let args = camera_args(&video);
+    let b = Browser::start_with(
+        1280,
+        800,
+        shots_dir(),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    );
+    enroll(&b, &server, &server.device_code("Tablet-D", "Main Gate"), 1);
+    // The browser's storage goes away under the page (as when its data is cleared).
+    b.js("window.tesseraGate.db.close(); return null");
+    b.fill("#manual-input", code);
+    b.click("#manual-form button[type=submit]");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b
+        .js("return document.getElementById('verdict').dataset.reason")
+        .as_str()
+        != Some("not_recorded")
+    {
+        assert!(Instant::now() < deadline, "no 'not recorded' screen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    b.screenshot("7-not-recorded");
+    let s = status(&b);
+    assert_eq!(s["check_ins"], 0, "an unstored check-in counts: {s}");
+    assert!(recent(&b).is_empty(), "{:?}", recent(&b));
+
+    b.js("location.reload(); return null");
+    std::thread::sleep(Duration::from_millis(300));
+    wait_ready(&b);
+    b.fill("#manual-input", code);
+    b.click("#manual-form button[type=submit]");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recent(&b).first().map(|r| r.0.clone()) != Some("admit".into()) {
+        assert!(
+            Instant::now() < deadline,
+            "after the reload: {:?}",
+            recent(&b)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
