@@ -108,6 +108,11 @@ impl Gate {
         writes(self.core.set_language(tag))
     }
 
+    /// The organizer revoked this device: wipe names and details; returns the writes.
+    pub fn forget_names(&mut self) -> Result<String, JsError> {
+        writes(self.core.forget_names())
+    }
+
     /// The body of the next `POST /api/v1/sync/checkins`, or nothing to send.
     pub fn upload_request(&self, now_ms: f64) -> Result<Option<String>, JsError> {
         self.core.upload_request(now_ms).map_err(js)

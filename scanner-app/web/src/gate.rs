@@ -112,8 +112,8 @@ pub struct Queued {
 #[derive(Debug, Clone)]
 struct TicketRow {
     record: TicketRecord,
-    holder: Option<String>,
-    detail: Option<String>,
+    /// As the server sent it (and as stored).
+    state: TicketState,
 }
 
 struct Loaded {
@@ -657,10 +657,27 @@ impl GateCore {
                     status,
                     superseded_by,
                 },
-                holder: t.holder.clone(),
-                detail: t.detail.clone(),
+                state: t.clone(),
             },
         );
+    }
+
+    /// The organizer revoked this device: the holders' names and the vendors' details leave
+    /// the replica (statuses and revisions stay, so revoked codes are still refused); the
+    /// check-in queue stays, for a new enrollment to carry up.
+    pub fn forget_names(&mut self) -> Result<Writes, GateError> {
+        let mut writes = Writes::default();
+        for row in self.tickets.values_mut() {
+            if row.state.holder.is_none() && row.state.detail.is_none() {
+                continue;
+            }
+            row.state.holder = None;
+            row.state.detail = None;
+            writes
+                .tickets
+                .push((row.state.id.to_string(), to_json(&row.state)?));
+        }
+        Ok(writes)
     }
 
     fn put_check_in(&mut self, c: CheckInState) {
@@ -757,8 +774,8 @@ impl GateCore {
                     .map(|t| t.name.clone());
                 report.days = loaded.config.dates_of(claims.days);
                 if let Some(row) = row {
-                    report.holder = row.holder.clone();
-                    report.detail = row.detail.clone();
+                    report.holder = row.state.holder.clone();
+                    report.detail = row.state.detail.clone();
                 }
                 decision
             }
@@ -1197,6 +1214,20 @@ mod tests {
         );
         let r = scan(&mut g, &code(BIG_ID, 0), ahead);
         assert_eq!(r.at.timestamp_millis() as f64, T0);
+    }
+
+    #[test]
+    fn a_revoked_gate_forgets_names_and_still_refuses() {
+        let mut g = synced();
+        scan(&mut g, &code(BIG_ID, 0), T0);
+        let writes = g.forget_names().unwrap();
+        assert_eq!(writes.tickets.len(), 1, "only Ana's ticket had a name");
+        assert!(!writes.tickets[0].1.contains("Ana"));
+        let again = scan(&mut g, &code(BIG_ID, 0), T0 + 1.0);
+        assert_eq!(again.reason, Some("already_admitted"));
+        assert_eq!(again.holder, None);
+        assert_eq!(scan(&mut g, &code(5, 1), T0).reason, Some("revoked"));
+        assert_eq!(g.status(T0).check_ins, 3, "the queue was touched");
     }
 
     #[test]

@@ -160,7 +160,11 @@ async function syncOnce() {
     state.lastError = null;
   } catch (e) {
     state.lastError = e.message;
-    if (e.code === "device_revoked") state.revoked = true;
+    if (e.code === "device_revoked") {
+      // As the native gate: names and details leave the replica; statuses and the queue stay.
+      if (!state.revoked) await store(JSON.parse(g.forget_names())).catch((err) => toast(err.message));
+      state.revoked = true;
+    }
     else if (e.offline) state.online = false;
     else toast(`Sync failed: ${e.message}`);
   } finally {

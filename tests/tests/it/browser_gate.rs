@@ -281,6 +281,31 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
         "#conflicts li[data-ticket='{id}'][data-kind='double_entry']"
     ));
     b.screenshot("6-conflict-on-the-browser-gate");
+
+    // The organizer revokes the browser gate: at its next sync it says so and forgets the
+    // holders' names, and still refuses the ticket.
+    let device_id = s["device_id"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        server
+            .block_on(server.state.store.revoke_device(&device_id, 0))
+            .unwrap_or(false)
+    );
+    b.click("#st-online");
+    b.wait_text("Revoked");
+    b.fill("#manual-input", code);
+    b.click("#manual-form button[type=submit]");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b
+        .js("return document.getElementById('verdict-holder').textContent")
+        .as_str()
+        != Some("—")
+        || b.js("return document.getElementById('verdict').dataset.reason")
+            .as_str()
+            != Some("already_admitted")
+    {
+        assert!(Instant::now() < deadline, "the revoked gate's verdict");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A check-in the browser cannot store gets no verdict and does not count: the page says it
