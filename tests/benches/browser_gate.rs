@@ -137,9 +137,16 @@ fn main() {
         &server.device_code("Bench-browser", "Main Gate"),
         u64::from(TICKETS),
     );
-    let size =
-        b.js("const v = document.getElementById('video'); return [v.videoWidth, v.videoHeight]");
-    assert_eq!(size, json!([W, H]), "the camera's frames");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let size = b
+            .js("const v = document.getElementById('video'); return [v.videoWidth, v.videoHeight]");
+        if size == json!([W, H]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the camera's frames are {size}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Verify + decide in the page, the camera paused by the loop holding the thread.
     let script = format!(
