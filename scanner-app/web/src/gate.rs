@@ -543,8 +543,9 @@ impl GateCore {
         Ok(writes)
     }
 
-    /// Applies one page of the change feed. The page's `cursor`, `head` and `more` are in
-    /// [`GateCore::cursor`] and the return of [`GateCore::feed_position`].
+    /// Applies one page of the change feed; returns the writes and whether another page
+    /// follows (`more`). A page that does not parse, names an unknown time zone or policy, or
+    /// moves the cursor back changes nothing.
     pub fn apply_page(
         &mut self,
         body: &str,
