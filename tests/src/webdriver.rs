@@ -272,6 +272,21 @@ impl Browser {
         self.call("POST", "/actions", Some(actions));
     }
 
+    /// Opens a new tab and switches to it; returns the handle of the tab it left.
+    pub fn new_tab(&self) -> String {
+        let current = self.call("GET", "/window", None);
+        let created = self.call("POST", "/window/new", Some(&json!({"type": "tab"})));
+        let handle = created["handle"].as_str().unwrap_or_default().to_owned();
+        self.call("POST", "/window", Some(&json!({"handle": handle})));
+        current.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Closes the current tab and switches to `handle`.
+    pub fn close_tab(&self, handle: &str) {
+        self.call("DELETE", "/window", None);
+        self.call("POST", "/window", Some(&json!({"handle": handle})));
+    }
+
     /// Runs a script and returns its value.
     pub fn js(&self, script: &str) -> Value {
         self.call(

@@ -466,13 +466,12 @@ function showSetup() {
 function holdTheGate() {
   if (!navigator.locks) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(
-      "the gate is open in another tab or window of this browser: use that one")), 5000);
-    navigator.locks.request("tessera-gate", () => {
-      clearTimeout(timer);
+    navigator.locks.request("tessera-gate", { signal: AbortSignal.timeout(5000) }, () => {
       resolve();
       return new Promise(() => {}); // held until the page goes away
-    }).catch(reject);
+    }).catch((e) => reject(e && (e.name === "TimeoutError" || e.name === "AbortError")
+      ? new Error("the gate is open in another tab or window of this browser: use that one")
+      : e));
   });
 }
 

@@ -308,10 +308,11 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
     }
 }
 
-/// A check-in the browser cannot store gets no verdict and does not count: the page says it
-/// was not recorded, and after a reload the ticket is admitted as if never scanned.
+/// A second tab of the gate does not start; a check-in the browser cannot store gets no
+/// verdict and does not count: the page says it was not recorded, and after a reload the
+/// ticket is admitted as if never scanned.
 #[test]
-fn a_check_in_the_browser_cannot_store_shows_no_verdict_and_does_not_count() {
+fn a_second_tab_does_not_start_and_a_check_in_the_browser_cannot_store_does_not_count() {
     if !webdriver::available() {
         return;
     }
@@ -333,6 +334,24 @@ fn a_check_in_the_browser_cannot_store_shows_no_verdict_and_does_not_count() {
         },
     );
     enroll(&b, &server, &server.device_code("Tablet-D", "Main Gate"), 1);
+    // A second tab of the same gate would draw the same sequence numbers: it does not start.
+    let first = b.new_tab();
+    b.goto(&format!("{}/gate/", server.url));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b
+        .js("return document.body ? document.body.dataset.ready : null")
+        .as_str()
+        != Some("failed")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a second tab started: {}",
+            b.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(b.text().contains("open in another tab"), "{}", b.text());
+    b.close_tab(&first);
     // The browser's storage goes away under the page (as when its data is cleared).
     b.js("window.tesseraGate.db.close(); return null");
     b.fill("#manual-input", code);
