@@ -206,10 +206,15 @@ impl Browser {
         );
     }
 
-    /// Clicks an element.
+    /// Clicks an element (a click something else on the page intercepts is a failure, not
+    /// a click).
     pub fn click(&self, css: &str) {
         let id = self.find(css);
-        self.call("POST", &format!("/element/{id}/click"), Some(&json!({})));
+        let answer = self.call("POST", &format!("/element/{id}/click"), Some(&json!({})));
+        assert!(
+            answer.get("error").is_none(),
+            "click on {css} failed: {answer}"
+        );
     }
 
     /// The page's visible text.

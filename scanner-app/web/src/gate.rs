@@ -411,6 +411,9 @@ impl GateCore {
         let mut writes = Writes::default();
         writes.meta.push(("identity".into(), to_json(&identity)?));
         self.identity = Some(identity);
+        // A gate enrolled again (after a revocation wiped its names) pulls everything anew.
+        self.cursor = 0;
+        writes.meta.push(("cursor".into(), "0".into()));
         if resp.gate.is_some() {
             self.settings.gate = resp.gate;
             writes

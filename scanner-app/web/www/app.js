@@ -19,7 +19,7 @@ const state = {
   gate: null,
   db: null,
   online: null, // null until the first round
-  syncing: false,
+  syncing: null, // the round running, if any
   lastSync: null,
   lastError: null,
   revoked: false,
@@ -129,11 +129,23 @@ async function api(method, path, body, extraHeaders = {}) {
   return response;
 }
 
-async function syncOnce() {
+// One round at a time: a round asked for while one runs is that round.
+function syncOnce() {
+  if (!state.syncing) {
+    state.syncing = syncRound().finally(() => {
+      state.syncing = null;
+      render();
+      scheduleSync(state.online === false ? SYNC_OFFLINE_MS : SYNC_EVERY_MS);
+    });
+    render();
+  }
+  return state.syncing;
+}
+
+async function syncRound() {
   const g = state.gate;
-  if (!g.token() || state.syncing) return;
-  state.syncing = true;
-  render();
+  const token = g.token();
+  if (!token) return;
   try {
     // Push first: the server judges this gate's check-ins before it sends everyone's back.
     for (let i = 0; i < MAX_UPLOADS; i++) {
@@ -159,18 +171,18 @@ async function syncOnce() {
     state.lastSync = Date.now();
     state.lastError = null;
   } catch (e) {
+    // The gate enrolled again while this round ran: its refusal was the old token's.
+    if (g.token() !== token) return;
     state.lastError = e.message;
     if (e.code === "device_revoked") {
       // As the native gate: names and details leave the replica; statuses and the queue stay.
       if (!state.revoked) await store(JSON.parse(g.forget_names())).catch((err) => toast(err.message));
       state.revoked = true;
+    } else if (e.offline) {
+      state.online = false;
+    } else {
+      toast(`Sync failed: ${e.message}`);
     }
-    else if (e.offline) state.online = false;
-    else toast(`Sync failed: ${e.message}`);
-  } finally {
-    state.syncing = false;
-    render();
-    scheduleSync(state.online === false ? SYNC_OFFLINE_MS : SYNC_EVERY_MS);
   }
 }
 
@@ -199,15 +211,20 @@ const ENROLL_ERRORS = {
   device_enrolled: "This gate is already enrolled and active.",
 };
 
+// Enrolls with a one-time code: a new gate, or a gate the organizer revoked (the server
+// refuses a code for a gate that is active: `device_enrolled`).
 async function enroll(code) {
   const msg = $("enroll-msg");
   msg.className = "msg";
   msg.textContent = "Enrolling…";
   try {
+    // A round under the old token finishes first (a revoked gate's round would wipe names).
+    await state.syncing;
     const sent = Date.now();
     const body = state.gate.enroll_request(code, sent);
     const answer = await (await api("POST", "/api/v1/sync/enroll", body)).text();
     await store(JSON.parse(state.gate.apply_enrollment(answer, sent, Date.now())));
+    state.revoked = false;
     msg.textContent = "Enrolled. Fetching the event…";
     askPersistence();
     await syncOnce();
@@ -215,8 +232,17 @@ async function enroll(code) {
   } catch (e) {
     msg.className = "msg error";
     msg.textContent = ENROLL_ERRORS[e.code] || e.message;
+    if ($("setup").hidden) toast(msg.textContent);
   }
 }
+
+// An enrollment link opened in the gate's own tab.
+window.addEventListener("hashchange", () => {
+  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (!code || !state.gate) return;
+  history.replaceState(null, "", location.pathname);
+  enroll(code);
+});
 
 $("enroll-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -235,8 +261,7 @@ async function scanNow(text, source, started) {
   if (!text.trim()) return;
   const code = enrollmentCode(text);
   if (code) {
-    if (!g.token()) await enroll(code);
-    else toast("This gate is enrolled already: that was an enrollment code.");
+    await enroll(code);
     return;
   }
   if (!g.token() && !JSON.parse(g.status(Date.now())).event) {
@@ -255,6 +280,7 @@ async function scanNow(text, source, started) {
   }
   g.commit();
   const report = pending.report;
+  report.source = source; // camera, wedge or manual
   report.latency_ms = performance.now() - started;
   if (source === "camera") {
     state.timings.push(report.latency_ms);
@@ -386,7 +412,8 @@ function render() {
     pill.dataset.state = "local"; pill.textContent = "Not enrolled";
   } else if (state.revoked) {
     pill.dataset.state = "offline"; pill.textContent = "Revoked";
-    offlineText = "This gate was revoked by the organizer. Enroll it again with a new code.";
+    offlineText = "This gate was revoked by the organizer. Scanning goes on from its replica; " +
+      "to enroll it again, show a new enrollment QR code to its camera or open the new enrollment link.";
   } else if (state.online === false) {
     pill.dataset.state = "offline"; pill.textContent = "OFFLINE";
     offlineText = `Offline — the server cannot be reached. Scanning continues from this gate's replica; ${s.unsent} check-in(s) wait to be sent.`;
@@ -500,7 +527,11 @@ async function start() {
   if (state.gate.token()) {
     askPersistence();
     showGate();
-    syncOnce();
+    // An enrollment link opened on an enrolled gate: a revoked gate enrolls again with it.
+    const code = new URLSearchParams(location.hash.slice(1)).get("code");
+    history.replaceState(null, "", location.pathname);
+    if (code) await enroll(code);
+    else syncOnce();
   } else {
     showSetup();
   }

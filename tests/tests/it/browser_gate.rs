@@ -141,22 +141,13 @@ fn the_browser_gate_decides_offline_remembers_across_reloads_and_syncs_exactly_o
     wait_ready(&b);
     let s = wait_status(&b, "the reloaded gate", 10, |s| s["admitted_today"] == 1);
     assert!(s["unsent"].as_u64() >= Some(2), "{s}");
-    b.fill("#manual-input", a_code);
-    b.click("#manual-form button[type=submit]");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b
-        .js("return document.getElementById('verdict').dataset.reason")
-        .as_str()
-        != Some("already_admitted")
-    {
-        assert!(Instant::now() < deadline, "manual entry after the reload");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_, reason, _) = manual_entry(&b, a_code);
+    assert_eq!(reason, "already_admitted", "typed after the reload");
     b.screenshot("3-reloaded-offline-remembered");
 
     // 4. Back online: every check-in reaches the server, once.
     b.set_offline(false);
-    b.click("#st-online");
+    sync_now(&b);
     let s = wait_status(&b, "the upload", 60, |s| s["unsent"] == 0);
     let stored = server_check_ins(&server, &device_id);
     let seqs: BTreeSet<i64> = stored.iter().map(|c| c.0).collect();
@@ -181,6 +172,36 @@ fn the_browser_gate_decides_offline_remembers_across_reloads_and_syncs_exactly_o
     let r = native.scan(a_code);
     assert_eq!(r.reason, Some("already_admitted"), "{r:?}");
     assert_eq!(r.first_entry.map(|e| e.device), Some("Tablet-B".to_owned()));
+}
+
+/// Taps the online pill ("sync now"), a verdict on the screen tapped away first (the camera
+/// may have put one there a moment ago).
+fn sync_now(b: &Browser) {
+    b.js("GateScreen.hideVerdict(); document.getElementById('st-online').click(); return null");
+}
+
+/// Types a code into the manual entry field and presses Enter, as staff do (a verdict on the
+/// screen does not stop typing).
+fn type_code(b: &Browser, code: &str) {
+    b.fill("#manual-input", &format!("{code}\u{E007}"));
+}
+
+/// [`type_code`], then waits for that scan's verdict: (verdict, reason, holder).
+fn manual_entry(b: &Browser, code: &str) -> (String, String, String) {
+    const TYPED: &str = "return window.tesseraGate.recent.filter(r => r.source === 'manual')\
+                         .map(r => [r.verdict, r.reason || '', r.holder || ''])";
+    let before = b.js(TYPED).as_array().map_or(0, Vec::len);
+    type_code(b, code);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let typed = b.js(TYPED);
+        if typed.as_array().map_or(0, Vec::len) > before {
+            let s = |i: usize| typed[0][i].as_str().unwrap_or_default().to_owned();
+            return (s(0), s(1), s(2));
+        }
+        assert!(Instant::now() < deadline, "no verdict for the typed code");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Types `keys` into whatever has the focus, as a keyboard-wedge scanner does, and presses
@@ -253,10 +274,10 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
 
     // Back online, each syncs; then each once more to hear of the other's upload.
     b.set_offline(false);
-    b.click("#st-online");
+    sync_now(&b);
     wait_status(&b, "the browser's upload", 60, |s| s["unsent"] == 0);
     native.sync().unwrap_or_else(|e| panic!("native sync: {e}"));
-    b.click("#st-online");
+    sync_now(&b);
     let s = wait_status(&b, "the conflict on the browser gate", 60, |s| {
         s["conflicts"].as_array().is_some_and(|c| !c.is_empty())
     });
@@ -290,22 +311,38 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
             .block_on(server.state.store.revoke_device(&device_id, 0))
             .unwrap_or(false)
     );
-    b.click("#st-online");
+    sync_now(&b);
     b.wait_text("Revoked");
-    b.fill("#manual-input", code);
-    b.click("#manual-form button[type=submit]");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b
-        .js("return document.getElementById('verdict-holder').textContent")
-        .as_str()
-        != Some("—")
-        || b.js("return document.getElementById('verdict').dataset.reason")
-            .as_str()
-            != Some("already_admitted")
-    {
-        assert!(Instant::now() < deadline, "the revoked gate's verdict");
+    let (_, reason, holder) = manual_entry(&b, code);
+    assert_eq!(
+        (reason.as_str(), holder.as_str()),
+        ("already_admitted", ""),
+        "the revoked gate's verdict"
+    );
+
+    // A new enrollment link opened on the revoked gate enrolls it again: its names return.
+    b.goto(&format!(
+        "{}/gate/#code={}",
+        server.url,
+        server.device_code("Tablet-C", "Main Gate")
+    ));
+    wait_ready(&b);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !b.text().contains("Online") {
+        assert!(
+            Instant::now() < deadline,
+            "not enrolled again: {}",
+            b.text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let (_, reason, holder) = manual_entry(&b, code);
+    assert_eq!(
+        (reason.as_str(), holder.as_str()),
+        ("already_admitted", "Guest"),
+        "the names did not come back: {}",
+        status(&b)
+    );
 }
 
 /// A second tab of the gate does not start; a check-in the browser cannot store gets no
@@ -354,8 +391,7 @@ fn a_second_tab_does_not_start_and_a_check_in_the_browser_cannot_store_does_not_
     b.close_tab(&first);
     // The browser's storage goes away under the page (as when its data is cleared).
     b.js("window.tesseraGate.db.close(); return null");
-    b.fill("#manual-input", code);
-    b.click("#manual-form button[type=submit]");
+    type_code(&b, code);
     let deadline = Instant::now() + Duration::from_secs(10);
     while b
         .js("return document.getElementById('verdict').dataset.reason")
@@ -373,15 +409,6 @@ fn a_second_tab_does_not_start_and_a_check_in_the_browser_cannot_store_does_not_
     b.js("location.reload(); return null");
     std::thread::sleep(Duration::from_millis(300));
     wait_ready(&b);
-    b.fill("#manual-input", code);
-    b.click("#manual-form button[type=submit]");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while recent(&b).first().map(|r| r.0.clone()) != Some("admit".into()) {
-        assert!(
-            Instant::now() < deadline,
-            "after the reload: {:?}",
-            recent(&b)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (verdict, _, _) = manual_entry(&b, code);
+    assert_eq!(verdict, "admit", "the unstored check-in counted");
 }
