@@ -366,7 +366,8 @@ pub fn hex32(id: &DeviceKeyId) -> String {
 
 /// A device id from its 32 hex digits.
 pub fn parse_device_id(hex: &str) -> Option<DeviceKeyId> {
-    if hex.len() != 32 || !hex.is_ascii() {
+    // Hex digits only: `from_str_radix` alone would take a sign (`+f`).
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 16];

@@ -320,47 +320,29 @@ impl GateCore {
 
     /// Restores `tickets` entries: one stored value per line.
     pub fn restore_tickets(&mut self, lines: &str) -> Result<usize, GateError> {
-        let mut n = 0;
-        for line in lines.lines().filter(|l| !l.is_empty()) {
-            let t: TicketState = serde_json::from_str(line).map_err(malformed)?;
-            self.put_ticket(&t);
-            n += 1;
-        }
-        Ok(n)
+        each_line(lines, |t: TicketState| self.put_ticket(&t))
     }
 
     /// Restores `check_ins` entries: one stored value per line.
     pub fn restore_check_ins(&mut self, lines: &str) -> Result<usize, GateError> {
-        let mut n = 0;
-        for line in lines.lines().filter(|l| !l.is_empty()) {
-            let c: CheckInState = serde_json::from_str(line).map_err(malformed)?;
-            self.put_check_in(c);
-            n += 1;
-        }
-        Ok(n)
+        each_line(lines, |c| self.put_check_in(c))
     }
 
     /// Restores `queue` entries: one stored value per line.
     pub fn restore_queue(&mut self, lines: &str) -> Result<usize, GateError> {
-        let mut n = 0;
-        for line in lines.lines().filter(|l| !l.is_empty()) {
-            let q: Queued = serde_json::from_str(line).map_err(malformed)?;
-            self.put_queued(q);
-            n += 1;
-        }
-        Ok(n)
+        each_line(lines, |q| self.put_queued(q))
     }
 
     // ---- Identity and settings ----
 
     /// Takes the device id the page drew (32 hex digits) at its first start.
     pub fn set_device_id(&mut self, id: &str) -> Result<Writes, GateError> {
-        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(GateError::BadSetting(format!("device id {id:?}")));
-        }
-        self.device_id = Some(id.to_ascii_lowercase());
+        let id = tessera_core::mesh::parse_device_id(id)
+            .map(|bytes| tessera_core::mesh::hex32(&bytes))
+            .ok_or_else(|| GateError::BadSetting(format!("device id {id:?}")))?;
+        self.device_id = Some(id.clone());
         Ok(Writes {
-            meta: vec![("device_id".into(), id.to_ascii_lowercase())],
+            meta: vec![("device_id".into(), id)],
             ..Writes::default()
         })
     }
@@ -983,14 +965,22 @@ fn config_of(state: &EventState) -> Result<EventConfig, GateError> {
 
 /// 64 hex digits as 32 bytes.
 fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
+}
+
+/// Parses each non-empty line as a `T` and hands it to `put`; returns how many.
+fn each_line<T: serde::de::DeserializeOwned>(
+    lines: &str,
+    mut put: impl FnMut(T),
+) -> Result<usize, GateError> {
+    let mut n = 0;
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        put(serde_json::from_str(line).map_err(malformed)?);
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<String, GateError> {
