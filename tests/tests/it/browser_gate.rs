@@ -259,6 +259,20 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
     // Both offline: the browser's scanner types the code, the native gate scans it.
     b.set_offline(true);
     b.click("#side h2");
+    // The page puts the focus back on its scanner input just after a click: a scanner
+    // typing before that would lose its first keys into the page.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b
+        .js("return document.activeElement && document.activeElement.id")
+        .as_str()
+        != Some("wedge")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the scanner input never had the focus"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     wedge(&b, code);
     let deadline = Instant::now() + Duration::from_secs(10);
     while recent(&b).first().map(|r| r.0.clone()) != Some("admit".into()) {
