@@ -231,6 +231,9 @@ struct Shared {
     handshakes: std::sync::atomic::AtomicUsize,
     /// Bytes written on every session, for the benchmark.
     bytes: AtomicU64,
+    /// Held while the status is read and written: sessions start and end on their own
+    /// threads, and a write computed before another session's must not land after it.
+    status: Mutex<()>,
     stop: AtomicBool,
 }
 
@@ -284,6 +287,7 @@ impl Mesh {
             dropped: AtomicU64::new(0),
             handshakes: std::sync::atomic::AtomicUsize::new(0),
             bytes: AtomicU64::new(0),
+            status: Mutex::new(()),
             stop: AtomicBool::new(false),
         });
         let mdns = if config.mdns {
@@ -336,6 +340,8 @@ impl Drop for Mesh {
         }
         // Wake the accept loop.
         let _ = TcpStream::connect_timeout(&self.shared.listening, Duration::from_millis(200));
+        // Sessions still ending see `stop` under this lock and leave the status alone.
+        let _writing = lock(&self.shared.status);
         if let Ok(mut s) = Scanner::open(&self.shared.dir) {
             let _ = s.device().set_setting(STATUS_KEY, "{}");
         }
@@ -532,6 +538,10 @@ fn tick_loop(shared: &Arc<Shared>) {
 }
 
 fn write_status(shared: &Shared, scanner: &mut Scanner) {
+    let _writing = lock(&shared.status);
+    if shared.stop.load(Ordering::Relaxed) {
+        return;
+    }
     let status = MeshStatus {
         listening: Some(shared.listening.to_string()),
         in_touch: 0,
