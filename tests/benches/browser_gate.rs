@@ -3,17 +3,22 @@
 //!   verdict and its record, without storing), against the same crate natively in this run;
 //! - scan-to-verdict from the fake camera at 1280×720: frame presented → decoded → check-in
 //!   stored in IndexedDB → verdict drawn, p50 / p90 / p99 / max, and the decoder alone;
-//! - the gate's download: every file of `/gate/`, plain and gzipped as the server sends it.
+//! - the gate's download: every file of `/gate/`, plain and gzipped as the server sends it;
+//! - a full-size festival of 100,000 tickets: the first sync into the page (pulled, applied,
+//!   committed to IndexedDB), the start from storage on each reload after it, the storage it
+//!   takes, and the status line's cost once the gate holds 10,000 check-ins.
 //!
 //! `cargo bench -p tessera-tests --bench browser_gate` (needs Debian's chromium and
-//! chromium-driver, as the tests do). Figures in docs/benchmarks.md.
+//! chromium-driver, as the tests do); `TESSERA_BENCH_QUICK=1` (or running without `--bench`)
+//! makes the festival 2,000 tickets, `TESSERA_BENCH_TICKETS=N` N. Figures in
+//! docs/benchmarks.md.
 #![allow(clippy::unwrap_used)] // A benchmark: a failed unwrap is a failed run.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tessera_gate_web::gate::GateCore;
-use tessera_tests::gate_page::{H, W, camera_args, enroll, photo, status, write_y4m};
+use tessera_tests::gate_page::{H, W, camera_args, enroll, photo, status, wait_ready, write_y4m};
 use tessera_tests::webdriver::{self, Browser, Launch};
 use tessera_tests::{Db, Server};
 
@@ -28,7 +33,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn summary(name: &str, mut v: Vec<f64>) {
     v.sort_by(f64::total_cmp);
     println!(
-        "{name:<34} n={:<4} p50 {:>6.1} ms  p90 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+        "{name:<36} n={:<4} p50 {:>6.1} ms  p90 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
         v.len(),
         percentile(&v, 0.5),
         percentile(&v, 0.9),
@@ -89,11 +94,102 @@ fn native_rate(server: &Server, code: &str) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A festival of `n` tickets in a fresh browser gate: first sync, restarts, storage, and the
+/// status line with 10,000 check-ins held.
+fn festival(server: &Server, n: usize) {
+    let t = Instant::now();
+    let (event, texts) = server.sell_event(n);
+    println!(
+        "\nA festival of {n} tickets (sold in {:.0} s):",
+        t.elapsed().as_secs_f64()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let b = Browser::start_with(1280, 800, dir.path().join("shots"), &Launch::default());
+    b.goto(&format!("{}/gate/", server.url));
+    wait_ready(&b);
+    b.fill(
+        "#enroll-code",
+        &server.device_code_for(event, "Bench-festival", "Main Gate"),
+    );
+    let started = Instant::now();
+    b.click("#enroll-go");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done = b.js("const s = window.tesseraGate; \
+             return s.syncing === null && s.gate.tickets() > 0 && s.lastSync !== null \
+               ? s.gate.tickets() : null");
+        if let Some(tickets) = done.as_u64() {
+            assert_eq!(
+                tickets, n as u64,
+                "the first sync brought {tickets} tickets"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first sync took over 10 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "  first sync: enrolled, pulled, applied and committed in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let p = b.js("return window.tesseraGate.pulled");
+    let ms = |k: &str| p[k].as_f64().unwrap_or_default() / 1000.0;
+    println!(
+        "    {} pages: fetched {:.2} s, applied in WebAssembly {:.2} s, committed to IndexedDB {:.2} s",
+        p["pages"],
+        ms("fetch_ms"),
+        ms("apply_ms"),
+        ms("store_ms")
+    );
+    let used = b.js_async(
+        "const done = arguments[arguments.length - 1]; \
+         navigator.storage.estimate().then((e) => done(e.usage)).catch(() => done(null));",
+    );
+    println!(
+        "  storage the browser reports for the gate's origin: {:.1} MB",
+        used.as_f64().unwrap_or_default() / 1e6
+    );
+    let mut restores = Vec::new();
+    let mut readies = Vec::new();
+    for _ in 0..5 {
+        b.goto(&format!("{}/gate/", server.url));
+        wait_ready(&b);
+        let startup = b.js("return window.tesseraGate.startup");
+        restores.push(startup["restore_ms"].as_f64().unwrap());
+        readies.push(startup["ready_ms"].as_f64().unwrap());
+        assert_eq!(
+            b.js("return window.tesseraGate.gate.tickets()").as_u64(),
+            Some(n as u64)
+        );
+    }
+    summary("  reload: replica read back", restores);
+    summary("  reload: navigation to working gate", readies);
+
+    // 10,000 check-ins held (in memory only: this profile is thrown away), then the status
+    // line the page draws after every verdict.
+    let code = texts.first().unwrap();
+    let cost = b.js(&format!(
+        "const g = window.tesseraGate.gate; const code = {code:?}; \
+         for (let i = 0; i < 10000; i++) {{ g.scan(code, Date.now()); g.commit(); }} \
+         const t0 = performance.now(); for (let i = 0; i < 20; i++) g.status(Date.now()); \
+         return (performance.now() - t0) / 20;"
+    ));
+    println!(
+        "  status line with 10,000 check-ins held: {:.2} ms a call",
+        cost.as_f64().unwrap_or_default()
+    );
+}
+
 fn main() {
     if !webdriver::available() {
         println!("browser_gate bench: chromium and chromium-driver are needed");
         return;
     }
+    let benching = std::env::args().any(|a| a == "--bench");
+    let quick = !benching || std::env::var_os("TESSERA_BENCH_QUICK").is_some();
     let db = Db::sqlite();
     let server = Server::start(&db);
     let mut tickets = Vec::new();
@@ -183,4 +279,10 @@ fn main() {
         "  check-ins recorded: {} ({} admitted today)",
         s["check_ins"], s["admitted_today"]
     );
+    drop(b);
+    let n = std::env::var("TESSERA_BENCH_TICKETS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 2_000 } else { 100_000 });
+    festival(&server, n);
 }

@@ -16,80 +16,7 @@ use std::time::Instant;
 use chrono::Utc;
 use tessera_core::sync::{PROTOCOL, UploadCheckIn, UploadRequest};
 use tessera_scanner::sync::{SyncOptions, sync_with};
-use tessera_server::app::{catalog, orders};
-use tessera_server::store::{NewEvent, NewTicketType, Payment, TicketKind};
 use tessera_tests::{Db, Server};
-
-const FIRST: [&str; 8] = [
-    "Ana", "Omar", "Layla", "Sami", "Nour", "Karim", "Yasmin", "Tariq",
-];
-const LAST: [&str; 8] = [
-    "Haddad", "Khalil", "Nasser", "Aziz", "Farah", "Saleh", "Mansour", "Darwish",
-];
-
-/// Sells `n` tickets of a fresh event in orders of 4 with varied names; returns the event id
-/// and the tickets' QR texts.
-fn sell(server: &Server, n: usize) -> (i64, Vec<String>) {
-    let store = server.state.store.clone();
-    server.block_on(async {
-        let event = catalog::create_event(
-            store.as_ref(),
-            &NewEvent {
-                name: "Bench Fest".into(),
-                venue: "Bench".into(),
-                timezone: "America/Los_Angeles".into(),
-                days: catalog::consecutive_days(Utc::now().date_naive(), 3),
-                gates: vec![("Main Gate".into(), 1)],
-                created_at: Utc::now().timestamp(),
-            },
-        )
-        .await
-        .unwrap();
-        let tt = catalog::create_ticket_type(
-            store.as_ref(),
-            &NewTicketType {
-                event_id: event,
-                name: "Bench Pass".into(),
-                kind: TicketKind::Pass,
-                price_cents: 3500,
-                currency: "USD".into(),
-                capacity: i64::try_from(n).unwrap(),
-                days_mask: 0b111,
-                zones: 1,
-                transferable: true,
-            },
-        )
-        .await
-        .unwrap();
-        let keys = server.state.keys.read().await.clone();
-        let mut texts = Vec::with_capacity(n);
-        for i in 0..n.div_ceil(4) {
-            let name = format!("{} {} {i}", FIRST[i % 8], LAST[(i / 8) % 8]);
-            let quantity = (n - i * 4).min(4);
-            let placed = orders::place(
-                store.as_ref(),
-                keys.signer(),
-                &server.state.master,
-                &orders::OrderRequest {
-                    email: format!("guest{i}@example.com"),
-                    name,
-                    items: vec![(tt, i64::try_from(quantity).unwrap())],
-                    idempotency: None,
-                    lang: tessera_server::domain::i18n::Lang::En,
-                },
-                Payment::Comp,
-                Utc::now(),
-                1000,
-            )
-            .await
-            .unwrap();
-            for t in store.order_tickets(placed.id).await.unwrap() {
-                texts.push(t.qr_text);
-            }
-        }
-        (event, texts)
-    })
-}
 
 /// Bytes of the gzip-compressed feed on the wire, page by page, as the device asks for it.
 fn wire_bytes(port: u16, token: &str, page: u32) -> (u64, u64) {
@@ -128,20 +55,11 @@ fn main() {
     let db = Db::sqlite();
     let server = Server::start(&db);
     let t = Instant::now();
-    let (event, texts) = sell(&server, n);
+    let (event, texts) = server.sell_event(n);
     eprintln!("sold {n} tickets in {:.1} s", t.elapsed().as_secs_f64());
 
     // 1. First sync.
-    let code = server
-        .block_on(tessera_server::app::devices::create_device_code(
-            &server.state,
-            event,
-            "Bench",
-            Some("Main Gate"),
-            chrono::Duration::hours(1),
-            Utc::now(),
-        ))
-        .unwrap();
+    let code = server.device_code_for(event, "Bench", "Main Gate");
     let dir = tempfile::tempdir().unwrap();
     let mut scanner = tessera_scanner::Scanner::open(dir.path()).unwrap();
     tessera_scanner::sync::enroll(&mut scanner, &server.url, &code, "bench").unwrap();
@@ -162,16 +80,7 @@ fn main() {
     );
 
     // 2. Ingest: a second device uploads distinct admissions in batches of 500.
-    let code = server
-        .block_on(tessera_server::app::devices::create_device_code(
-            &server.state,
-            event,
-            "Ingest",
-            Some("Main Gate"),
-            chrono::Duration::hours(1),
-            Utc::now(),
-        ))
-        .unwrap();
+    let code = server.device_code_for(event, "Ingest", "Main Gate");
     let dir2 = tempfile::tempdir().unwrap();
     let mut second = tessera_scanner::Scanner::open(dir2.path()).unwrap();
     let enrolled = tessera_scanner::sync::enroll(&mut second, &server.url, &code, "bench").unwrap();

@@ -17,7 +17,18 @@ use std::time::{Duration, Instant};
 
 use tessera_scanner::Scanner;
 use tessera_server::Services;
+use tessera_server::app::{catalog, orders};
+use tessera_server::store::{NewEvent, NewTicketType, Payment, TicketKind};
 use tokio::runtime::Runtime;
+
+/// Holder names of the benchmarks' festivals.
+const FIRST: [&str; 8] = [
+    "Ana", "Omar", "Layla", "Sami", "Nour", "Karim", "Yasmin", "Tariq",
+];
+/// And their family names.
+const LAST: [&str; 8] = [
+    "Haddad", "Khalil", "Nasser", "Aziz", "Farah", "Saleh", "Mansour", "Darwish",
+];
 
 /// A database of its own with the runtime that blocking stories run their async calls on:
 /// the harness's [`TestDb`] (so PostgreSQL is provisioned in one place), driven from
@@ -130,9 +141,14 @@ impl Server {
         }
     }
 
-    /// A one-time enrollment code for a device at a gate, as `tessera-server device-code` makes.
+    /// A one-time enrollment code for a device at a gate of the demo event, as
+    /// `tessera-server device-code` makes.
     pub fn device_code(&self, name: &str, gate: &str) -> String {
-        let event = self.demo_event();
+        self.device_code_for(self.demo_event(), name, gate)
+    }
+
+    /// A one-time enrollment code for a device at a gate of `event`.
+    pub fn device_code_for(&self, event: i64, name: &str, gate: &str) -> String {
         self.rt
             .block_on(tessera_server::app::devices::create_device_code(
                 &self.state,
@@ -201,6 +217,75 @@ impl Server {
             .unwrap_or_default()
             .to_owned();
         ((id, token), tickets)
+    }
+
+    /// Sells `n` tickets of a fresh three-day event "Bench Fest" (one gate, "Main Gate") in
+    /// comp orders of 4 with varied holder names, straight through the store; returns the
+    /// event id and the tickets' QR texts. For the benchmarks' full-size festivals.
+    pub fn sell_event(&self, n: usize) -> (i64, Vec<String>) {
+        let store = self.state.store.clone();
+        self.block_on(async {
+            let event = catalog::create_event(
+                store.as_ref(),
+                &NewEvent {
+                    name: "Bench Fest".into(),
+                    venue: "Bench".into(),
+                    timezone: "America/Los_Angeles".into(),
+                    days: catalog::consecutive_days(chrono::Utc::now().date_naive(), 3),
+                    gates: vec![("Main Gate".into(), 1)],
+                    created_at: chrono::Utc::now().timestamp(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("event: {e}"));
+            let tt = catalog::create_ticket_type(
+                store.as_ref(),
+                &NewTicketType {
+                    event_id: event,
+                    name: "Bench Pass".into(),
+                    kind: TicketKind::Pass,
+                    price_cents: 3500,
+                    currency: "USD".into(),
+                    capacity: i64::try_from(n).unwrap_or(i64::MAX),
+                    days_mask: 0b111,
+                    zones: 1,
+                    transferable: true,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("ticket type: {e}"));
+            let keys = self.state.keys.read().await.clone();
+            let mut texts = Vec::with_capacity(n);
+            for i in 0..n.div_ceil(4) {
+                let name = format!("{} {} {i}", FIRST[i % 8], LAST[(i / 8) % 8]);
+                let quantity = (n - i * 4).min(4);
+                let placed = orders::place(
+                    store.as_ref(),
+                    keys.signer(),
+                    &self.state.master,
+                    &orders::OrderRequest {
+                        email: format!("guest{i}@example.com"),
+                        name,
+                        items: vec![(tt, i64::try_from(quantity).unwrap_or(4))],
+                        idempotency: None,
+                        lang: tessera_server::domain::i18n::Lang::En,
+                    },
+                    Payment::Comp,
+                    chrono::Utc::now(),
+                    1000,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("order: {e}"));
+                for t in store
+                    .order_tickets(placed.id)
+                    .await
+                    .unwrap_or_else(|e| panic!("tickets: {e}"))
+                {
+                    texts.push(t.qr_text);
+                }
+            }
+            (event, texts)
+        })
     }
 
     /// Runs a store call.

@@ -6,6 +6,25 @@
 
 window.GateScreen = (() => {
   const $ = (id) => document.getElementById(id);
+  // The full-screen verdict (readable at 2 m) and the toast: one markup for both gates.
+  document.body.insertAdjacentHTML("beforeend", `
+    <div id="verdict" hidden role="alert">
+      <div id="verdict-icon" aria-hidden="true"></div>
+      <div id="verdict-word"></div>
+      <div id="verdict-reason" dir="auto"></div>
+      <div id="verdict-entry"></div>
+      <div id="verdict-warning" dir="auto"></div>
+      <dl id="verdict-facts">
+        <dt>Ticket</dt><dd id="verdict-type"></dd>
+        <dt>Valid</dt><dd id="verdict-days"></dd>
+        <dt>Holder</dt><dd id="verdict-holder" dir="auto"></dd>
+        <dt id="verdict-detail-label" hidden>Vendor</dt><dd id="verdict-detail" dir="auto" hidden></dd>
+      </dl>
+      <div id="verdict-hint">Tap to continue</div>
+    </div>
+
+    <div id="toast" hidden role="status"></div>`);
+
   const screen = {
     // The event's IANA time zone, once known: times are shown on its wall clock.
     timezone: null,

@@ -163,6 +163,16 @@ impl Gate {
         self.core.abort();
     }
 
+    /// Tickets in the replica (what a sync has brought so far).
+    pub fn tickets(&self) -> usize {
+        self.core.tickets()
+    }
+
+    /// Check-ins the server has not confirmed yet (cheaper than `status`).
+    pub fn unsent(&self) -> usize {
+        self.core.unsent()
+    }
+
     /// The status line and conflicts at the device clock's `now_ms`, as JSON.
     pub fn status(&self, now_ms: f64) -> Result<String, JsError> {
         json(&self.core.status(now_ms))

@@ -829,9 +829,19 @@ impl GateCore {
 
     // ---- Status ----
 
+    /// Tickets in the replica.
+    pub fn tickets(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Check-ins the server has not confirmed yet.
+    pub fn unsent(&self) -> usize {
+        self.queue.values().filter(|q| q.result.is_none()).count()
+    }
+
     /// The status line and the conflicts, at the device clock's `now_ms`.
     pub fn status(&self, now_ms: f64) -> Status {
-        let unsent = self.queue.values().filter(|q| q.result.is_none()).count();
+        let unsent = self.unsent();
         let loaded = self.loaded.as_ref();
         let (mut admitted_today, mut rejected_today) = (0, 0);
         if let Some(l) = loaded {
@@ -860,7 +870,7 @@ impl GateCore {
             }),
             direction: self.direction().as_str(),
             language: self.language().code(),
-            tickets: self.tickets.len(),
+            tickets: self.tickets(),
             check_ins: self.queue.len(),
             unsent,
             admitted_today,

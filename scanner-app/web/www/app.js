@@ -28,6 +28,11 @@ const state = {
   recent: [],
   // Scan-to-verdict times of the camera path (ms), newest last; the benchmark reads them.
   timings: [],
+  // How long this load took (ms): reading the replica and queue back, and from the start
+  // of the navigation to a working gate.
+  startup: { restore_ms: null, ready_ms: null },
+  // What pulling the feed has cost since this load (ms), by step; the benchmark reads it.
+  pulled: { pages: 0, fetch_ms: 0, apply_ms: 0, store_ms: 0 },
   queue: Promise.resolve(),
   syncTimer: null,
 };
@@ -104,7 +109,8 @@ async function askPersistence() {
     "This browser has not granted persistent storage: under storage pressure it may clear " +
     "the gate's check-ins before they are sent. Install the gate (Add to Home Screen / Install app) " +
     "and keep it syncing.";
-  warn.hidden = state.persisted;
+  // Over plain http the secure-page warning says more (no offline use at all).
+  warn.hidden = state.persisted || !window.isSecureContext;
 }
 
 // ---------- network ----------
@@ -157,13 +163,23 @@ async function syncRound() {
     }
     for (let i = 0; i < MAX_PAGES; i++) {
       const sent = Date.now();
-      const status = JSON.parse(g.status(sent));
+      const t0 = performance.now();
       const page = await (await api("GET", `/api/v1/sync/changes?after=${g.cursor()}&limit=5000`, null, {
         "X-Device-Time": new Date(sent).toISOString(),
-        "X-Device-Queued": String(status.unsent),
+        "X-Device-Queued": String(g.unsent()),
       })).text();
+      const t1 = performance.now();
       const applied = JSON.parse(g.apply_page(page, sent, Date.now()));
+      const t2 = performance.now();
       await store(applied.writes);
+      const p = state.pulled;
+      p.pages += 1;
+      p.fetch_ms += t1 - t0;
+      p.apply_ms += t2 - t1;
+      p.store_ms += performance.now() - t2;
+      if (!$("setup").hidden) {
+        $("enroll-msg").textContent = `Enrolled. Fetching the event… ${g.tickets().toLocaleString("en")} tickets so far.`;
+      }
       if (!applied.more) break;
     }
     state.online = true;
@@ -429,7 +445,8 @@ function render() {
   $("st-rejected").textContent = s.rejected_today;
   $("st-queue").textContent = s.unsent;
   $("st-sync").textContent = state.lastSync ? clock(new Date(state.lastSync).toISOString()) : "never";
-  $("st-offline-ready").textContent = state.offlineReady ? "Ready" : "Not yet";
+  $("st-offline-ready").textContent = state.offlineReady ? "Ready"
+    : "serviceWorker" in navigator ? "Not yet" : "Unavailable";
   document.body.dataset.unsent = String(s.unsent);
   document.body.dataset.online = String(state.online);
 
@@ -502,7 +519,20 @@ function holdTheGate() {
   });
 }
 
+// Browsers give the camera and the service worker only to secure pages: https, or the
+// machine itself. Opened over plain http from another machine, the gate still decides and
+// records, but cannot start offline or use the camera: say so, at once.
+function warnIfInsecure() {
+  if (window.isSecureContext) return;
+  const warn = $("secure-warning");
+  warn.textContent = `This gate was opened over plain http (${location.host}): browsers give ` +
+    "such a page neither the camera nor offline use, so it stops working when the network goes. " +
+    "Open it at the server's https address instead, as the organizer's enrollment link gives it.";
+  warn.hidden = false;
+}
+
 async function start() {
+  warnIfInsecure();
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js", { scope: "./" }).catch((e) => toast(`Offline use unavailable: ${e.message}`));
     navigator.serviceWorker.ready.then(() => {
@@ -523,7 +553,9 @@ async function start() {
   // disk gone): nothing more can be recorded until the gate is loaded again.
   state.db.onclose = () => showProblem("The browser closed the gate's storage (its data may " +
     "have been cleared). Nothing can be recorded: reload the gate.");
+  const restoring = performance.now();
   await restore();
+  state.startup.restore_ms = performance.now() - restoring;
   if (state.gate.token()) {
     askPersistence();
     showGate();
@@ -535,6 +567,7 @@ async function start() {
   } else {
     showSetup();
   }
+  state.startup.ready_ms = performance.now();
   document.body.dataset.ready = "yes";
 }
 

@@ -5,8 +5,8 @@
 //! check-ins reach the server exactly once; a native gate then refuses the ticket. And the
 //! conflict: a browser gate enrolled by showing it the enrollment QR code and a native gate,
 //! both offline, admit the same ticket (the browser's from a keyboard-wedge scanner); after
-//! sync both show it. Screenshots of each step
-//! are saved under the test's target dir.
+//! sync both show it. A gate opened over plain http from another machine says it needs
+//! https, and still decides. Screenshots of each step are saved under the test's target dir.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -425,4 +425,59 @@ fn a_second_tab_does_not_start_and_a_check_in_the_browser_cannot_store_does_not_
     wait_ready(&b);
     let (verdict, _, _) = manual_entry(&b, code);
     assert_eq!(verdict, "admit", "the unstored check-in counted");
+}
+
+#[test]
+fn a_gate_opened_over_plain_http_from_another_machine_says_it_needs_https_and_still_decides() {
+    if !webdriver::available() {
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let (id, code) = server.buy(1).remove(0);
+    // A name that is not this machine: the page is not a secure context (127.0.0.1 would be).
+    let args = vec!["--host-resolver-rules=MAP gate.festival.test 127.0.0.1".to_owned()];
+    let b = Browser::start_with(
+        1280,
+        800,
+        shots_dir(),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    );
+    let url = server.url.replace("127.0.0.1", "gate.festival.test");
+    b.goto(&format!("{url}/gate/"));
+    wait_ready(&b);
+    assert_eq!(
+        b.js("return window.isSecureContext"),
+        serde_json::json!(false)
+    );
+    let warning = b.js(
+        "const w = document.getElementById('secure-warning'); return w.hidden ? null : w.textContent",
+    );
+    assert!(
+        warning
+            .as_str()
+            .is_some_and(|w| w.contains("plain http") && w.contains("https")),
+        "{warning}"
+    );
+    // It enrolls and decides all the same (no offline start, no camera: the warning says so).
+    b.fill("#enroll-code", &server.device_code("Tablet-H", "Main Gate"));
+    b.click("#enroll-go");
+    wait_status(&b, "the first sync over http", 60, |s| {
+        s["tickets"].as_u64() >= Some(1)
+    });
+    assert_eq!(
+        b.js("return document.getElementById('st-offline-ready').textContent"),
+        serde_json::json!("Unavailable")
+    );
+    b.screenshot("http-warning");
+    b.fill("#manual-input", &format!("{code}\u{E007}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recent(&b).first().map(|r| r.0.as_str()) != Some("admit") {
+        assert!(Instant::now() < deadline, "no verdict: {:?}", recent(&b));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(recent(&b)[0].2, id.to_string());
 }
