@@ -449,7 +449,7 @@ where
 
     async fn set_password(&self, user_id: i64, hash: &str, now: i64) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(user_id)
@@ -528,7 +528,7 @@ where
         email_due_ms: i64,
     ) -> Result<i64, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if purpose == "reset" {
             // Only the newest reset link works.
             Self::retire_reset_links(&mut *tx, user_id, now).await?;
@@ -603,7 +603,7 @@ where
 
     async fn verify_email(&self, token_id: i64, now: i64) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(user_id) = Self::use_email_token(&mut *tx, token_id, "verify", now).await? else {
             return Ok(false);
         };
@@ -638,7 +638,7 @@ where
         now: i64,
     ) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(user_id) = Self::use_email_token(&mut *tx, token_id, "reset", now).await? else {
             return Ok(false);
         };
@@ -849,7 +849,7 @@ where
 
     async fn transfer_ticket(&self, t: &TicketTransfer) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let order_id: Option<i64> = sqlx::query_scalar(
             "UPDATE tickets SET revision = revision + 1, holder_name = $1, \
              holder_email = $2, qr_text = $3, key_id = $4, issued_at = $5, \
@@ -905,7 +905,7 @@ where
 
     async fn reissue_ticket(&self, r: &TicketReissue) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE tickets SET revision = revision + 1, qr_text = $1, key_id = $2, \
              issued_at = $3, superseded_by = 'reissue' \
@@ -944,7 +944,7 @@ where
 
     async fn upgrade_ticket(&self, u: &TicketUpgrade) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = &u.revision;
         let items = [NewItem {
             ticket_type_id: r.to_type,

@@ -19,6 +19,11 @@ pub trait Backend: sqlx::Database {
     const FEED_LOCK: &'static str;
     /// A subquery that reads the ids of the JSON array bound as `$1`.
     const IDS_FROM_JSON: &'static str;
+    /// Opens a transaction that will write. SQLite's `BEGIN IMMEDIATE` takes the write lock
+    /// at once (waiting through `busy_timeout`): a deferred transaction that read first
+    /// fails with `SQLITE_BUSY_SNAPSHOT` when another process (an admin subcommand beside
+    /// the server) commits before its first write, and no timeout retries that.
+    const BEGIN_WRITE: &'static str;
     /// The schema's migrations.
     fn migrator() -> &'static Migrator;
     /// Applies pending migrations.
@@ -34,6 +39,7 @@ impl Backend for Sqlite {
     const BACKEND: &'static str = "sqlite";
     const FEED_LOCK: &'static str = "SELECT 1";
     const IDS_FROM_JSON: &'static str = "SELECT value FROM json_each($1)";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     fn migrator() -> &'static Migrator {
         &SQLITE_MIGRATOR
     }
@@ -47,6 +53,7 @@ impl Backend for Postgres {
     const FEED_LOCK: &'static str = "SELECT pg_advisory_xact_lock(7283001)";
     const IDS_FROM_JSON: &'static str =
         "SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)";
+    const BEGIN_WRITE: &'static str = "BEGIN";
     fn migrator() -> &'static Migrator {
         &POSTGRES_MIGRATOR
     }

@@ -147,7 +147,7 @@ where
 
     async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
         let _writer = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO write_probe (id, at_ms) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",

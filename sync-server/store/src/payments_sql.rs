@@ -228,7 +228,7 @@ where
         let mut items = order.items.clone();
         items.sort_by_key(|i| i.ticket_type_id);
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::take_capacity(&mut *tx, &items).await?;
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
@@ -425,7 +425,7 @@ where
         email_due_ms: i64,
     ) -> Result<Settled, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The conditional UPDATE is the exactly-once gate: of two deliveries racing
         // (on two instances), one moves the order out of `pending`/`expired`, the
         // other finds it `paid` (PostgreSQL re-checks the condition after waiting
@@ -508,7 +508,7 @@ where
 
     async fn expire_order(&self, order_id: i64, now: i64) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = sqlx::query(
             "UPDATE orders SET status = 'expired', expires_at = $1 \
              WHERE id = $2 AND status = 'pending'",
@@ -561,7 +561,7 @@ where
 
     async fn complete_refund(&self, done: &RefundDone<'_>) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let order_id: i64 = sqlx::query_scalar(
             "UPDATE refunds SET status = 'succeeded', stripe_refund_id = $1, \
              completed_at = $2 WHERE id = $3 RETURNING order_id",

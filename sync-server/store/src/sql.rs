@@ -176,6 +176,12 @@ where
             None => None,
         }
     }
+
+    /// Begins a transaction that will write ([`Backend::BEGIN_WRITE`]); taken after
+    /// [`Self::write_guard`].
+    pub(super) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+        self.pool.begin_with(DB::BEGIN_WRITE).await
+    }
 }
 
 #[async_trait]
@@ -210,7 +216,7 @@ where
 
     async fn create_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO events (name, venue, timezone, days, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -374,7 +380,7 @@ where
         let mut items = order.items.clone();
         items.sort_by_key(|i| i.ticket_type_id);
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::take_capacity(&mut *tx, &items).await?;
         Self::insert_paid_order(&mut *tx, order).await?;
         Self::insert_issued(

@@ -453,7 +453,7 @@ where
         now: i64,
     ) -> Result<Redeemed, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Marking the code used first, conditionally, makes redemption single-use
         // also with two instances racing on one code.
         let code = sqlx::query(
@@ -652,7 +652,7 @@ where
         judge: &Judge<'_>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Judging reads every check-in of a ticket: serialize ingests (and every
         // other feed writer) so two instances never judge on half of each other.
         sqlx::query(DB::FEED_LOCK).execute(&mut *tx).await?;

@@ -328,7 +328,7 @@ where
         let mut items = order.items.clone();
         items.sort_by_key(|i| i.ticket_type_id);
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::take_capacity(&mut *tx, &items).await?;
         // The same order rows `place_order` writes; the purchase rows join them in
         // this transaction so the confirmation email can never be composed without
@@ -354,7 +354,7 @@ where
         purchase: &NewVendorPurchase,
     ) -> Result<i64, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let vendor_id = Self::insert_purchase(&mut *tx, order_id, purchase).await?;
         tx.commit().await?;
         Ok(vendor_id)
@@ -475,7 +475,7 @@ where
         now: i64,
     ) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let booth = sqlx::query("SELECT order_id, event_id FROM booths WHERE id = $1")
             .bind(booth_id)
             .fetch_optional(&mut *tx)
@@ -567,7 +567,7 @@ where
 
     async fn insert_staff_passes(&self, booth_id: i64, order: &NewOrder) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO orders (id, email, name, status, payment, total_cents, currency, \
              token_hash, created_at, paid_at, lang) \

@@ -104,7 +104,7 @@ where
 
     async fn register_pass(&self, r: &NewRegistration) -> Result<bool, StoreError> {
         let _w = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO wallet_registrations (device_library_id, pass_type_id, serial, \
              ticket_id, revision, push_token, created_at) \

@@ -325,3 +325,48 @@ async fn keys_rotate_and_stay_sealed(db: &TestDb) {
     ));
 }
 on_both_backends!(keys_rotate_and_stay_sealed, keys_rotate_and_stay_sealed);
+
+/// Two processes on one database (the server and an admin subcommand): each runs
+/// transactions that read a booth, then write it, at the same moment as the other. On SQLite
+/// a deferred transaction that read first fails with `SQLITE_BUSY_SNAPSHOT` when the other
+/// commits before its first write, and no busy timeout retries that; every one of these
+/// must go through.
+async fn two_processes_read_then_write_side_by_side(db: &TestDb) {
+    let server = db.store().await;
+    let admin = db.store().await;
+    let event = catalog::create_event(server.as_ref(), &event("Fair"))
+        .await
+        .expect("event");
+    let now = Utc::now().timestamp();
+    let mut booths = Vec::new();
+    for code in ["A-1", "B-1"] {
+        booths.push(
+            server
+                .create_booth(event, code, None, now)
+                .await
+                .expect("booth")
+                .id,
+        );
+    }
+    let writers: Vec<_> = [server, admin]
+        .into_iter()
+        .zip(booths)
+        .map(|(store, booth)| {
+            tokio::spawn(async move {
+                for round in 0..200 {
+                    if let Err(e) = store.assign_booth(booth, None, now).await {
+                        panic!("booth {booth}, round {round}: {e}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+}
+
+on_both_backends!(
+    two_processes_read_then_write_side_by_side,
+    two_processes_read_then_write_side_by_side
+);
