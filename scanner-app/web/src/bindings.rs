@@ -185,4 +185,20 @@ impl Gate {
         // scan, not ignored by the camera.
         json(&self.camera.frame(rgba, width, height, &|_| true))
     }
+
+    /// Reads one camera frame from its luma plane (`height` rows of `width` bytes, `stride`
+    /// apart: an I420 or NV12 frame's Y plane); answers as [`Gate::frame`].
+    pub fn frame_luma(
+        &mut self,
+        luma: &[u8],
+        width: u32,
+        height: u32,
+        stride: u32,
+    ) -> Result<String, JsError> {
+        json(
+            &self
+                .camera
+                .frame_luma(luma, width, height, stride, &|_| true),
+        )
+    }
 }

@@ -26,8 +26,11 @@ const state = {
   persisted: null,
   offlineReady: false,
   recent: [],
-  // Scan-to-verdict times of the camera path (ms), newest last; the benchmark reads them.
+  // Scan-to-verdict times of the camera path (ms), newest last, and where each went (ms:
+  // waiting for the frame's callback, reading the canvas, decoding, deciding, storing the
+  // check-in); the benchmark reads them.
   timings: [],
+  parts: [],
   // How long this load took (ms): reading the replica and queue back, and from the start
   // of the navigation to a working gate.
   startup: { restore_ms: null, ready_ms: null },
@@ -35,6 +38,7 @@ const state = {
   pulled: { pages: 0, fetch_ms: 0, apply_ms: 0, store_ms: 0 },
   queue: Promise.resolve(),
   syncTimer: null,
+  syncDue: null, // when the scheduled round starts (performance.now())
 };
 window.tesseraGate = state;
 
@@ -54,15 +58,16 @@ function openDb() {
 }
 
 // One change, one transaction; resolves once it is committed ("strict": on disk, not only
-// in the browser's buffers).
+// in the browser's buffers). The transaction spans only the stores it writes: a check-in
+// (the queue) never waits behind a sync page's tickets being stored.
 function store(writes) {
+  const names = STORES.filter((name) => (writes[name] || []).length);
+  if (!names.length) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const tx = state.db.transaction(STORES, "readwrite", { durability: "strict" });
-    for (const name of STORES) {
-      const pairs = writes[name] || [];
-      if (!pairs.length) continue;
+    const tx = state.db.transaction(names, "readwrite", { durability: "strict" });
+    for (const name of names) {
       const os = tx.objectStore(name);
-      for (const [key, value] of pairs) os.put(value, key);
+      for (const [key, value] of writes[name]) os.put(value, key);
     }
     tx.oncomplete = () => resolve();
     tx.onerror = () => reject(tx.error || new Error("the browser refused to store"));
@@ -141,7 +146,10 @@ function syncOnce() {
     state.syncing = syncRound().finally(() => {
       state.syncing = null;
       render();
-      scheduleSync(state.online === false ? SYNC_OFFLINE_MS : SYNC_EVERY_MS);
+      const g = state.gate;
+      // Check-ins scanned during the round go out soon, not with the next regular round.
+      scheduleSync(state.online === false ? SYNC_OFFLINE_MS
+        : g.token() && !state.revoked && g.unsent() ? 1000 : SYNC_EVERY_MS);
     });
     render();
   }
@@ -202,9 +210,18 @@ async function syncRound() {
   }
 }
 
-function scheduleSync(ms) {
+// Starts a round in `ms`. With `onlySooner`, a round already due earlier stays due: a gate
+// scanning more often than once a second must not push its sync back for as long as the
+// queue keeps coming.
+function scheduleSync(ms, onlySooner = false) {
+  const due = performance.now() + ms;
+  if (onlySooner && state.syncDue !== null && state.syncDue <= due) return;
   clearTimeout(state.syncTimer);
-  state.syncTimer = setTimeout(syncOnce, ms);
+  state.syncDue = due;
+  state.syncTimer = setTimeout(() => {
+    state.syncDue = null;
+    syncOnce();
+  }, ms);
 }
 
 window.addEventListener("online", () => scheduleSync(0));
@@ -267,12 +284,15 @@ $("enroll-form").addEventListener("submit", (ev) => {
 
 // ---------- scanning ----------
 // One scan at a time, in arrival order: each is decided, made durable, then shown.
-function scanText(text, source, started = performance.now()) {
-  state.queue = state.queue.then(() => scanNow(text, source, started)).catch((e) => toast(e.message));
+// `frame` times a camera scan: when the frame was presented, and when its reading started,
+// was read back from the canvas and was decoded (performance.now()).
+function scanText(text, source, frame = null) {
+  const started = frame ? Math.min(frame.presented, frame.started) : performance.now();
+  state.queue = state.queue.then(() => scanNow(text, source, started, frame)).catch((e) => toast(e.message));
   return state.queue;
 }
 
-async function scanNow(text, source, started) {
+async function scanNow(text, source, started, frame) {
   const g = state.gate;
   if (!text.trim()) return;
   const code = enrollmentCode(text);
@@ -284,7 +304,9 @@ async function scanNow(text, source, started) {
     toast("Enroll this gate first.");
     return;
   }
+  const deciding = performance.now();
   const pending = JSON.parse(g.scan(text, Date.now()));
+  const decided = performance.now();
   try {
     await store({ queue: [pending.write] });
   } catch (e) {
@@ -295,18 +317,25 @@ async function scanNow(text, source, started) {
     return;
   }
   g.commit();
+  const stored = performance.now();
   const report = pending.report;
   report.source = source; // camera, wedge or manual
-  report.latency_ms = performance.now() - started;
-  if (source === "camera") {
+  report.latency_ms = stored - started;
+  if (frame) {
     state.timings.push(report.latency_ms);
+    state.parts.push({
+      wait: frame.started - started, read: frame.read - frame.started,
+      decode: frame.decoded - frame.read, queued: deciding - frame.decoded,
+      decide: decided - deciding, store: stored - decided,
+    });
     if (state.timings.length > 5000) state.timings.shift();
+    if (state.parts.length > 5000) state.parts.shift();
   }
   showVerdict(report);
   state.recent.unshift(report);
   state.recent.length = Math.min(state.recent.length, 30);
   render();
-  if (state.online !== false) scheduleSync(1000);
+  if (state.online !== false) scheduleSync(1000, true);
 }
 
 $("manual-form").addEventListener("submit", (ev) => {
@@ -332,7 +361,12 @@ function focusWedge() {
 document.addEventListener("click", () => setTimeout(focusWedge, 0));
 
 // ---------- camera ----------
-const camera = { stream: null, canvas: null, ctx: null, running: false, lastTime: -1, decodeMs: [] };
+// `frames`: whether the camera's frames are read through WebCodecs (null: not tried yet);
+// `path`: how the last frame was read ("luma" or "canvas").
+const camera = {
+  stream: null, canvas: null, ctx: null, running: false, lastTime: -1, decodeMs: [],
+  frames: null, buffer: null, path: null,
+};
 state.camera = camera;
 
 async function startCamera(into) {
@@ -355,12 +389,60 @@ async function startCamera(into) {
     }
   }
   $("camera-problem").hidden = true;
+  camera.frames = null;
   video.srcObject = camera.stream;
   await video.play().catch(() => {});
   if (!camera.running) {
     camera.running = true;
     nextFrame();
   }
+}
+
+// The frame on screen as its luma plane, straight from the camera's own planar YUV (WebCodecs
+// VideoFrame): no canvas, no conversion to RGBA and back to grey. `null` where the browser
+// has no VideoFrame or hands over the frame in another form (a GPU texture, RGB): the canvas
+// reads that, and later frames go straight there.
+const LUMA_FIRST = new Set(["I420", "I420A", "I422", "I444", "NV12"]);
+
+async function lumaPlane(video) {
+  if (camera.frames === false || typeof VideoFrame !== "function") return null;
+  let frame;
+  try {
+    frame = new VideoFrame(video, { timestamp: 0 });
+  } catch (_) {
+    camera.frames = false;
+    return null;
+  }
+  try {
+    if (!LUMA_FIRST.has(frame.format)) {
+      camera.frames = false;
+      return null;
+    }
+    const size = frame.allocationSize();
+    if (!camera.buffer || camera.buffer.length < size) camera.buffer = new Uint8Array(size);
+    const [y] = await frame.copyTo(camera.buffer);
+    const { width, height } = frame.visibleRect;
+    camera.frames = true;
+    return {
+      plane: camera.buffer.subarray(y.offset, y.offset + y.stride * height),
+      width, height, stride: y.stride,
+    };
+  } catch (_) {
+    return null; // this frame by the canvas
+  } finally {
+    frame.close();
+  }
+}
+
+function canvasPixels(video, w, h) {
+  if (!camera.canvas || camera.canvas.width !== w || camera.canvas.height !== h) {
+    camera.canvas = document.createElement("canvas");
+    camera.canvas.width = w;
+    camera.canvas.height = h;
+    camera.ctx = camera.canvas.getContext("2d", { willReadFrequently: true });
+  }
+  camera.ctx.drawImage(video, 0, 0, w, h);
+  return camera.ctx.getImageData(0, 0, w, h).data;
 }
 
 function cameraProblem(title, text) {
@@ -391,21 +473,25 @@ async function readFrame(presented) {
     if (w && h && video.currentTime !== camera.lastTime) {
       camera.lastTime = video.currentTime;
       const started = performance.now();
-      if (!camera.canvas || camera.canvas.width !== w || camera.canvas.height !== h) {
-        camera.canvas = document.createElement("canvas");
-        camera.canvas.width = w;
-        camera.canvas.height = h;
-        camera.ctx = camera.canvas.getContext("2d", { willReadFrequently: true });
+      const luma = await lumaPlane(video);
+      let read, seen;
+      if (luma) {
+        read = performance.now();
+        seen = JSON.parse(state.gate.frame_luma(luma.plane, luma.width, luma.height, luma.stride));
+        camera.path = "luma";
+      } else {
+        const pixels = canvasPixels(video, w, h);
+        read = performance.now();
+        seen = JSON.parse(state.gate.frame(pixels, w, h));
+        camera.path = "canvas";
       }
-      camera.ctx.drawImage(video, 0, 0, w, h);
-      const pixels = camera.ctx.getImageData(0, 0, w, h).data;
-      const seen = JSON.parse(state.gate.frame(pixels, w, h));
-      const decodeMs = performance.now() - started;
+      const decoded = performance.now();
+      const decodeMs = decoded - started;
       camera.decodeMs.push(decodeMs);
       if (camera.decodeMs.length > 5000) camera.decodeMs.shift();
       $("camera-stats").textContent = `${w}×${h} · ${decodeMs.toFixed(0)} ms` +
         (seen.kind === "guidance" ? ` · ${seen.message}` : "");
-      if (seen.kind === "scan") await scanText(seen.text, "camera", Math.min(presented, started));
+      if (seen.kind === "scan") await scanText(seen.text, "camera", { presented, started, read, decoded });
     }
   } catch (e) {
     $("camera-stats").textContent = e.message;

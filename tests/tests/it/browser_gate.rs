@@ -128,6 +128,8 @@ fn the_browser_gate_decides_offline_remembers_across_reloads_and_syncs_exactly_o
         "{seen:?}"
     );
     b.screenshot("2-offline-admitted-then-refused");
+    // Chromium hands the page the camera's frames as planar YUV: read from the luma plane.
+    assert_eq!(b.js("return window.tesseraGate.camera.path"), "luma");
     let text = b.text();
     assert!(text.contains("OFFLINE"), "no offline banner: {text}");
     assert!(
@@ -249,11 +251,18 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
             ..Launch::default()
         },
     );
+    // A browser without WebCodecs (as Safari before 16.4): frames through the canvas.
+    b.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        serde_json::json!({"source": "delete window.VideoFrame;"}),
+    );
     b.goto(&format!("{}/gate/", server.url));
     wait_status(&b, "enrollment from the camera", 60, |s| {
         s["device_name"] == "Tablet-C" && s["tickets"].as_u64() >= Some(1)
     });
     b.screenshot("5-enrolled-from-the-camera");
+    assert_eq!(b.js("return typeof VideoFrame"), "undefined");
+    assert_eq!(b.js("return window.tesseraGate.camera.path"), "canvas");
     let mut native = Device::enroll(&server, "Gate-N", "Main Gate");
 
     // Both offline: the browser's scanner types the code, the native gate scans it.
