@@ -6,7 +6,7 @@
 //! conflict: a browser gate enrolled by showing it the enrollment QR code and a native gate,
 //! both offline, admit the same ticket (the browser's from a keyboard-wedge scanner); after
 //! sync both show it. A gate opened over plain http from another machine says it needs
-//! https, and still decides. Screenshots of each step are saved under the test's target dir.
+//! https, and still decides. A gate that scans without a pause still sends its check-ins. Screenshots of each step are saved under the test's target dir.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -489,4 +489,65 @@ fn a_gate_opened_over_plain_http_from_another_machine_says_it_needs_https_and_st
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(recent(&b)[0].2, id.to_string());
+}
+
+/// A gate online that scans more often than once a second, for as long as the queue lasts:
+/// its check-ins reach the server while it goes on scanning (a scan asks for a round a
+/// second later, but never pushes back a round already due).
+#[test]
+fn a_gate_scanning_without_a_pause_still_sends_its_check_ins() {
+    if !webdriver::available() {
+        return;
+    }
+    let db = Db::sqlite();
+    let server = Server::start(&db);
+    let tickets = server.buy(4);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let video = dir.path().join("camera.y4m");
+    // Four tickets in turn, five frames a second: a scan every 200 ms, looping.
+    let frames: Vec<Vec<u8>> = (0u32..4)
+        .map(|i| {
+            let code = &tickets[i as usize].1;
+            photo(Some(code), 4.0 + f64::from(i), 30 + u64::from(i))
+        })
+        .collect();
+    write_y4m(&video, &frames, 5);
+    let args = camera_args(&video);
+    let b = Browser::start_with(
+        1280,
+        800,
+        shots_dir(),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    );
+    enroll(&b, &server, &server.device_code("Tablet-S", "Main Gate"), 4);
+    let device_id = status(&b)["device_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let scans = |b: &Browser| b.js("return window.tesseraGate.timings.length").as_u64();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let at_arrival = loop {
+        let stored = server_check_ins(&server, &device_id);
+        if stored.len() >= 4 {
+            break scans(&b);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {:?} camera scans the server holds {stored:?}",
+            scans(&b)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // It was scanning all along, and goes on.
+    assert!(at_arrival >= Some(4), "{at_arrival:?} scans");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(scans(&b) > at_arrival, "the camera stopped scanning");
+    let admitted = server_check_ins(&server, &device_id)
+        .iter()
+        .filter(|c| c.2)
+        .count();
+    assert_eq!(admitted, 4, "each ticket admitted once");
 }
