@@ -8,7 +8,9 @@
 //!    size, a global threshold, then local ones in both polarities; under a millisecond for
 //!    a clean frame.
 //! 1. Cheap, for every frame: quircs on a half-size copy of large frames (a ticket held up
-//!    to a gate camera usually fills a good part of the frame), then on the frame itself.
+//!    to a gate camera usually fills a good part of the frame), then on the frame itself;
+//!    after a code only the full size read, the other way round (a failed attempt costs
+//!    more than a successful one, and a gate sees tickets at much the same distance).
 //! 2. If those fail, a search for finder patterns (1:1:3:1:1 runs) in both polarities on a
 //!    locally binarized copy. None: nothing like a code is in view, stop.
 //! 3. Otherwise the costly attempts, on the region around the finders, taken from the full
@@ -147,6 +149,12 @@ pub struct Decoder {
     threads: usize,
     half: Vec<u8>,
     integral: Vec<u32>,
+    /// Whether the last code the first quircs attempts read came from a large frame at full
+    /// size: the next large frame is tried at full size first. A gate's camera sees tickets
+    /// at much the same distance, and an attempt that fails costs more than one that reads
+    /// (quircs chases every candidate): tickets whose modules are too small at half size
+    /// would otherwise pay for the half-size attempt on every frame.
+    full_first: bool,
 }
 
 impl Decoder {
@@ -160,6 +168,7 @@ impl Decoder {
             threads,
             half: Vec::new(),
             integral: Vec::new(),
+            full_first: false,
         }
     }
 
@@ -223,16 +232,27 @@ impl Decoder {
                 return Outcome::Read(text);
             }
         }
-        if large {
-            let half = std::mem::take(&mut self.half);
-            let found = run(engine, &mut self.quirc, &half, hw, hh, accept);
-            self.half = half;
+        // A large frame at half size and as it is, in the order that read the last code.
+        let sizes: &[bool] = match (large, self.full_first) {
+            (false, _) => &[true],
+            (true, false) => &[false, true],
+            (true, true) => &[true, false],
+        };
+        for &full in sizes {
+            let found = if full {
+                run(engine, &mut self.quirc, frame.as_raw(), w, h, accept)
+            } else {
+                let half = std::mem::take(&mut self.half);
+                let found = run(engine, &mut self.quirc, &half, hw, hh, accept);
+                self.half = half;
+                found
+            };
             if let Some(text) = found {
+                if large {
+                    self.full_first = full;
+                }
                 return Outcome::Read(text);
             }
-        }
-        if let Some(text) = run(engine, &mut self.quirc, frame.as_raw(), w, h, accept) {
-            return Outcome::Read(text);
         }
 
         let full = Plane::new(frame.as_raw().clone(), w, h);
