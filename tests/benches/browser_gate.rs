@@ -2,7 +2,8 @@
 //! - verify + decide per second inside the page's WebAssembly (`Gate.scan` then `abort`: the
 //!   verdict and its record, without storing), against the same crate natively in this run;
 //! - scan-to-verdict from the fake camera at 1280×720: frame presented → decoded → check-in
-//!   stored in IndexedDB → verdict drawn, p50 / p90 / p99 / max, and the decoder alone;
+//!   stored in IndexedDB → verdict drawn, p50 / p90 / p99 / max, step by step, with frames
+//!   read from their luma plane (WebCodecs) and then through a canvas;
 //! - the gate's download: every file of `/gate/`, plain and gzipped as the server sends it;
 //! - a full-size festival of 100,000 tickets: the first sync into the page (pulled, applied,
 //!   committed to IndexedDB), the start from storage on each reload after it, the storage it
@@ -292,14 +293,22 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // Verify + decide in the page, the camera paused by the loop holding the thread.
+    // Verify + decide in the page, once the camera's scan in flight (if any) has been stored
+    // (a scan is refused while another is pending); the loop then holds the thread, so the
+    // camera waits.
     let script = format!(
-        "const g = window.tesseraGate.gate; const code = {spare:?}; let n = 0; \
-         const t0 = performance.now(); \
-         while (performance.now() - t0 < 2000) {{ g.scan(code, Date.now()); g.abort(); n++; }} \
-         return n / ((performance.now() - t0) / 1000);"
+        "const done = arguments[arguments.length - 1]; const t = window.tesseraGate; \
+         t.queue.then(() => {{ \
+           const g = t.gate; const code = {spare:?}; let n = 0; \
+           const t0 = performance.now(); \
+           while (performance.now() - t0 < 2000) {{ g.scan(code, Date.now()); g.abort(); n++; }} \
+           done(n / ((performance.now() - t0) / 1000)); \
+         }}).catch((e) => done(String(e)));"
     );
-    let browser_rate = b.js(&script).as_f64().unwrap_or_default();
+    let rate = b.js_async(&script);
+    let browser_rate = rate
+        .as_f64()
+        .unwrap_or_else(|| panic!("verify + decide in the page: {rate}"));
     let native = native_rate(&server, &spare);
     println!("\nverify + decide (a valid ticket, the admit path):");
     println!("  in the browser (WebAssembly)  {browser_rate:>9.0} /s");
