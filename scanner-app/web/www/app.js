@@ -27,7 +27,7 @@ const state = {
   offlineReady: false,
   recent: [],
   // Scan-to-verdict times of the camera path (ms), newest last, and where each went (ms:
-  // waiting for the frame's callback, reading the canvas, decoding, deciding, storing the
+  // waiting for the frame's callback, reading its pixels, decoding, deciding, storing the
   // check-in); the benchmark reads them.
   timings: [],
   parts: [],
@@ -146,10 +146,10 @@ function syncOnce() {
     state.syncing = syncRound().finally(() => {
       state.syncing = null;
       render();
-      const g = state.gate;
-      // Check-ins scanned during the round go out soon, not with the next regular round.
-      scheduleSync(state.online === false ? SYNC_OFFLINE_MS
-        : g.token() && !state.revoked && g.unsent() ? 1000 : SYNC_EVERY_MS);
+      // Check-ins scanned during a round that went through go out a second later, not
+      // with the next regular round; after a failed one the regular pace holds.
+      const more = state.online === true && !state.lastError && state.gate.unsent() > 0;
+      scheduleSync(state.online === false ? SYNC_OFFLINE_MS : more ? 1000 : SYNC_EVERY_MS);
     });
     render();
   }
@@ -285,7 +285,7 @@ $("enroll-form").addEventListener("submit", (ev) => {
 // ---------- scanning ----------
 // One scan at a time, in arrival order: each is decided, made durable, then shown.
 // `frame` times a camera scan: when the frame was presented, and when its reading started,
-// was read back from the canvas and was decoded (performance.now()).
+// when its pixels were read and when it was decoded (performance.now()).
 function scanText(text, source, frame = null) {
   const started = frame ? Math.min(frame.presented, frame.started) : performance.now();
   state.queue = state.queue.then(() => scanNow(text, source, started, frame)).catch((e) => toast(e.message));
