@@ -680,10 +680,10 @@ pub trait Store:
 /// On SQLite, writers are serialized in-process by a mutex (SQLite has one writer anyway, and
 /// waiting on a mutex is cheaper than spinning in `busy_timeout`); other processes on the same
 /// file (admin subcommands) wait through `busy_timeout`, which only works because every
-/// writing transaction takes the write lock when it begins (`BEGIN IMMEDIATE`). On PostgreSQL capacity is taken with
-/// a conditional `UPDATE`, which locks the ticket type's row until commit and re-checks the
-/// condition after waiting on it, so several server instances never oversell (see
-/// `docs/adr/0004-capacity-locking.md`).
+/// writing transaction takes the write lock when it begins (`BEGIN IMMEDIATE`). On
+/// PostgreSQL capacity is taken with a conditional `UPDATE`, which locks the ticket type's
+/// row until commit and re-checks the condition after waiting on it, so several server
+/// instances never oversell (see `docs/adr/0004-capacity-locking.md`).
 #[derive(Debug)]
 pub struct SqlStore<DB: Backend> {
     pool: sqlx::Pool<DB>,
