@@ -22,6 +22,21 @@ fn shots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/browser_gate")
 }
 
+/// A browser of its own whose fake camera plays `video` (1280×800 window, screenshots under
+/// [`shots_dir`]).
+fn camera_browser(video: &Path) -> Browser {
+    let args = camera_args(video);
+    Browser::start_with(
+        1280,
+        800,
+        shots_dir(),
+        &Launch {
+            args: &args,
+            ..Launch::default()
+        },
+    )
+}
+
 /// The verdicts on the screen's list of recent scans, newest first: (verdict, reason, ticket).
 fn recent(b: &Browser) -> Vec<(String, String, String)> {
     let list = b.js(
@@ -241,16 +256,7 @@ fn a_browser_gate_and_a_native_gate_both_offline_admit_a_ticket_and_both_show_th
         &[photo(Some(&enrollment), 3.0, 3), photo(None, 0.0, 4)],
         5,
     );
-    let args = camera_args(&video);
-    let b = Browser::start_with(
-        1280,
-        800,
-        shots_dir(),
-        &Launch {
-            args: &args,
-            ..Launch::default()
-        },
-    );
+    let b = camera_browser(&video);
     // A browser without WebCodecs (as Safari before 16.4): frames through the canvas.
     b.cdp(
         "Page.addScriptToEvaluateOnNewDocument",
@@ -383,16 +389,7 @@ fn a_second_tab_does_not_start_and_a_check_in_the_browser_cannot_store_does_not_
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let video = dir.path().join("camera.y4m");
     write_y4m(&video, &[photo(None, 0.0, 5)], 5);
-    let args = camera_args(&video);
-    let b = Browser::start_with(
-        1280,
-        800,
-        shots_dir(),
-        &Launch {
-            args: &args,
-            ..Launch::default()
-        },
-    );
+    let b = camera_browser(&video);
     enroll(&b, &server, &server.device_code("Tablet-D", "Main Gate"), 1);
     // A second tab of the same gate would draw the same sequence numbers: it does not start.
     let first = b.new_tab();
@@ -512,16 +509,7 @@ fn a_gate_scanning_without_a_pause_still_sends_its_check_ins() {
         })
         .collect();
     write_y4m(&video, &frames, 5);
-    let args = camera_args(&video);
-    let b = Browser::start_with(
-        1280,
-        800,
-        shots_dir(),
-        &Launch {
-            args: &args,
-            ..Launch::default()
-        },
-    );
+    let b = camera_browser(&video);
     enroll(&b, &server, &server.device_code("Tablet-S", "Main Gate"), 4);
     let device_id = status(&b)["device_id"]
         .as_str()
