@@ -52,13 +52,9 @@ fn numbers(v: &Value) -> Vec<f64> {
 }
 
 /// [`SAMPLES`] camera scans, timed by the page from the frame presented to the verdict; with
-/// `force = Some("canvas")` the page reads frames through the canvas.
-fn scan_to_verdict(b: &Browser, how: &str, force: Option<&str>) {
-    let frames = if force == Some("canvas") {
-        "false"
-    } else {
-        "null"
-    };
+/// `through_canvas` the page reads frames through the canvas.
+fn scan_to_verdict(b: &Browser, how: &str, through_canvas: bool) {
+    let frames = if through_canvas { "false" } else { "null" };
     b.js(&format!(
         "const t = window.tesseraGate; t.camera.frames = {frames}; t.timings.length = 0; \
          t.parts.length = 0; t.camera.decodeMs.length = 0; return null"
@@ -319,8 +315,8 @@ fn main() {
 
     // Scan-to-verdict from the camera: the frames as the page reads them where it can (the
     // luma plane through WebCodecs), then through the canvas, as a browser without it does.
-    scan_to_verdict(&b, "the luma plane (WebCodecs)", None);
-    scan_to_verdict(&b, "the canvas (RGBA read-back)", Some("canvas"));
+    scan_to_verdict(&b, "the luma plane (WebCodecs)", false);
+    scan_to_verdict(&b, "the canvas (RGBA read-back)", true);
     let s = status(&b);
     println!(
         "\ncheck-ins recorded: {} ({} admitted today)",
